@@ -1,0 +1,1 @@
+// TallyAWS module

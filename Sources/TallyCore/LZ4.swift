@@ -1,0 +1,48 @@
+internal import CLZ4
+
+/// LZ4 block compression (liblz4), used for ledger blocks.
+public enum LZ4 {
+    /// The worst-case compressed size for `count` input bytes.
+    public static func compressBound(_ count: Int) -> Int { Int(LZ4_compressBound(Int32(count))) }
+
+    /// Compresses `source` with LZ4_compress_default (acceleration 1) into a new array.
+    public static func compress(_ source: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let bound = compressBound(source.count)
+        return try [UInt8](unsafeUninitializedCapacity: max(bound, 1)) { out, n in
+            let written = LZ4_compress_default(
+                source.baseAddress?.assumingMemoryBound(to: CChar.self), 
+                UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
+                Int32(source.count), Int32(bound))
+            guard written > 0 || source.count == 0 else {
+                n = 0
+                throw TallyError(.compression, "LZ4_compress_default failed on \(source.count) bytes")
+            }
+            n = Int(written)
+        }
+    }
+
+    public static func compress<C: ContiguousBytes>(_ source: C) throws -> [UInt8] {
+        try source.withUnsafeBytes { try compress($0) }
+    }
+
+    /// Decompresses a block whose decompressed size is exactly `originalSize`.
+    /// Throws on malformed input (LZ4_decompress_safe never reads or writes out of bounds).
+    public static func decompress(_ source: UnsafeRawBufferPointer, originalSize: Int) throws -> [UInt8] {
+        guard originalSize >= 0 else { throw TallyError(.compression, "negative decompressed size") }
+        return try [UInt8](unsafeUninitializedCapacity: max(originalSize, 1)) { out, n in
+            let got = LZ4_decompress_safe(
+                source.baseAddress?.assumingMemoryBound(to: CChar.self),
+                UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
+                Int32(source.count), Int32(originalSize))
+            guard got == Int32(originalSize) else {
+                n = 0
+                throw TallyError(.compression, "LZ4 block is corrupt (decoded \(got) of \(originalSize) bytes)")
+            }
+            n = originalSize
+        }
+    }
+
+    public static func decompress<C: ContiguousBytes>(_ source: C, originalSize: Int) throws -> [UInt8] {
+        try source.withUnsafeBytes { try decompress($0, originalSize: originalSize) }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `tally credentials`
+struct CredentialsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "credentials",
+        abstract: "Issue and revoke agent credentials.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `tally ledger`
+struct LedgerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "Write, read, verify and prove the tamper-evident ledger.",
+        subcommands: []
+    )
+}
