@@ -34,17 +34,17 @@ struct Tally: AsyncParsableCommand {
             }
         } catch let error as TallyError {
             printError("tally: \(error.reason)")
-            exit(error.code.exitCode)
+            Glibc.exit(error.code.exitCode)
         } catch let error as ExitCode {
-            exit(error.rawValue)
+            Glibc.exit(error.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
-                exit(0)
+                Glibc.exit(0)
             }
             printError(fullMessage(for: error))
-            exit(2)
+            Glibc.exit(2)
         }
     }
 }
