@@ -46,7 +46,12 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "TallyAWS", dependencies: ["TallyCore", "TallyIAM"], swiftSettings: swiftSettings),
+        .target(
+            name: "TallyAWS",
+            dependencies: ["TallyCore", "TallyIAM"],
+            resources: [.copy("Resources")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TallyGateway",
             dependencies: [
