@@ -1,0 +1,82 @@
+public import Foundation
+import TallyCore
+
+/// One credential issued to an agent: a session. The secret is not stored; it is re-derived.
+public struct IssuedCredential: Sendable, Codable, Hashable {
+    /// 20 uppercase characters, `ASIATLY` + 13 base32 characters (the Tally marker is `TLY`).
+    public var accessKeyId: String
+    /// Who the agent is (free text given at issuance).
+    public var principal: String
+    /// When it stops working, whole seconds since 1970.
+    public var expiresAt: Int64
+    /// When it was issued, whole seconds since 1970.
+    public var issuedAt: Int64
+    /// The upstream role to assume for this principal's calls, if any.
+    public var role: String?
+    /// Set when revoked, whole seconds since 1970.
+    public var revokedAt: Int64?
+
+    /// The session id is the access key id: one credential, one session.
+    public var sessionId: String { accessKeyId }
+
+    public var expiration: Date { Date(timeIntervalSince1970: TimeInterval(expiresAt)) }
+
+    /// The secret access key: base64(HMAC-SHA256(master, "tally-credential-v1" 0 akid 0 expiry 0 principal)), 40 chars.
+    public func secret(masterKey: MasterKey) -> String {
+        var message = Array("tally-credential-v1".utf8)
+        message.append(0)
+        message += Array(accessKeyId.utf8)
+        message.append(0)
+        message += Array(String(expiresAt).utf8)
+        message.append(0)
+        message += Array(principal.utf8)
+        let mac = HMACSHA256.mac(key: masterKey.bytes, message: message)
+        return String(Data(mac).base64EncodedString().prefix(40))
+    }
+
+    /// Why this credential cannot be used at `now`, or nil when it is valid.
+    public func rejection(at now: Date) -> CredentialRejection? {
+        if let revokedAt { return .revoked(at: revokedAt) }
+        if Int64(now.timeIntervalSince1970) >= expiresAt { return .expired(at: expiresAt) }
+        return nil
+    }
+
+    /// A fresh access key id: `ASIATLY` + 13 characters of RFC 4648 base32 from 65 random bits.
+    public static func newAccessKeyId() throws -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+        let random = try secureRandomBytes(9)
+        var bits: UInt128 = 0
+        for byte in random { bits = (bits << 8) | UInt128(byte) }
+        var out = "ASIATLY"
+        for i in 0..<13 { out.append(alphabet[Int((bits >> UInt128(i * 5)) & 31)]) }
+        return out
+    }
+
+    /// True when `id` looks like a Tally-issued access key id.
+    public static func isTallyAccessKeyId(_ id: String) -> Bool {
+        id.utf8.count == 20 && id.hasPrefix("ASIATLY")
+    }
+}
+
+/// Why a presented access key is refused.
+public enum CredentialRejection: Sendable, Hashable, CustomStringConvertible {
+    case unknown
+    case expired(at: Int64)
+    case revoked(at: Int64)
+
+    public var description: String {
+        switch self {
+        case .unknown: return "unknown access key"
+        case .expired(let at): return "credential expired at \(rfc3339(seconds: at))"
+        case .revoked(let at): return "credential revoked at \(rfc3339(seconds: at))"
+        }
+    }
+}
+
+/// RFC 3339 UTC time with second precision, e.g. 2026-11-26T16:00:00Z.
+public func rfc3339(seconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+}

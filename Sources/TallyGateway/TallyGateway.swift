@@ -1,1 +1,0 @@
-// TallyGateway module
