@@ -1,0 +1,271 @@
+import TallyCore
+
+extension PolicyDocument {
+    /// Parses and validates a policy document (JSON bytes). `source` names it in errors.
+    ///
+    /// Throws `TallyError(.badInput)` whose reason names the statement index, the element and what
+    /// is wrong (see ``PolicyParseError``).
+    public init(parsing bytes: some Collection<UInt8>, source: String = "policy") throws {
+        let json = try PolicyJSON.parse(bytes, source: source)
+        do {
+            self = try PolicyGrammar(source: source).document(json)
+        } catch {
+            throw error.tallyError
+        }
+    }
+
+    /// Parses a policy from a JSON string.
+    public init(json: String, source: String = "policy") throws {
+        try self.init(parsing: Array(json.utf8), source: source)
+    }
+}
+
+/// The grammar: turns a JSON tree into a validated ``PolicyDocument``.
+struct PolicyGrammar {
+    let source: String
+
+    func fail(_ index: Int?, _ field: String, _ reason: String) -> PolicyParseError {
+        PolicyParseError(source: source, statementIndex: index, field: field, reason: reason)
+    }
+
+    func document(_ json: PolicyJSON) throws(PolicyParseError) -> PolicyDocument {
+        guard case .object(let members) = json else {
+            throw fail(nil, "", "a policy must be a JSON object, found \(json.typeName)")
+        }
+        var version: String?
+        var id: String?
+        var statementJSON: PolicyJSON?
+        for (key, value) in members {
+            switch key {
+            case "Version":
+                guard case .string(let v) = value else { throw fail(nil, "Version", "must be a string") }
+                guard v == "2012-10-17" || v == "2008-10-17" else {
+                    throw fail(nil, "Version", "'\(v)' is not a policy language version (2012-10-17 or 2008-10-17)")
+                }
+                version = v
+            case "Id":
+                guard case .string(let v) = value else { throw fail(nil, "Id", "must be a string") }
+                id = v
+            case "Statement":
+                statementJSON = value
+            default:
+                throw fail(nil, key, "unknown top-level element (expected Version, Id, Statement)")
+            }
+        }
+        guard let statementJSON else { throw fail(nil, "Statement", "missing") }
+        let variables = version == PolicyDocument.currentVersion
+        var statements: [PolicyStatement] = []
+        switch statementJSON {
+        case .object:
+            statements = [try statement(statementJSON, index: 0, variables: variables)]
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                statements.append(try statement(item, index: index, variables: variables))
+            }
+        default:
+            throw fail(nil, "Statement", "must be an object or an array of objects, found \(statementJSON.typeName)")
+        }
+        return PolicyDocument(version: version, id: id, statements: statements)
+    }
+
+    func statement(_ json: PolicyJSON, index: Int, variables: Bool) throws(PolicyParseError) -> PolicyStatement {
+        guard case .object(let members) = json else {
+            throw fail(index, "", "a statement must be an object, found \(json.typeName)")
+        }
+        var sid: String?
+        var effect: PolicyEffect?
+        var action: PolicyStatement.Element<String>?
+        var resource: PolicyStatement.Element<String>?
+        var principal: PolicyStatement.Element<PolicyPrincipal>?
+        var conditions: [ConditionClause] = []
+        for (key, value) in members {
+            switch key {
+            case "Sid":
+                guard case .string(let s) = value else { throw fail(index, "Sid", "must be a string") }
+                sid = s
+            case "Effect":
+                guard case .string(let e) = value, let parsed = PolicyEffect(rawValue: e) else {
+                    throw fail(index, "Effect", "must be \"Allow\" or \"Deny\", found \(describe(value))")
+                }
+                effect = parsed
+            case "Action", "NotAction":
+                guard action == nil else { throw fail(index, key, "a statement has either Action or NotAction, not both") }
+                let list = try actions(value, index: index, field: key)
+                action = key == "Action" ? .positive(list) : .negated(list)
+            case "Resource", "NotResource":
+                guard resource == nil else {
+                    throw fail(index, key, "a statement has either Resource or NotResource, not both")
+                }
+                let list = try resources(value, index: index, field: key)
+                resource = key == "Resource" ? .positive(list) : .negated(list)
+            case "Principal", "NotPrincipal":
+                guard principal == nil else {
+                    throw fail(index, key, "a statement has either Principal or NotPrincipal, not both")
+                }
+                let p = try self.principal(value, index: index, field: key)
+                principal = key == "Principal" ? .positive([p]) : .negated([p])
+            case "Condition":
+                conditions = try self.conditions(value, index: index, variables: variables)
+            default:
+                throw fail(
+                    index, key,
+                    "unknown element (expected Sid, Effect, Action, NotAction, Resource, NotResource, Principal, NotPrincipal, Condition)"
+                )
+            }
+        }
+        guard let effect else { throw fail(index, "Effect", "missing") }
+        guard let action else { throw fail(index, "Action", "missing (a statement needs Action or NotAction)") }
+        return PolicyStatement(
+            sid: sid, effect: effect, action: action, resource: resource, principal: principal, conditions: conditions)
+    }
+
+    /// A string or a non-empty array of strings.
+    func strings(_ json: PolicyJSON, index: Int, field: String) throws(PolicyParseError) -> [String] {
+        switch json {
+        case .string(let s):
+            return [s]
+        case .array(let items):
+            guard !items.isEmpty else { throw fail(index, field, "must not be an empty array") }
+            var result: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else {
+                    throw fail(index, "\(field)[\(i)]", "must be a string, found \(item.typeName)")
+                }
+                result.append(s)
+            }
+            return result
+        default:
+            throw fail(index, field, "must be a string or an array of strings, found \(json.typeName)")
+        }
+    }
+
+    func actions(_ json: PolicyJSON, index: Int, field: String) throws(PolicyParseError) -> [String] {
+        let list = try strings(json, index: index, field: field)
+        for action in list where action != "*" {
+            let parts = action.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty,
+                parts[0].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "*" || $0 == "?") }),
+                !parts[1].contains(":"), !parts[1].contains(where: \.isWhitespace)
+            else {
+                throw fail(index, field, "'\(action)' is not an action (expected \"service:ActionName\" or \"*\")")
+            }
+        }
+        return list
+    }
+
+    func resources(_ json: PolicyJSON, index: Int, field: String) throws(PolicyParseError) -> [String] {
+        let list = try strings(json, index: index, field: field)
+        for resource in list where resource != "*" {
+            guard resource.hasPrefix("arn:"), resource.split(separator: ":", omittingEmptySubsequences: false).count >= 6
+            else {
+                throw fail(
+                    index, field, "'\(resource)' is not an ARN (arn:partition:service:region:account:resource) or \"*\"")
+            }
+        }
+        return list
+    }
+
+    func principal(_ json: PolicyJSON, index: Int, field: String) throws(PolicyParseError) -> PolicyPrincipal {
+        switch json {
+        case .string("*"):
+            return .everyone
+        case .object(let members):
+            guard !members.isEmpty else { throw fail(index, field, "must name at least one principal type") }
+            var principal = PolicyPrincipal()
+            for (key, value) in members {
+                guard let kind = PolicyPrincipal.Kind(rawValue: key) else {
+                    throw fail(index, "\(field).\(key)", "unknown principal type (expected AWS, Service, Federated, CanonicalUser)")
+                }
+                let ids = try strings(value, index: index, field: "\(field).\(key)")
+                if let empty = ids.first(where: \.isEmpty) {
+                    throw fail(index, "\(field).\(key)", "'\(empty)' is not a principal")
+                }
+                principal.identifiers[kind] = ids
+            }
+            return principal
+        default:
+            throw fail(index, field, "must be \"*\" or an object such as {\"AWS\": \"arn:...\"}, found \(describe(json))")
+        }
+    }
+
+    func conditions(_ json: PolicyJSON, index: Int, variables: Bool) throws(PolicyParseError) -> [ConditionClause] {
+        guard case .object(let operators) = json else {
+            throw fail(index, "Condition", "must be an object of operators, found \(json.typeName)")
+        }
+        var clauses: [ConditionClause] = []
+        for (name, body) in operators {
+            guard let op = ConditionOperator(name: name) else {
+                throw fail(index, "Condition.\(name)", "unknown condition operator")
+            }
+            guard case .object(let keys) = body else {
+                throw fail(index, "Condition.\(name)", "must be an object of condition keys, found \(body.typeName)")
+            }
+            guard !keys.isEmpty else { throw fail(index, "Condition.\(name)", "has no condition keys") }
+            for (key, value) in keys {
+                let field = "Condition.\(name).\(key)"
+                guard !key.isEmpty, !key.contains(where: \.isWhitespace) else {
+                    throw fail(index, field, "'\(key)' is not a condition key")
+                }
+                let values = try conditionValues(value, index: index, field: field)
+                try validate(values, op: op, index: index, field: field)
+                clauses.append(ConditionClause(op, key: key, values: values))
+            }
+        }
+        return clauses
+    }
+
+    /// A scalar (string, number, boolean) or a non-empty array of scalars, as strings.
+    func conditionValues(_ json: PolicyJSON, index: Int, field: String) throws(PolicyParseError) -> [String] {
+        func scalar(_ value: PolicyJSON, _ field: String) throws(PolicyParseError) -> String {
+            switch value {
+            case .string(let s): return s
+            case .number(let n): return n
+            case .bool(let b): return b ? "true" : "false"
+            default: throw fail(index, field, "a condition value must be a string, number or boolean, found \(value.typeName)")
+            }
+        }
+        if case .array(let items) = json {
+            guard !items.isEmpty else { throw fail(index, field, "must not be an empty array") }
+            var result: [String] = []
+            for (i, item) in items.enumerated() { result.append(try scalar(item, "\(field)[\(i)]")) }
+            return result
+        }
+        return [try scalar(json, field)]
+    }
+
+    /// Checks that every policy value has the operator's type.
+    func validate(_ values: [String], op: ConditionOperator, index: Int, field: String) throws(PolicyParseError) {
+        for value in values {
+            let ok: Bool
+            let expected: String
+            switch op.base {
+            case .numericEquals, .numericNotEquals, .numericLessThan, .numericLessThanEquals, .numericGreaterThan,
+                .numericGreaterThanEquals:
+                ok = ConditionValueParsing.number(value) != nil
+                expected = "a number"
+            case .dateEquals, .dateNotEquals, .dateLessThan, .dateLessThanEquals, .dateGreaterThan,
+                .dateGreaterThanEquals:
+                ok = ConditionValueParsing.date(value) != nil
+                expected = "an ISO 8601 date or epoch seconds"
+            case .bool, .null:
+                ok = ConditionValueParsing.bool(value) != nil
+                expected = "\"true\" or \"false\""
+            case .binaryEquals:
+                ok = ConditionValueParsing.binary(value) != nil
+                expected = "base64"
+            case .ipAddress, .notIpAddress:
+                ok = IPNetwork(value) != nil
+                expected = "an IPv4/IPv6 address or CIDR block"
+            default:
+                ok = true
+                expected = ""
+            }
+            if !ok { throw fail(index, field, "'\(value)' is not \(expected) (operator \(op))") }
+        }
+    }
+
+    func describe(_ json: PolicyJSON) -> String {
+        if case .string(let s) = json { return "'\(s)'" }
+        return json.typeName
+    }
+}
