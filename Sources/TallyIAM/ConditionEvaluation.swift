@@ -1,0 +1,104 @@
+extension CompiledCondition {
+    /// Evaluates the clause against the request context, with AWS's rules:
+    /// - key absent: `Null` checks absence; `...IfExists` holds; `ForAllValues:` holds;
+    ///   `ForAnyValue:` fails; otherwise negated operators hold and the rest fail;
+    /// - without a set qualifier a positive operator holds when any request value matches any
+    ///   policy value (OR), a negated one when no request value matches any policy value (NOR);
+    /// - `ForAnyValue:` holds when at least one request value satisfies the operator, `ForAllValues:`
+    ///   when every request value does;
+    /// - a request value that cannot be read as the operator's type satisfies nothing.
+    func holds(in context: RequestContext) -> Bool {
+        let requestValues = context.values(forLowercased: key) ?? []
+        if case .null(let expectations) = operand {
+            let absent = requestValues.isEmpty
+            return expectations.contains { $0 == absent }
+        }
+        if requestValues.isEmpty {
+            if op.ifExists { return true }
+            switch op.setQualifier {
+            case .forAllValues: return true
+            case .forAnyValue: return false
+            case nil: return op.base.isNegated
+            }
+        }
+        let negated = op.base.isNegated
+        func satisfies(_ value: String) -> Bool {
+            guard let matched = matchesAnyPolicyValue(value, context: context) else { return false }
+            return negated ? !matched : matched
+        }
+        switch op.setQualifier {
+        case .forAnyValue:
+            return requestValues.contains(where: satisfies)
+        case .forAllValues:
+            return requestValues.allSatisfy(satisfies)
+        case nil:
+            return negated ? requestValues.allSatisfy(satisfies) : requestValues.contains(where: satisfies)
+        }
+    }
+
+    /// Whether one request value matches at least one policy value under the operator's positive
+    /// form; nil when the value cannot be read as the operator's type.
+    private func matchesAnyPolicyValue(_ value: String, context: RequestContext) -> Bool? {
+        switch operand {
+        case .strings(let operands):
+            return operands.contains { operand in
+                switch operand {
+                case .fixed(let s): return s == value
+                case .template(let t): return t.resolve(in: context) == value
+                }
+            }
+        case .stringsIgnoringCase(let operands):
+            let lowered = value.lowercased()
+            return operands.contains { operand in
+                switch operand {
+                case .fixed(let s): return s == lowered
+                case .template(let t): return t.resolve(in: context)?.lowercased() == lowered
+                }
+            }
+        case .patterns(let operands):
+            return operands.contains { operand in
+                switch operand {
+                case .fixed(let p): return p.matches(value)
+                case .template(let t): return t.resolvePattern(in: context, wildcards: true)?.matches(value) ?? false
+                }
+            }
+        case .numbers(let numbers):
+            guard let n = ConditionValueParsing.number(value) else { return nil }
+            return numbers.contains { compare(n, $0) }
+        case .dates(let dates):
+            guard let d = ConditionValueParsing.date(value) else { return nil }
+            return dates.contains { compare(d, $0) }
+        case .bools(let bools):
+            guard let b = ConditionValueParsing.bool(value) else { return nil }
+            return bools.contains(b)
+        case .binary(let blobs):
+            guard let bytes = ConditionValueParsing.binary(value) else { return nil }
+            return blobs.contains(bytes)
+        case .networks(let networks):
+            guard IPNetwork.parseAddress(value) != nil else { return nil }
+            return networks.contains { $0.contains(value) }
+        case .arns(let operands):
+            return operands.contains { operand in
+                switch operand {
+                case .fixed(let p): return p.matches(value)
+                case .template(let t):
+                    guard let pattern = t.resolvePattern(in: context, wildcards: true) else { return false }
+                    return ArnPattern(tokens: pattern.tokens).matches(value)
+                }
+            }
+        case .null:
+            return nil
+        }
+    }
+
+    /// The ordering comparison of Numeric* and Date* operators (request value `a`, policy value `b`).
+    private func compare(_ a: Double, _ b: Double) -> Bool {
+        switch op.base {
+        case .numericLessThan, .dateLessThan: a < b
+        case .numericLessThanEquals, .dateLessThanEquals: a <= b
+        case .numericGreaterThan, .dateGreaterThan: a > b
+        case .numericGreaterThanEquals, .dateGreaterThanEquals: a >= b
+        default: a == b  // Equals and NotEquals (negation applied by the caller)
+        }
+    }
+}

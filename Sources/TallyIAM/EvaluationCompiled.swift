@@ -1,0 +1,122 @@
+/// A statement compiled for fast evaluation: lower-cased action patterns, pre-split wildcards,
+/// pre-parsed conditions.
+struct CompiledStatement: Sendable {
+    let effect: PolicyEffect
+    /// Index of the policy in the set, and of the statement in the policy.
+    let policyIndex: Int
+    let statementIndex: Int
+    let actions: [WildcardPattern]
+    let actionsNegated: Bool
+    /// nil: no Resource element (matches any resource).
+    let resources: [ResourcePattern]?
+    let resourcesNegated: Bool
+    let principal: CompiledPrincipal?
+    let principalNegated: Bool
+    let conditions: [CompiledCondition]
+
+    enum ResourcePattern: Sendable {
+        case fixed(WildcardPattern)
+        case template(PolicyTemplate)
+    }
+
+    init(_ statement: PolicyStatement, policyIndex: Int, statementIndex: Int, variables: Bool) {
+        effect = statement.effect
+        self.policyIndex = policyIndex
+        self.statementIndex = statementIndex
+        actions = statement.action.values.map { WildcardPattern($0, caseInsensitive: true) }
+        actionsNegated = statement.action.isNegated
+        resources = statement.resource.map { element in
+            element.values.map { value in
+                let template = PolicyTemplate(value, variables: variables)
+                return template.parts == [.text(value)] ? .fixed(WildcardPattern(value)) : .template(template)
+            }
+        }
+        resourcesNegated = statement.resource?.isNegated ?? false
+        principal = statement.principal.map { CompiledPrincipal($0.values[0]) }
+        principalNegated = statement.principal?.isNegated ?? false
+        conditions = statement.conditions.map { CompiledCondition($0, variables: variables) }
+    }
+
+    /// Whether the statement's Action/NotAction covers the (lower-cased) action.
+    @inline(__always)
+    func coversAction(_ action: UnsafeBufferPointer<UInt8>) -> Bool {
+        var hit = false
+        for pattern in actions where pattern.matches(bytes: action) {
+            hit = true
+            break
+        }
+        return hit != actionsNegated
+    }
+
+    func coversResource(_ request: EvaluationRequest, _ resource: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let resources else { return true }
+        var hit = false
+        for pattern in resources {
+            switch pattern {
+            case .fixed(let p):
+                hit = p.matches(bytes: resource)
+            case .template(let t):
+                // A variable that cannot be resolved makes this value match nothing.
+                hit = t.resolvePattern(in: request.context, wildcards: true)?.matches(bytes: resource) ?? false
+            }
+            if hit { break }
+        }
+        return hit != resourcesNegated
+    }
+
+    func conditionsHold(_ context: RequestContext) -> Bool {
+        for condition in conditions where !condition.holds(in: context) { return false }
+        return true
+    }
+}
+
+/// How strongly a Principal element names the caller (resource-based policies).
+enum PrincipalMatch: Int, Sendable, Comparable {
+    case none = 0
+    /// Names the caller's account (`"123456789012"` or `arn:aws:iam::123456789012:root`): within
+    /// the account this delegates to identity-based policies and does not grant by itself.
+    case account = 1
+    /// Names the role of the caller's assumed-role session: grants, limited by the boundary and
+    /// session policies.
+    case role = 2
+    /// Names the caller exactly (its ARN, `*`, a service principal): grants by itself.
+    case direct = 3
+
+    static func < (a: PrincipalMatch, b: PrincipalMatch) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A Principal / NotPrincipal value compiled for matching.
+struct CompiledPrincipal: Sendable {
+    let everyone: Bool
+    let aws: [String]
+    let others: Set<String>
+
+    init(_ principal: PolicyPrincipal) {
+        everyone = principal.isEveryone
+        aws = principal.identifiers[.aws] ?? []
+        var others = Set<String>()
+        for kind in [PolicyPrincipal.Kind.service, .federated, .canonicalUser] {
+            others.formUnion(principal.identifiers[kind] ?? [])
+        }
+        self.others = others
+    }
+
+    func match(_ request: EvaluationRequest) -> PrincipalMatch {
+        if everyone { return .direct }
+        var best = PrincipalMatch.none
+        for id in aws {
+            if id == "*" { return .direct }
+            guard let principal = request.principal else { continue }
+            if id == principal { return .direct }
+            let facts = request.principalFacts
+            if let role = facts.roleArn, id == role { best = max(best, .role) }
+            if let account = facts.account,
+                id == account || (id.hasPrefix("arn:") && id.hasSuffix(":iam::\(account):root"))
+            {
+                best = max(best, .account)
+            }
+        }
+        if let principal = request.principal, others.contains(principal) { return .direct }
+        return best
+    }
+}

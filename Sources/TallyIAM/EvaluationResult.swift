@@ -1,0 +1,72 @@
+/// The kind of a policy, which decides its role in evaluation.
+public enum PolicyKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Attached to the user, group or role: one of them must allow.
+    case identity
+    /// Attached to the resource (bucket policy, key policy, ...): can allow on its own within the account.
+    case resource = "resource-based"
+    /// The permissions boundary: must allow what identity-based policies grant.
+    case boundary = "permissions-boundary"
+    /// A service control policy: every SCP must allow.
+    case scp
+    /// Session policies (passed when assuming a role or federating): must allow.
+    case session
+}
+
+/// A policy with its name (file) and kind, as handed to the evaluator.
+public struct NamedPolicy: Sendable, Hashable {
+    public var name: String
+    public var kind: PolicyKind
+    public var document: PolicyDocument
+
+    public init(name: String, kind: PolicyKind, document: PolicyDocument) {
+        self.name = name
+        self.kind = kind
+        self.document = document
+    }
+}
+
+/// The outcome of an evaluation.
+public enum Decision: String, Sendable, Hashable, Codable {
+    case allow
+    case explicitDeny = "explicit-deny"
+    case implicitDeny = "implicit-deny"
+
+    public var isAllowed: Bool { self == .allow }
+}
+
+/// A statement that took part in a decision.
+public struct StatementReference: Sendable, Hashable, Codable {
+    /// The policy's name (file).
+    public var policy: String
+    public var kind: PolicyKind
+    /// Index in the policy's Statement array (0-based).
+    public var index: Int
+    public var sid: String?
+    public var effect: PolicyEffect
+
+    public init(policy: String, kind: PolicyKind, index: Int, sid: String?, effect: PolicyEffect) {
+        self.policy = policy
+        self.kind = kind
+        self.index = index
+        self.sid = sid
+        self.effect = effect
+    }
+}
+
+/// The decision, the statements that decided it, and a one-line reason.
+///
+/// - explicit-deny: every Deny statement that matched;
+/// - allow: the Allow statements that granted it (identity or resource-based, plus the boundary,
+///   SCP and session-policy statements that let it through);
+/// - implicit-deny: no statements; `reason` says which policy kind failed to allow.
+public struct EvaluationResult: Sendable, Hashable, Codable {
+    public var decision: Decision
+    public var statements: [StatementReference]
+    public var reason: String
+
+    public init(decision: Decision, statements: [StatementReference], reason: String) {
+        self.decision = decision
+        self.statements = statements
+        self.reason = reason
+    }
+}
