@@ -1,0 +1,64 @@
+/// A request as it arrived on the wire: method, path and query still percent-encoded exactly as sent,
+/// headers in arrival order (names in any case; a repeated header appears once per line).
+public struct HTTPRequestHead: Sendable {
+    /// The HTTP method, e.g. `GET`.
+    public var method: String
+    /// The raw path as sent, e.g. `/demo-bucket/my%20key` (never decoded).
+    public var path: String
+    /// The raw query string as sent, without the leading `?`; nil when the target has no `?`.
+    public var query: String?
+    /// Header fields in arrival order.
+    public var headers: [(name: String, value: String)]
+
+    /// Creates a request head from its parts.
+    public init(method: String, path: String, query: String?, headers: [(name: String, value: String)]) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+    }
+
+    /// Creates a request head from a request target (`/path?query`), split at the first `?`.
+    public init(method: String, target: String, headers: [(name: String, value: String)]) {
+        if let q = target.firstIndex(of: "?") {
+            self.init(method: method, path: String(target[..<q]), query: String(target[target.index(after: q)...]),
+                      headers: headers)
+        } else {
+            self.init(method: method, path: target, query: nil, headers: headers)
+        }
+    }
+
+    /// Every value of the header `name` (case-insensitive), in order.
+    public func values(of name: String) -> [String] {
+        headers.compactMap { asciiCaseInsensitiveEquals($0.name, name) ? $0.value : nil }
+    }
+
+    /// The first value of the header `name` (case-insensitive), or nil.
+    public func value(of name: String) -> String? {
+        headers.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+    }
+
+    /// Replaces every occurrence of header `name` with one field (or removes it when `value` is nil).
+    public mutating func setHeader(_ name: String, _ value: String?) {
+        headers.removeAll { asciiCaseInsensitiveEquals($0.name, name) }
+        if let value { headers.append((name: name, value: value)) }
+    }
+
+    /// The request target as sent: path plus `?query` when present.
+    public var target: String { query.map { "\(path)?\($0)" } ?? path }
+
+    /// The query parameters, percent-decoded (`+` is kept literally), in order.
+    public var queryItems: [(name: String, value: String)] { QueryString.decodedPairs(query ?? "") }
+}
+
+@inline(__always)
+func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    let x = a.utf8, y = b.utf8
+    guard x.count == y.count else { return false }
+    for (c, d) in zip(x, y) where c != d {
+        let lc = (c >= 65 && c <= 90) ? c + 32 : c
+        let ld = (d >= 65 && d <= 90) ? d + 32 : d
+        if lc != ld { return false }
+    }
+    return true
+}

@@ -1,0 +1,166 @@
+import Foundation
+import TallyCore
+
+extension SigV4 {
+    /// Parses header auth (`Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`)
+    /// or presigned query auth (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
+    /// `X-Amz-SignedHeaders`, `X-Amz-Signature`, optional `X-Amz-Security-Token`).
+    ///
+    /// Rejects SigV2 (header `AWS AKID:sig`, or query `AWSAccessKeyId`/`Signature`) with `AccessDenied`,
+    /// requests without any authentication with `MissingAuthenticationToken`, and malformed input with
+    /// `IncompleteSignature` / `AuthorizationHeaderMalformed` / `AuthorizationQueryParametersError`.
+    public static func parse(_ head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
+        let authorization = head.value(of: "authorization")
+        let queryItems = head.queryItems
+        let queryHasSigV4 = queryItems.contains { $0.name == "X-Amz-Algorithm" || $0.name == "X-Amz-Signature" }
+        if let authorization {
+            if queryHasSigV4 {
+                throw AWSAuthError(code: "InvalidArgument",
+                                   message: "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter "
+                                    + "or the Authorization header should be specified", httpStatus: 400)
+            }
+            return try parseHeader(authorization, head: head)
+        }
+        if queryHasSigV4 { return try parseQuery(queryItems, head: head) }
+        if queryItems.contains(where: { $0.name == "AWSAccessKeyId" })
+            || (queryItems.contains(where: { $0.name == "Signature" }) && queryItems.contains(where: { $0.name == "Expires" })) {
+            throw .accessDenied("SigV2 not supported: AWS Signature Version 2 (AWSAccessKeyId/Signature/Expires query "
+                                + "authentication) is rejected; sign with Signature Version 4 (s3v4)")
+        }
+        throw .missingAuthenticationToken()
+    }
+
+    static func parseHeader(_ authorization: String, head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
+        let value = authorization.drop(while: { $0 == " " })
+        if value.hasPrefix("AWS ") {
+            throw .accessDenied("SigV2 not supported: the Authorization header uses AWS Signature Version 2 ('AWS "
+                                + "AccessKeyId:Signature'); sign with Signature Version 4")
+        }
+        guard let space = value.firstIndex(of: " ") else {
+            throw .incompleteSignature("Authorization header '\(authorization)' has no algorithm and parameters")
+        }
+        let alg = value[..<space]
+        guard alg == algorithm else {
+            if alg.hasPrefix("AWS4-ECDSA") {
+                throw .incompleteSignature("Unsupported authorization algorithm \(alg) (SigV4a is not supported); use AWS4-HMAC-SHA256")
+            }
+            throw .incompleteSignature("Unsupported Authorization Type '\(alg)'; expected AWS4-HMAC-SHA256")
+        }
+        var credential: Substring?, signedHeaders: Substring?, signature: Substring?
+        for part in value[value.index(after: space)...].split(separator: ",") {
+            let p = part.trimmingCharacters(in: .whitespaces)
+            guard let eq = p.firstIndex(of: "=") else {
+                throw .incompleteSignature("Authorization header component '\(p)' is not of the form Key=Value")
+            }
+            let key = p[..<eq], val = p[p.index(after: eq)...]
+            switch key {
+            case "Credential": credential = Substring(val)
+            case "SignedHeaders": signedHeaders = Substring(val)
+            case "Signature": signature = Substring(val)
+            default: throw .incompleteSignature("Authorization header has an unknown component '\(key)'")
+            }
+        }
+        var missing: [String] = []
+        if credential == nil { missing.append("Credential") }
+        if signedHeaders == nil { missing.append("SignedHeaders") }
+        if signature == nil { missing.append("Signature") }
+        guard missing.isEmpty, let credential, let signedHeaders, let signature else {
+            throw .incompleteSignature("Authorization header requires \(missing.map { "'\($0)'" }.joined(separator: ", ")) "
+                                       + "parameter(s). Authorization=\(authorization)")
+        }
+        guard let amzDate = head.value(of: "x-amz-date") else {
+            throw .incompleteSignature("Authorization header requires existence of a 'X-Amz-Date' header")
+        }
+        let token = head.value(of: "x-amz-security-token")
+        return try assemble(credential: String(credential), signedHeaders: String(signedHeaders),
+                            signature: String(signature), amzDate: amzDate, expires: nil, token: token,
+                            presigned: false, head: head)
+    }
+
+    static func parseQuery(_ items: [(name: String, value: String)], head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
+        func item(_ n: String) -> String? { items.first { $0.name == n }?.value }
+        var missing: [String] = []
+        for n in ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature"]
+        where item(n) == nil { missing.append(n) }
+        guard missing.isEmpty else {
+            throw .authorizationQueryParametersError("Query-string authentication version 4 requires the X-Amz-Algorithm, "
+                + "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters; "
+                + "missing \(missing.joined(separator: ", "))")
+        }
+        guard item("X-Amz-Algorithm") == algorithm else {
+            throw .authorizationQueryParametersError("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+        }
+        var expires: Int?
+        if let e = item("X-Amz-Expires") {
+            guard let v = Int(e), v >= 0 else {
+                throw .authorizationQueryParametersError("X-Amz-Expires should be a number, got '\(e)'")
+            }
+            guard v <= maximumPresignedExpiry else {
+                throw .authorizationQueryParametersError("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+            }
+            expires = v
+        } else {
+            throw .authorizationQueryParametersError("Query-string authentication version 4 requires the X-Amz-Expires parameter")
+        }
+        let token = item("X-Amz-Security-Token") ?? head.value(of: "x-amz-security-token")
+        return try assemble(credential: item("X-Amz-Credential")!, signedHeaders: item("X-Amz-SignedHeaders")!,
+                            signature: item("X-Amz-Signature")!, amzDate: item("X-Amz-Date")!, expires: expires,
+                            token: token, presigned: true, head: head)
+    }
+
+    static func assemble(credential: String, signedHeaders: String, signature: String, amzDate: String, expires: Int?,
+                         token: String?, presigned: Bool, head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
+        func malformed(_ m: String) -> AWSAuthError {
+            presigned ? .authorizationQueryParametersError(m) : .authorizationHeaderMalformed(m)
+        }
+        let parts = credential.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, !parts[0].isEmpty, !parts[2].isEmpty, !parts[3].isEmpty else {
+            throw malformed("the Credential '\(credential)' must have the form <AccessKeyId>/<yyyyMMdd>/<region>/<service>/aws4_request")
+        }
+        guard parts[4] == "aws4_request" else {
+            throw malformed("incorrect terminal \"\(parts[4])\" in Credential '\(credential)'; this endpoint uses \"aws4_request\"")
+        }
+        guard let date = AmzDate.parse(amzDate) else {
+            throw presigned
+                ? .authorizationQueryParametersError("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '\(amzDate)'")
+                : .incompleteSignature("X-Amz-Date '\(amzDate)' must be in the ISO8601 basic format yyyyMMdd'T'HHmmss'Z'")
+        }
+        guard parts[1].utf8.count == 8, amzDate.hasPrefix(parts[1]) else {
+            throw malformed("the Credential date '\(parts[1])' does not match the request date '\(amzDate.prefix(8))'")
+        }
+        let names = signedHeaders.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+        guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0 == $0.lowercased() }) else {
+            throw presigned ? .authorizationQueryParametersError("X-Amz-SignedHeaders '\(signedHeaders)' is malformed")
+                : .incompleteSignature("SignedHeaders '\(signedHeaders)' must be lower-case names separated by ';'")
+        }
+        guard names.contains("host") else {
+            throw .incompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization (SignedHeaders=\(signedHeaders))")
+        }
+        guard signature.utf8.count == 64, Hex.decode(signature) != nil else {
+            throw presigned ? .authorizationQueryParametersError("X-Amz-Signature must be 64 hex characters")
+                : .incompleteSignature("Signature '\(signature)' must be 64 hex characters")
+        }
+        let service = String(parts[3])
+        var mode = SigV4PayloadMode.notDeclared
+        if let declared = head.value(of: "x-amz-content-sha256") {
+            mode = try SigV4PayloadMode.parse(declared.trimmingCharacters(in: .whitespaces))
+        } else if presigned, usesS3Canonicalization(service: service) {
+            mode = .unsigned
+        } else if !presigned, usesS3Canonicalization(service: service) {
+            throw .invalidRequest("Missing required header for this request: x-amz-content-sha256")
+        }
+        if !presigned, usesS3Canonicalization(service: service) {
+            // S3 requires every x-amz-* header present to be signed.
+            for h in head.headers {
+                let n = h.name.lowercased()
+                if n.hasPrefix("x-amz-") && !names.contains(n) {
+                    throw .accessDenied("There were headers present in the request which were not signed: \(n)")
+                }
+            }
+        }
+        return SigV4Auth(accessKeyId: String(parts[0]), scopeDate: String(parts[1]), region: String(parts[2]),
+                         service: service, amzDate: amzDate, date: date, signedHeaders: names,
+                         signature: signature.lowercased(), isPresigned: presigned, expires: expires,
+                         securityToken: token, payloadMode: mode)
+    }
+}

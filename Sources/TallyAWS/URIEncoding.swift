@@ -1,0 +1,87 @@
+/// RFC 3986 percent-encoding as SigV4 specifies it: every byte outside `A-Z a-z 0-9 - _ . ~` becomes
+/// `%XX` with upper-case hex; `/` is kept when `keepSlash` is set (paths).
+public enum URIEncoding {
+    private static let hex = Array("0123456789ABCDEF".utf8)
+
+    /// Encodes a string.
+    public static func encode(_ s: some StringProtocol, keepSlash: Bool = false) -> String {
+        encode(bytes: Array(s.utf8), keepSlash: keepSlash)
+    }
+
+    /// Encodes bytes.
+    public static func encode(bytes: [UInt8], keepSlash: Bool = false) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count + 8)
+        for b in bytes {
+            if isUnreserved(b) || (keepSlash && b == UInt8(ascii: "/")) {
+                out.append(b)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 15)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always) static func isUnreserved(_ b: UInt8) -> Bool {
+        (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57)
+            || b == 45 || b == 95 || b == 46 || b == 126
+    }
+
+    /// Percent-decodes (`%XX`); malformed escapes are kept literally; `+` stays `+` unless `plusAsSpace`.
+    public static func decode(_ s: some StringProtocol, plusAsSpace: Bool = false) -> String {
+        String(decoding: decodeBytes(s, plusAsSpace: plusAsSpace), as: UTF8.self)
+    }
+
+    /// Percent-decodes to raw bytes.
+    public static func decodeBytes(_ s: some StringProtocol, plusAsSpace: Bool = false) -> [UInt8] {
+        let u = Array(s.utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(u.count)
+        var i = 0
+        while i < u.count {
+            let c = u[i]
+            if c == UInt8(ascii: "%"), i + 2 < u.count, let h = nib(u[i + 1]), let l = nib(u[i + 2]) {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(plusAsSpace && c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    private static func nib(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 65...70: return c - 55
+        case 97...102: return c - 87
+        default: return nil
+        }
+    }
+}
+
+/// Splitting and decoding of `a=1&b=2` strings (URL queries and form bodies).
+public enum QueryString {
+    /// The raw `name=value` pairs as sent (not decoded); a pair without `=` has an empty value.
+    public static func rawPairs(_ query: String) -> [(name: Substring, value: Substring)] {
+        query[...].split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            if let eq = pair.firstIndex(of: "=") {
+                return (pair[..<eq], pair[pair.index(after: eq)...])
+            }
+            return (pair[...], pair[pair.endIndex...])
+        }
+    }
+
+    /// Percent-decoded pairs of a URL query (`+` kept literally).
+    public static func decodedPairs(_ query: String) -> [(name: String, value: String)] {
+        rawPairs(query).map { (URIEncoding.decode($0.name), URIEncoding.decode($0.value)) }
+    }
+
+    /// Percent-decoded pairs of an `application/x-www-form-urlencoded` body (`+` means space).
+    public static func formPairs(_ body: String) -> [(name: String, value: String)] {
+        rawPairs(body).map { (URIEncoding.decode($0.name, plusAsSpace: true), URIEncoding.decode($0.value, plusAsSpace: true)) }
+    }
+}
