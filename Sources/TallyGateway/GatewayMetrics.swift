@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 /// The gateway's Prometheus metrics, served as text at `/_tally/metrics`.

@@ -59,7 +59,7 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
 }
 
 /// Why a presented access key is refused.
-public enum CredentialRejection: Sendable, Hashable, CustomStringConvertible {
+public enum CredentialRejection: Error, Sendable, Hashable, CustomStringConvertible {
     case unknown
     case expired(at: Int64)
     case revoked(at: Int64)

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import TallyCore
 
 /// The gateway's own AWS credential, found like the AWS CLI finds it.

@@ -1,0 +1,60 @@
+public import Foundation
+import Synchronization
+import TallyCore
+
+/// The gateway's view of issued credentials: the registry file, cached in memory and reloaded
+/// when the file changes (checked at most once a second, and on every unknown key).
+public final class CredentialStore: Sendable {
+    private let registry: CredentialRegistry
+    private let masterKey: MasterKey
+    private let state: Mutex<State>
+
+    private struct State {
+        var entries: [String: (IssuedCredential, String)] = [:]
+        var stamp: RegistryStamp?
+        var lastCheck: Double = 0
+    }
+
+    public init(paths: GatewayPaths) throws {
+        registry = CredentialRegistry(paths: paths)
+        masterKey = try MasterKey.loadOrCreate(paths: paths)
+        state = Mutex(State())
+        try reload(force: true)
+    }
+
+    /// The credential and its derived secret, or why the key is refused.
+    public func lookup(_ accessKeyId: String, now: Date) -> Result<(credential: IssuedCredential, secret: String), CredentialRejection> {
+        let t = now.timeIntervalSince1970
+        let due = state.withLock { t - $0.lastCheck >= 1 }
+        if due { try? reload(force: false, now: t) }
+        var found = state.withLock { $0.entries[accessKeyId] }
+        if found == nil {
+            try? reload(force: false, now: t)
+            found = state.withLock { $0.entries[accessKeyId] }
+        }
+        guard let (credential, secret) = found else { return .failure(.unknown) }
+        if let rejection = credential.rejection(at: now) { return .failure(rejection) }
+        return .success((credential, secret))
+    }
+
+    /// A credential by id (valid or not), for event context.
+    public func credential(_ accessKeyId: String) -> IssuedCredential? {
+        state.withLock { $0.entries[accessKeyId]?.0 }
+    }
+
+    private func reload(force: Bool, now: Double = Date().timeIntervalSince1970) throws {
+        let stamp = registry.stamp()
+        let unchanged = state.withLock { s -> Bool in
+            s.lastCheck = now
+            return !force && s.stamp == stamp
+        }
+        if unchanged { return }
+        let all = try registry.load()
+        var entries: [String: (IssuedCredential, String)] = [:]
+        for (id, credential) in all { entries[id] = (credential, credential.secret(masterKey: masterKey)) }
+        state.withLock {
+            $0.entries = entries
+            $0.stamp = stamp
+        }
+    }
+}

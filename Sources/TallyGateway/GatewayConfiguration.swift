@@ -1,0 +1,95 @@
+public import Foundation
+import TallyCore
+
+/// Everything `tally gateway` needs to run.
+public struct GatewayConfiguration: Sendable {
+    /// The Tally home (ledger, master key, credential registry).
+    public var home: String
+    /// Listen address, e.g. 127.0.0.1.
+    public var host: String
+    public var port: Int
+    /// The upstream base URL (scheme, host, optional port), e.g. https://sts.amazonaws.com or http://127.0.0.1:5000.
+    public var upstream: URL
+    /// PEM certificate chain and private key for an HTTPS listener.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Upstream account id used in ARNs (default moto's 123456789012).
+    public var account: String
+    /// Deny rules (guardrails).
+    public var guardrails: Guardrails
+    /// Largest non-streamed request body the gateway buffers (needed to identify and hash it).
+    public var maxBufferedBody: Int
+
+    public init(home: String, host: String, port: Int, upstream: URL, tlsCertificate: String? = nil, tlsKey: String? = nil,
+                account: String = "123456789012", guardrails: Guardrails = Guardrails(), maxBufferedBody: Int = 64 << 20) {
+        self.home = home
+        self.host = host
+        self.port = port
+        self.upstream = upstream
+        self.tlsCertificate = tlsCertificate
+        self.tlsKey = tlsKey
+        self.account = account
+        self.guardrails = guardrails
+        self.maxBufferedBody = maxBufferedBody
+    }
+
+    /// Parses `HOST:PORT` (IPv6 as `[::1]:PORT`).
+    public static func parseListen(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw TallyError(.badUsage, "--listen \(text): expected HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "127.0.0.1" }
+        return (host, port)
+    }
+
+    /// Parses `--upstream URL` (http or https, no path).
+    public static func parseUpstream(_ text: String) throws -> URL {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty else {
+            throw TallyError(.badUsage, "--upstream \(text): expected an http:// or https:// URL, e.g. http://127.0.0.1:5000")
+        }
+        if !url.path.isEmpty && url.path != "/" {
+            throw TallyError(.badUsage, "--upstream \(text): must not have a path (requests keep their own path)")
+        }
+        return url
+    }
+
+    /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
+    public mutating func apply(configFile path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TallyError(.notFound, "--config \(path): cannot read the file")
+        }
+        let value: JSONValue
+        do { value = try JSONValue(parsing: [UInt8](data)) } catch {
+            throw TallyError(.badInput, "--config \(path): \(error)")
+        }
+        guard case .object(let object) = value else { throw TallyError(.badInput, "--config \(path): expected a JSON object") }
+        let known: Set<String> = ["account", "deny", "maxBufferedBody"]
+        if let unknown = object.keys.first(where: { !known.contains($0) }) {
+            throw TallyError(.badInput, "--config \(path): unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
+        }
+        if let account = object["account"] {
+            guard let text = account.stringValue, text.count == 12, text.allSatisfy(\.isNumber) else {
+                throw TallyError(.badInput, "--config \(path): \"account\" must be a 12-digit string")
+            }
+            self.account = text
+        }
+        if let max = object["maxBufferedBody"] {
+            guard case .number(let text) = max, let n = Int(text), n > 0 else {
+                throw TallyError(.badInput, "--config \(path): \"maxBufferedBody\" must be a positive integer")
+            }
+            maxBufferedBody = n
+        }
+        if let deny = object["deny"] {
+            guard case .array(let rules) = deny else { throw TallyError(.badInput, "--config \(path): \"deny\" must be an array") }
+            for (i, rule) in rules.enumerated() {
+                guard let action = rule["action"]?.stringValue, action.contains(":") || action == "*" else {
+                    throw TallyError(.badInput, "--config \(path): deny[\(i)] needs \"action\": \"service:Pattern\"")
+                }
+                guardrails.denyRules.append(.init(actionPattern: action, reason: rule["reason"]?.stringValue))
+            }
+        }
+    }
+}

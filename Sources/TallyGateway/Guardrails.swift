@@ -1,0 +1,45 @@
+/// Guardrails evaluated before a call is recorded and forwarded: deny rules by IAM action pattern.
+public struct Guardrails: Sendable {
+    /// One rule: deny any call needing an action matching `actionPattern` (`*` and `?` wildcards, case-insensitive).
+    public struct DenyRule: Sendable, Hashable {
+        public var actionPattern: String
+        public var reason: String?
+        public init(actionPattern: String, reason: String? = nil) {
+            self.actionPattern = actionPattern
+            self.reason = reason
+        }
+    }
+
+    public var denyRules: [DenyRule] = []
+
+    public init(denyRules: [DenyRule] = []) { self.denyRules = denyRules }
+
+    /// The first rule that denies one of `actions`, with the matching action.
+    public func denial(for actions: [String]) -> (rule: DenyRule, action: String)? {
+        for rule in denyRules {
+            for action in actions where wildcardMatch(rule.actionPattern.lowercased(), action.lowercased()) {
+                return (rule, action)
+            }
+        }
+        return nil
+    }
+}
+
+/// IAM-style glob: `*` any run, `?` one character.
+func wildcardMatch(_ pattern: String, _ text: String) -> Bool {
+    let p = Array(pattern.utf8), t = Array(text.utf8)
+    var pi = 0, ti = 0, star = -1, mark = 0
+    while ti < t.count {
+        if pi < p.count && (p[pi] == UInt8(ascii: "?") || p[pi] == t[ti]) {
+            pi += 1; ti += 1
+        } else if pi < p.count && p[pi] == UInt8(ascii: "*") {
+            star = pi; mark = ti; pi += 1
+        } else if star >= 0 {
+            pi = star + 1; mark += 1; ti = mark
+        } else {
+            return false
+        }
+    }
+    while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
+    return pi == p.count
+}
