@@ -1,10 +1,9 @@
-import Foundation
 import TallyCore
 
 /// The JSON tree the policy parser works on.
 ///
 /// Kept private to the policy grammar and built in this one file, so the JSON reader underneath
-/// (Foundation today) can be swapped for TallyCore's `JSONValue` without touching the grammar.
+/// (TallyCore's `JSONValue`) can change without touching the grammar.
 enum PolicyJSON: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -40,33 +39,26 @@ enum PolicyJSON: Sendable, Equatable {
         }
     }
 
-    /// Parses JSON text. Throws `TallyError(.badInput)` naming `source` on malformed JSON.
+    /// Parses JSON text with TallyCore's strict reader (duplicate keys are rejected). Throws
+    /// `TallyError(.badInput)` naming `source` on malformed JSON.
     static func parse(_ bytes: some Collection<UInt8>, source: String) throws -> PolicyJSON {
-        let object: Any
+        let value: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-        } catch {
-            throw TallyError(.badInput, "\(source): not valid JSON (\(error.localizedDescription))")
+            value = try JSONValue(parsing: bytes)
+        } catch let error as TallyError {
+            throw TallyError(.badInput, "\(source): \(error.reason)")
         }
-        return convert(object)
+        return convert(value)
     }
 
-    private static func convert(_ value: Any) -> PolicyJSON {
+    private static func convert(_ value: JSONValue) -> PolicyJSON {
         switch value {
-        case is NSNull:
-            return .null
-        case let string as String:
-            return .string(string)
-        case let number as NSNumber:
-            // Foundation reports JSON booleans as NSNumber with objCType "c".
-            if String(cString: number.objCType) == "c" { return .bool(number.boolValue) }
-            return .number(number.stringValue)
-        case let array as [Any]:
-            return .array(array.map(convert))
-        case let dictionary as [String: Any]:
-            return .object(dictionary.keys.sorted().map { ($0, convert(dictionary[$0]!)) })
-        default:
-            return .string(String(describing: value))
+        case .null: .null
+        case .bool(let b): .bool(b)
+        case .number(let n): .number(n)
+        case .string(let s): .string(s)
+        case .array(let items): .array(items.map(convert))
+        case .object(let members): .object(members.keys.sorted().map { ($0, convert(members[$0]!)) })
         }
     }
 }

@@ -1,0 +1,191 @@
+import Testing
+import TallyIAM
+
+/// The evaluation logic of AWS's "Policy evaluation logic" pages as known cases.
+@Suite("Policy evaluation")
+struct EvaluationLogicTests {
+    typealias F = PolicyFixture
+    let user = "arn:aws:iam::123456789012:user/carlossalazar"
+
+    @Test func implicitDenyByDefault() throws {
+        let set = try F.set(identity: [])
+        let result = set.evaluate(F.request("s3:GetObject", "arn:aws:s3:::b/k"))
+        #expect(result.decision == .implicitDeny)
+        #expect(result.statements.isEmpty)
+    }
+
+    @Test func identityAllowWithCaseRules() throws {
+        let set = try F.set(identity: [
+            F.statement(#"{"Sid":"Read","Effect":"Allow","Action":["s3:Get*","s3:ListBucket"],"Resource":"arn:aws:s3:::amzn-s3-demo-bucket/*"}"#)
+        ])
+        let allowed = set.evaluate(F.request("S3:GETOBJECT", "arn:aws:s3:::amzn-s3-demo-bucket/photo.jpg"))
+        #expect(allowed.decision == .allow)
+        #expect(allowed.statements == [StatementReference(policy: "identity-0", kind: .identity, index: 0, sid: "Read", effect: .allow)])
+        // Resources are case-sensitive.
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::AMZN-S3-DEMO-BUCKET/photo.jpg")) == .implicitDeny)
+        #expect(set.decide(F.request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket/photo.jpg")) == .implicitDeny)
+        // `?` matches exactly one character.
+        let q = try F.set(identity: [F.statement(#"{"Effect":"Allow","Action":"ec2:*","Resource":"arn:aws:ec2:*:*:instance/i-????"}"#)])
+        #expect(q.decide(F.request("ec2:StopInstances", "arn:aws:ec2:us-east-1:1:instance/i-1234")) == .allow)
+        #expect(q.decide(F.request("ec2:StopInstances", "arn:aws:ec2:us-east-1:1:instance/i-12345")) == .implicitDeny)
+    }
+
+    @Test func explicitDenyWinsEverywhere() throws {
+        let allowAll = F.statement(#"{"Effect":"Allow","Action":"*","Resource":"*"}"#)
+        // AWS example: deny everything from outside an IP range.
+        let denyOutside = F.statement(
+            #"{"Sid":"DenyOutside","Effect":"Deny","Action":"*","Resource":"*","Condition":{"NotIpAddress":{"aws:SourceIp":["192.0.2.0/24","203.0.113.0/24"]}}}"#)
+        let set = try F.set(identity: [allowAll, denyOutside])
+        let outside = set.evaluate(F.request("s3:GetObject", "arn:aws:s3:::b/k", ["aws:SourceIp": ["198.51.100.7"]]))
+        #expect(outside.decision == .explicitDeny)
+        #expect(outside.statements.map(\.sid) == ["DenyOutside"])
+        #expect(outside.statements.first?.effect == .deny)
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", ["aws:SourceIp": ["192.0.2.7"]])) == .allow)
+        // A deny in a boundary, an SCP, a session policy or a resource-based policy wins too.
+        let deny = F.statement(#"{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}"#)
+        let denyFromAnyone = F.statement(#"{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"*"}"#)
+        for set in [
+            try F.set(identity: [allowAll], boundary: [allowAll, deny]),
+            try F.set(identity: [allowAll], scp: [allowAll, deny]),
+            try F.set(identity: [allowAll], session: [allowAll, deny]),
+            try F.set(identity: [allowAll], resource: [denyFromAnyone]),
+        ] {
+            #expect(set.decide(F.request("s3:DeleteObject", "arn:aws:s3:::b/k", principal: user)) == .explicitDeny)
+            #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: user)) == .allow)
+        }
+    }
+
+    @Test func notActionAndNotResource() throws {
+        // AWS example: allow everything except IAM.
+        let set = try F.set(identity: [F.statement(#"{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}"#)])
+        #expect(set.decide(F.request("s3:ListAllMyBuckets")) == .allow)
+        #expect(set.decide(F.request("IAM:CreateUser")) == .implicitDeny)
+        // AWS example: deny everything outside one bucket.
+        let nr = try F.set(identity: [
+            F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#),
+            F.statement(#"{"Effect":"Deny","Action":"s3:*","NotResource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]}"#),
+        ])
+        #expect(nr.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k")) == .allow)
+        #expect(nr.decide(F.request("s3:GetObject", "arn:aws:s3:::c/k")) == .explicitDeny)
+    }
+
+    /// AWS example: Carlos's identity policy allows reading; the bucket policy grants him PutObject.
+    /// Either policy allowing is enough within one account.
+    @Test func resourceBasedPolicyAllowsWithinTheAccount() throws {
+        let identity = F.statement(
+            #"{"Sid":"AllowS3ListRead","Effect":"Allow","Action":["s3:GetBucketLocation","s3:GetObject","s3:ListBucket"],"Resource":"*"}"#)
+        let bucket = F.statement(
+            #"{"Sid":"AllowPut","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/carlossalazar"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::amzn-s3-demo-bucket-carlossalazar-logs/*"}"#)
+        let set = try F.set(identity: [identity], resource: [bucket])
+        let put = set.evaluate(F.request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket-carlossalazar-logs/log.txt", principal: user))
+        #expect(put.decision == .allow)
+        #expect(put.statements.map(\.sid) == ["AllowPut"])
+        #expect(put.statements.first?.kind == .resource)
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::other/x", principal: user)) == .allow)
+        // Someone else is not named by the bucket policy.
+        #expect(set.decide(F.request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket-carlossalazar-logs/log.txt",
+                                     principal: "arn:aws:iam::123456789012:user/maria")) == .implicitDeny)
+        // Naming only the account delegates to identity-based policies: no grant on its own.
+        let accountOnly = try F.set(resource: [
+            F.statement(#"{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"s3:PutObject","Resource":"*"}"#)
+        ])
+        #expect(accountOnly.decide(F.request("s3:PutObject", "arn:aws:s3:::b/k", principal: user)) == .implicitDeny)
+        // Principal "*" grants by itself.
+        let everyone = try F.set(resource: [F.statement(#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}"#)])
+        #expect(everyone.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: user)) == .allow)
+        // NotPrincipal: applies to everyone except the named principal.
+        let notPrincipal = try F.set(
+            identity: [F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)],
+            resource: [F.statement(#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/carlossalazar"},"Action":"s3:*","Resource":"*"}"#)])
+        #expect(notPrincipal.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: user)) == .allow)
+        #expect(notPrincipal.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: "arn:aws:iam::123456789012:user/maria")) == .explicitDeny)
+    }
+
+    @Test func permissionsBoundaryLimitsIdentityGrants() throws {
+        // AWS example: the boundary allows only S3, CloudWatch and EC2; the identity policy grants
+        // iam:CreateUser, which the boundary does not allow.
+        let identity = F.statement(#"{"Effect":"Allow","Action":"iam:CreateUser","Resource":"*"}"#)
+        let boundary = F.statement(#"{"Effect":"Allow","Action":["s3:*","cloudwatch:*","ec2:*"],"Resource":"*"}"#)
+        let set = try F.set(identity: [identity, F.statement(#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#)], boundary: [boundary])
+        let create = set.evaluate(F.request("iam:CreateUser", "arn:aws:iam::123456789012:user/x", principal: user))
+        #expect(create.decision == .implicitDeny)
+        #expect(create.reason.contains("permissions boundary"))
+        let get = set.evaluate(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: user))
+        #expect(get.decision == .allow)
+        #expect(Set(get.statements.map(\.kind)) == [.identity, .boundary])
+        // The boundary alone grants nothing.
+        #expect(try F.set(boundary: [boundary]).decide(F.request("s3:GetObject", "arn:aws:s3:::b/k")) == .implicitDeny)
+        // A resource-based policy naming the user is not limited by the boundary.
+        let bucket = F.statement(#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/carlossalazar"},"Action":"iam:CreateUser","Resource":"*"}"#)
+        #expect(try F.set(identity: [identity], resource: [bucket], boundary: [boundary])
+            .decide(F.request("iam:CreateUser", "*", principal: user)) == .allow)
+    }
+
+    @Test func serviceControlPoliciesMustAllow() throws {
+        let identity = F.statement(#"{"Effect":"Allow","Action":"*","Resource":"*"}"#)
+        let scpAllowS3 = F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)
+        let scpFull = F.statement(#"{"Effect":"Allow","Action":"*","Resource":"*"}"#)
+        let set = try F.set(identity: [identity], scp: [scpFull, scpAllowS3])
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k")) == .allow)
+        let ec2 = set.evaluate(F.request("ec2:RunInstances", "*"))
+        #expect(ec2.decision == .implicitDeny)
+        #expect(ec2.reason.contains("scp-1"))
+        // An SCP allow grants nothing without an identity allow.
+        #expect(try F.set(scp: [scpFull]).decide(F.request("s3:GetObject")) == .implicitDeny)
+        // SCPs also limit resource-based grants.
+        let bucket = F.statement(#"{"Effect":"Allow","Principal":"*","Action":"ec2:*","Resource":"*"}"#)
+        #expect(try F.set(resource: [bucket], scp: [scpAllowS3]).decide(F.request("ec2:RunInstances", principal: user)) == .implicitDeny)
+    }
+
+    @Test func sessionPoliciesMustAllow() throws {
+        let role = "arn:aws:sts::123456789012:assumed-role/Dev/session-1"
+        let identity = F.statement(#"{"Effect":"Allow","Action":["s3:*","dynamodb:*"],"Resource":"*"}"#)
+        let session = F.statement(#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}"#)
+        let set = try F.set(identity: [identity], session: [session])
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: role)) == .allow)
+        let put = set.evaluate(F.request("s3:PutObject", "arn:aws:s3:::b/k", principal: role))
+        #expect(put.decision == .implicitDeny)
+        #expect(put.reason.contains("session"))
+        // A resource-based policy naming the role (not the session) is limited by the session policy;
+        // one naming the session ARN is not.
+        let toRole = F.statement(#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/Dev"},"Action":"sqs:SendMessage","Resource":"*"}"#)
+        let toSession = F.statement(#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:sts::123456789012:assumed-role/Dev/session-1"},"Action":"sqs:SendMessage","Resource":"*"}"#)
+        #expect(try F.set(resource: [toRole], session: [session]).decide(F.request("sqs:SendMessage", principal: role)) == .implicitDeny)
+        #expect(try F.set(resource: [toRole]).decide(F.request("sqs:SendMessage", principal: role)) == .allow)
+        #expect(try F.set(resource: [toSession], session: [session]).decide(F.request("sqs:SendMessage", principal: role)) == .allow)
+    }
+
+    /// AWS example: a user may manage only objects under their own home prefix.
+    @Test func policyVariablesInResources() throws {
+        let set = try F.set(identity: [
+            F.statement(#"{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::amzn-s3-demo-bucket/home/${aws:username}/*"}"#)
+        ])
+        #expect(set.decide(F.request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket/home/carlossalazar/a.txt", principal: user)) == .allow)
+        #expect(set.decide(F.request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket/home/maria/a.txt", principal: user)) == .implicitDeny)
+        // No principal, no aws:username: the resource does not match.
+        #expect(set.decide(F.request("s3:PutObject", "arn:aws:s3:::amzn-s3-demo-bucket/home//a.txt")) == .implicitDeny)
+        // Tags as variables.
+        let tags = try F.set(identity: [
+            F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::${aws:PrincipalTag/team, 'shared'}-data/*"}"#)
+        ])
+        #expect(tags.decide(F.request("s3:GetObject", "arn:aws:s3:::blue-data/x", ["aws:PrincipalTag/team": ["blue"]])) == .allow)
+        #expect(tags.decide(F.request("s3:GetObject", "arn:aws:s3:::shared-data/x")) == .allow)
+        #expect(tags.decide(F.request("s3:GetObject", "arn:aws:s3:::blue-data/x")) == .implicitDeny)
+        // ${*} in a resource is a literal asterisk.
+        let literal = try F.set(identity: [F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${*}"}"#)])
+        #expect(literal.decide(F.request("s3:GetObject", "arn:aws:s3:::b/*")) == .allow)
+        #expect(literal.decide(F.request("s3:GetObject", "arn:aws:s3:::b/x")) == .implicitDeny)
+    }
+
+    @Test func conditionsDecideWhetherAStatementApplies() throws {
+        // AWS example: require MFA for stopping instances (Deny with BoolIfExists false).
+        let set = try F.set(identity: [
+            F.statement(#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#),
+            F.statement(#"{"Sid":"MFA","Effect":"Deny","Action":["ec2:StopInstances","ec2:TerminateInstances"],"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}"#),
+        ])
+        #expect(set.decide(F.request("ec2:StopInstances")) == .explicitDeny)  // key absent: IfExists → deny applies
+        #expect(set.decide(F.request("ec2:StopInstances", "*", ["aws:MultiFactorAuthPresent": ["false"]])) == .explicitDeny)
+        #expect(set.decide(F.request("ec2:StopInstances", "*", ["aws:MultiFactorAuthPresent": ["true"]])) == .allow)
+        #expect(set.decide(F.request("ec2:DescribeInstances")) == .allow)
+    }
+}
