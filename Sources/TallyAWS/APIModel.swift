@@ -1,15 +1,30 @@
 import Foundation
 import TallyCore
 
-/// The compact API model written by `Tools/generate-api-model.py` (schema documented there).
+/// The compact API model written by `Tools/generate-api-model.py` (schema documented there), indexed for
+/// identification: services by signing name, by endpoint prefix and by JSON target prefix; REST routes
+/// compiled and grouped by method.
 struct APIModel: Sendable {
     var source: String
     var services: [String: ServiceModel]
+    var bySigningName: [String: [String]] = [:]
+    var byEndpointPrefix: [String: [String]] = [:]
+    var byTargetPrefix: [String: String] = [:]
 
     init(json data: Data) throws {
         let raw = try JSONDecoder().decode(RawModel.self, from: data)
         source = raw.source
-        services = raw.services
+        services = [:]
+        for (name, var svc) in raw.services {
+            svc.name = name
+            svc.compileRoutes()
+            services[name] = svc
+            bySigningName[svc.signingName, default: []].append(name)
+            byEndpointPrefix[svc.endpointPrefix, default: []].append(name)
+            if let t = svc.targetPrefix, !t.isEmpty { byTargetPrefix[t] = name }
+        }
+        for k in bySigningName.keys { bySigningName[k]!.sort() }
+        for k in byEndpointPrefix.keys { byEndpointPrefix[k]!.sort() }
     }
 
     private struct RawModel: Decodable {
@@ -23,15 +38,127 @@ struct ServiceModel: Sendable, Decodable {
     var signingName: String
     var endpointPrefix: String
     var `protocol`: AWSProtocol
+    var apiVersion: String?
     var targetPrefix: String?
     var jsonVersion: String?
     var queryCompatible: Bool?
     var operations: [String: OperationModel]
+    var routes: [String: [Route]] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case signingName, endpointPrefix, `protocol`, apiVersion, targetPrefix, jsonVersion, queryCompatible, operations
+    }
+
+    mutating func compileRoutes() {
+        guard self.protocol == .restJSON || self.protocol == .restXML else { return }
+        for (name, op) in operations {
+            routes[op.method, default: []].append(Route(operation: name, model: op))
+        }
+        for k in routes.keys { routes[k]!.sort { $0.operation < $1.operation } }
+    }
 }
 
 struct OperationModel: Sendable, Decodable {
     var method: String
     var uri: String
-    /// member name → location: "uri:Label", "querystring:name", "header:Name", "body"
+    /// member name → "uri:Label" | "querystring:name" | "header:Name"
     var members: [String: String]?
+    /// required query / header members ("querystring:uploadId", "header:x-amz-copy-source")
+    var required: [String]?
+}
+
+/// A compiled REST route: path template segments and the query literals of its requestUri.
+struct Route: Sendable {
+    enum Segment: Sendable {
+        case literal(String)
+        /// `prefix{Label}suffix` within one segment.
+        case label(name: String, prefix: String, suffix: String)
+        /// `{Label+}`: the rest of the path (one or more segments).
+        case greedy(name: String, prefix: String)
+    }
+
+    var operation: String
+    var segments: [Segment]
+    var trailingSlash: Bool
+    /// Query literals from the requestUri: `?uploads` → ("uploads", nil); `?list-type=2` → ("list-type", "2").
+    var queryLiterals: [(String, String?)]
+    var requiredQuery: [String]
+    var requiredHeaders: [String]
+    var members: [String: String]
+
+    init(operation: String, model: OperationModel) {
+        self.operation = operation
+        let uri = model.uri
+        let pathPart: Substring, queryPart: Substring?
+        if let q = uri.firstIndex(of: "?") { pathPart = uri[..<q]; queryPart = uri[uri.index(after: q)...] } else {
+            pathPart = uri[...]; queryPart = nil
+        }
+        trailingSlash = pathPart.count > 1 && pathPart.hasSuffix("/")
+        segments = pathPart.split(separator: "/", omittingEmptySubsequences: true).map { seg in
+            guard let open = seg.firstIndex(of: "{"), let close = seg.firstIndex(of: "}") else { return .literal(String(seg)) }
+            var name = String(seg[seg.index(after: open)..<close])
+            let prefix = String(seg[..<open]), suffix = String(seg[seg.index(after: close)...])
+            if name.hasSuffix("+") { name.removeLast(); return .greedy(name: name, prefix: prefix) }
+            return .label(name: name, prefix: prefix, suffix: suffix)
+        }
+        queryLiterals = (queryPart.map { QueryString.rawPairs(String($0)) } ?? []).map { pair in
+            (String(pair.name), pair.value.isEmpty && !String(queryPart!).contains("\(pair.name)=") ? nil : String(pair.value))
+        }
+        requiredQuery = (model.required ?? []).filter { $0.hasPrefix("querystring:") }.map { String($0.dropFirst(12)) }
+        requiredHeaders = (model.required ?? []).filter { $0.hasPrefix("header:") }.map { String($0.dropFirst(7)) }
+        members = model.members ?? [:]
+    }
+
+    /// Matches raw path segments; returns the decoded label values, or nil.
+    func match(_ path: [Substring], trailingSlash pathHasSlash: Bool) -> [String: String]? {
+        var labels: [String: String] = [:]
+        var i = 0
+        for (k, seg) in segments.enumerated() {
+            switch seg {
+            case .literal(let lit):
+                guard i < path.count, URIEncoding.decode(path[i]) == lit else { return nil }
+                i += 1
+            case .label(let name, let prefix, let suffix):
+                guard i < path.count else { return nil }
+                let v = URIEncoding.decode(path[i])
+                guard v.hasPrefix(prefix), v.hasSuffix(suffix), v.count > prefix.count + suffix.count else { return nil }
+                labels[name] = String(v.dropFirst(prefix.count).dropLast(suffix.count))
+                i += 1
+            case .greedy(let name, let prefix):
+                guard k == segments.count - 1, i < path.count else { return nil }
+                let rest = path[i...].joined(separator: "/") + (pathHasSlash ? "/" : "")
+                let v = URIEncoding.decode(rest)
+                guard v.hasPrefix(prefix), v.count > prefix.count else { return nil }
+                labels[name] = String(v.dropFirst(prefix.count))
+                return labels
+            }
+        }
+        return i == path.count ? labels : nil
+    }
+
+    /// How specific the route is for this request (higher wins); nil when its query / header requirements fail.
+    func specificity(query: [String: String], head: HTTPRequestHead) -> Int? {
+        var score = 0
+        for (name, value) in queryLiterals {
+            guard let got = query[name] else { return nil }
+            if let value, got != value { return nil }
+            score += 100
+        }
+        for name in requiredQuery {
+            guard query[name] != nil else { return nil }
+            score += 10
+        }
+        for name in requiredHeaders {
+            guard head.value(of: name) != nil else { return nil }
+            score += 10
+        }
+        for seg in segments {
+            switch seg {
+            case .literal: score += 3
+            case .label: score += 2
+            case .greedy: score += 1
+            }
+        }
+        return score
+    }
 }

@@ -1,13 +1,146 @@
 import Foundation
+import TallyCore
 
 extension OperationIdentifier {
-    /// Identifies the request: service from the credential scope's signing name (then the Host), operation from
-    /// the query `Action`, `X-Amz-Target`, or the REST route (S3 from method, bucket, key and subresources),
-    /// and the top-level input parameters as strings.
+    /// Identifies the request.
+    ///
+    /// - Service: the models whose signing name is the credential scope's service (`monitoring` → CloudWatch);
+    ///   when none, the Host's first label as an endpoint prefix (`sqs.us-east-1.amazonaws.com`).
+    /// - Operation: `X-Amz-Target: Prefix.Operation` (JSON); else the `Action` parameter of the form body or query
+    ///   (query / EC2); else REST route matching from botocore's requestUri — method, path template (`{Label}`,
+    ///   `{Label+}`), requestUri query literals (`?uploads`, `?list-type=2`) and required query / header members,
+    ///   the most specific route winning. S3 virtual-hosted requests (`bucket.s3.amazonaws.com`) are matched as
+    ///   path-style.
+    /// - Parameters: JSON: the body's top-level members (scalars as text, other values as ""); query: the form /
+    ///   query parameters without `Action`/`Version` (`A.member.1` → `A`: ""); REST: labels, query-string and
+    ///   header members mapped back to member names, plus the top-level members of a JSON body.
     ///
     /// - Parameter body: the request body when buffered (query/json protocols); nil when streamed.
     public func identify(_ head: HTTPRequestHead, signingName: String, region: String, body: [UInt8]?) -> IdentifiedOperation {
-        IdentifiedOperation(service: signingName, signingName: signingName, operation: nil, protocol: .json,
-                            parameters: [:], region: region)
+        var candidates = model.bySigningName[signingName] ?? []
+        if candidates.isEmpty, let host = head.value(of: "host"), let first = host.split(separator: ".").first {
+            candidates = model.byEndpointPrefix[String(first)] ?? []
+        }
+        let unknown = IdentifiedOperation(service: signingName, signingName: signingName, operation: nil,
+                                          protocol: guessProtocol(head), parameters: [:], region: region)
+        guard !candidates.isEmpty else { return unknown }
+
+        // JSON RPC: X-Amz-Target.
+        if let target = head.value(of: "x-amz-target") {
+            let parts = target.split(separator: ".", maxSplits: 1)
+            let prefix = parts.count == 2 ? String(parts[0]) : ""
+            let opName = parts.count == 2 ? String(parts[1]) : target
+            let svcName = model.byTargetPrefix[prefix].flatMap { candidates.contains($0) ? $0 : nil }
+                ?? candidates.first { model.services[$0]?.operations[opName] != nil } ?? candidates[0]
+            let svc = model.services[svcName]!
+            return IdentifiedOperation(service: svc.signingName, signingName: signingName,
+                                       operation: svc.operations[opName] != nil ? opName : nil, protocol: .json,
+                                       parameters: Self.jsonParameters(body), region: region,
+                                       jsonVersion: svc.jsonVersion ?? jsonVersion(of: head),
+                                       queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
+        }
+
+        // Query / EC2: Action in the form body or the query string.
+        var formItems: [(name: String, value: String)] = []
+        if let body, isForm(head) { formItems = QueryString.formPairs(String(decoding: body, as: UTF8.self)) }
+        let queryItems = head.queryItems
+        if let action = (formItems.first { $0.name == "Action" } ?? queryItems.first { $0.name == "Action" })?.value {
+            let items = formItems.contains { $0.name == "Action" } ? formItems : queryItems
+            let version = items.first { $0.name == "Version" }?.value
+            let svcName = candidates.first { model.services[$0]!.operations[action] != nil && model.services[$0]!.apiVersion == version }
+                ?? candidates.first { model.services[$0]!.operations[action] != nil } ?? candidates[0]
+            let svc = model.services[svcName]!
+            var params: [String: String] = [:]
+            for (n, v) in items where n != "Action" && n != "Version" {
+                if let dot = n.firstIndex(of: ".") { params[String(n[..<dot])] = "" } else { params[n] = v }
+            }
+            return IdentifiedOperation(service: svc.signingName, signingName: signingName,
+                                       operation: svc.operations[action] != nil ? action : nil,
+                                       protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: params, region: region,
+                                       modelName: svc.name)
+        }
+
+        // REST.
+        var best: (svc: ServiceModel, route: Route, labels: [String: String], score: Int)?
+        let queryDict = Dictionary(queryItems.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        for name in candidates {
+            let svc = model.services[name]!
+            guard let routes = svc.routes[head.method.uppercased()] else { continue }
+            let path = restPath(head, service: svc)
+            let segs = path.split(separator: "/", omittingEmptySubsequences: true)
+            let slash = path.count > 1 && path.hasSuffix("/")
+            for route in routes {
+                guard let labels = route.match(segs, trailingSlash: slash),
+                      let score = route.specificity(query: queryDict, head: head) else { continue }
+                if best == nil || score > best!.score { best = (svc, route, labels, score) }
+            }
+        }
+        guard let best else {
+            let svc = model.services[candidates[0]]!
+            return IdentifiedOperation(service: svc.signingName, signingName: signingName, operation: nil,
+                                       protocol: svc.protocol, parameters: [:], region: region, modelName: svc.name)
+        }
+        var params: [String: String] = [:]
+        if best.svc.protocol == .restJSON { params = Self.jsonParameters(body) }
+        let memberByLabel = Dictionary(best.route.members.compactMap { m, loc in
+            loc.hasPrefix("uri:") ? (String(loc.dropFirst(4)), m) : nil }, uniquingKeysWith: { a, _ in a })
+        for (label, value) in best.labels { params[memberByLabel[label] ?? label] = value }
+        for (member, loc) in best.route.members {
+            if loc.hasPrefix("querystring:"), let v = queryDict[String(loc.dropFirst(12))] { params[member] = v }
+            if loc.hasPrefix("header:"), let v = head.value(of: String(loc.dropFirst(7))) { params[member] = v }
+        }
+        return IdentifiedOperation(service: best.svc.signingName, signingName: signingName, operation: best.route.operation,
+                                   protocol: best.svc.protocol, parameters: params, region: region, modelName: best.svc.name)
+    }
+
+    /// The path to match: S3 virtual-hosted-style requests get their bucket prepended.
+    func restPath(_ head: HTTPRequestHead, service: ServiceModel) -> String {
+        let path = head.path.isEmpty ? "/" : head.path
+        guard service.name == "s3", let bucket = Self.virtualHostedBucket(head.value(of: "host")) else { return path }
+        return "/" + bucket + path
+    }
+
+    /// The bucket of an S3 virtual-hosted-style Host (`bucket.s3.amazonaws.com`, `bucket.s3.us-west-2.amazonaws.com`,
+    /// `bucket.s3-us-west-2.amazonaws.com`); nil for path-style hosts (`s3.amazonaws.com`, `localhost:5056`, IPs).
+    public static func virtualHostedBucket(_ host: String?) -> String? {
+        guard var host = host?.lowercased() else { return nil }
+        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") { host = String(host[..<colon]) }
+        for marker in [".s3.", ".s3-"] {
+            if let r = host.range(of: marker), host.hasSuffix(".amazonaws.com") || host.hasSuffix(".amazonaws.com.cn") {
+                let bucket = String(host[..<r.lowerBound])
+                return bucket.isEmpty ? nil : bucket
+            }
+        }
+        return nil
+    }
+
+    /// Top-level members of a JSON object body: scalars as text, arrays/objects/null as "".
+    static func jsonParameters(_ body: [UInt8]?) -> [String: String] {
+        guard let body, !body.isEmpty, let value = try? JSONValue(parsing: body), let obj = value.objectValue else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in obj {
+            switch v {
+            case .string(let s): out[k] = s
+            case .number(let n): out[k] = n
+            case .bool(let b): out[k] = b ? "true" : "false"
+            default: out[k] = ""
+            }
+        }
+        return out
+    }
+
+    func isForm(_ head: HTTPRequestHead) -> Bool {
+        head.value(of: "content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false
+    }
+
+    func jsonVersion(of head: HTTPRequestHead) -> String? {
+        guard let ct = head.value(of: "content-type"), let r = ct.range(of: "application/x-amz-json-") else { return nil }
+        return String(ct[r.upperBound...].prefix(3))
+    }
+
+    func guessProtocol(_ head: HTTPRequestHead) -> AWSProtocol {
+        if head.value(of: "x-amz-target") != nil { return .json }
+        if isForm(head) { return .query }
+        return .restJSON
     }
 }

@@ -3,8 +3,11 @@ import TallyCore
 
 /// Which service and operation a request is, with its top-level input parameters (for the IAM mapping).
 public struct IdentifiedOperation: Sendable, Hashable {
-    /// The service's IAM prefix / model name used by the IAM mapping (`s3`, `sts`, `dynamodb`, `cloudwatch`, ...).
+    /// The service name for the IAM mapping: the model's signing name (`s3`, `sts`, `dynamodb`, `monitoring`,
+    /// ...), which `APIMapping` resolves to the IAM prefix.
     public var service: String
+    /// botocore's service model name (`cloudwatch`, `sesv2`, `s3control`); nil when unidentified.
+    public var modelName: String?
     /// The SigV4 signing name from the credential scope (`monitoring` for CloudWatch).
     public var signingName: String
     /// botocore's operation name (`GetObject`, `PutItem`); nil when it could not be determined.
@@ -22,8 +25,10 @@ public struct IdentifiedOperation: Sendable, Hashable {
 
     /// Creates an identification.
     public init(service: String, signingName: String, operation: String?, protocol proto: AWSProtocol,
-                parameters: [String: String], region: String, jsonVersion: String? = nil, queryCompatible: Bool = false) {
+                parameters: [String: String], region: String, jsonVersion: String? = nil, queryCompatible: Bool = false,
+                modelName: String? = nil) {
         self.service = service
+        self.modelName = modelName
         self.signingName = signingName
         self.operation = operation
         self.protocol = proto
