@@ -1,0 +1,36 @@
+import Foundation
+
+/// `host[:port]` of the upstream as it goes into the Host header (default ports omitted).
+func upstreamAuthority(_ url: URL) -> String {
+    let host = url.host ?? "localhost"
+    let bracketed = host.contains(":") ? "[\(host)]" : host
+    guard let port = url.port else { return bracketed }
+    let scheme = url.scheme?.lowercased()
+    if (scheme == "http" && port == 80) || (scheme == "https" && port == 443) { return bracketed }
+    return "\(bracketed):\(port)"
+}
+
+/// `scheme://authority` without a trailing slash.
+func upstreamBaseURL(_ url: URL) -> String { "\(url.scheme?.lowercased() ?? "http")://\(upstreamAuthority(url))" }
+
+/// application/x-www-form-urlencoded value encoding (RFC 3986 unreserved kept).
+func formEncode(_ s: String) -> String {
+    var out = ""
+    for byte in s.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            out.append(Character(UnicodeScalar(byte)))
+        default:
+            out += String(format: "%%%02X", byte)
+        }
+    }
+    return out
+}
+
+/// The text of the first `<tag>...</tag>`.
+func xmlTag(_ tag: String, in text: String) -> String? {
+    guard let open = text.range(of: "<\(tag)>"),
+          let close = text.range(of: "</\(tag)>", range: open.upperBound..<text.endIndex) else { return nil }
+    return String(text[open.upperBound..<close.lowerBound])
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+@testable import TallyGateway
+import TallyCore
+
+private func temporaryHome() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-gw-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@Suite struct CredentialTests {
+    @Test func accessKeyIdsAreTwentyUppercaseBase32WithTheTallyMarker() throws {
+        var seen = Set<String>()
+        for _ in 0..<200 {
+            let id = try IssuedCredential.newAccessKeyId()
+            #expect(id.count == 20)
+            #expect(id.hasPrefix("ASIATLY"))
+            #expect(id.allSatisfy { ("A"..."Z").contains($0) || ("2"..."7").contains($0) })
+            #expect(IssuedCredential.isTallyAccessKeyId(id))
+            seen.insert(id)
+        }
+        #expect(seen.count == 200)
+    }
+
+    @Test func secretIsDerivedFromKeyIdExpiryAndPrincipal() throws {
+        let home = try temporaryHome()
+        let key = try MasterKey.loadOrCreate(paths: GatewayPaths(home: home))
+        let c = IssuedCredential(accessKeyId: "ASIATLYAAAAAAAAAAAAA", principal: "bot", expiresAt: 2_000_000_000, issuedAt: 1_900_000_000)
+        let secret = c.secret(masterKey: key)
+        #expect(secret.count == 40)
+        #expect(secret == c.secret(masterKey: try MasterKey.loadOrCreate(paths: GatewayPaths(home: home))))
+        var later = c
+        later.expiresAt += 1
+        #expect(later.secret(masterKey: key) != secret)
+        var other = c
+        other.principal = "bot2"
+        #expect(other.secret(masterKey: key) != secret)
+        let otherHome = try temporaryHome()
+        #expect(c.secret(masterKey: try MasterKey.loadOrCreate(paths: GatewayPaths(home: otherHome))) != secret)
+    }
+
+    @Test func masterKeyIsPrivateAndRefusedWhenOthersCanReadIt() throws {
+        let home = try temporaryHome()
+        let paths = GatewayPaths(home: home)
+        _ = try MasterKey.loadOrCreate(paths: paths)
+        let attributes = try FileManager.default.attributesOfItem(atPath: paths.masterKey)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: paths.masterKey)
+        #expect(throws: TallyError.self) { try MasterKey.loadOrCreate(paths: paths) }
+    }
+
+    @Test func missingHomeIsReported() {
+        #expect(throws: TallyError.self) { try MasterKey.loadOrCreate(paths: GatewayPaths(home: "/nonexistent/tally-home")) }
+    }
+
+    @Test func expiryAndRevocationAreRejections() {
+        var c = IssuedCredential(accessKeyId: "ASIATLYAAAAAAAAAAAAA", principal: "p", expiresAt: 1000, issuedAt: 900)
+        #expect(c.rejection(at: Date(timeIntervalSince1970: 999)) == nil)
+        #expect(c.rejection(at: Date(timeIntervalSince1970: 1000)) == .expired(at: 1000))
+        c.revokedAt = 950
+        #expect(c.rejection(at: Date(timeIntervalSince1970: 960)) == .revoked(at: 950))
+    }
+
+    @Test func registryRoundTripsAndStoreSeesUpdatesAndRevocations() throws {
+        let home = try temporaryHome()
+        let paths = GatewayPaths(home: home)
+        let registry = CredentialRegistry(paths: paths)
+        let now = Date()
+        let c = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: "agent",
+                                 expiresAt: Int64(now.timeIntervalSince1970) + 3600, issuedAt: Int64(now.timeIntervalSince1970))
+        let store = try CredentialStore(paths: paths)
+        #expect(throws: CredentialRejection.unknown) { try store.lookup(c.accessKeyId, now: now).get() }
+        try registry.update { $0[c.accessKeyId] = c }
+        #expect(try registry.load()[c.accessKeyId] == c)
+        let found = try store.lookup(c.accessKeyId, now: now).get()
+        #expect(found.credential == c)
+        #expect(found.secret == c.secret(masterKey: try MasterKey.loadOrCreate(paths: paths)))
+        try registry.update { $0[c.accessKeyId]?.revokedAt = Int64(now.timeIntervalSince1970) }
+        // The store re-reads a changed registry at most once a second.
+        let later = now.addingTimeInterval(2)
+        #expect(throws: CredentialRejection.revoked(at: Int64(now.timeIntervalSince1970))) { try store.lookup(c.accessKeyId, now: later).get() }
+        let text = try String(contentsOfFile: paths.registry, encoding: .utf8)
+        #expect(!text.contains(found.secret))
+    }
+}
