@@ -62,3 +62,7 @@ func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     }
     return true
 }
+
+/// Another name for ``HTTPRequestHead``, for files that also import NIOHTTP1 (whose `HTTPRequestHead` would be
+/// ambiguous there).
+public typealias AWSRequestHead = HTTPRequestHead

@@ -89,6 +89,11 @@ extension OperationIdentifier {
             if loc.hasPrefix("querystring:"), let v = queryDict[String(loc.dropFirst(12))] { params[member] = v }
             if loc.hasPrefix("header:"), let v = head.value(of: String(loc.dropFirst(7))) { params[member] = v }
         }
+        // aws-chunked is S3's transfer framing, not the object's Content-Encoding.
+        if let ce = params["ContentEncoding"], best.svc.protocol == .restXML {
+            let kept = ce.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "aws-chunked" }
+            params["ContentEncoding"] = kept.isEmpty ? nil : kept.joined(separator: ",")
+        }
         return IdentifiedOperation(service: best.svc.signingName, signingName: signingName, operation: best.route.operation,
                                    protocol: best.svc.protocol, parameters: params, region: region, modelName: best.svc.name)
     }
