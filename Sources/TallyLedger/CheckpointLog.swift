@@ -1,0 +1,79 @@
+import TallyCore
+
+/// The append-only file of signed checkpoint notes (ledger/checkpoints.log): notes written one
+/// after another, each exactly as `SignedNote.serialized` (3 text lines, a blank line, signature lines).
+struct CheckpointLog {
+    struct Entry {
+        var checkpoint: Checkpoint
+        var note: SignedNote
+        var epochs: [Int]
+        var offset: Int
+        var length: Int
+    }
+
+    struct Problem {
+        var offset: Int
+        var reason: String
+    }
+
+    var entries: [Entry] = []
+    var problems: [Problem] = []
+    /// Offset where an incomplete final note starts (a torn append), if any.
+    var tornTailAt: Int?
+    var fileSize: Int = 0
+
+    /// Splits the bytes into notes and checks each (syntax, origin, a valid epoch signature).
+    /// Never stops at the first problem.
+    static func read(_ bytes: [UInt8], epochs: EpochSet?) -> CheckpointLog {
+        var log = CheckpointLog()
+        log.fileSize = bytes.count
+        var lines: [(start: Int, end: Int)] = []  // end excludes "\n"
+        var s = 0
+        for i in bytes.indices where bytes[i] == 0x0A { lines.append((s, i)); s = i + 1 }
+        let trailingPartial = s < bytes.count
+        var li = 0
+        let dash: [UInt8] = [0xE2, 0x80, 0x94, 0x20]
+        func isSig(_ l: (start: Int, end: Int)) -> Bool {
+            l.end - l.start >= 4 && Array(bytes[l.start..<(l.start + 4)]) == dash
+        }
+        while li < lines.count {
+            let start = lines[li].start
+            // 3 text lines, a blank line, then signature lines.
+            if li + 4 >= lines.count { log.tornTailAt = start; return log }
+            var j = li + 4
+            guard lines[li + 3].start == lines[li + 3].end, isSig(lines[j]) else {
+                log.problems.append(Problem(offset: start, reason: "malformed checkpoint note (expected 3 lines, a blank line and signatures)"))
+                // Resynchronise after the next block of signature lines.
+                var k = li + 1
+                while k < lines.count && !(isSig(lines[k]) && (k + 1 == lines.count || !isSig(lines[k + 1]))) { k += 1 }
+                li = k + 1
+                continue
+            }
+            while j + 1 < lines.count && isSig(lines[j + 1]) { j += 1 }
+            let end = lines[j].end + 1
+            let text = String(decoding: bytes[start..<end], as: UTF8.self)
+            do {
+                let note = try SignedNote(parsing: text)
+                let cp = try Checkpoint(text: note.text)
+                var epochsSigned: [Int] = []
+                if let epochs {
+                    if cp.origin != epochs.origin {
+                        log.problems.append(Problem(offset: start, reason: "checkpoint origin '\(cp.origin)' is not the ledger's origin '\(epochs.origin)'"))
+                    }
+                    epochsSigned = epochs.signingEpochs(of: note)
+                    if epochsSigned.isEmpty {
+                        log.problems.append(Problem(offset: start, reason: "checkpoint of size \(cp.size) has no valid signature by a certified epoch key"))
+                    }
+                }
+                log.entries.append(Entry(checkpoint: cp, note: note, epochs: epochsSigned, offset: start, length: end - start))
+            } catch let e as TallyError {
+                log.problems.append(Problem(offset: start, reason: e.reason))
+            } catch {
+                log.problems.append(Problem(offset: start, reason: "\(error)"))
+            }
+            li = j + 1
+        }
+        if trailingPartial { log.tornTailAt = s }
+        return log
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+public import TallyCore
+
+/// The tamper-evident ledger of one Tally home, open for appending.
+///
+/// Appends from any number of tasks are group-committed by one commit thread: everything that
+/// arrives while a batch is being written and fsync'd goes into the next batch, so concurrent
+/// callers share fsyncs. A caller's `append` returns only once its record is durable.
+public actor Ledger {
+    private let committer: Committer
+    /// What `open` repaired, if anything.
+    public let recovery: RecoveryReport?
+    /// The checkpoint origin (also the epoch keys' signed-note name).
+    public nonisolated let origin: String
+
+    private init(committer: Committer, recovery: RecoveryReport?, origin: String) {
+        self.committer = committer
+        self.recovery = recovery
+        self.origin = origin
+    }
+
+    /// Opens an existing ledger for appending; repairs a torn, uncommitted tail and reports it in `recovery`.
+    public static func open(home: String, options: LedgerOptions = .init()) async throws -> Ledger {
+        let (writer, report) = try LedgerWriter.open(paths: LedgerPaths(home: home), options: options)
+        let committer = Committer(writer: writer, maxEventBytes: options.maxEventBytes)
+        committer.start()
+        return Ledger(committer: committer, recovery: report, origin: writer.epochs.origin)
+    }
+
+    /// Appends one event (a JSON object with a string "type"); returns its seq once it is durable
+    /// (fsync'd, group-committed with whatever other appends are waiting).
+    public func append(_ event: JSONValue) async throws -> UInt64 {
+        var batch = EventBatch()
+        try batch.append(event)
+        return try await append(batch)
+    }
+
+    /// Appends many; returns the last seq once all are durable.
+    public func append(contentsOf events: [JSONValue]) async throws -> UInt64 {
+        var batch = EventBatch()
+        for e in events { try batch.append(e) }
+        return try await append(batch)
+    }
+
+    /// Appends already-canonicalised events (the fast path used by `ledger append` and the
+    /// benchmark); returns the last seq once all are durable. The batch's events are given
+    /// consecutive seqs.
+    public func append(_ batch: EventBatch) async throws -> UInt64 {
+        guard !batch.isEmpty else { return try committer.currentSize() }
+        for i in 0..<batch.count where batch.ends[i] - batch.start(of: i) > committer.maxEventBytes {
+            throw TallyError(.badInput, "event \(i + 1) of the batch is \(batch.ends[i] - batch.start(of: i)) bytes; the limit is \(committer.maxEventBytes)")
+        }
+        return try await withCheckedThrowingContinuation { cont in
+            committer.enqueue(batch, cont)
+        }
+    }
+
+    /// The number of committed records.
+    public var size: UInt64 { get throws { try committer.currentSize() } }
+
+    /// Writes a final checkpoint and releases the ledger.
+    public func close() async throws {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+            committer.close(cont)
+        }
+    }
+}
+
+/// The commit thread and its queue.
+final class Committer: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var writer: LedgerWriter?
+    private var queue: [(EventBatch, CheckedContinuation<UInt64, any Error>)] = []
+    private var closeRequest: CheckedContinuation<Void, any Error>?
+    private var closed = false
+    private var failure: (any Error)?
+    private var committedSize: UInt64
+    let maxEventBytes: Int
+
+    init(writer: LedgerWriter, maxEventBytes: Int) {
+        self.writer = writer
+        self.committedSize = writer.size
+        self.maxEventBytes = maxEventBytes
+    }
+
+    func start() {
+        let t = Thread { [self] in self.run() }
+        t.name = "tally-ledger-commit"
+        t.start()
+    }
+
+    func currentSize() throws -> UInt64 {
+        cond.lock(); defer { cond.unlock() }
+        return committedSize
+    }
+
+    func enqueue(_ batch: EventBatch, _ cont: CheckedContinuation<UInt64, any Error>) {
+        cond.lock()
+        if closed || closeRequest != nil {
+            cond.unlock()
+            cont.resume(throwing: TallyError(.badUsage, "the ledger is closed"))
+            return
+        }
+        if let failure {
+            cond.unlock()
+            cont.resume(throwing: failure)
+            return
+        }
+        queue.append((batch, cont))
+        cond.signal()
+        cond.unlock()
+    }
+
+    func close(_ cont: CheckedContinuation<Void, any Error>) {
+        cond.lock()
+        if closed { cond.unlock(); cont.resume(); return }
+        closeRequest = cont
+        cond.signal()
+        cond.unlock()
+    }
+
+    private func run() {
+        while true {
+            cond.lock()
+            while queue.isEmpty && closeRequest == nil {
+                let wait = writer.map { Double($0.millisecondsUntilNextDuty()) / 1000 } ?? 60
+                if !cond.wait(until: Date().addingTimeInterval(wait)) { break }
+            }
+            let work = queue
+            queue.removeAll()
+            let closing = closeRequest
+            cond.unlock()
+
+            guard let writer else { return }
+            if !work.isEmpty {
+                var batch = EventBatch()
+                var lasts: [UInt64] = []
+                if work.count == 1 { batch = work[0].0 } else { for (b, _) in work { batch.append(contentsOf: b) } }
+                do {
+                    let before = writer.size
+                    let last = try writer.commit(batch)
+                    var running = before
+                    for (b, _) in work { running += UInt64(b.count); lasts.append(running) }
+                    precondition(running == last)
+                    cond.lock(); committedSize = last; cond.unlock()
+                    for (i, (_, c)) in work.enumerated() { c.resume(returning: lasts[i]) }
+                } catch {
+                    // The writer's state is uncertain after a failed write: fail this and every later append.
+                    cond.lock(); failure = error; cond.unlock()
+                    for (_, c) in work { c.resume(throwing: error) }
+                }
+            }
+            do {
+                if failure == nil {
+                    try writer.checkpointIfDue(force: false)
+                    try writer.eraseExpiredKeys()
+                }
+            } catch {
+                cond.lock(); failure = error; cond.unlock()
+            }
+            if let closing {
+                var result: Result<Void, any Error> = .success(())
+                if failure == nil {
+                    do { try writer.checkpointIfDue(force: true) } catch { result = .failure(error) }
+                }
+                cond.lock()
+                self.writer = nil
+                closed = true
+                closeRequest = nil
+                let leftovers = queue
+                queue.removeAll()
+                cond.unlock()
+                for (_, c) in leftovers { c.resume(throwing: TallyError(.badUsage, "the ledger is closed")) }
+                closing.resume(with: result)
+                return
+            }
+        }
+    }
+}

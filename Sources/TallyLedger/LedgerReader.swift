@@ -1,0 +1,116 @@
+import Foundation
+public import TallyCore
+
+/// Read-only access for cat / sessions / replay / projections. Safe to use while a `Ledger`
+/// appends (an incomplete block at the end is not yet committed and is skipped).
+public struct LedgerReader: Sendable {
+    let paths: LedgerPaths
+
+    public init(home: String) throws {
+        paths = LedgerPaths(home: home)
+        try paths.checkIsHome()
+    }
+
+    /// Records in seq order, from `from` through `to` (inclusive; nil = the end).
+    public func records(from: UInt64 = 1, to: UInt64? = nil) throws -> [LedgerRecord] {
+        var out: [LedgerRecord] = []
+        try forEachRecord(from: from, to: to) { seq, time, event in
+            let value = try JSONValue(parsing: UnsafeRawBufferPointer(event).bindMemory(to: UInt8.self))
+            out.append(LedgerRecord(seq: seq, time: LedgerTime.string(time), event: value))
+            return true
+        }
+        return out
+    }
+
+    /// The number of committed records readable now.
+    public func count() throws -> UInt64 {
+        var last: UInt64 = 0
+        for index in try paths.segmentIndexes().reversed() {
+            let bytes = try FileIO.readFile(paths.segmentPath(index))
+            let found: UInt64? = bytes.withUnsafeBytes { b in
+                let scan = SegmentScan(b)
+                for case .good(_, let h) in scan.entries.reversed() { return h.lastSeq }
+                if let h = scan.header, h.firstSeq > 1 { return h.firstSeq - 1 }
+                return nil
+            }
+            if let found { last = found; break }
+        }
+        return last
+    }
+
+    /// Calls `body(seq, time ms, canonical event bytes)` for records in [from, to]; stop by returning false.
+    /// Throws `TallyError(.integrity)` when a block in range is damaged.
+    public func forEachRecord(from: UInt64 = 1, to: UInt64? = nil,
+                              _ body: (UInt64, Int64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        let indexes = try paths.segmentIndexes()
+        // First seq of every segment, from its header.
+        var firsts: [UInt64] = []
+        for index in indexes {
+            let path = paths.segmentPath(index)
+            let fd = try FileIO.openFile(path, O_RDONLY)
+            var head = [UInt8](repeating: 0, count: 64 + 32 * 64)
+            let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+            close(fd)
+            guard n > 0, case .ok(let h, _) = head[0..<n].withUnsafeBytes({ SegmentHeader.decode($0) }) else {
+                throw TallyError(.integrity, "\(path): damaged segment header; run `tally ledger verify`")
+            }
+            firsts.append(h.firstSeq)
+        }
+        let upper = to ?? UInt64.max
+        for (i, index) in indexes.enumerated() {
+            if i + 1 < firsts.count && firsts[i + 1] <= from { continue }
+            if firsts[i] > upper { break }
+            let path = paths.segmentPath(index)
+            let bytes = try FileIO.readFile(path)
+            var keepGoing = true
+            try bytes.withUnsafeBytes { buf in
+                for entry in SegmentScan(buf).entries {
+                    switch entry {
+                    case .good(let offset, let h):
+                        if h.lastSeq < from { continue }
+                        if h.firstSeq > upper { keepGoing = false; return }
+                        let content = try SegmentScan.content(buf, offset: offset, header: h)
+                        try content.withUnsafeBytes { c in
+                            try BlockContent.forEachRecord(c, header: h) { seq, time, event in
+                                guard keepGoing, seq >= from, seq <= upper else { return }
+                                keepGoing = try body(seq, time, event)
+                            }
+                        }
+                        if !keepGoing { return }
+                    case .damaged(let offset, _, let why):
+                        throw TallyError(.integrity, "\(path) byte \(offset): \(why); run `tally ledger verify`")
+                    case .tail:
+                        return  // not committed (or being written right now)
+                    }
+                }
+            }
+            if !keepGoing { return }
+        }
+    }
+
+    /// The exact record bytes of `seq` ({"event":…,"seq":…,"time":…}), or nil if absent.
+    public func recordBytes(seq: UInt64) throws -> [UInt8]? {
+        var found: [UInt8]?
+        try forEachRecord(from: seq, to: seq) { s, time, event in
+            found = RecordBuilder.record(event: event, seq: s, time: time)
+            return false
+        }
+        return found
+    }
+
+    /// Leaf hashes of records 1...count (for proofs).
+    func leafHashes(upTo count: UInt64) throws -> [Digest] {
+        var leaves: [Digest] = []
+        leaves.reserveCapacity(Int(count))
+        var builder = RecordBuilder()
+        try forEachRecord(from: 1, to: count) { seq, time, event in
+            leaves.append(builder.leaf(event: event, seq: seq, time: time))
+            return true
+        }
+        return leaves
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,41 @@
+import Dispatch
+
+/// Fixed slots that parallel workers fill, each index written by exactly one worker.
+final class Slots<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(count: Int, initial: T) {
+        buffer = .allocate(capacity: max(count, 1))
+        buffer.initialize(repeating: initial)
+    }
+    deinit { buffer.deinitialize(); buffer.deallocate() }
+    subscript(i: Int) -> T {
+        get { buffer[i] }
+        set { buffer[i] = newValue }
+    }
+    var array: [T] { Array(buffer) }
+}
+
+/// Runs `body(i)` for i in 0..<count on all cores (Dispatch), returning when all are done.
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    if count == 1 { body(0); return }
+    // Workers write disjoint slots (see `Slots`); the closure is not actually shared unsafely.
+    withoutActuallyEscaping(body) { escapable in
+        let sendable = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
+        DispatchQueue.concurrentPerform(iterations: count, execute: sendable)
+    }
+}
+
+/// How many workers to use for CPU-bound work.
+let workerCount: Int = max(1, min(8, sysconfNProcs()))
+
+private func sysconfNProcs() -> Int {
+    #if canImport(Glibc)
+    return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    #else
+    return 2
+    #endif
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
