@@ -22,7 +22,8 @@ Schema (JSON, keys sorted, one service per line-ish):
           # rest protocols only: top-level input members bound to the request line / headers
           "members": {"Bucket": "uri:Bucket", "Key": "uri:Key", "VersionId": "querystring:versionId",
                       "CopySource": "header:x-amz-copy-source"},
-          "required": ["querystring:uploadId", "header:x-amz-copy-source"]   # required query/header members
+          "required": ["querystring:uploadId", "header:x-amz-copy-source"],  # required query/header members
+          "payload": "Payload"             # the member that is the whole body (blob/structure): no JSON body members
         }
       }
     }
@@ -75,6 +76,8 @@ def convert(loader, name):
                 entry["members"] = members
             if req:
                 entry["required"] = sorted(req)
+            if "payload" in shape:
+                entry["payload"] = shape["payload"]
         ops[op_name] = entry
     svc["operations"] = ops
     return svc

@@ -65,6 +65,8 @@ struct OperationModel: Sendable, Decodable {
     var members: [String: String]?
     /// required query / header members ("querystring:uploadId", "header:x-amz-copy-source")
     var required: [String]?
+    /// the input member bound to the whole body (Lambda Invoke's Payload, S3 PutObject's Body)
+    var payload: String?
 }
 
 /// A compiled REST route: path template segments and the query literals of its requestUri.
@@ -85,6 +87,7 @@ struct Route: Sendable {
     var requiredQuery: [String]
     var requiredHeaders: [String]
     var members: [String: String]
+    var payload: String?
 
     init(operation: String, model: OperationModel) {
         self.operation = operation
@@ -107,6 +110,7 @@ struct Route: Sendable {
         requiredQuery = (model.required ?? []).filter { $0.hasPrefix("querystring:") }.map { String($0.dropFirst(12)) }
         requiredHeaders = (model.required ?? []).filter { $0.hasPrefix("header:") }.map { String($0.dropFirst(7)) }
         members = model.members ?? [:]
+        payload = model.payload
     }
 
     /// Matches raw path segments; returns the decoded label values, or nil.

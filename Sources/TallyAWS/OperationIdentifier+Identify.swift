@@ -81,7 +81,7 @@ extension OperationIdentifier {
                                        protocol: svc.protocol, parameters: [:], region: region, modelName: svc.name)
         }
         var params: [String: String] = [:]
-        if best.svc.protocol == .restJSON { params = Self.jsonParameters(body) }
+        if best.svc.protocol == .restJSON && best.route.payload == nil { params = Self.jsonParameters(body) }
         let memberByLabel = Dictionary(best.route.members.compactMap { m, loc in
             loc.hasPrefix("uri:") ? (String(loc.dropFirst(4)), m) : nil }, uniquingKeysWith: { a, _ in a })
         for (label, value) in best.labels { params[memberByLabel[label] ?? label] = value }

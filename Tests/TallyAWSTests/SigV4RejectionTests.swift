@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+import TallyCore
+@testable import TallyAWS
+
+/// What must be refused, and with which AWS error code.
+@Suite struct SigV4RejectionTests {
+    static let creds = AWSCredentials(accessKeyId: "AKIATALLYTEST0000001", secretAccessKey: "secret/one+two")
+    static let date = utc("20261126T143900Z")
+
+    static func signedSTS(date: Date = date) -> HTTPRequestHead {
+        var head = HTTPRequestHead(method: "POST", target: "/", headers: [
+            ("Host", "127.0.0.1:5056"), ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")])
+        SigV4.sign(&head, credentials: creds, region: "us-east-1", service: "sts", payloadHash: bodyHash, date: date)
+        return head
+    }
+    static let body = Array("Action=GetCallerIdentity&Version=2011-06-15".utf8)
+    static let bodyHash = Hex.encode(SHA256.hash(body))
+
+    func code(_ f: () throws -> Void) -> String? {
+        do { try f(); return nil } catch let e as AWSAuthError { return e.code } catch { return "other: \(error)" }
+    }
+
+    func verify(_ head: HTTPRequestHead, secret: String = creds.secretAccessKey, now: Date = date) throws -> VerifiedSigV4 {
+        let auth = try SigV4.parse(head)
+        return try SigV4.verify(head, auth: auth, secretAccessKey: secret,
+                                payloadHash: auth.payloadHashForVerification(bodySHA256Hex: Self.bodyHash)!, now: now)
+    }
+
+    @Test func acceptsTheGoodRequest() throws {
+        let v = try verify(Self.signedSTS())
+        #expect(v.accessKeyId == Self.creds.accessKeyId && v.service == "sts" && v.region == "us-east-1")
+    }
+
+    @Test func wrongSecret() {
+        #expect(code { _ = try verify(Self.signedSTS(), secret: "secret/one+twO") } == "SignatureDoesNotMatch")
+    }
+
+    @Test func clockSkew() throws {
+        #expect(code { _ = try verify(Self.signedSTS(), now: Self.date.addingTimeInterval(15 * 60 + 1)) } == "RequestTimeTooSkewed")
+        #expect(code { _ = try verify(Self.signedSTS(), now: Self.date.addingTimeInterval(-15 * 60 - 1)) } == "RequestTimeTooSkewed")
+        _ = try verify(Self.signedSTS(), now: Self.date.addingTimeInterval(15 * 60))
+        _ = try verify(Self.signedSTS(), now: Self.date.addingTimeInterval(-15 * 60))
+    }
+
+    @Test func malformedAuthorizationHeaders() {
+        let good = Self.signedSTS().value(of: "authorization")!
+        func with(_ auth: String?) -> String? {
+            var h = Self.signedSTS()
+            h.setHeader("Authorization", auth)
+            return code { _ = try verify(h) }
+        }
+        #expect(with(nil) == "MissingAuthenticationToken")
+        #expect(with("AWS4-HMAC-SHA256") == "IncompleteSignature")
+        #expect(with(good.replacingOccurrences(of: "SignedHeaders=", with: "Signed=")) == "IncompleteSignature")
+        #expect(with(good.components(separatedBy: ", Signature=")[0]) == "IncompleteSignature")
+        #expect(with(good.replacingOccurrences(of: "aws4_request", with: "aws5_request")) == "AuthorizationHeaderMalformed")
+        #expect(with(good.replacingOccurrences(of: "/20261126/", with: "/20261125/")) == "AuthorizationHeaderMalformed")
+        #expect(with(good.replacingOccurrences(of: "Credential=AKIATALLYTEST0000001/", with: "Credential=")) == "AuthorizationHeaderMalformed")
+        #expect(with(good.replacingOccurrences(of: "content-type;host;", with: "content-type;")) == "IncompleteSignature")
+        #expect(with(good.replacingOccurrences(of: "AWS4-HMAC-SHA256", with: "AWS4-ECDSA-P256-SHA256")) == "IncompleteSignature")
+        #expect(with(String(good.dropLast(2))) == "IncompleteSignature")
+        #expect(with("Bearer abc") == "IncompleteSignature")
+        var noDate = Self.signedSTS()
+        noDate.setHeader("X-Amz-Date", nil)
+        #expect(code { _ = try verify(noDate) } == "IncompleteSignature")
+        var badDate = Self.signedSTS()
+        badDate.setHeader("X-Amz-Date", "2026-11-26T14:39:00Z")
+        #expect(code { _ = try verify(badDate) } == "IncompleteSignature")
+    }
+
+    @Test func sigV2IsRejected() {
+        let header = HTTPRequestHead(method: "GET", target: "/bucket/key", headers: [
+            ("Host", "s3.amazonaws.com"), ("Date", "Thu, 26 Nov 2026 14:39:00 GMT"),
+            ("Authorization", "AWS AKIAIOSFODNN7EXAMPLE:bWq2s1WEIj+Ydj0vQ697zp+IXMU=")])
+        #expect(code { _ = try SigV4.parse(header) } == "AccessDenied")
+        let query = HTTPRequestHead(method: "GET", target: "/b/k?AWSAccessKeyId=AKIA&Signature=abc%3D&Expires=1795704350",
+                                    headers: [("Host", "h")])
+        #expect(code { _ = try SigV4.parse(query) } == "AccessDenied")
+        let queryService = HTTPRequestHead(method: "GET", target: "/?Action=ListUsers&SignatureVersion=2&AWSAccessKeyId=AKIA&Signature=x",
+                                           headers: [("Host", "iam.amazonaws.com")])
+        #expect(code { _ = try SigV4.parse(queryService) } == "AccessDenied")
+    }
+
+    @Test func s3Rules() {
+        var head = HTTPRequestHead(method: "GET", target: "/b/k", headers: [("Host", "s3.amazonaws.com")])
+        SigV4.sign(&head, credentials: Self.creds, region: "us-east-1", service: "s3", payloadHash: SigV4.emptySHA256, date: Self.date)
+        var unsignedAmz = head
+        unsignedAmz.headers.append(("x-amz-meta-owner", "mallory"))
+        #expect(code { _ = try SigV4.parse(unsignedAmz) } == "AccessDenied")
+        var noContentSHA = head
+        noContentSHA.setHeader("X-Amz-Content-SHA256", nil)
+        #expect(code { _ = try SigV4.parse(noContentSHA) } == "InvalidRequest")
+        var badContentSHA = head
+        badContentSHA.setHeader("X-Amz-Content-SHA256", "not-a-hash")
+        #expect(code { _ = try SigV4.parse(badContentSHA) } == "InvalidArgument")
+        // signing the declared hash, then sending another body: XAmzContentSHA256Mismatch
+        let auth = try! SigV4.parse(head)
+        #expect(code { _ = try SigV4.verify(head, auth: auth, secretAccessKey: Self.creds.secretAccessKey,
+                                            payloadHash: Hex.encode(SHA256.hash([1])), now: Self.date) } == "XAmzContentSHA256Mismatch")
+    }
+
+    @Test func presignedRules() throws {
+        var head = HTTPRequestHead(method: "GET", target: "/b/k.txt", headers: [("Host", "127.0.0.1:5056")])
+        SigV4.presign(&head, credentials: AWSCredentials(accessKeyId: "AKIAP", secretAccessKey: "s", sessionToken: "tok"),
+                      region: "us-east-1", service: "s3", expires: 300, date: Self.date)
+        let auth = try SigV4.parse(head)
+        #expect(auth.securityToken == "tok")
+        func v(_ h: HTTPRequestHead, now: Date) -> String? {
+            code {
+                let a = try SigV4.parse(h)
+                _ = try SigV4.verify(h, auth: a, secretAccessKey: "s", payloadHash: "UNSIGNED-PAYLOAD", now: now)
+            }
+        }
+        #expect(v(head, now: Self.date.addingTimeInterval(300)) == nil)
+        #expect(v(head, now: Self.date.addingTimeInterval(301)) == "AccessDenied")
+        #expect(v(head, now: Self.date.addingTimeInterval(-16 * 60)) == "RequestTimeTooSkewed")
+        var tooLong = head
+        tooLong.query = head.query!.replacingOccurrences(of: "X-Amz-Expires=300", with: "X-Amz-Expires=604801")
+        #expect(v(tooLong, now: Self.date) == "AuthorizationQueryParametersError")
+        var weekOK = head
+        weekOK.query = head.query!.replacingOccurrences(of: "X-Amz-Expires=300", with: "X-Amz-Expires=604800")
+        #expect(v(weekOK, now: Self.date) == "SignatureDoesNotMatch")     // parses; the signature covered 300
+        var noExpires = head
+        noExpires.query = head.query!.replacingOccurrences(of: "X-Amz-Expires=300&", with: "")
+        #expect(v(noExpires, now: Self.date) == "AuthorizationQueryParametersError")
+        var changedToken = head
+        changedToken.query = head.query!.replacingOccurrences(of: "X-Amz-Security-Token=tok", with: "X-Amz-Security-Token=tol")
+        #expect(v(changedToken, now: Self.date) == "SignatureDoesNotMatch")
+        var both = head
+        both.headers.append(("Authorization", "AWS4-HMAC-SHA256 Credential=a/20261126/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"))
+        #expect(v(both, now: Self.date) == "InvalidArgument")
+    }
+
+    @Test func errorCodesForUnknownKeysFollowTheService() {
+        #expect(AWSAuthError.unknownAccessKey(service: "s3", protocol: .restXML).code == "InvalidAccessKeyId")
+        #expect(AWSAuthError.unknownAccessKey(service: "sts", protocol: .query).code == "InvalidClientTokenId")
+        #expect(AWSAuthError.unknownAccessKey(service: "ec2", protocol: .ec2).code == "InvalidClientTokenId")
+        #expect(AWSAuthError.unknownAccessKey(service: "dynamodb", protocol: .json).code == "UnrecognizedClientException")
+        #expect(AWSAuthError.unknownAccessKey(service: "sts", protocol: .query).httpStatus == 403)
+    }
+
+    /// The envelopes botocore's parsers read (checked by hand against botocore 1.43.11's QueryParser,
+    /// EC2QueryParser, RestXMLParser, JSONParser and RestJSONParser: each reports Code, Message and RequestId).
+    @Test func renderedEnvelopes() {
+        let e = AWSAuthError(code: "SignatureDoesNotMatch", message: "a <b> & \"c\"", httpStatus: 403)
+        func text(_ p: AWSProtocol) -> (Int, [(String, String)], String) {
+            let r = AWSErrorRenderer.render(e, protocol: p, requestId: "rid-1", queryCompatible: p == .json, jsonVersion: "1.0")
+            return (r.status, r.headers, String(decoding: r.body, as: UTF8.self))
+        }
+        let q = text(.query)
+        #expect(q.0 == 403 && q.2.hasSuffix("<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code>"
+            + "<Message>a &lt;b&gt; &amp; &quot;c&quot;</Message></Error><RequestId>rid-1</RequestId></ErrorResponse>"))
+        #expect(text(.ec2).2.hasSuffix("<Response><Errors><Error><Code>SignatureDoesNotMatch</Code><Message>a &lt;b&gt; &amp; "
+            + "&quot;c&quot;</Message></Error></Errors><RequestID>rid-1</RequestID></Response>"))
+        let x = text(.restXML)
+        #expect(x.2.hasSuffix("<Error><Code>SignatureDoesNotMatch</Code><Message>a &lt;b&gt; &amp; &quot;c&quot;</Message>"
+            + "<RequestId>rid-1</RequestId></Error>"))
+        #expect(x.1.contains { $0 == ("x-amz-request-id", "rid-1") })
+        let j = text(.json)
+        #expect(j.2 == #"{"__type":"SignatureDoesNotMatch","message":"a <b> & \"c\""}"#)
+        #expect(j.1.contains { $0 == ("x-amzn-ErrorType", "SignatureDoesNotMatch") })
+        #expect(j.1.contains { $0 == ("Content-Type", "application/x-amz-json-1.0") })
+        #expect(j.1.contains { $0 == ("x-amzn-query-error", "SignatureDoesNotMatch;Sender") })
+        let rj = text(.restJSON)
+        #expect(rj.1.contains { $0 == ("x-amzn-ErrorType", "SignatureDoesNotMatch") } && rj.1.contains { $0 == ("Content-Type", "application/json") })
+    }
+}
