@@ -130,6 +130,57 @@ import TallyCore
         }
     }
 
+    /// S3 API reference, "Signature calculations for trailing headers (chunked uploads)": the same 65 KiB upload
+    /// with STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, seed 106e2a8a..., chunks b474d886..., 1c1344b1...,
+    /// 2ca2aba2..., trailer x-amz-checksum-crc32c:sOO8/Q== signed d81f82fc....
+    @Test func documentedTrailerExample() throws {
+        let seed = "106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e"
+        let head = HTTPRequestHead(method: "PUT", target: "/examplebucket/chunkObject.txt", headers: [
+            ("Host", "s3.amazonaws.com"), ("x-amz-date", "20130524T000000Z"), ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+                + "SignedHeaders=content-encoding;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;"
+                + "x-amz-storage-class;x-amz-trailer,Signature=\(seed)"),
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"), ("Content-Encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "66560"), ("x-amz-trailer", "x-amz-checksum-crc32c"),
+        ])
+        let auth = try SigV4.parse(head)
+        #expect(auth.payloadMode == .streamingSignedTrailer)
+        let v = try SigV4.verify(head, auth: auth, secretAccessKey: Self.s3Secret, payloadHash: auth.payloadMode.literal!,
+                                 now: utc("20130524T000000Z"))
+        #expect(v.seedSignature == seed)
+        func body(trailerSignature: String = "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435",
+                  value: String = "sOO8/Q==") -> [UInt8] {
+            Array("10000;chunk-signature=b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2\r\n".utf8)
+                + [UInt8](repeating: 97, count: 65536)
+                + Array("\r\n400;chunk-signature=1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7\r\n".utf8)
+                + [UInt8](repeating: 97, count: 1024)
+                + Array(("\r\n0;chunk-signature=2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992\r\n"
+                    + "x-amz-checksum-crc32c:\(value)\r\nx-amz-trailer-signature:\(trailerSignature)\r\n\r\n").utf8)
+        }
+        for cut in [0, 1, 90, 65625, 66700, 66800, body().count - 1] {
+            let (out, trailers) = try decodeAll(body(), mode: .streamingSignedTrailer, verified: v, length: 66560, pieces: [cut])
+            #expect(out.count == 66560)
+            #expect(trailers.count == 1 && trailers[0] == ("x-amz-checksum-crc32c", "sOO8/Q=="))
+        }
+        var e = AWSChunkedEncoder(mode: .streamingSignedTrailer, context: v, chunkSize: 65536)
+        #expect(e.feed([UInt8](repeating: 97, count: 66560)) + e.finish(trailers: [("x-amz-checksum-crc32c", "sOO8/Q==")]) == body())
+        #expect(throws: AWSAuthError.self) {
+            _ = try decodeAll(body(value: "sOO8/Q=A"), mode: .streamingSignedTrailer, verified: v, pieces: [])
+        }
+        #expect(throws: AWSAuthError.self) {
+            _ = try decodeAll(body(trailerSignature: String(repeating: "0", count: 64)), mode: .streamingSignedTrailer, verified: v, pieces: [])
+        }
+    }
+
+    @Test func oversizedSignedChunkIsRejected() throws {
+        let v = try Self.verifiedExample()
+        var d = AWSChunkedDecoder(mode: .streamingSigned, verified: v)
+        let header = Array("\(String(AWSChunkedDecoder.maximumSignedChunkSize + 1, radix: 16));chunk-signature=\(Self.sig1)\r\n".utf8)
+        #expect { _ = try d.feed(header) } throws: { ($0 as? AWSAuthError)?.code == "InvalidRequest" }
+        var long = AWSChunkedDecoder(mode: .streamingUnsignedTrailer, verified: nil)
+        #expect(throws: AWSAuthError.self) { _ = try long.feed([UInt8](repeating: 49, count: 5000)) }
+    }
+
     /// Signed chunks with a signed trailer, produced by our encoder, decode at every split point; a changed
     /// trailer value or trailer signature is rejected.
     @Test func signedTrailerRoundTripAtEverySplit() throws {
