@@ -27,12 +27,11 @@ extension APIMapping {
             reviewedServices: header["reviewedServices"] as? [String] ?? [])
         var entries: [APIMappingEntry] = []
         var aliases: [String: String] = [:]
-        let text = String(decoding: payload, as: UTF8.self)
         var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in payload.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.isEmpty { continue }
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            let f = line.split(separator: 0x09, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             func bad(_ why: String) -> TallyError { TallyError(.badInput, "\(path): line \(lineNumber): \(why)") }
             switch f[0] {
             case "N" where f.count >= 3:
@@ -42,7 +41,7 @@ extension APIMapping {
                                                rules: [], reason: f[3], permissions: []))
             case "O" where f.count >= 6:
                 entries.append(APIMappingEntry(service: f[1], operation: f[2], mapped: true, provenance: f[3],
-                                               rules: f[4].isEmpty ? [] : f[4].split(separator: ",").map(String.init),
+                                               rules: f[4].isEmpty ? [] : f[4].utf8.split(separator: 0x2C).map { String(Substring($0)) },
                                                reason: f[5], permissions: []))
             case "P" where f.count >= 6:
                 guard !entries.isEmpty, entries[entries.count - 1].mapped else { throw bad("permission outside a mapped operation") }

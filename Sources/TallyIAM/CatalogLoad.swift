@@ -84,7 +84,7 @@ private struct CatalogBuilder {
     var actionStart = 0
 
     static func list(_ field: String) -> [String] {
-        field.isEmpty ? [] : field.split(separator: ",").map(String.init)
+        field.isEmpty ? [] : field.utf8.split(separator: UInt8(ascii: ",")).map { String(Substring($0)) }
     }
 
     mutating func closeService() {
@@ -130,8 +130,16 @@ private struct CatalogBuilder {
                     name: f[1], required: f[2] == "1", arnTemplate: templates[f[1]] ?? "",
                     conditionKeys: keys, dependentActions: deps))
             }
-            for key in keys where !actions[i].conditionKeys.contains(key) { actions[i].conditionKeys.append(key) }
-            for dep in deps where !actions[i].dependentActions.contains(dep) { actions[i].dependentActions.append(dep) }
+            if actions[i].conditionKeys.isEmpty {
+                actions[i].conditionKeys = keys
+            } else {
+                for key in keys where !actions[i].conditionKeys.contains(key) { actions[i].conditionKeys.append(key) }
+            }
+            if actions[i].dependentActions.isEmpty {
+                actions[i].dependentActions = deps
+            } else {
+                for dep in deps where !actions[i].dependentActions.contains(dep) { actions[i].dependentActions.append(dep) }
+            }
         default:
             throw LineError(description: "unknown record kind \(f[0])")
         }
