@@ -1,5 +1,5 @@
 public import Foundation
-import TallyCore
+public import TallyCore
 
 /// One credential issued to an agent: a session. The secret is not stored; it is re-derived.
 public struct IssuedCredential: Sendable, Codable, Hashable {
@@ -15,6 +15,41 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
     public var role: String?
     /// Set when revoked, whole seconds since 1970.
     public var revokedAt: Int64?
+    /// false while `credential.issued` waits to be appended by the running gateway (which holds the
+    /// ledger lock); nil or true once it is in the ledger. The gateway refuses the key until then.
+    public var issuanceRecorded: Bool?
+    /// false while `credential.revoked` waits to be appended by the running gateway.
+    public var revocationRecorded: Bool?
+
+    public init(accessKeyId: String, principal: String, expiresAt: Int64, issuedAt: Int64, role: String? = nil,
+                revokedAt: Int64? = nil) {
+        self.accessKeyId = accessKeyId
+        self.principal = principal
+        self.expiresAt = expiresAt
+        self.issuedAt = issuedAt
+        self.role = role
+        self.revokedAt = revokedAt
+    }
+
+    /// The `credential.issued` event (never the secret).
+    public var issuedEvent: JSONValue {
+        var event: [String: JSONValue] = [
+            "type": "credential.issued", "session": .string(sessionId), "accessKeyId": .string(accessKeyId),
+            "principal": .string(principal), "issuedAt": .string(rfc3339(seconds: issuedAt)),
+            "expiration": .string(rfc3339(seconds: expiresAt)),
+        ]
+        if let role { event["role"] = .string(role) }
+        return .object(event)
+    }
+
+    /// The `credential.revoked` event (nil when not revoked).
+    public var revokedEvent: JSONValue? {
+        guard let revokedAt else { return nil }
+        return .object([
+            "type": "credential.revoked", "session": .string(sessionId), "accessKeyId": .string(accessKeyId),
+            "principal": .string(principal), "revokedAt": .string(rfc3339(seconds: revokedAt)),
+        ])
+    }
 
     /// The session id is the access key id: one credential, one session.
     public var sessionId: String { accessKeyId }

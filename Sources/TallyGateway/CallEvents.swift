@@ -1,0 +1,102 @@
+import Foundation
+import TallyCore
+import TallyIAM
+
+/// The facts of one call known when it is decided (before forwarding), shared by its events.
+struct CallContext: Sendable {
+    var callId: String
+    var accessKeyId: String?
+    var credential: IssuedCredential?
+    var service: String?
+    var operation: String?
+    var region: String?
+    var method: String
+    var path: String
+    var permissions: [RequiredPermission] = []
+    var mapped = false
+    var provenance: String?
+    var upstreamIdentity: String?
+    var payloadMode: String?
+    var sourceAddress: String?
+
+    /// The members every call event carries.
+    func common(type: String) -> [String: JSONValue] {
+        var e: [String: JSONValue] = ["type": .string(type), "callId": .string(callId)]
+        if let credential {
+            e["session"] = .string(credential.sessionId)
+            e["principal"] = .string(credential.principal)
+            if let role = credential.role { e["role"] = .string(role) }
+        }
+        if let accessKeyId { e["accessKeyId"] = .string(accessKeyId) }
+        if let service { e["service"] = .string(service) }
+        if let operation { e["operation"] = .string(operation) }
+        if let region { e["region"] = .string(region) }
+        return e
+    }
+
+    /// `call.requested`: written and made durable before anything reaches the upstream.
+    func requestedEvent() -> JSONValue {
+        var e = common(type: "call.requested")
+        e["method"] = .string(method)
+        e["path"] = .string(path)
+        e["decision"] = "allow"
+        e["mapped"] = .bool(mapped)
+        if let provenance { e["mappingProvenance"] = .string(provenance) }
+        e["actions"] = .array(permissions.map { .string($0.action) })
+        var resources: [String] = []
+        for p in permissions { for r in p.resources where !resources.contains(r) { resources.append(r) } }
+        e["resources"] = .array(resources.map { .string($0) })
+        e["permissions"] = .array(permissions.map { p in
+            .object(["action": .string(p.action), "resources": .array(p.resources.map { .string($0) })])
+        })
+        if let upstreamIdentity { e["upstreamIdentity"] = .string(upstreamIdentity) }
+        if let payloadMode { e["payloadMode"] = .string(payloadMode) }
+        if let sourceAddress { e["sourceAddress"] = .string(sourceAddress) }
+        return .object(e)
+    }
+
+    /// `call.denied`: refused by the gateway (authentication, guardrail or ledger), never forwarded.
+    func deniedEvent(stage: String, code: String, status: Int, reason: String) -> JSONValue {
+        var e = common(type: "call.denied")
+        e["method"] = .string(method)
+        e["path"] = .string(path)
+        e["decision"] = "deny"
+        e["stage"] = .string(stage)
+        e["errorCode"] = .string(code)
+        e["status"] = .int(status)
+        e["reason"] = .string(reason)
+        if !permissions.isEmpty { e["actions"] = .array(permissions.map { .string($0.action) }) }
+        if let sourceAddress { e["sourceAddress"] = .string(sourceAddress) }
+        return .object(e)
+    }
+
+    /// `call.completed`: what came back (or how forwarding failed).
+    func completedEvent(_ c: CallCompletion) -> JSONValue {
+        var e = common(type: "call.completed")
+        e["outcome"] = .string(c.outcome)
+        if let status = c.status { e["status"] = .int(status) }
+        if let code = c.errorCode { e["errorCode"] = .string(code) }
+        if let detail = c.detail { e["detail"] = .string(detail) }
+        if let rid = c.upstreamRequestId { e["upstreamRequestId"] = .string(rid) }
+        e["latencyMs"] = .double((c.latency * 1000 * 1000).rounded() / 1000)
+        if let u = c.upstreamLatency { e["upstreamLatencyMs"] = .double((u * 1000 * 1000).rounded() / 1000) }
+        e["bytesIn"] = .int(c.bytesIn)
+        e["bytesOut"] = .int(c.bytesOut)
+        return .object(e)
+    }
+}
+
+/// How a forwarded call ended.
+struct CallCompletion: Sendable {
+    /// "ok" (2xx/3xx), "aws-error" (the upstream answered with an error), "upstream-failure" (no answer),
+    /// "aborted" (the agent's body failed verification mid-stream or a connection broke).
+    var outcome: String
+    var status: Int?
+    var errorCode: String?
+    var detail: String?
+    var upstreamRequestId: String?
+    var latency: Double
+    var upstreamLatency: Double?
+    var bytesIn: Int
+    var bytesOut: Int
+}

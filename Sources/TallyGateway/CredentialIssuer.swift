@@ -1,0 +1,83 @@
+public import Foundation
+import TallyCore
+import TallyLedger
+
+/// Issues and revokes agent credentials: writes the registry, records `credential.issued` /
+/// `credential.revoked` in the ledger (never the secret).
+public struct CredentialIssuer: Sendable {
+    public let paths: GatewayPaths
+
+    public init(home: String) { paths = GatewayPaths(home: home) }
+
+    /// What `issue` hands out: the credential's public facts and its secret.
+    public struct Issued: Sendable {
+        public var credential: IssuedCredential
+        public var secretAccessKey: String
+    }
+
+    /// Issues a credential for `principal`, valid for `ttl` seconds, optionally bound to an upstream role.
+    public func issue(principal: String, ttl: TimeInterval, role: String?, now: Date = Date()) async throws -> Issued {
+        guard !principal.isEmpty, principal.utf8.count <= 256, !principal.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
+            throw TallyError(.badInput, "--principal must be 1–256 characters without newlines")
+        }
+        guard ttl >= 60, ttl <= 366 * 86400 else { throw TallyError(.badInput, "--ttl must be between 1m and 366d") }
+        if let role, !(role.hasPrefix("arn:") && role.contains(":role/")) {
+            throw TallyError(.badInput, "--role \(role): expected an IAM role ARN like arn:aws:iam::123456789012:role/NAME")
+        }
+        let key = try MasterKey.loadOrCreate(paths: paths)
+        let issuedAt = Int64(now.timeIntervalSince1970)
+        let credential = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: principal,
+                                          expiresAt: issuedAt + Int64(ttl.rounded()), issuedAt: issuedAt, role: role)
+        // The ledger first: a credential that is not on the record is never usable. When a running gateway
+        // holds the ledger lock, the entry is marked pending and the gateway appends credential.issued
+        // (before it accepts the key).
+        var entry = credential
+        if try await !appendToLedger(credential.issuedEvent) { entry.issuanceRecorded = false }
+        try CredentialRegistry(paths: paths).update { $0[credential.accessKeyId] = entry }
+        return Issued(credential: credential, secretAccessKey: credential.secret(masterKey: key))
+    }
+
+    /// Revokes a credential (idempotent: revoking twice keeps the first time).
+    public func revoke(accessKeyId: String, now: Date = Date()) async throws -> IssuedCredential {
+        let registry = CredentialRegistry(paths: paths)
+        guard var credential = try registry.load()[accessKeyId] else {
+            throw TallyError(.notFound, "no credential \(accessKeyId) in \(paths.registry)")
+        }
+        if credential.revokedAt == nil {
+            let at = Int64(now.timeIntervalSince1970)
+            credential.revokedAt = at
+            // The registry first, so the refusal takes effect at once; then the ledger (or the gateway).
+            try registry.update { all in all[accessKeyId]?.revokedAt = at }
+            if try await !appendToLedger(credential.revokedEvent!) {
+                credential.revocationRecorded = false
+                try registry.update { all in all[accessKeyId]?.revocationRecorded = false }
+            }
+        }
+        return credential
+    }
+
+    /// Every credential, oldest first.
+    public func list() throws -> [IssuedCredential] {
+        try CredentialRegistry(paths: paths).load().values.sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
+    }
+
+    /// Appends `event` durably; false when another process (the running gateway) holds the ledger lock.
+    private func appendToLedger(_ event: JSONValue) async throws -> Bool {
+        var options = LedgerOptions()
+        options.lockTimeout = 0.5
+        let ledger: Ledger
+        do {
+            ledger = try await Ledger.open(home: paths.home, options: options)
+        } catch let error as TallyError where error.reason.contains("locked by another process") {
+            return false
+        }
+        do {
+            _ = try await ledger.append(event)
+        } catch {
+            try? await ledger.close()
+            throw error
+        }
+        try await ledger.close()
+        return true
+    }
+}

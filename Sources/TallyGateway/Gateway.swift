@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Foundation
+import HummingbirdCore
+import HummingbirdTLS
+public import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import UnixSignals
+import TallyAWS
+import TallyCore
+import TallyIAM
+import TallyLedger
+
+/// `tally gateway`: the AWS API proxy that records every call before it reaches AWS.
+public struct Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let logger: Logger
+
+    public init(configuration: GatewayConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM or SIGINT, then drains in-flight calls and closes the ledger.
+    public func run() async throws {
+        let paths = GatewayPaths(home: configuration.home)
+        let store = try CredentialStore(paths: paths)
+        let identifier = try OperationIdentifier.load()
+        let mapping = try APIMapping.load()
+        let base = try UpstreamCredentialChain.resolve()
+        let ledger = try await Ledger.open(home: configuration.home)
+        if let recovery = await ledger.recovery {
+            logger.warning("ledger recovered a torn tail on open", metadata: ["recovery": "\(recovery)"])
+        }
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        clientConfiguration.decompression = .disabled
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(900))
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let metrics = GatewayMetrics()
+        let handler = GatewayHandler(
+            configuration: configuration, store: store, identifier: identifier, mapping: mapping,
+            recorder: CallRecorder(ledger: ledger, metrics: metrics),
+            identity: UpstreamIdentity(base: base, upstream: configuration.upstream, client: client),
+            client: client, metrics: metrics, logger: logger)
+
+        var builder: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(75)))
+        if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
+            let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+            builder = try .tls(builder, tlsConfiguration: tls)
+        }
+        let logger = self.logger
+        let configuration = self.configuration
+        let server = try builder.buildServer(
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "tally.gateway.http", factory: { _ in SwiftLogNoOpLogHandler() })
+        ) { request, writer, channel in
+            try await handler.respond(request, writer, channel: channel)
+        } onServerRunning: { channel in
+            logger.notice("tally gateway listening", metadata: [
+                "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")",
+                "tls": "\(configuration.tlsCertificate != nil)",
+                "upstream": "\(upstreamBaseURL(configuration.upstream))",
+                "upstreamCredential": "\(base.source)",
+            ])
+        }
+        try await handler.flusher.flush(force: true)
+        let closer = MaintenanceService(flusher: handler.flusher, logger: logger) {
+            try? await client.shutdown()
+            do { try await ledger.close() } catch { logger.error("ledger close failed", metadata: ["error": "\(error)"]) }
+            logger.notice("tally gateway stopped; ledger closed")
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: closer), .init(service: server)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+/// Records pending credential events once a second until graceful shutdown, then runs `onShutdown`
+/// (it is the first service, so the server has drained and stopped before this runs).
+struct MaintenanceService: Service {
+    let flusher: RegistryEventFlusher
+    let logger: Logger
+    let onShutdown: @Sendable () async -> Void
+
+    func run() async throws {
+        let flusher = self.flusher, logger = self.logger
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(1))
+                do { try await flusher.flush() } catch {
+                    logger.error("recording pending credential events failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        await onShutdown()
+    }
+}

@@ -1,0 +1,193 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import TallyAWS
+import TallyCore
+
+extension GatewayHandler {
+    /// Request headers not passed to the upstream: the agent's authentication (re-signed), hop-by-hop
+    /// headers, and the framing headers the HTTP client sets itself.
+    static let droppedRequestHeaders: Set<String> = [
+        "host", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "connection",
+        "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "expect", "content-length",
+    ]
+    /// Response headers not passed back to the agent (hop-by-hop).
+    static let droppedResponseHeaders: Set<String> = [
+        "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+    ]
+    /// Query parameters of presigned (query) authentication, removed before re-signing with header auth.
+    static let presignParameters: Set<String> = [
+        "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
+        "x-amz-signature", "x-amz-security-token",
+    ]
+
+    /// Re-signs the request with the upstream credential, streams it to the upstream and the response back.
+    func forward(request: Request, head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4, body: [UInt8]?,
+                 upstreamCredential: UpstreamCredential, context: CallContext, proto: AWSProtocol,
+                 ident: IdentifiedOperation?, start: ContinuousClock.Instant, writer: consuming ResponseWriter) async -> CallCompletion {
+        var up = TallyAWS.HTTPRequestHead(method: head.method, path: head.path,
+                                 query: auth.isPresigned ? Self.stripPresign(head.query) : head.query, headers: [])
+        up.headers.append((name: "Host", value: upstreamHost))
+        let declaredLength = request.head.headerFields[.contentLength].flatMap { Int64($0) }
+        var decode = false
+        var dropExtra: Set<String> = []
+        let payloadHash: String
+        var length: HTTPClientRequest.Body.Length = declaredLength.map { .known($0) } ?? .unknown
+        if let body {
+            payloadHash = Hex.encode(SHA256.hash(body))
+            length = .known(Int64(body.count))
+        } else {
+            switch auth.payloadMode {
+            case .sha256(let h): payloadHash = h
+            case .unsigned, .notDeclared: payloadHash = "UNSIGNED-PAYLOAD"
+            case .streamingUnsignedTrailer: payloadHash = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+            case .streamingSigned, .streamingSignedTrailer:
+                // Chunk signatures are checked here and cannot be re-created by the upstream's key without
+                // re-encoding: forward the verified payload as UNSIGNED-PAYLOAD with its decoded length.
+                payloadHash = "UNSIGNED-PAYLOAD"
+                decode = true
+                dropExtra = ["x-amz-decoded-content-length", "x-amz-trailer"]
+                let decoded = head.value(of: "x-amz-decoded-content-length").flatMap { Int64($0) }
+                length = decoded.map { .known($0) } ?? .unknown
+            }
+        }
+        for h in head.headers {
+            let name = h.name.lowercased()
+            if Self.droppedRequestHeaders.contains(name) || dropExtra.contains(name) { continue }
+            if decode && name == "content-encoding" {
+                let rest = h.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { $0.lowercased() != "aws-chunked" && !$0.isEmpty }
+                if !rest.isEmpty { up.headers.append((name: h.name, value: rest.joined(separator: ","))) }
+                continue
+            }
+            up.headers.append(h)
+        }
+        SigV4.sign(&up, credentials: AWSCredentials(accessKeyId: upstreamCredential.accessKeyId,
+                                                    secretAccessKey: upstreamCredential.secretAccessKey,
+                                                    sessionToken: upstreamCredential.sessionToken),
+                   region: auth.region, service: auth.service, payloadHash: payloadHash, date: Date())
+
+        var outbound = HTTPClientRequest(url: upstreamBase + up.target)
+        outbound.method = HTTPMethod(rawValue: up.method)
+        for (name, value) in up.headers { outbound.headers.add(name: name, value: value) }
+        let tap: BodyTap
+        if let body {
+            tap = BodyTap(declaredSHA256: nil)
+            tap.feed(ByteBuffer(bytes: body))
+            if !body.isEmpty || head.method != "GET" { outbound.body = .bytes(ByteBuffer(bytes: body)) }
+        } else if decode {
+            tap = BodyTap(declaredSHA256: nil)
+            let decoded = DecodedChunkedBody(base: request.body, tap: tap, mode: auth.payloadMode, verified: verified,
+                                             decodedLength: head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) })
+            outbound.body = .stream(decoded, length: length)
+        } else {
+            if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
+            if declaredLength != 0 || request.head.headerFields[.transferEncoding] != nil {
+                outbound.body = .stream(TappedBody(base: request.body, tap: tap), length: length)
+            }
+        }
+
+        let upstreamStart = ContinuousClock.now
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, timeout: .seconds(900))
+        } catch {
+            let latency = seconds(since: start)
+            if let failure = tap.failure {
+                try? await writeError(failure, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+                return CallCompletion(outcome: "aborted", status: failure.httpStatus, errorCode: failure.code,
+                                      detail: failure.message, latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
+            }
+            logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not reach the upstream", httpStatus: 503)
+            try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+            return CallCompletion(outcome: "upstream-failure", status: 503, errorCode: "ServiceUnavailable",
+                                  detail: String(describing: error), latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
+        }
+        let upstreamLatency = seconds(since: upstreamStart)
+        metrics.recordUpstream(seconds: upstreamLatency)
+        let status = Int(response.status.code)
+        var fields = HTTPFields()
+        for h in response.headers where !Self.droppedResponseHeaders.contains(h.name.lowercased()) {
+            if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
+        }
+        var errorPrefix: [UInt8] = []
+        var bytesOut = 0
+        var outcome = status < 300 ? "ok" : (status < 400 ? "ok" : "aws-error")
+        var detail: String?
+        do {
+            var bodyWriter = try await writer.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
+            for try await buffer in response.body {
+                bytesOut += buffer.readableBytes
+                if status >= 300 && errorPrefix.count < 65536 { errorPrefix += buffer.readableBytesView.prefix(65536 - errorPrefix.count) }
+                try await bodyWriter.write(buffer)
+            }
+            try await bodyWriter.finish(nil)
+        } catch {
+            outcome = "aborted"
+            detail = "response stream broke: \(error)"
+        }
+        let errorCode = status >= 300
+            ? AWSErrorCode.extract(headerErrorType: response.headers.first(name: "x-amzn-ErrorType"),
+                                   queryError: response.headers.first(name: "x-amzn-query-error"), body: errorPrefix)
+            : nil
+        let upstreamRequestId = response.headers.first(name: "x-amz-request-id") ?? response.headers.first(name: "x-amzn-RequestId")
+        return CallCompletion(outcome: outcome, status: status, errorCode: errorCode, detail: detail,
+                              upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
+                              upstreamLatency: upstreamLatency, bytesIn: tap.byteCount, bytesOut: bytesOut)
+    }
+
+    /// The raw query without the presigned-auth parameters (nil when nothing is left).
+    static func stripPresign(_ query: String?) -> String? {
+        guard let query else { return nil }
+        let kept = query.split(separator: "&", omittingEmptySubsequences: true).filter { pair in
+            let name = pair.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
+            return !presignParameters.contains((name.removingPercentEncoding ?? name).lowercased())
+        }
+        return kept.isEmpty ? nil : kept.joined(separator: "&")
+    }
+}
+
+/// An aws-chunked body decoded (and, in the signed modes, every chunk signature verified) as it streams.
+struct DecodedChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+    let base: Base
+    let tap: BodyTap
+    let mode: SigV4PayloadMode
+    let verified: VerifiedSigV4
+    let decodedLength: Int?
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let tap: BodyTap
+        var decoder: AWSChunkedDecoder
+        var done = false
+        mutating func next() async throws -> ByteBuffer? {
+            while !done {
+                guard let buffer = try await base.next() else {
+                    done = true
+                    do { _ = try decoder.finish() } catch { tap.fail(error); throw error }
+                    return nil
+                }
+                let out: [UInt8]
+                do { out = try decoder.feed(buffer.readableBytesView) } catch { tap.fail(error); throw error }
+                if !out.isEmpty {
+                    let b = ByteBuffer(bytes: out)
+                    tap.feed(b)
+                    return b
+                }
+            }
+            return nil
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), tap: tap,
+                      decoder: AWSChunkedDecoder(mode: mode, verified: verified, decodedContentLength: decodedLength))
+    }
+}

@@ -1,0 +1,279 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import HummingbirdCore
+import Logging
+import NIOCore
+import TallyAWS
+import TallyCore
+import TallyIAM
+
+/// The per-request pipeline: authenticate (SigV4 with a Tally credential) → identify → IAM actions and ARNs
+/// → guardrails → durable `call.requested` → re-sign → forward (bodies streamed) → `call.completed`.
+final class GatewayHandler: Sendable {
+    let configuration: GatewayConfiguration
+    let store: CredentialStore
+    let identifier: OperationIdentifier
+    let mapping: APIMapping
+    let recorder: CallRecorder
+    let flusher: RegistryEventFlusher
+    let identity: UpstreamIdentity
+    let client: HTTPClient
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let upstreamBase: String
+    let upstreamHost: String
+
+    init(configuration: GatewayConfiguration, store: CredentialStore, identifier: OperationIdentifier, mapping: APIMapping,
+         recorder: CallRecorder, identity: UpstreamIdentity, client: HTTPClient, metrics: GatewayMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.identifier = identifier
+        self.mapping = mapping
+        self.recorder = recorder
+        self.flusher = RegistryEventFlusher(paths: GatewayPaths(home: configuration.home), recorder: recorder)
+        self.identity = identity
+        self.client = client
+        self.metrics = metrics
+        self.logger = logger
+        upstreamBase = upstreamBaseURL(configuration.upstream)
+        upstreamHost = upstreamAuthority(configuration.upstream)
+    }
+
+    /// A refusal decided before forwarding.
+    struct Refusal: Error {
+        var error: AWSAuthError
+        var stage: String
+        var reason: String
+    }
+
+    /// Handles one request end to end, writing the response.
+    func respond(_ request: Request, _ writer: consuming ResponseWriter, channel: any Channel) async throws {
+        if request.head.path?.hasPrefix("/_tally/") == true, request.head.headerFields[.authorization] == nil {
+            try await serveInternal(request, writer)
+            return
+        }
+        let start = ContinuousClock.now
+        metrics.inFlight(1)
+        defer { metrics.inFlight(-1) }
+        let head = Self.makeHead(request.head)
+        var context = CallContext(callId: Self.newCallId(), method: head.method, path: head.path)
+        if let remote = channel.remoteAddress?.ipAddress { context.sourceAddress = remote }
+        var proto = Self.guessProtocol(head)
+        var ident: IdentifiedOperation?
+        var body: [UInt8]? = nil
+        var auth: SigV4Auth?
+        var verified: VerifiedSigV4?
+        var secretUsed = false
+        var request = request
+
+        do {
+            // 1. parse the signature
+            let parsed: SigV4Auth
+            do throws(AWSAuthError) { parsed = try SigV4.parse(head) } catch { throw Refusal(error: error, stage: "authentication", reason: error.message) }
+            auth = parsed
+            context.accessKeyId = parsed.accessKeyId
+            context.region = parsed.region
+            context.service = parsed.service
+            proto = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
+            // 2. the credential
+            let now = Date()
+            let found: (credential: IssuedCredential, secret: String)
+            switch store.lookup(parsed.accessKeyId, now: now) {
+            case .success(let f): found = f
+            case .failure(let rejection):
+                context.credential = store.credential(parsed.accessKeyId)
+                let e: AWSAuthError
+                switch rejection {
+                case .expired: e = .expiredToken()
+                default: e = .unknownAccessKey(service: parsed.service, protocol: proto)
+                }
+                throw Refusal(error: e, stage: "authentication", reason: rejection.description)
+            }
+            context.credential = found.credential
+            if found.credential.issuanceRecorded == false {
+                // Issued while this gateway held the ledger: record the issuance before the first use.
+                do { try await flusher.flush(force: true) } catch {
+                    throw Refusal(error: AWSAuthError(code: "ServiceUnavailable",
+                                                      message: "Tally gateway could not record the credential's issuance", httpStatus: 503),
+                                  stage: "ledger", reason: "credential.issued not recorded: \(error)")
+                }
+            }
+            // 3. the body (buffered unless S3) and the signature
+            let streaming = parsed.isS3
+            if !streaming {
+                if request.head.headerFields[.expect]?.lowercased() == "100-continue" {
+                    try await writer.writeInformationalHead(HTTPResponse(status: .continue))
+                }
+                do {
+                    let buffer = try await request.collectBody(upTo: configuration.maxBufferedBody)
+                    body = Array(buffer.readableBytesView)
+                } catch {
+                    throw Refusal(error: AWSAuthError(code: "RequestEntityTooLarge",
+                                                      message: "The request body exceeds the gateway's limit of \(configuration.maxBufferedBody) bytes",
+                                                      httpStatus: 413), stage: "request", reason: "body too large")
+                }
+            }
+            let bodyHash = body.map { Hex.encode(SHA256.hash($0)) }
+            guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: bodyHash) else {
+                throw Refusal(error: .invalidRequest("x-amz-content-sha256 is required for \(parsed.service) requests"),
+                              stage: "authentication", reason: "no payload hash")
+            }
+            secretUsed = true
+            do throws(AWSAuthError) {
+                verified = try SigV4.verify(head, auth: parsed, secretAccessKey: found.secret, payloadHash: payloadHash, now: now)
+            } catch {
+                throw Refusal(error: error, stage: "authentication", reason: error.message)
+            }
+            // 4. identification and IAM permissions
+            let identified = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: body)
+            ident = identified
+            proto = identified.protocol
+            context.service = identified.service
+            context.operation = identified.operation
+            if let operation = identified.operation {
+                let result = mapping.permissions(for: APIRequestContext(
+                    service: identified.service, operation: operation, parameters: identified.parameters,
+                    region: identified.region, account: configuration.account))
+                context.permissions = result.permissions
+                context.mapped = result.mapped
+                context.provenance = result.provenance
+            }
+            // 5. guardrails
+            if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action }) {
+                throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
+                              stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
+            }
+        } catch let refusal as Refusal {
+            _ = secretUsed
+            try await deny(refusal, context: context, proto: proto, ident: ident, start: start, writer)
+            return
+        }
+        guard let auth, let verified, let credential = context.credential else { return }
+
+        // 6. the upstream identity, then the durable record of the request (fail closed)
+        let upstreamCredential: UpstreamCredential
+        do {
+            upstreamCredential = try await identity.credential(for: credential, region: auth.region)
+        } catch {
+            let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not obtain the upstream credential", httpStatus: 503)
+            logger.error("upstream credential unavailable", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            try await deny(Refusal(error: e, stage: "upstream-credential", reason: "\(error)"), context: context, proto: proto,
+                           ident: ident, start: start, writer)
+            return
+        }
+        context.upstreamIdentity = credential.role ?? upstreamCredential.accessKeyId
+        context.payloadMode = auth.payloadMode.literal ?? "sha256(body)"
+        do {
+            try await recorder.record(context.requestedEvent())
+        } catch {
+            logger.error("ledger commit failed: failing closed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            metrics.recordDenial(reason: "ledger")
+            metrics.recordCall(service: context.service ?? "-", outcome: "denied", seconds: seconds(since: start))
+            let e = AWSAuthError(code: "ServiceUnavailable",
+                                 message: "Tally gateway could not durably record the call; it was not forwarded", httpStatus: 503)
+            try await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer)
+            return
+        }
+
+        // 7. forward
+        if request.head.headerFields[.expect]?.lowercased() == "100-continue" && auth.isS3 {
+            try await writer.writeInformationalHead(HTTPResponse(status: .continue))
+        }
+        let completion = await forward(request: request, head: head, auth: auth, verified: verified, body: body,
+                                       upstreamCredential: upstreamCredential, context: context, proto: proto,
+                                       ident: ident, start: start, writer: writer)
+        do {
+            try await recorder.record(context.completedEvent(completion))
+        } catch {
+            logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+        }
+        metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
+                           bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))
+        logger.info("call", metadata: [
+            "callId": "\(context.callId)", "principal": "\(credential.principal)", "session": "\(credential.sessionId)",
+            "service": "\(context.service ?? "-")", "operation": "\(context.operation ?? "-")",
+            "status": "\(completion.status.map(String.init) ?? "-")", "errorCode": "\(completion.errorCode ?? "-")",
+            "outcome": "\(completion.outcome)", "latencyMs": "\(String(format: "%.3f", completion.latency * 1000))",
+        ])
+    }
+
+    /// Records `call.denied` and answers with the AWS-style error in the protocol's format.
+    private func deny(_ refusal: Refusal, context: CallContext, proto: AWSProtocol, ident: IdentifiedOperation?,
+                      start: ContinuousClock.Instant, _ writer: consuming ResponseWriter) async throws {
+        metrics.recordDenial(reason: refusal.stage)
+        metrics.recordCall(service: context.service ?? "-", outcome: "denied", seconds: seconds(since: start))
+        do {
+            try await recorder.record(context.deniedEvent(stage: refusal.stage, code: refusal.error.code,
+                                                          status: refusal.error.httpStatus, reason: refusal.reason))
+        } catch {
+            logger.error("ledger commit of call.denied failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+        }
+        logger.notice("denied", metadata: [
+            "callId": "\(context.callId)", "stage": "\(refusal.stage)", "code": "\(refusal.error.code)",
+            "accessKeyId": "\(context.accessKeyId ?? "-")", "reason": "\(refusal.reason)",
+        ])
+        try await writeError(refusal.error, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+    }
+
+    func writeError(_ error: AWSAuthError, proto: AWSProtocol, ident: IdentifiedOperation?, requestId: String,
+                    _ writer: consuming ResponseWriter, close: Bool = false) async throws {
+        let rendered = AWSErrorRenderer.render(error, protocol: proto, requestId: requestId,
+                                               queryCompatible: ident?.queryCompatible ?? false, jsonVersion: ident?.jsonVersion)
+        var fields = HTTPFields()
+        for (name, value) in rendered.headers {
+            if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
+        }
+        fields[.contentLength] = String(rendered.body.count)
+        if close { fields[.connection] = "close" }
+        try await writer.write(response: HTTPResponse(status: .init(code: rendered.status), headerFields: fields),
+                               body: ResponseBody(byteBuffer: ByteBuffer(bytes: rendered.body)))
+    }
+
+    /// Health and metrics.
+    private func serveInternal(_ request: Request, _ writer: consuming ResponseWriter) async throws {
+        let text: String
+        var fields = HTTPFields()
+        switch request.head.path?.split(separator: "?").first {
+        case "/_tally/health":
+            text = "{\"status\":\"ok\"}\n"
+            fields[.contentType] = "application/json"
+        case "/_tally/metrics":
+            text = metrics.render()
+            fields[.contentType] = "text/plain; version=0.0.4"
+        default:
+            text = "not found\n"
+            fields[.contentLength] = String(text.utf8.count)
+            try await writer.write(response: HTTPResponse(status: .notFound, headerFields: fields),
+                                   body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            return
+        }
+        fields[.contentLength] = String(text.utf8.count)
+        try await writer.write(response: HTTPResponse(status: .ok, headerFields: fields), body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// The request as it arrived: method, raw target, headers in order (Host restored from the authority).
+    static func makeHead(_ request: HTTPRequest) -> TallyAWS.HTTPRequestHead {
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(request.headerFields.count + 1)
+        if let authority = request.authority { headers.append((name: "host", value: authority)) }
+        for field in request.headerFields { headers.append((name: field.name.rawName, value: field.value)) }
+        return TallyAWS.HTTPRequestHead(method: request.method.rawValue, target: request.path ?? "/", headers: headers)
+    }
+
+    /// The error format to use before the request is identified.
+    static func guessProtocol(_ head: TallyAWS.HTTPRequestHead) -> AWSProtocol {
+        if head.value(of: "x-amz-target") != nil { return .json }
+        if let type = head.value(of: "content-type")?.lowercased() {
+            if type.contains("x-www-form-urlencoded") { return .query }
+            if type.contains("json") { return .restJSON }
+        }
+        return .restXML
+    }
+
+    /// A request id: 32 hex characters.
+    static func newCallId() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String(format: "%016llx%016llx", g.next() as UInt64, g.next() as UInt64)
+    }
+}

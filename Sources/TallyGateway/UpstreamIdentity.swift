@@ -1,0 +1,72 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import TallyAWS
+import TallyCore
+
+/// Chooses the upstream credential for a call: the gateway's own (credential chain), or for a credential
+/// issued with `--role`, temporary credentials from STS AssumeRole, cached per (role, principal) until
+/// five minutes before they expire.
+final class UpstreamIdentity: Sendable {
+    let base: UpstreamCredential
+    private let upstream: URL
+    private let client: HTTPClient
+    private let cache = Mutex<[String: UpstreamCredential]>([:])
+
+    init(base: UpstreamCredential, upstream: URL, client: HTTPClient) {
+        self.base = base
+        self.upstream = upstream
+        self.client = client
+    }
+
+    /// The credential to sign this principal's calls with.
+    func credential(for issued: IssuedCredential, region: String) async throws -> UpstreamCredential {
+        guard let role = issued.role else { return base }
+        let key = "\(role)\u{0}\(issued.principal)"
+        if let cached = cache.withLock({ $0[key] }), let exp = cached.expiration, exp.timeIntervalSinceNow > 300 {
+            return cached
+        }
+        let fresh = try await assumeRole(role: role, sessionName: sessionName(issued), region: region)
+        cache.withLock { $0[key] = fresh }
+        return fresh
+    }
+
+    /// `tally-<principal>` restricted to the characters STS allows, at most 64.
+    private func sessionName(_ issued: IssuedCredential) -> String {
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+=,.@-_")
+        let cleaned = String(("tally-" + issued.principal).map { allowed.contains($0) ? $0 : "-" })
+        return String(cleaned.prefix(64))
+    }
+
+    private func assumeRole(role: String, sessionName: String, region: String) async throws -> UpstreamCredential {
+        let form = "Action=AssumeRole&Version=2011-06-15&RoleArn=\(formEncode(role))&RoleSessionName=\(formEncode(sessionName))&DurationSeconds=3600"
+        let body = Array(form.utf8)
+        var head = TallyAWS.HTTPRequestHead(method: "POST", path: "/", query: nil, headers: [
+            (name: "Host", value: upstreamAuthority(upstream)),
+            (name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8"),
+        ])
+        SigV4.sign(&head, credentials: AWSCredentials(accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey,
+                                                      sessionToken: base.sessionToken),
+                   region: region, service: "sts", payloadHash: Hex.encode(SHA256.hash(body)), date: Date())
+        var request = HTTPClientRequest(url: upstreamBaseURL(upstream) + "/")
+        request.method = .POST
+        for (name, value) in head.headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let text = String(buffer: bytes)
+        guard response.status == .ok,
+              let id = xmlTag("AccessKeyId", in: text), let secret = xmlTag("SecretAccessKey", in: text),
+              let token = xmlTag("SessionToken", in: text) else {
+            let code = AWSErrorCode.extract(headerErrorType: nil, queryError: nil, body: Array(text.utf8)) ?? "HTTP \(response.status.code)"
+            throw TallyError(.io, "STS AssumeRole of \(role) failed: \(code)")
+        }
+        let expiration = xmlTag("Expiration", in: text).flatMap { ISO8601DateFormatter().date(from: $0) }
+            ?? Date().addingTimeInterval(3000)
+        return UpstreamCredential(accessKeyId: id, secretAccessKey: secret, sessionToken: token,
+                                  source: "sts:AssumeRole \(role)", expiration: expiration)
+    }
+}
+
