@@ -34,6 +34,20 @@ public enum AmzDate {
         return p(y, 4) + p(m, 2) + p(d, 2) + "T" + p(secs / 3600, 2) + p(secs % 3600 / 60, 2) + p(secs % 60, 2) + "Z"
     }
 
+    /// Parses an RFC 1123 HTTP date (`Mon, 09 Sep 2011 23:36:00 GMT`), the SigV4 fallback when `X-Amz-Date`
+    /// is absent; nil when malformed.
+    public static func parseHTTPDate(_ text: String) -> Date? {
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT" || parts[5] == "UTC",
+              let d = Int(parts[1]), let y = Int(parts[3]),
+              let m = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+                .firstIndex(of: String(parts[2])) else { return nil }
+        let hms = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard hms.count == 3, (1...31).contains(d), hms[0] < 24, hms[1] < 60, hms[2] < 61 else { return nil }
+        let days = daysFromCivil(y, m + 1, d)
+        return Date(timeIntervalSince1970: TimeInterval(days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2]))
+    }
+
     // Howard Hinnant's days_from_civil / civil_from_days.
     static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
         let y = m <= 2 ? y0 - 1 : y0

@@ -68,8 +68,14 @@ extension SigV4 {
             throw .incompleteSignature("Authorization header requires \(missing.map { "'\($0)'" }.joined(separator: ", ")) "
                                        + "parameter(s). Authorization=\(authorization)")
         }
-        guard let amzDate = head.value(of: "x-amz-date") else {
-            throw .incompleteSignature("Authorization header requires existence of a 'X-Amz-Date' header")
+        // X-Amz-Date, or (as SigV4 allows) an RFC 1123 Date header, which is then signed as sent.
+        let amzDate: String
+        if let x = head.value(of: "x-amz-date") {
+            amzDate = x
+        } else if let d = head.value(of: "date"), let parsed = AmzDate.parseHTTPDate(d.trimmingCharacters(in: .whitespaces)) {
+            amzDate = AmzDate.format(parsed)
+        } else {
+            throw .incompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")
         }
         let token = head.value(of: "x-amz-security-token")
         return try assemble(credential: String(credential), signedHeaders: String(signedHeaders),

@@ -132,6 +132,27 @@ import TallyCore
         }
     }
 
+    /// The Date header fallback (older SigV4 test-suite form): signing with X-Amz-Date and then presenting the same
+    /// instant only as a signed Date header gives a different canonical request, but it must still parse and verify
+    /// when the signature was made over it.
+    @Test func dateHeaderFallback() throws {
+        #expect(AmzDate.parseHTTPDate("Sun, 30 Aug 2015 12:36:00 GMT") == Self.suiteDate)
+        #expect(AmzDate.parseHTTPDate("Sun, 30 Aug 2015 12:36 GMT") == nil)
+        var head = HTTPRequestHead(method: "GET", target: "/", headers: [("Host", "example.amazonaws.com"),
+                                                                       ("Date", "Sun, 30 Aug 2015 12:36:00 GMT")])
+        // sign by hand over date;host (the signer always adds X-Amz-Date)
+        let canonical = SigV4.canonicalRequest(head, signedHeaders: ["date", "host"], payloadHash: SigV4.emptySHA256,
+                                               service: "service", presigned: false)
+        let key = SigV4.signingKey(secretAccessKey: Self.suiteCred.secretAccessKey, date: "20150830", region: "us-east-1", service: "service")
+        let sig = SigV4.signature(signingKey: key, stringToSign: SigV4.stringToSign(amzDate: "20150830T123600Z",
+                                  credentialScope: "20150830/us-east-1/service/aws4_request", canonicalRequest: canonical))
+        head.headers.append(("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+                             + "SignedHeaders=date;host, Signature=\(sig)"))
+        let auth = try SigV4.parse(head)
+        #expect(auth.amzDate == "20150830T123600Z")
+        _ = try SigV4.verify(head, auth: auth, secretAccessKey: Self.suiteCred.secretAccessKey, payloadHash: SigV4.emptySHA256, now: Self.suiteDate)
+    }
+
     @Test func amzDateRoundTrip() {
         for s in ["20150830T123600Z", "20000229T000000Z", "19700101T000000Z", "20261126T235959Z"] {
             #expect(AmzDate.format(AmzDate.parse(s)!) == s)
