@@ -75,8 +75,8 @@ extension CompiledCondition {
             guard let bytes = ConditionValueParsing.binary(value) else { return nil }
             return blobs.contains(bytes)
         case .networks(let networks):
-            guard IPNetwork.parseAddress(value) != nil else { return nil }
-            return networks.contains { $0.contains(value) }
+            guard let address = IPNetwork.parseAddress(value) else { return nil }
+            return networks.contains { $0.contains(parsed: address) }
         case .arns(let operands):
             return operands.contains { operand in
                 switch operand {

@@ -27,7 +27,13 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `address` (a single IP, IPv4-mapped IPv6 counts as IPv4) lies in this network.
     public func contains(_ address: some StringProtocol) -> Bool {
-        guard let a = IPNetwork.parseAddress(address), a.isIPv4 == isIPv4 else { return false }
+        guard let a = IPNetwork.parseAddress(address) else { return false }
+        return contains(parsed: a)
+    }
+
+    /// Whether an address from ``parseAddress(_:)`` lies in this network.
+    func contains(parsed a: (high: UInt64, low: UInt64, isIPv4: Bool)) -> Bool {
+        guard a.isIPv4 == isIPv4 else { return false }
         let bits = isIPv4 ? prefixLength + 96 : prefixLength
         let (maskHigh, maskLow) = IPNetwork.mask(bits)
         return (a.high & maskHigh) == (high & maskHigh) && (a.low & maskLow) == (low & maskLow)
@@ -65,15 +71,27 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func parseIPv4(_ text: some StringProtocol) -> UInt32? {
-        let octets = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4 else { return nil }
         var value: UInt32 = 0
-        for octet in octets {
-            guard !octet.isEmpty, octet.count <= 3, octet.allSatisfy(\.isASCIIDigit), let n = UInt32(octet), n <= 255
-            else { return nil }
-            value = value << 8 | n
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                octet = 0
+                digits = 0
+                dots += 1
+            } else if byte >= 48 && byte <= 57 {
+                digits += 1
+                octet = octet * 10 + UInt32(byte - 48)
+                guard digits <= 3, octet <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        return value
+        guard dots == 3, digits > 0 else { return nil }
+        return value << 8 | octet
     }
 
     static func parseIPv6(_ text: some StringProtocol) -> [UInt16]? {

@@ -1,7 +1,9 @@
 /// A statement compiled for fast evaluation: lower-cased action patterns, pre-split wildcards,
-/// pre-parsed conditions.
-struct CompiledStatement: Sendable {
+/// pre-parsed conditions. A class, so that the evaluation loop passes references instead of
+/// copying (and reference-counting) every field.
+final class CompiledStatement: Sendable {
     let effect: PolicyEffect
+    let kind: PolicyKind
     /// Index of the policy in the set, and of the statement in the policy.
     let policyIndex: Int
     let statementIndex: Int
@@ -19,8 +21,9 @@ struct CompiledStatement: Sendable {
         case template(PolicyTemplate)
     }
 
-    init(_ statement: PolicyStatement, policyIndex: Int, statementIndex: Int, variables: Bool) {
+    init(_ statement: PolicyStatement, kind: PolicyKind, policyIndex: Int, statementIndex: Int, variables: Bool) {
         effect = statement.effect
+        self.kind = kind
         self.policyIndex = policyIndex
         self.statementIndex = statementIndex
         actions = statement.action.values.map { WildcardPattern($0, caseInsensitive: true) }
@@ -48,7 +51,7 @@ struct CompiledStatement: Sendable {
         return hit != actionsNegated
     }
 
-    func coversResource(_ request: EvaluationRequest, _ resource: UnsafeBufferPointer<UInt8>) -> Bool {
+    func coversResource(_ context: RequestContext, _ resource: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let resources else { return true }
         var hit = false
         for pattern in resources {
@@ -57,7 +60,7 @@ struct CompiledStatement: Sendable {
                 hit = p.matches(bytes: resource)
             case .template(let t):
                 // A variable that cannot be resolved makes this value match nothing.
-                hit = t.resolvePattern(in: request.context, wildcards: true)?.matches(bytes: resource) ?? false
+                hit = t.resolvePattern(in: context, wildcards: true)?.matches(bytes: resource) ?? false
             }
             if hit { break }
         }

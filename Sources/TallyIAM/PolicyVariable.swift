@@ -11,16 +11,20 @@ public struct PolicyTemplate: Sendable, Hashable {
         case text(String)
         /// Literal text from `${*}`, `${?}`, `${$}`.
         case literal(String)
-        /// A context key (as written) and an optional default used when the key is absent.
+        /// A context key (lower-cased: key names are case-insensitive) and an optional default used
+        /// when the key is absent.
         case variable(key: String, defaultValue: String?)
     }
 
     public let parts: [Part]
+    /// Per part, the wildcard tokens of text parts and the literal bytes of escapes (variables: empty).
+    private let wildcardTokens: [[UInt16]]
 
     /// Splits `text` into parts; with `variables` false (Version 2008-10-17) the whole text is plain.
     public init(_ text: String, variables: Bool = true) {
         guard variables, text.contains("${") else {
             parts = [.text(text)]
+            wildcardTokens = [WildcardPattern(text).tokens]
             return
         }
         var parts: [Part] = []
@@ -42,6 +46,13 @@ public struct PolicyTemplate: Sendable, Hashable {
         pending += rest
         if !pending.isEmpty || parts.isEmpty { parts.append(.text(pending)) }
         self.parts = parts
+        wildcardTokens = parts.map { part in
+            switch part {
+            case .text(let t): WildcardPattern(t).tokens
+            case .literal(let t): t.utf8.map { UInt16($0) }
+            case .variable: []
+            }
+        }
     }
 
     /// Whether any part depends on the request.
@@ -69,7 +80,7 @@ public struct PolicyTemplate: Sendable, Hashable {
         }
         let trimmed = key.trimmingSpaces
         guard !trimmed.isEmpty, trimmed.allSatisfy({ !$0.isWhitespace && $0 != "{" && $0 != "$" }) else { return nil }
-        return .variable(key: String(trimmed), defaultValue: defaultValue)
+        return .variable(key: String(trimmed).lowercased(), defaultValue: defaultValue)
     }
 
     /// The text with variables substituted; nil when a variable's key is absent (and has no
@@ -90,6 +101,17 @@ public struct PolicyTemplate: Sendable, Hashable {
     /// A wildcard pattern with variables substituted as literal text; nil as in ``resolve(in:)``.
     func resolvePattern(in context: RequestContext, wildcards: Bool, caseInsensitive: Bool = false) -> WildcardPattern? {
         var tokens: [UInt16] = []
+        if wildcards && !caseInsensitive {
+            for (index, part) in parts.enumerated() {
+                if case .variable(let key, let defaultValue) = part {
+                    guard let value = PolicyTemplate.value(of: key, defaultValue: defaultValue, in: context) else { return nil }
+                    tokens += value.utf8.lazy.map { UInt16($0) }
+                } else {
+                    tokens += wildcardTokens[index]
+                }
+            }
+            return WildcardPattern(tokens: tokens)
+        }
         for part in parts {
             switch part {
             case .text(let t):
@@ -109,7 +131,7 @@ public struct PolicyTemplate: Sendable, Hashable {
     }
 
     private static func value(of key: String, defaultValue: String?, in context: RequestContext) -> String? {
-        let values = context.values(for: key)
+        let values = context.values(forLowercased: key) ?? []
         if values.count == 1 { return values[0] }
         if values.isEmpty { return defaultValue }
         return nil  // multivalued keys cannot be policy variables

@@ -42,12 +42,13 @@ struct EvaluationLogicTests {
         #expect(outside.statements.first?.effect == .deny)
         #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", ["aws:SourceIp": ["192.0.2.7"]])) == .allow)
         // A deny in a boundary, an SCP, a session policy or a resource-based policy wins too.
-        let deny = F.statement(#"{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}"#)
+        let allowButDelete = F.statements(
+            #"{"Effect":"Allow","Action":"*","Resource":"*"}"#, #"{"Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}"#)
         let denyFromAnyone = F.statement(#"{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"*"}"#)
         for set in [
-            try F.set(identity: [allowAll], boundary: [allowAll, deny]),
-            try F.set(identity: [allowAll], scp: [allowAll, deny]),
-            try F.set(identity: [allowAll], session: [allowAll, deny]),
+            try F.set(identity: [allowAll], boundary: [allowButDelete]),
+            try F.set(identity: [allowAll], scp: [allowButDelete]),
+            try F.set(identity: [allowAll], session: [allowButDelete]),
             try F.set(identity: [allowAll], resource: [denyFromAnyone]),
         ] {
             #expect(set.decide(F.request("s3:DeleteObject", "arn:aws:s3:::b/k", principal: user)) == .explicitDeny)

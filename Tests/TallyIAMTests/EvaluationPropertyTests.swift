@@ -113,9 +113,13 @@ struct EvaluationPropertyTests {
             withBoundary.boundary.append(Self.policy(&g))
             var withSCP = s
             withSCP.scp.append(Self.policy(&g))
-            var withSession = s
-            withSession.session.append(Self.policy(&g))
-            let limited = [try withBoundary.set(), try withSCP.set(), try withSession.set()]
+            var limited = [try withBoundary.set(), try withSCP.set()]
+            // Session policies combine as a union among themselves: adding the first one limits.
+            if s.session.isEmpty {
+                var withSession = s
+                withSession.session.append(Self.policy(&g))
+                limited.append(try withSession.set())
+            }
             for r in Self.requests(&g) {
                 let a = base.decide(r)
                 for set in limited {

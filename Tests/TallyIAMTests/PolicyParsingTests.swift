@@ -134,7 +134,7 @@ struct PolicyParsingTests {
         #expect(
             t.parts == [
                 .text("home/"), .variable(key: "aws:username", defaultValue: nil), .text("/"), .literal("*"),
-                .variable(key: "aws:PrincipalTag/team", defaultValue: "all"), .literal("?"), .literal("$"),
+                .variable(key: "aws:principaltag/team", defaultValue: "all"), .literal("?"), .literal("$"),
             ])
         #expect(PolicyTemplate("home/${aws:username}", variables: false).parts == [.text("home/${aws:username}")])
         // An unterminated variable stays text.

@@ -11,6 +11,11 @@ enum PolicyFixture {
         #"{"Version":"2012-10-17","Statement":"# + body + "}"
     }
 
+    /// Several statements in one 2012-10-17 policy.
+    static func statements(_ bodies: String...) -> String {
+        #"{"Version":"2012-10-17","Statement":["# + bodies.joined(separator: ",") + "]}"
+    }
+
     static func set(
         identity: [String] = [], resource: [String] = [], boundary: [String] = [], scp: [String] = [],
         session: [String] = []

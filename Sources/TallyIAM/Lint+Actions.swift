@@ -1,0 +1,183 @@
+extension PolicyLinter {
+    /// Unknown actions and services, and patterns that match nothing.
+    func lintActions(_ context: inout LintContext) {
+        let field = context.statement.action.isNegated ? "NotAction" : "Action"
+        for pattern in context.statement.action.values where pattern != "*" {
+            let service = String(pattern.prefix { $0 != ":" })
+            let serviceHasWildcard = service.contains("*") || service.contains("?")
+            if !serviceHasWildcard && catalog.service(prefix: service) == nil {
+                context.add("unknown-service", .error, field, "'\(pattern)': no AWS service has the prefix '\(service)'")
+                continue
+            }
+            if catalog.expand(pattern: pattern).isEmpty {
+                let wildcard = pattern.contains("*") || pattern.contains("?")
+                context.add(
+                    "unknown-action", .error, field,
+                    wildcard ? "'\(pattern)' matches no action" : "'\(pattern)' is not an action of \(service)")
+            }
+        }
+    }
+
+    /// Actions whose resource types none of the statement's resources can match.
+    func lintResources(_ context: inout LintContext) {
+        let statement = context.statement
+        guard case .positive(let actionPatterns) = statement.action,
+            case .positive(let resources) = statement.resource,
+            !resources.contains("*")
+        else { return }
+        // Resources as wildcard patterns; policy variables may stand for anything.
+        let resourcePatterns = resources.map(LintGlob.init(resource:))
+        for pattern in actionPatterns where pattern != "*" {
+            let actions = catalog.expand(pattern: pattern)
+            guard !actions.isEmpty else { continue }  // reported as unknown
+            let isWildcard = pattern.contains("*") || pattern.contains("?")
+            var matchedAny = false
+            var mismatched: [(IAMAction, String)] = []
+            for action in actions {
+                if action.resourceTypes.isEmpty {
+                    if isWildcard { continue }
+                    context.add(
+                        "resource-not-supported", .warning, "Resource",
+                        "\(action.fullName) does not support resource-level permissions: it needs \"Resource\": \"*\" and never matches \(resources.joined(separator: ", "))"
+                    )
+                    matchedAny = true
+                    continue
+                }
+                let fits = action.resourceTypes.contains { type in
+                    let template = LintGlob(template: type.arnTemplate)
+                    return resourcePatterns.contains { $0.intersects(template) }
+                }
+                if fits {
+                    matchedAny = true
+                } else {
+                    mismatched.append((action, action.resourceTypes.map { "\($0.name) (\($0.arnTemplate))" }.joined(separator: ", ")))
+                }
+            }
+            if !isWildcard, let (action, types) = mismatched.first {
+                context.add(
+                    "resource-mismatch", .error, "Resource",
+                    "\(action.fullName) applies to \(types); none of the resources \(resources.joined(separator: ", ")) is one")
+            } else if isWildcard && !matchedAny && !mismatched.isEmpty {
+                context.add(
+                    "resource-mismatch", .error, "Resource",
+                    "none of the \(actions.count) actions matching '\(pattern)' applies to \(resources.joined(separator: ", "))")
+            }
+        }
+    }
+}
+
+/// A wildcard pattern used to decide whether two patterns (a policy resource and a catalog ARN
+/// template) can match a common ARN.
+struct LintGlob {
+    let elements: [Element]
+
+    enum Element: Equatable {
+        case char(Character)
+        /// `?`: any one character.
+        case any
+        /// `*` in a policy: any run of characters.
+        case star
+        /// A `${Placeholder}` of an ARN template: a run of characters without `:` (unless it is the
+        /// template's last element, e.g. a Lambda function's `name:alias`) and without `/` when the
+        /// placeholder names something that never contains one (a bucket, a table, an account, ...).
+        case placeholder(colon: Bool, slash: Bool)
+    }
+
+    /// Placeholders whose values never contain "/".
+    static let slashFree: Set<String> = [
+        "Partition", "Region", "Account", "AccountId", "BucketName", "TableName", "QueueName", "TopicName",
+        "FunctionName", "InstanceId", "KeyId", "VolumeId", "VpcId", "SubnetId", "SecurityGroupId", "ImageId",
+        "SnapshotId", "StackName", "RepositoryName", "ClusterName", "StreamName", "DomainName", "CertificateId",
+    ]
+
+    /// A policy resource: `*` and `?` are wildcards; `${...}` policy variables may be anything.
+    init(resource: String) {
+        var elements: [Element] = []
+        var rest = Substring(resource)
+        while let c = rest.first {
+            if c == "$", rest.dropFirst().first == "{", let close = rest.firstIndex(of: "}") {
+                elements.append(.star)
+                rest = rest[rest.index(after: close)...]
+                continue
+            }
+            elements.append(c == "*" ? .star : c == "?" ? .any : .char(c))
+            rest = rest.dropFirst()
+        }
+        self.elements = elements
+    }
+
+    /// A catalog ARN template with `${Placeholder}`s (a literal `*` in a template is a wildcard too).
+    init(template: String) {
+        var elements: [Element] = []
+        var rest = Substring(template)
+        while let c = rest.first {
+            if c == "$", rest.dropFirst().first == "{", let close = rest.firstIndex(of: "}") {
+                let name = String(rest[rest.index(rest.startIndex, offsetBy: 2)..<close])
+                rest = rest[rest.index(after: close)...]
+                elements.append(.placeholder(colon: rest.isEmpty, slash: !LintGlob.slashFree.contains(name)))
+                continue
+            }
+            elements.append(c == "*" ? .star : c == "?" ? .any : .char(c))
+            rest = rest.dropFirst()
+        }
+        self.elements = elements
+    }
+
+    /// Whether a run element can produce this character.
+    private static func admits(_ run: Element, _ c: Character) -> Bool {
+        switch run {
+        case .star: true
+        case .placeholder(let colon, let slash): (colon || c != ":") && (slash || c != "/")
+        default: false
+        }
+    }
+
+    private static func isRun(_ e: Element) -> Bool {
+        switch e {
+        case .star, .placeholder: true
+        default: false
+        }
+    }
+
+    /// Whether some string matches both patterns (memoised search over both positions).
+    func intersects(_ other: LintGlob) -> Bool {
+        let a = elements
+        let b = other.elements
+        var memo = [UInt8](repeating: 0, count: (a.count + 1) * (b.count + 1))  // 0 unknown, 1 no, 2 yes
+        func go(_ i: Int, _ j: Int) -> Bool {
+            let key = i * (b.count + 1) + j
+            if memo[key] != 0 { return memo[key] == 2 }
+            var result = false
+            if i == a.count && j == b.count {
+                result = true
+            } else if i < a.count && LintGlob.isRun(a[i]) {
+                // a's run ends here, or produces b's next character.
+                result = go(i + 1, j)
+                if !result, j < b.count {
+                    switch b[j] {
+                    case .char(let c): result = LintGlob.admits(a[i], c) && go(i, j + 1)
+                    case .any: result = go(i, j + 1)
+                    default: result = go(i, j + 1)  // both at runs: b's run ends here
+                    }
+                }
+            } else if j < b.count && LintGlob.isRun(b[j]) {
+                result = go(i, j + 1)
+                if !result, i < a.count {
+                    switch a[i] {
+                    case .char(let c): result = LintGlob.admits(b[j], c) && go(i + 1, j)
+                    case .any: result = go(i + 1, j)
+                    default: break
+                    }
+                }
+            } else if i < a.count && j < b.count {
+                switch (a[i], b[j]) {
+                case (.char(let x), .char(let y)): result = x == y && go(i + 1, j + 1)
+                default: result = go(i + 1, j + 1)
+                }
+            }
+            memo[key] = result ? 2 : 1
+            return result
+        }
+        return go(0, 0)
+    }
+}
