@@ -27,9 +27,11 @@ extension SigV4 {
             throw .requestTimeTooSkewed(requestTime: auth.amzDate, serverTime: AmzDate.format(now))
         }
         if case .sha256(let declared) = auth.payloadMode, payloadHash.utf8.count == 64,
-           payloadHash.lowercased() != declared {
+           payloadHash.lowercased() != declared.lowercased() {
             throw .contentSHA256Mismatch(provided: declared, computed: payloadHash.lowercased())
         }
+        var payloadHash = payloadHash
+        if case .sha256(let declared) = auth.payloadMode { payloadHash = declared }   // the header value as sent
         let canonical = canonicalRequest(head, signedHeaders: auth.signedHeaders, payloadHash: payloadHash,
                                          service: auth.service, presigned: auth.isPresigned)
         let sts = stringToSign(amzDate: auth.amzDate, credentialScope: auth.credentialScope, canonicalRequest: canonical)

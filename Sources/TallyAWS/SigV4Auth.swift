@@ -6,7 +6,7 @@ public enum SigV4PayloadMode: Sendable, Hashable {
     /// No `x-amz-content-sha256` declared: the canonical request uses the hex SHA-256 of the body
     /// (every service except S3; S3 header auth requires the header).
     case notDeclared
-    /// A declared hex SHA-256 of the body (the body must then match it).
+    /// A declared hex SHA-256 of the body, as sent (the body must then match it, case-insensitively).
     case sha256(String)
     /// `UNSIGNED-PAYLOAD`: the body is not covered.
     case unsigned
@@ -58,7 +58,7 @@ public enum SigV4PayloadMode: Sendable, Hashable {
                                     + "STREAMING-AWS4-HMAC-SHA256-PAYLOAD(-TRAILER) or a valid sha256 value; got '\(value)'",
                                    httpStatus: 400)
             }
-            return .sha256(value.lowercased())
+            return .sha256(value)   // as sent: the canonical request uses the header value
         }
     }
 }

@@ -100,6 +100,21 @@ import TallyCore
                                             payloadHash: Hex.encode(SHA256.hash([1])), now: Self.date) } == "XAmzContentSHA256Mismatch")
     }
 
+    /// An upper-case hex x-amz-content-sha256 is signed as sent and still matches a lower-case body digest.
+    @Test func upperCaseDeclaredHashIsSignedAsSent() throws {
+        let body = Array("abc".utf8)
+        let upper = Hex.encode(SHA256.hash(body)).uppercased()
+        var head = HTTPRequestHead(method: "PUT", target: "/b/k", headers: [("Host", "s3.amazonaws.com")])
+        SigV4.sign(&head, credentials: Self.creds, region: "us-east-1", service: "s3", payloadHash: upper, date: Self.date)
+        let auth = try SigV4.parse(head)
+        #expect(auth.payloadMode == .sha256(upper))
+        _ = try SigV4.verify(head, auth: auth, secretAccessKey: Self.creds.secretAccessKey,
+                             payloadHash: Hex.encode(SHA256.hash(body)), now: Self.date)
+        let check = PayloadSHA256Check(declared: upper)
+        check.update(body)
+        #expect(try check.finish() == upper.lowercased())
+    }
+
     @Test func presignedRules() throws {
         var head = HTTPRequestHead(method: "GET", target: "/b/k.txt", headers: [("Host", "127.0.0.1:5056")])
         SigV4.presign(&head, credentials: AWSCredentials(accessKeyId: "AKIAP", secretAccessKey: "s", sessionToken: "tok"),
