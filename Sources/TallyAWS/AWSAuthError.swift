@@ -27,17 +27,14 @@ extension AWSAuthError {
         return AWSAuthError(code: "SignatureDoesNotMatch", message: m, httpStatus: 403)
     }
 
-    /// The access key id is not known (or revoked / expired). S3 calls this `InvalidAccessKeyId`,
-    /// JSON-protocol services `UnrecognizedClientException`, the query services `InvalidClientTokenId`.
+    /// The access key id is not known (or revoked / expired): `InvalidAccessKeyId` for S3, `InvalidClientTokenId`
+    /// (403) for every other service. (AWS's JSON-protocol services such as DynamoDB say
+    /// `UnrecognizedClientException` with status 400; the gateway uses the one code for all of them, as pinned.)
     public static func unknownAccessKey(service: String, protocol proto: AWSProtocol) -> AWSAuthError {
-        if service == "s3" || proto == .restXML && service.hasPrefix("s3") {
+        if SigV4.usesS3Canonicalization(service: service) {
             return AWSAuthError(code: "InvalidAccessKeyId",
                                 message: "The AWS Access Key Id you provided does not exist in our records.",
                                 httpStatus: 403)
-        }
-        if proto == .json || proto == .restJSON {
-            return AWSAuthError(code: "UnrecognizedClientException",
-                                message: "The security token included in the request is invalid.", httpStatus: 400)
         }
         return AWSAuthError(code: "InvalidClientTokenId",
                             message: "The security token included in the request is invalid.", httpStatus: 403)

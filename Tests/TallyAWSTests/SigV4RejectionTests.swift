@@ -151,7 +151,7 @@ import TallyCore
         #expect(AWSAuthError.unknownAccessKey(service: "s3", protocol: .restXML).code == "InvalidAccessKeyId")
         #expect(AWSAuthError.unknownAccessKey(service: "sts", protocol: .query).code == "InvalidClientTokenId")
         #expect(AWSAuthError.unknownAccessKey(service: "ec2", protocol: .ec2).code == "InvalidClientTokenId")
-        #expect(AWSAuthError.unknownAccessKey(service: "dynamodb", protocol: .json).code == "UnrecognizedClientException")
+        #expect(AWSAuthError.unknownAccessKey(service: "dynamodb", protocol: .json).code == "InvalidClientTokenId")
         #expect(AWSAuthError.unknownAccessKey(service: "sts", protocol: .query).httpStatus == 403)
     }
 
