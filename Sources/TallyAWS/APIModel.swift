@@ -113,7 +113,9 @@ struct Route: Sendable {
         payload = model.payload
     }
 
-    /// Matches raw path segments; returns the decoded label values, or nil.
+    /// Matches raw path segments; returns the decoded label values, or nil. A greedy label (`{Key+}`) takes one
+    /// or more segments: everything the template segments after it do not need (it may sit mid-template, as in
+    /// `/portals/{portalArn+}/browserSettings`).
     func match(_ path: [Substring], trailingSlash pathHasSlash: Bool) -> [String: String]? {
         var labels: [String: String] = [:]
         var i = 0
@@ -129,12 +131,15 @@ struct Route: Sendable {
                 labels[name] = String(v.dropFirst(prefix.count).dropLast(suffix.count))
                 i += 1
             case .greedy(let name, let prefix):
-                guard k == segments.count - 1, i < path.count else { return nil }
-                let rest = path[i...].joined(separator: "/") + (pathHasSlash ? "/" : "")
+                let after = segments.count - k - 1
+                let end = path.count - after
+                guard end > i else { return nil }
+                let last = after == 0
+                let rest = path[i..<end].joined(separator: "/") + (last && pathHasSlash ? "/" : "")
                 let v = URIEncoding.decode(rest)
                 guard v.hasPrefix(prefix), v.count > prefix.count else { return nil }
                 labels[name] = String(v.dropFirst(prefix.count))
-                return labels
+                i = end
             }
         }
         return i == path.count ? labels : nil

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import TallyCore
+@testable import TallyAWS
+
+/// Every REST operation of every botocore service, as a synthesized request (labels filled, requestUri query
+/// literals and required query/header members present), is identified as itself — or, where botocore's model
+/// gives two operations the very same method, template and requirements, as an operation with an identical route.
+@Suite struct RouteCoverageTests {
+    @Test func everyRESTOperationIsIdentified() throws {
+        let id = try OperationIdentifier.load()
+        var checked = 0, ambiguous = 0
+        var failures: [String] = []
+        for (name, svc) in id.model.services.sorted(by: { $0.key < $1.key }) where svc.protocol == .restJSON || svc.protocol == .restXML {
+            for (opName, op) in svc.operations.sorted(by: { $0.key < $1.key }) {
+                let route = Route(operation: opName, model: op)
+                var path = ""
+                for seg in route.segments {
+                    switch seg {
+                    case .literal(let l): path += "/" + URIEncoding.encode(l)
+                    case .label(_, let p, let s): path += "/" + URIEncoding.encode(p + "v1" + s)
+                    case .greedy(_, let p): path += "/" + URIEncoding.encode(p) + "a/b"
+                    }
+                }
+                if path.isEmpty || route.trailingSlash { path += "/" }
+                var query = route.queryLiterals.map { lit in lit.1.map { v in "\(lit.0)=\(v)" } ?? lit.0 }
+                query += route.requiredQuery.map { "\(URIEncoding.encode($0))=1" }
+                var headers: [(name: String, value: String)] = [("Host", "127.0.0.1:1")]
+                headers += route.requiredHeaders.map { (name: $0, value: "1") }
+                let head = HTTPRequestHead(method: op.method, path: path, query: query.isEmpty ? nil : query.joined(separator: "&"),
+                                           headers: headers)
+                let got = id.identify(head, signingName: svc.signingName, region: "us-east-1", body: nil)
+                checked += 1
+                if got.operation == opName && got.modelName == name { continue }
+                // acceptable only when the chosen operation's route is indistinguishable from this one
+                if let other = got.operation, let otherModel = got.modelName.flatMap({ id.model.services[$0] })?.operations[other],
+                   otherModel.method == op.method, Route(operation: other, model: otherModel).sameRequirements(as: route) {
+                    ambiguous += 1
+                    continue
+                }
+                failures.append("\(name).\(opName) \(op.method) \(op.uri) -> \(got.modelName ?? "-").\(got.operation ?? "nil")")
+            }
+        }
+        #expect(checked > 5000)
+        #expect(failures.isEmpty, "\(failures.count) misidentified: \(failures.prefix(40).joined(separator: "\n"))")
+        #expect(ambiguous < checked / 50, "\(ambiguous) indistinguishable routes")
+    }
+}
+
+extension Route {
+    /// Same path shape (literals equal, labels in the same places) and the same query / header requirements.
+    func sameRequirements(as other: Route) -> Bool {
+        guard segments.count == other.segments.count,
+              Set(queryLiterals.map { "\($0.0)=\($0.1 ?? "")" }) == Set(other.queryLiterals.map { "\($0.0)=\($0.1 ?? "")" }),
+              Set(requiredQuery) == Set(other.requiredQuery),
+              Set(requiredHeaders.map { $0.lowercased() }) == Set(other.requiredHeaders.map { $0.lowercased() }) else { return false }
+        for (a, b) in zip(segments, other.segments) {
+            switch (a, b) {
+            case (.literal(let x), .literal(let y)) where x == y: continue
+            case (.label(_, let p1, let s1), .label(_, let p2, let s2)) where p1 == p2 && s1 == s2: continue
+            case (.greedy(_, let p1), .greedy(_, let p2)) where p1 == p2: continue
+            default: return false
+            }
+        }
+        return true
+    }
+}
