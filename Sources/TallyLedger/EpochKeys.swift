@@ -51,8 +51,24 @@ public struct EpochSet: Sendable {
         guard note.isSigned(name: rootKey.name, by: rootKey.publicKey) else {
             throw TallyError(.integrity, "epochs.note is not signed by the root key \(rootKey.name)+\(Hex.encode(rootKey.keyID))")
         }
+        let f = try parseNoteFields(note.text)
+        let (origin, start, length, count, root) = (f.origin, f.start, f.length, f.count, f.root)
+        var keys: [Ed25519.PublicKey] = []
+        for line in publicKeysText.split(separator: "\n") {
+            guard let raw = Data(base64Encoded: String(line)), let k = try? Ed25519.PublicKey(rawRepresentation: [UInt8](raw)) else {
+                throw TallyError(.integrity, "epochs.pub: line \(keys.count + 1) is not a base64 Ed25519 public key")
+            }
+            keys.append(k)
+        }
+        guard keys.count == count else { throw TallyError(.integrity, "epochs.pub lists \(keys.count) keys, epochs.note certifies \(count)") }
+        guard merkleRoot(keys) == root else { throw TallyError(.integrity, "epochs.pub does not match the Merkle root certified in epochs.note") }
+        return EpochSet(origin: origin, start: start, length: length, publicKeys: keys, note: note, rootKey: rootKey)
+    }
+
+    /// The fields of an epoch-keys note body.
+    public static func parseNoteFields(_ text: String) throws -> (origin: String, start: Int64, length: Int64, count: Int, root: Digest) {
         var fields: [String: String] = [:]
-        let lines = note.text.split(separator: "\n")
+        let lines = text.split(separator: "\n")
         guard lines.first == Substring(header) else { throw TallyError(.integrity, "epochs.note: unknown format '\(lines.first ?? "")'") }
         for line in lines.dropFirst() {
             let parts = line.split(separator: " ", maxSplits: 1)
@@ -64,16 +80,7 @@ public struct EpochSet: Sendable {
               let rootText = fields["root"], let rootRaw = Data(base64Encoded: rootText), let root = Digest([UInt8](rootRaw)) else {
             throw TallyError(.integrity, "epochs.note: missing or malformed origin/start/length/count/root")
         }
-        var keys: [Ed25519.PublicKey] = []
-        for line in publicKeysText.split(separator: "\n") {
-            guard let raw = Data(base64Encoded: String(line)), let k = try? Ed25519.PublicKey(rawRepresentation: [UInt8](raw)) else {
-                throw TallyError(.integrity, "epochs.pub: line \(keys.count + 1) is not a base64 Ed25519 public key")
-            }
-            keys.append(k)
-        }
-        guard keys.count == count else { throw TallyError(.integrity, "epochs.pub lists \(keys.count) keys, epochs.note certifies \(count)") }
-        guard merkleRoot(keys) == root else { throw TallyError(.integrity, "epochs.pub does not match the Merkle root certified in epochs.note") }
-        return EpochSet(origin: origin, start: start, length: length, publicKeys: keys, note: note, rootKey: rootKey)
+        return (origin, start, length, count, root)
     }
 
     /// The epoch of ledger time `ms`, or nil outside the certified range.

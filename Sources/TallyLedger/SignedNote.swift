@@ -94,7 +94,7 @@ public struct NoteVerifierKey: Sendable, Equatable {
     }
 
     public init(parsing text: String) throws {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         func bad(_ why: String) -> TallyError { TallyError(.badInput, "malformed verifier key: \(why)") }
         guard parts.count == 3, !parts[0].isEmpty else { throw bad("expected <name>+<hex key id>+<base64 key>") }
         guard let raw = Data(base64Encoded: String(parts[2])), raw.count == 33, raw.first == 0x01 else {

@@ -5,6 +5,9 @@ struct LedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger",
         abstract: "Write, read, verify and prove the tamper-evident ledger.",
-        subcommands: []
+        subcommands: [
+            LedgerAppendCommand.self, LedgerVerifyCommand.self, LedgerCheckpointCommand.self,
+            LedgerCatCommand.self, LedgerProveCommand.self, LedgerVerifyProofCommand.self,
+        ]
     )
 }

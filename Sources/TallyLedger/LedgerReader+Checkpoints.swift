@@ -1,0 +1,34 @@
+public import TallyCore
+
+extension LedgerReader {
+    /// The newest signed checkpoint note (as written), or nil when none exists yet.
+    public func latestCheckpoint() throws -> String? {
+        let log = CheckpointLog.read(try FileIO.readFile(paths.checkpoints), epochs: nil)
+        return log.entries.last?.note.serialized
+    }
+
+    /// A JSON line for `cat`: the event's members plus "seq" and "time". When the event itself
+    /// has a top-level "seq" or "time" member, the line is {"event":…,"seq":…,"time":…} instead.
+    public static func catLine(seq: UInt64, time: Int64, event: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let bytes = event.bindMemory(to: UInt8.self)
+        var conflict = false
+        if bytes.count >= 2, bytes.firstRange(of: Array("\"seq\":".utf8)) != nil || bytes.firstRange(of: Array("\"time\":".utf8)) != nil {
+            if let v = try? JSONValue(parsing: bytes), v["seq"] != nil || v["time"] != nil { conflict = true }
+        }
+        var head = Array("{\"seq\":\(seq),\"time\":\"".utf8)
+        LedgerTime.append(time, to: &head)
+        head.append(UInt8(ascii: "\""))
+        out.append(contentsOf: head)
+        if conflict {
+            out.append(contentsOf: ",\"event\":".utf8)
+            out.append(contentsOf: bytes)
+            out.append(UInt8(ascii: "}"))
+        } else if bytes.count > 2 {
+            out.append(UInt8(ascii: ","))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes.dropFirst()))
+        } else {
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(0x0A)
+    }
+}

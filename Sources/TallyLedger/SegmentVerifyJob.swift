@@ -1,0 +1,160 @@
+import TallyCore
+
+/// The chain state at the end of a verified segment.
+struct SegmentEndState {
+    var size: UInt64
+    var chain: Digest
+    var frontier: MerkleFrontier
+    var frontierValid: Bool
+}
+
+struct SegmentVerifyResult {
+    var file: String
+    var header: SegmentHeader?
+    var firstBlockSeq: UInt64?
+    var end: SegmentEndState?
+    var roots: [UInt64: Digest] = [:]
+    var problems: [VerifyProblem] = []
+    var warnings: [VerifyProblem] = []
+    var tail: (offset: Int, reason: String)?
+}
+
+/// Verifies one segment on its own: framing, checksums, decompression, seq continuity, the
+/// chain against every block header, Merkle roots at the requested sizes, and that each record
+/// is first covered by a checkpoint signed in the record's epoch.
+struct SegmentVerifyJob: @unchecked Sendable {
+    let epochs: EpochSet?
+    let targets: Set<UInt64>
+    let coverage: [(size: UInt64, epochs: Set<Int>)]
+
+    func verify(path: String, relPath: String, index: UInt32, start: SegmentEndState?) -> SegmentVerifyResult {
+        var r = SegmentVerifyResult(file: relPath)
+        let bytes: [UInt8]
+        do { bytes = try FileIO.readFile(path) } catch let e as TallyError {
+            r.problems.append(.init(kind: "missing-segment", file: relPath, message: e.reason))
+            return r
+        } catch { return r }
+        bytes.withUnsafeBytes { buf in scan(buf, &r, index: index, start: start) }
+        return r
+    }
+
+    private func scan(_ buf: UnsafeRawBufferPointer, _ r: inout SegmentVerifyResult, index: UInt32, start: SegmentEndState?) {
+        let scan = SegmentScan(buf)
+        let file = r.file
+        if let why = scan.headerProblem {
+            r.problems.append(.init(kind: "segment-header", file: file, offset: 0, message: why))
+        } else if scan.headerIncomplete {
+            r.problems.append(.init(kind: "segment-header", file: file, offset: 0, message: "the file is shorter than a segment header"))
+            return
+        }
+        if let h = scan.header, h.index != index {
+            r.problems.append(.init(kind: "segment-header", file: file, offset: 0, message: "the header says segment \(h.index), the file name \(index)"))
+        }
+        r.header = scan.header
+        var expected: UInt64?
+        var chain = Digest()
+        var chainKnown = false
+        var frontier = MerkleFrontier()
+        var frontierValid = false
+        if let s = start {
+            expected = s.size + 1; chain = s.chain; chainKnown = true; frontier = s.frontier; frontierValid = s.frontierValid
+        } else if let h = scan.header {
+            expected = h.firstSeq; chain = h.startChain; chainKnown = true; frontier = h.startFrontier; frontierValid = true
+        }
+        var builder = RecordBuilder()
+        var cov = 0
+        var epochBad: (first: UInt64, last: UInt64, offset: Int)?
+        var lastTime = Int64.min
+        func flushEpochBad() {
+            if let b = epochBad {
+                r.problems.append(.init(kind: "epoch-mismatch", seq: b.first, lastSeq: b.last, file: file, offset: b.offset,
+                                        message: "records are first covered by a checkpoint that was not signed with their epoch's key"))
+                epochBad = nil
+            }
+        }
+        for (n, entry) in scan.entries.enumerated() {
+            switch entry {
+            case .good(let offset, let h):
+                if r.firstBlockSeq == nil { r.firstBlockSeq = h.firstSeq }
+                if let exp = expected, h.firstSeq != exp {
+                    if h.firstSeq > exp {
+                        r.problems.append(.init(kind: "seq-gap", seq: exp, lastSeq: h.firstSeq - 1, file: file, offset: offset,
+                                                message: "records \(exp)–\(h.firstSeq - 1) are missing before this block"))
+                    } else {
+                        r.problems.append(.init(kind: "seq-order", seq: h.firstSeq, lastSeq: h.lastSeq, file: file, offset: offset,
+                                                message: "block holds seqs \(h.firstSeq)–\(h.lastSeq) but seq \(exp) was expected (blocks reordered or duplicated)"))
+                    }
+                    chainKnown = false
+                    frontierValid = false
+                }
+                let blockChainKnown = chainKnown
+                do {
+                    let content = try SegmentScan.content(buf, offset: offset, header: h)
+                    try content.withUnsafeBytes { c in
+                        try BlockContent.forEachRecord(c, header: h) { seq, time, event in
+                            let leaf = builder.leaf(event: event, seq: seq, time: time)
+                            if chainKnown { chain = LedgerHash.chain(chain, leaf) }
+                            if frontierValid {
+                                frontier.append(leaf)
+                                if targets.contains(frontier.size) { r.roots[frontier.size] = frontier.root }
+                            }
+                            if time < lastTime {
+                                r.problems.append(.init(kind: "time-order", seq: seq, file: file, offset: offset, message: "record time goes backwards"))
+                            }
+                            lastTime = time
+                            checkEpoch(seq: seq, time: time, offset: offset, cov: &cov, bad: &epochBad, flush: flushEpochBad)
+                        }
+                    }
+                    if blockChainKnown && chain != h.endChain {
+                        r.problems.append(.init(kind: "chain-mismatch", seq: h.firstSeq, lastSeq: h.lastSeq, file: file, offset: offset,
+                                                message: "the records do not hash to the chain value in the block header"))
+                    } else if !blockChainKnown {
+                        r.warnings.append(.init(kind: "unverifiable", seq: h.firstSeq, lastSeq: h.lastSeq, file: file, offset: offset,
+                                                message: "the chain into this block cannot be checked because of earlier damage"))
+                    }
+                } catch {
+                    let why = (error as? TallyError)?.reason ?? "\(error)"
+                    r.problems.append(.init(kind: "damaged-block", seq: h.firstSeq, lastSeq: h.lastSeq, file: file, offset: offset,
+                                            message: "block content cannot be decoded: \(why)"))
+                    frontierValid = false
+                }
+                chain = h.endChain
+                chainKnown = true
+                expected = h.lastSeq + 1
+            case .damaged(let offset, let end, let why):
+                var nextSeq: UInt64?
+                for later in scan.entries[(n + 1)...] { if case .good(_, let h2) = later { nextSeq = h2.firstSeq; break } }
+                let first = expected
+                let last = nextSeq.map { $0 > 0 ? $0 - 1 : 0 }
+                r.problems.append(.init(kind: "damaged-block", seq: first, lastSeq: last.flatMap { l in first.map { l >= $0 ? l : $0 } }, file: file, offset: offset,
+                                        message: "\(why); \(end - offset) bytes unreadable"))
+                chainKnown = false
+                frontierValid = false
+                expected = nextSeq
+            case .tail(let offset, let why):
+                r.tail = (offset, why)
+            }
+        }
+        flushEpochBad()
+        if let exp = expected ?? start.map({ $0.size + 1 }) {
+            r.end = SegmentEndState(size: exp - 1, chain: chain, frontier: frontier, frontierValid: frontierValid && chainKnown)
+            if !chainKnown { r.end = nil }
+        }
+    }
+
+    private func checkEpoch(seq: UInt64, time: Int64, offset: Int, cov: inout Int, bad: inout (first: UInt64, last: UInt64, offset: Int)?, flush: () -> Void) {
+        guard let epochs else { return }
+        while cov < coverage.count && coverage[cov].size < seq { cov += 1 }
+        guard cov < coverage.count else { return }
+        let e = epochs.epoch(at: time)
+        if let e, coverage[cov].epochs.contains(e) {
+            flush()
+        } else if var b = bad, b.last + 1 == seq {
+            b.last = seq
+            bad = b
+        } else {
+            flush()
+            bad = (seq, seq, offset)
+        }
+    }
+}
