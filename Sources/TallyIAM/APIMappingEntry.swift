@@ -2,6 +2,8 @@
 public struct APIMappingEntry: Sendable, Hashable {
     /// The IAM service prefix, e.g. "s3".
     public var service: String
+    /// The botocore service the operation belongs to, e.g. "s3" or "s3control" (both prefix "s3").
+    public var api: String
     public var operation: String
     /// False for an operation the table reports as unmapped.
     public var mapped: Bool

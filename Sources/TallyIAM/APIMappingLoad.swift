@@ -8,8 +8,8 @@ extension APIMapping {
     /// Parses a mapping resource file (uncached; `load()` is the cached form).
     ///
     /// Payload: UTF-8 lines of TAB-separated fields —
-    /// `N signingName prefix` (an alias), `U prefix Operation reason` (unmapped),
-    /// `O prefix Operation provenance rules reason` (a mapped operation), followed by its
+    /// `N signingName prefix` (an alias), `U prefix Operation reason api` (unmapped),
+    /// `O prefix Operation provenance rules reason api` (a mapped operation), followed by its
     /// `P action when unless whenPrefix resource...` lines (whenPrefix as `Member=text,...`).
     public init(contentsOf path: String) throws {
         let (header, payload) = try TallyResource.read(path: path)
@@ -36,11 +36,11 @@ extension APIMapping {
             switch f[0] {
             case "N" where f.count >= 3:
                 aliases[f[1].lowercased()] = f[2].lowercased()
-            case "U" where f.count >= 4:
-                entries.append(APIMappingEntry(service: f[1], operation: f[2], mapped: false, provenance: "",
+            case "U" where f.count >= 5:
+                entries.append(APIMappingEntry(service: f[1], api: f[4], operation: f[2], mapped: false, provenance: "",
                                                rules: [], reason: f[3], permissions: []))
-            case "O" where f.count >= 6:
-                entries.append(APIMappingEntry(service: f[1], operation: f[2], mapped: true, provenance: f[3],
+            case "O" where f.count >= 7:
+                entries.append(APIMappingEntry(service: f[1], api: f[6], operation: f[2], mapped: true, provenance: f[3],
                                                rules: f[4].isEmpty ? [] : f[4].utf8.split(separator: 0x2C).map { String(Substring($0)) },
                                                reason: f[5], permissions: []))
             case "P" where f.count >= 6:

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Values a resource pattern can refer to.
 struct ResolveContext {
     let parameters: [String: String]
@@ -159,13 +157,17 @@ struct CompiledPermission: Sendable {
     static func compile(_ pattern: String) throws -> [PatternSegment] {
         if pattern == "*" { return [] }
         var segments: [PatternSegment] = []
-        var rest = Substring(pattern)
-        while let open = rest.range(of: "${") {
-            if open.lowerBound > rest.startIndex { segments.append(.literal(String(rest[..<open.lowerBound]))) }
-            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+        let bytes = Array(pattern.utf8)
+        var literalStart = 0
+        var i = 0
+        func text(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        while i + 1 < bytes.count {
+            guard bytes[i] == UInt8(ascii: "$"), bytes[i + 1] == UInt8(ascii: "{") else { i += 1; continue }
+            guard let close = bytes[(i + 2)...].firstIndex(of: UInt8(ascii: "}")) else {
                 throw PatternError(description: "unterminated ${ in \(pattern)")
             }
-            let name = rest[open.upperBound..<close]
+            if i > literalStart { segments.append(.literal(text(literalStart..<i))) }
+            let name = text((i + 2)..<close)
             switch name {
             case "Partition": segments.append(.partition)
             case "Region": segments.append(.region)
@@ -183,9 +185,10 @@ struct CompiledPermission: Sendable {
                     segments.append(.member(String(spec), transform: nil))
                 }
             }
-            rest = rest[rest.index(after: close)...]
+            i = close + 1
+            literalStart = i
         }
-        if !rest.isEmpty { segments.append(.literal(String(rest))) }
+        if literalStart < bytes.count { segments.append(.literal(text(literalStart..<bytes.count))) }
         return segments
     }
 }

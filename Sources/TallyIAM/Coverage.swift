@@ -2,8 +2,10 @@
 public struct IAMCoverageReport: Sendable, Codable {
     /// One service's figures.
     public struct Service: Sendable, Codable {
-        /// The IAM prefix.
+        /// The botocore service name (the IAM prefix for the held services).
         public var service: String
+        /// Its IAM prefix.
+        public var prefix: String
         /// Operations in botocore's model of the service.
         public var operations: Int
         /// Operations the table maps (generated or override).
@@ -35,21 +37,25 @@ extension APIMapping {
     public static let heldServices = ["s3", "iam", "sts", "ec2", "dynamodb", "sqs", "sns", "secretsmanager",
                                       "kms", "ssm", "lambda", "logs", "cloudformation"]
 
-    /// Every IAM prefix the table has rows for, in table order.
+    /// Every botocore service the table has rows for, in table order (reviewed services first).
     public var mappedServices: [String] {
         var seen = Set<String>(), out: [String] = []
-        for entry in entries where seen.insert(entry.service).inserted { out.append(entry.service) }
+        for entry in entries where seen.insert(entry.api).inserted { out.append(entry.api) }
         return out
     }
 
-    /// Coverage of `services` (default: `heldServices`) against `catalog`.
+    /// Coverage of `services` (botocore service names, default: `heldServices`) against `catalog`.
+    /// Operations of another botocore service that the table files under the same IAM prefix
+    /// with the same name are counted once, under the first service.
     public func coverage(catalog: IAMCatalog, services: [String]? = nil) -> IAMCoverageReport {
-        let wanted = (services ?? Self.heldServices).map { iamPrefix(for: $0) }
+        let wanted = services ?? Self.heldServices
         var rows: [IAMCoverageReport.Service] = []
         for service in wanted {
-            var row = IAMCoverageReport.Service(service: service, operations: 0, mapped: 0, mappedToCatalog: 0,
+            let api = service.lowercased()
+            var row = IAMCoverageReport.Service(service: api, prefix: entries.first { $0.api == api }?.service ?? api,
+                                                operations: 0, mapped: 0, mappedToCatalog: 0,
                                                 percent: 0, unmapped: [], unknownActions: [])
-            for entry in entries where entry.service == service {
+            for entry in entries where entry.api == api {
                 row.operations += 1
                 guard entry.mapped else {
                     row.unmapped.append(.init(operation: entry.operation, reason: entry.reason))
