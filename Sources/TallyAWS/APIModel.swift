@@ -9,7 +9,7 @@ struct APIModel: Sendable {
     var services: [String: ServiceModel]
     var bySigningName: [String: [String]] = [:]
     var byEndpointPrefix: [String: [String]] = [:]
-    var byTargetPrefix: [String: String] = [:]
+    var byTargetPrefix: [String: [String]] = [:]
 
     init(json data: Data) throws {
         let raw = try JSONDecoder().decode(RawModel.self, from: data)
@@ -21,9 +21,13 @@ struct APIModel: Sendable {
             services[name] = svc
             bySigningName[svc.signingName, default: []].append(name)
             byEndpointPrefix[svc.endpointPrefix, default: []].append(name)
-            if let t = svc.targetPrefix, !t.isEmpty { byTargetPrefix[t] = name }
+            if let t = svc.targetPrefix, !t.isEmpty { byTargetPrefix[t, default: []].append(name) }
         }
-        for k in bySigningName.keys { bySigningName[k]!.sort() }
+        // The model named like the signing name first (rds before docdb and neptune, which share its endpoint).
+        for k in bySigningName.keys {
+            bySigningName[k]!.sort { a, b in (a == k) != (b == k) ? a == k : a < b }
+        }
+        for k in byTargetPrefix.keys { byTargetPrefix[k]!.sort() }
         for k in byEndpointPrefix.keys { byEndpointPrefix[k]!.sort() }
     }
 

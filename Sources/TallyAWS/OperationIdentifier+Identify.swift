@@ -27,11 +27,13 @@ extension OperationIdentifier {
 
         // JSON RPC: X-Amz-Target.
         if let target = head.value(of: "x-amz-target") {
-            let parts = target.split(separator: ".", maxSplits: 1)
-            let prefix = parts.count == 2 ? String(parts[0]) : ""
-            let opName = parts.count == 2 ? String(parts[1]) : target
-            let svcName = model.byTargetPrefix[prefix].flatMap { candidates.contains($0) ? $0 : nil }
-                ?? candidates.first { model.services[$0]?.operations[opName] != nil } ?? candidates[0]
+            // "Prefix.Operation"; prefixes may contain dots (com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101).
+            let dot = target.lastIndex(of: ".")
+            let prefix = dot.map { String(target[..<$0]) } ?? ""
+            let opName = dot.map { String(target[target.index(after: $0)...]) } ?? target
+            let byPrefix = (model.byTargetPrefix[prefix] ?? []).filter { candidates.contains($0) }
+            let hasOp = { (n: String) in self.model.services[n]?.operations[opName] != nil }
+            let svcName = byPrefix.first(where: hasOp) ?? byPrefix.first ?? candidates.first(where: hasOp) ?? candidates[0]
             let svc = model.services[svcName]!
             return IdentifiedOperation(service: svc.signingName, signingName: signingName,
                                        operation: svc.operations[opName] != nil ? opName : nil, protocol: .json,

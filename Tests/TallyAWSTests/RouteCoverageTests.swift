@@ -45,6 +45,45 @@ import TallyCore
         #expect(failures.isEmpty, "\(failures.count) misidentified: \(failures.prefix(40).joined(separator: "\n"))")
         #expect(ambiguous < checked / 50, "\(ambiguous) indistinguishable routes")
     }
+
+    /// Every JSON operation by `X-Amz-Target`, every query/EC2 operation by `Action` + `Version`.
+    @Test func everyRPCOperationIsIdentified() throws {
+        let id = try OperationIdentifier.load()
+        var checked = 0, shared = 0
+        var failures: [String] = []
+        for (name, svc) in id.model.services.sorted(by: { $0.key < $1.key }) {
+            for opName in svc.operations.keys.sorted() {
+                let got: IdentifiedOperation
+                switch svc.protocol {
+                case .json:
+                    let head = HTTPRequestHead(method: "POST", target: "/", headers: [
+                        ("Host", "h"), ("X-Amz-Target", "\(svc.targetPrefix ?? "").\(opName)"),
+                        ("Content-Type", "application/x-amz-json-\(svc.jsonVersion ?? "1.0")")])
+                    got = id.identify(head, signingName: svc.signingName, region: "us-east-1", body: Array("{}".utf8))
+                case .query, .ec2:
+                    let head = HTTPRequestHead(method: "POST", target: "/", headers: [
+                        ("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")])
+                    got = id.identify(head, signingName: svc.signingName, region: "us-east-1",
+                                      body: Array("Action=\(opName)&Version=\(svc.apiVersion ?? "")".utf8))
+                default: continue
+                }
+                checked += 1
+                if got.operation == opName && got.modelName == name { continue }
+                // models that share an endpoint and wire identity (rds/docdb/neptune: same signing name, API version
+                // and actions; timestream-query/-write: same target prefix) cannot be told apart: the first wins
+                if got.operation == opName, let other = got.modelName.flatMap({ id.model.services[$0] }),
+                   other.signingName == svc.signingName,
+                   svc.protocol == .json ? other.targetPrefix == svc.targetPrefix : other.apiVersion == svc.apiVersion {
+                    shared += 1
+                } else {
+                    failures.append("\(name).\(opName) -> \(got.modelName ?? "-").\(got.operation ?? "nil")")
+                }
+            }
+        }
+        #expect(checked > 8000)
+        #expect(shared < 200, "\(shared) operations of models sharing a wire identity")
+        #expect(failures.isEmpty, "\(failures.count) misidentified: \(failures.prefix(40).joined(separator: "\n"))")
+    }
 }
 
 extension Route {
