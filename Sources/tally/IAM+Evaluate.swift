@@ -1,0 +1,62 @@
+import ArgumentParser
+import TallyCore
+import TallyIAM
+
+/// `tally iam evaluate`: decides a request against a set of policies with AWS's evaluation logic.
+struct IAMEvaluateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate a request against IAM policies (exit 0 allow, 1 deny).",
+        discussion: """
+            Explicit Deny anywhere wins; every SCP must allow; a resource-based policy naming the caller \
+            allows; otherwise an identity-based policy must allow, and then the permissions boundary and \
+            the session policies (if given) must allow.
+            """
+    )
+
+    @Option(name: .customLong("policy"), help: "An identity-based policy file (repeatable).")
+    var policies: [String] = []
+    @Option(help: "The permissions boundary policy file.")
+    var boundary: String?
+    @Option(name: .customLong("scp"), help: "A service control policy file (repeatable; each must allow).")
+    var scps: [String] = []
+    @Option(name: .customLong("session-policy"), help: "A session policy file (repeatable).")
+    var sessionPolicies: [String] = []
+    @Option(name: .customLong("resource-policy"), help: "A resource-based policy file (repeatable).")
+    var resourcePolicies: [String] = []
+    @Option(help: "The action, e.g. s3:GetObject.")
+    var action: String
+    @Option(help: "The resource ARN (or *).")
+    var resource: String
+    @Option(name: .customLong("context"), help: "A context key, key=value (repeat a key for a multivalued key).")
+    var context: [String] = []
+    @Option(help: "The caller's ARN (user, role, assumed-role session).")
+    var principal: String?
+    @OptionGroup var output: JSONOption
+
+    func run() async throws {
+        var named: [NamedPolicy] = []
+        func load(_ paths: [String], _ kind: PolicyKind) throws {
+            for path in paths {
+                named.append(NamedPolicy(name: path, kind: kind, document: try PolicyDocument(contentsOfFile: path)))
+            }
+        }
+        try load(policies, .identity)
+        try load(resourcePolicies, .resource)
+        try load(boundary.map { [$0] } ?? [], .boundary)
+        try load(scps, .scp)
+        try load(sessionPolicies, .session)
+        let request = EvaluationRequest(
+            action: action, resource: resource, principal: principal, context: try RequestContext(arguments: context))
+        let result = PolicySet(named).evaluate(request)
+        if output.json {
+            print(String(decoding: result.json.canonicalBytes(), as: UTF8.self))
+        } else {
+            print("\(result.decision.rawValue): \(result.reason)")
+            for s in result.statements {
+                print("  \(s.effect.rawValue) \(s.kind.rawValue) \(s.policy) Statement[\(s.index)]\(s.sid.map { " Sid \($0)" } ?? "")")
+            }
+        }
+        if !result.decision.isAllowed { throw ExitCode(1) }
+    }
+}
