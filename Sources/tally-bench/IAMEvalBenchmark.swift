@@ -136,26 +136,34 @@ enum IAMEvalBenchmark {
             documents.append((name, document.canonicalBytes()))
         }
         let readSeconds = now() - readStart
-        let start = now()
-        var expander = PolicyExpander(catalog: catalog)
+        // Three runs, each with a fresh expander (no pattern cache carried over).
+        var runs: [Double] = []
         var patterns = 0
         var resolved = 0
         var invalid: [String] = []
-        for (name, bytes) in documents {
-            let document: PolicyDocument
-            do { document = try PolicyDocument(parsing: bytes, source: name) } catch {
-                invalid.append("\(error)")
-                continue
+        for _ in 0..<3 {
+            let start = now()
+            var expander = PolicyExpander(catalog: catalog)
+            patterns = 0
+            resolved = 0
+            invalid = []
+            for (name, bytes) in documents {
+                let document: PolicyDocument
+                do { document = try PolicyDocument(parsing: bytes, source: name) } catch {
+                    invalid.append("\(error)")
+                    continue
+                }
+                for statement in document.statements { patterns += statement.action.values.count }
+                for list in expander.expand(document) { resolved += list.count }
             }
-            for statement in document.statements { patterns += statement.action.values.count }
-            for list in expander.expand(document) { resolved += list.count }
+            runs.append(now() - start)
         }
-        let seconds = now() - start
         for problem in invalid.prefix(5) { print("  rejected: \(problem)") }
         print(String(format: "  catalog load: %.0f ms (%d actions)", catalogSeconds * 1000, catalog.allActions.count))
         print(String(format: "  managed policies: %d, %d rejected by the grammar (%.1f MB JSON read in %.0f ms, not counted)",
                      documents.count, invalid.count, Double(data.count) / 1e6, readSeconds * 1000))
-        print(String(format: "  expand every managed policy (parse + resolve %d action patterns to %d actions): %.0f ms [target < 1000 ms]",
-                     patterns, resolved, seconds * 1000))
+        let each = runs.map { String(format: "%.0f", $0 * 1000) }.joined(separator: ", ")
+        print(String(format: "  expand every managed policy (parse + resolve %d action patterns to %d actions): %.0f ms worst of 3",
+                     patterns, resolved, runs.max()! * 1000) + " (\(each) ms) [target < 1000 ms]")
     }
 }
