@@ -14,13 +14,15 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let address = IPNetwork.parseAddress(parts[0]) else { return nil }
-        let maxPrefix = address.isIPv4 ? 32 : 128
-        var prefix = maxPrefix
+        // An IPv4-mapped IPv6 network (::ffff:a.b.c.d/120) is the IPv4 network /(prefix - 96).
+        let mapped = address.isIPv4 && parts[0].contains(":")
+        let maxPrefix = address.isIPv4 && !mapped ? 32 : 128
+        var prefix = address.isIPv4 ? 32 : 128
         if parts.count == 2 {
             guard !parts[1].isEmpty, parts[1].allSatisfy(\.isASCIIDigit), parts[1].count <= 3, let p = Int(parts[1]),
-                p <= maxPrefix
+                p <= maxPrefix, !mapped || p >= 96
             else { return nil }
-            prefix = p
+            prefix = mapped ? p - 96 : p
         }
         (high, low, isIPv4, prefixLength) = (address.high, address.low, address.isIPv4, prefix)
     }

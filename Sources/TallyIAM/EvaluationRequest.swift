@@ -33,6 +33,11 @@ public struct RequestContext: Sendable, Hashable {
         storage[key.lowercased()] = values
     }
 
+    /// Sets a value under an already lower-cased key unless the key is present.
+    mutating func setIfAbsent(lowercased key: String, _ value: String) {
+        if storage[key] == nil { storage[key] = [value] }
+    }
+
     public func contains(_ key: String) -> Bool { storage[key.lowercased()] != nil }
 
     /// Lower-cased keys present.
@@ -54,9 +59,9 @@ public struct EvaluationRequest: Sendable, Hashable {
     let resourceBytes: [UInt8]
     let principalFacts: PrincipalFacts
 
-    /// Creates a request. Keys derivable from the principal (`aws:PrincipalArn`,
-    /// `aws:PrincipalAccount`, `aws:username` for IAM users, `aws:userid`-free) are added unless the
-    /// context already has them.
+    /// Creates a request. Keys derivable from the principal (`aws:PrincipalArn` — the role ARN for
+    /// an assumed-role session —, `aws:PrincipalAccount`, and `aws:username` for IAM users) are
+    /// added unless the context already has them.
     public init(action: String, resource: String, principal: String? = nil, context: RequestContext = .init()) {
         self.action = action
         self.resource = resource
@@ -66,14 +71,14 @@ public struct EvaluationRequest: Sendable, Hashable {
         let facts = PrincipalFacts(principal)
         principalFacts = facts
         var context = context
-        if let principal, !context.contains("aws:PrincipalArn"), facts.account != nil {
-            context.set("aws:PrincipalArn", [facts.roleArn ?? principal])
+        if let principal, facts.account != nil {
+            context.setIfAbsent(lowercased: "aws:principalarn", facts.roleArn ?? principal)
         }
-        if let account = facts.account, !context.contains("aws:PrincipalAccount") {
-            context.set("aws:PrincipalAccount", [account])
+        if let account = facts.account {
+            context.setIfAbsent(lowercased: "aws:principalaccount", account)
         }
-        if let userName = facts.userName, !context.contains("aws:username") {
-            context.set("aws:username", [userName])
+        if let userName = facts.userName {
+            context.setIfAbsent(lowercased: "aws:username", userName)
         }
         self.context = context
     }
