@@ -1,6 +1,6 @@
 extension CompiledCondition {
     /// Evaluates the clause against the request context, with AWS's rules:
-    /// - key absent: `Null` checks absence; `...IfExists` holds; `ForAllValues:` holds;
+    /// - key absent (for `Null` and set operators also: only empty strings): `Null` checks absence; `...IfExists` holds; `ForAllValues:` holds;
     ///   `ForAnyValue:` fails; otherwise negated operators hold and the rest fail;
     /// - without a set qualifier a positive operator holds when any request value matches any
     ///   policy value (OR), a negated one when no request value matches any policy value (NOR);
@@ -8,7 +8,12 @@ extension CompiledCondition {
     ///   when every request value does;
     /// - a request value that cannot be read as the operator's type satisfies nothing.
     func holds(in context: RequestContext) -> Bool {
-        let requestValues = context.values(forLowercased: key) ?? []
+        var requestValues = context.values(forLowercased: key) ?? []
+        // For Null and the set operators, a key whose values are all empty strings is a null
+        // data set, as if absent (AWS: "resolves to a null dataset, such as an empty string").
+        if op.setQualifier != nil || op.base == .null, !requestValues.isEmpty, requestValues.allSatisfy(\.isEmpty) {
+            requestValues = []
+        }
         if case .null(let expectations) = operand {
             let absent = requestValues.isEmpty
             return expectations.contains { $0 == absent }

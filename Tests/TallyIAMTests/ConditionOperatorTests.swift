@@ -182,6 +182,35 @@ struct ConditionOperatorTests {
         #expect(try !holds(#"{"ForAllValues:NumericGreaterThan":{"k":10}}"#, ["k": ["1", "11"]]))
     }
 
+    /// AWS's "Multivalued context key examples": the tables for ForAllValues:StringNotLike (deny
+    /// unless every tag key starts with key1) and ForAllValues:StringLike with a Null guard.
+    @Test func documentedMultivaluedExamples() throws {
+        let deny = PolicyFixture.statements(
+            #"{"Effect":"Allow","Action":"iam:*","Resource":"*"}"#,
+            #"{"Sid":"DenyRestrictedTags","Effect":"Deny","Action":["iam:Tag*","iam:UnTag*"],"Resource":["*"],"Condition":{"ForAllValues:StringNotLike":{"aws:TagKeys":"key1*"}}}"#)
+        let set = try PolicyFixture.set(identity: [deny])
+        func decide(_ keys: [String]?) -> Decision {
+            set.decide(PolicyFixture.request("iam:TagUser", "arn:aws:iam::1:user/u", keys.map { ["aws:TagKeys": $0] } ?? [:]))
+        }
+        #expect(decide(["key1:legal"]) == .allow)  // no match: not denied
+        #expect(decide(["key1:hr", "key1:personnel"]) == .allow)
+        #expect(decide(["key2:audit"]) == .explicitDeny)  // match
+        #expect(decide(nil) == .explicitDeny)  // no key: ForAllValues matches
+        // With "Null": false the absent (or empty) key no longer matches.
+        let guarded = #"{"Null":{"aws:TagKeys":"false"},"ForAllValues:StringLike":{"aws:TagKeys":["key1*","key2*","key3*"]}}"#
+        #expect(try holds(guarded, ["aws:TagKeys": ["key1a", "key3b"]]))
+        #expect(try !holds(guarded, ["aws:TagKeys": ["key1a", "other"]]))
+        #expect(try !holds(guarded))
+        #expect(try !holds(guarded, ["aws:TagKeys": [""]]))
+        #expect(try holds(#"{"ForAllValues:StringLike":{"aws:TagKeys":"key1*"}}"#, ["aws:TagKeys": [""]]))  // null data set
+        // ForAnyValue deny: snapshots tagged with environment or webserver are denied.
+        let anyDeny = #"{"ForAnyValue:StringEquals":{"aws:TagKeys":["environment","webserver"]}}"#
+        #expect(try holds(anyDeny, ["aws:TagKeys": ["webserver"]]))
+        #expect(try holds(anyDeny, ["aws:TagKeys": ["environment", "webserver", "test"]]))
+        #expect(try !holds(anyDeny, ["aws:TagKeys": ["test"]]))
+        #expect(try !holds(anyDeny))
+    }
+
     @Test func logicAcrossOperatorsKeysAndValues() throws {
         // Operators AND, keys AND, values OR.
         let c = #"{"StringEquals":{"a":["1","2"],"b":"x"},"Bool":{"c":"true"}}"#
