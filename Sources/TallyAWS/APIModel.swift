@@ -70,11 +70,11 @@ struct OperationModel: Sendable, Decodable {
     /// required query / header members ("querystring:uploadId", "header:x-amz-copy-source")
     var required: [String]?
     /// the input member bound to the whole body (Lambda Invoke's Payload, S3 PutObject's Body)
-    var payload: String?
+    let payload: String?
 }
 
 /// A compiled REST route: path template segments and the query literals of its requestUri.
-struct Route: Sendable {
+final class Route: Sendable {
     enum Segment: Sendable {
         case literal(String)
         /// `prefix{Label}suffix` within one segment.
@@ -83,15 +83,15 @@ struct Route: Sendable {
         case greedy(name: String, prefix: String)
     }
 
-    var operation: String
-    var segments: [Segment]
-    var trailingSlash: Bool
+    let operation: String
+    let segments: [Segment]
+    let trailingSlash: Bool
     /// Query literals from the requestUri: `?uploads` → ("uploads", nil); `?list-type=2` → ("list-type", "2").
-    var queryLiterals: [(String, String?)]
-    var requiredQuery: [String]
-    var requiredHeaders: [String]
-    var members: [String: String]
-    var payload: String?
+    let queryLiterals: [(String, String?)]
+    let requiredQuery: [String]
+    let requiredHeaders: [String]
+    let members: [String: String]
+    let payload: String?
 
     init(operation: String, model: OperationModel) {
         self.operation = operation
@@ -117,30 +117,32 @@ struct Route: Sendable {
         payload = model.payload
     }
 
-    /// Matches raw path segments; returns the decoded label values, or nil. A greedy label (`{Key+}`) takes one
-    /// or more segments: everything the template segments after it do not need (it may sit mid-template, as in
-    /// `/portals/{portalArn+}/browserSettings`).
-    func match(_ path: [Substring], trailingSlash pathHasSlash: Bool) -> [String: String]? {
+    /// Matches the percent-decoded path segments; returns the label values, or nil. A greedy label (`{Key+}`)
+    /// takes one or more segments: everything the template segments after it do not need (it may sit
+    /// mid-template, as in `/portals/{portalArn+}/browserSettings`).
+    func match(_ path: [String], trailingSlash pathHasSlash: Bool) -> [String: String]? {
         var labels: [String: String] = [:]
         var i = 0
         for (k, seg) in segments.enumerated() {
             switch seg {
             case .literal(let lit):
-                guard i < path.count, URIEncoding.decode(path[i]) == lit else { return nil }
+                guard i < path.count, path[i] == lit else { return nil }
                 i += 1
             case .label(let name, let prefix, let suffix):
                 guard i < path.count else { return nil }
-                let v = URIEncoding.decode(path[i])
-                guard v.hasPrefix(prefix), v.hasSuffix(suffix), v.count > prefix.count + suffix.count else { return nil }
-                labels[name] = String(v.dropFirst(prefix.count).dropLast(suffix.count))
+                let v = path[i]
+                if prefix.isEmpty && suffix.isEmpty {
+                    labels[name] = v
+                } else {
+                    guard v.hasPrefix(prefix), v.hasSuffix(suffix), v.count > prefix.count + suffix.count else { return nil }
+                    labels[name] = String(v.dropFirst(prefix.count).dropLast(suffix.count))
+                }
                 i += 1
             case .greedy(let name, let prefix):
                 let after = segments.count - k - 1
                 let end = path.count - after
                 guard end > i else { return nil }
-                let last = after == 0
-                let rest = path[i..<end].joined(separator: "/") + (last && pathHasSlash ? "/" : "")
-                let v = URIEncoding.decode(rest)
+                let v = path[i..<end].joined(separator: "/") + (after == 0 && pathHasSlash ? "/" : "")
                 guard v.hasPrefix(prefix), v.count > prefix.count else { return nil }
                 labels[name] = String(v.dropFirst(prefix.count))
                 i = end

@@ -53,14 +53,19 @@ public struct HTTPRequestHead: Sendable {
 
 @inline(__always)
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
-    guard x.count == y.count else { return false }
-    for (c, d) in zip(x, y) where c != d {
-        let lc = (c >= 65 && c <= 90) ? c + 32 : c
-        let ld = (d >= 65 && d <= 90) ? d + 32 : d
-        if lc != ld { return false }
+    guard a.utf8.count == b.utf8.count else { return false }
+    if a == b { return true }
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            for i in 0..<x.count where x[i] != y[i] {
+                let lc = (x[i] >= 65 && x[i] <= 90) ? x[i] + 32 : x[i]
+                let ld = (y[i] >= 65 && y[i] <= 90) ? y[i] + 32 : y[i]
+                if lc != ld { return false }
+            }
+            return true
+        }
     }
-    return true
 }
 
 /// Another name for ``HTTPRequestHead``, for files that also import NIOHTTP1 (whose `HTTPRequestHead` would be

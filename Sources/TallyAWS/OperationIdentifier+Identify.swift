@@ -69,12 +69,13 @@ extension OperationIdentifier {
             let svc = model.services[name]!
             guard let routes = svc.routes[head.method.uppercased()] else { continue }
             let path = restPath(head, service: svc)
-            let segs = path.split(separator: "/", omittingEmptySubsequences: true)
-            let slash = path.count > 1 && path.hasSuffix("/")
+            let segs = path.split(separator: "/", omittingEmptySubsequences: true).map { URIEncoding.decode($0) }
+            let slash = path.utf8.count > 1 && path.hasSuffix("/")
             for route in routes {
-                guard let labels = route.match(segs, trailingSlash: slash),
-                      let score = route.specificity(query: queryDict, head: head) else { continue }
-                if best == nil || score > best!.score { best = (svc, route, labels, score) }
+                guard let score = route.specificity(query: queryDict, head: head),
+                      best == nil || score > best!.score,
+                      let labels = route.match(segs, trailingSlash: slash) else { continue }
+                best = (svc, route, labels, score)
             }
         }
         guard let best else {

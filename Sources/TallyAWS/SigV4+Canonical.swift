@@ -6,6 +6,7 @@ extension SigV4 {
     /// (so `%20` on the wire becomes `%2520`: AWS's double encoding).
     public static func canonicalURI(path: String, service: String) -> String {
         if usesS3Canonicalization(service: service) { return path.isEmpty ? "/" : path }
+        if path == "/" { return path }
         let normalized = removeDotSegments(path.isEmpty ? "/" : path)
         return URIEncoding.encode(normalized, keepSlash: true)
     }
@@ -41,31 +42,74 @@ extension SigV4 {
     }
 
     /// A header value in canonical form: leading/trailing whitespace trimmed, inner runs of whitespace
-    /// folded to one space.
+    /// folded to one space (botocore's `' '.join(value.split())` for ASCII whitespace).
     public static func trimAll(_ value: String) -> String {
-        value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" })
-            .joined(separator: " ")
+        var out: [UInt8] = []
+        appendTrimmed(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendTrimmed(_ value: String, to out: inout [UInt8]) {
+        var pending = false, any = false
+        for b in value.utf8 {
+            if ASCII.isWhitespace(b) {
+                pending = any
+            } else {
+                if pending { out.append(32); pending = false }
+                out.append(b)
+                any = true
+            }
+        }
     }
 
     /// `name:value\n` for each signed header (values of repeated headers joined with `,`).
     public static func canonicalHeaders(_ head: HTTPRequestHead, signedHeaders: [String]) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        appendCanonicalHeaders(head, signedHeaders: signedHeaders, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendCanonicalHeaders(_ head: HTTPRequestHead, signedHeaders: [String], to out: inout [UInt8]) {
         for name in signedHeaders {
-            let values = head.values(of: name).map(trimAll)
-            out += name + ":" + values.joined(separator: ",") + "\n"
+            out.append(ascii: name)
+            out.append(58)   // :
+            var first = true
+            for h in head.headers where asciiCaseInsensitiveEquals(h.name, name) {
+                if !first { out.append(44) }   // ,
+                appendTrimmed(h.value, to: &out)
+                first = false
+            }
+            out.append(10)
         }
-        return out
     }
 
     /// The full canonical request:
     /// `METHOD\nURI\nQUERY\nHEADERS\n\nSIGNED;HEADERS\nPAYLOADHASH`.
     public static func canonicalRequest(_ head: HTTPRequestHead, signedHeaders: [String], payloadHash: String,
                                         service: String, presigned: Bool) -> String {
-        head.method.uppercased() + "\n"
-            + canonicalURI(path: head.path, service: service) + "\n"
-            + canonicalQuery(head.query, excludeSignature: presigned) + "\n"
-            + canonicalHeaders(head, signedHeaders: signedHeaders) + "\n"
-            + signedHeaders.joined(separator: ";") + "\n"
-            + payloadHash
+        String(decoding: canonicalRequestBytes(head, signedHeaders: signedHeaders, payloadHash: payloadHash,
+                                               service: service, presigned: presigned), as: UTF8.self)
+    }
+
+    /// The canonical request as bytes (what is hashed).
+    static func canonicalRequestBytes(_ head: HTTPRequestHead, signedHeaders: [String], payloadHash: String,
+                                      service: String, presigned: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out.append(ascii: ASCII.hasLowercase(head.method) ? head.method.uppercased() : head.method)
+        out.append(10)
+        out.append(ascii: canonicalURI(path: head.path, service: service))
+        out.append(10)
+        if let q = head.query, !q.isEmpty { out.append(ascii: canonicalQuery(q, excludeSignature: presigned)) }
+        out.append(10)
+        appendCanonicalHeaders(head, signedHeaders: signedHeaders, to: &out)
+        out.append(10)
+        for (i, n) in signedHeaders.enumerated() {
+            if i > 0 { out.append(59) }   // ;
+            out.append(ascii: n)
+        }
+        out.append(10)
+        out.append(ascii: payloadHash)
+        return out
     }
 }

@@ -47,16 +47,17 @@ extension SigV4 {
             throw .incompleteSignature("Unsupported Authorization Type '\(alg)'; expected AWS4-HMAC-SHA256")
         }
         var credential: Substring?, signedHeaders: Substring?, signature: Substring?
-        for part in value[value.index(after: space)...].split(separator: ",") {
-            let p = part.trimmingCharacters(in: .whitespaces)
-            guard let eq = p.firstIndex(of: "=") else {
+        let params = value[value.index(after: space)...]
+        for part in params.utf8.split(separator: 44) {   // ,
+            let p = ASCII.trim(Substring(part))
+            guard let eq = p.utf8.firstIndex(of: 61) else {   // =
                 throw .incompleteSignature("Authorization header component '\(p)' is not of the form Key=Value")
             }
-            let key = p[..<eq], val = p[p.index(after: eq)...]
+            let key = p[..<eq], val = p[p.utf8.index(after: eq)...]
             switch key {
-            case "Credential": credential = Substring(val)
-            case "SignedHeaders": signedHeaders = Substring(val)
-            case "Signature": signature = Substring(val)
+            case "Credential": credential = val
+            case "SignedHeaders": signedHeaders = val
+            case "Signature": signature = val
             default: throw .incompleteSignature("Authorization header has an unknown component '\(key)'")
             }
         }
@@ -72,7 +73,7 @@ extension SigV4 {
         let amzDate: String
         if let x = head.value(of: "x-amz-date") {
             amzDate = x
-        } else if let d = head.value(of: "date"), let parsed = AmzDate.parseHTTPDate(d.trimmingCharacters(in: .whitespaces)) {
+        } else if let d = head.value(of: "date"), let parsed = AmzDate.parseHTTPDate(ASCII.trim(d)) {
             amzDate = AmzDate.format(parsed)
         } else {
             throw .incompleteSignature("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")
@@ -119,7 +120,7 @@ extension SigV4 {
         func malformed(_ m: String) -> AWSAuthError {
             presigned ? .authorizationQueryParametersError(m) : .authorizationHeaderMalformed(m)
         }
-        let parts = credential.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = credential.utf8.split(separator: 47, omittingEmptySubsequences: false).map { Substring($0) }
         guard parts.count == 5, !parts[0].isEmpty, !parts[2].isEmpty, !parts[3].isEmpty else {
             throw malformed("the Credential '\(credential)' must have the form <AccessKeyId>/<yyyyMMdd>/<region>/<service>/aws4_request")
         }
@@ -134,8 +135,8 @@ extension SigV4 {
         guard parts[1].utf8.count == 8, amzDate.hasPrefix(parts[1]) else {
             throw malformed("the Credential date '\(parts[1])' does not match the request date '\(amzDate.prefix(8))'")
         }
-        let names = signedHeaders.split(separator: ";", omittingEmptySubsequences: false).map(String.init)
-        guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0 == $0.lowercased() }) else {
+        let names = signedHeaders.utf8.split(separator: 59, omittingEmptySubsequences: false).map { String(Substring($0)) }
+        guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && !ASCII.hasUppercase($0) }) else {
             throw presigned ? .authorizationQueryParametersError("X-Amz-SignedHeaders '\(signedHeaders)' is malformed")
                 : .incompleteSignature("SignedHeaders '\(signedHeaders)' must be lower-case names separated by ';'")
         }
@@ -149,7 +150,7 @@ extension SigV4 {
         let service = String(parts[3])
         var mode = SigV4PayloadMode.notDeclared
         if let declared = head.value(of: "x-amz-content-sha256") {
-            mode = try SigV4PayloadMode.parse(declared.trimmingCharacters(in: .whitespaces))
+            mode = try SigV4PayloadMode.parse(ASCII.trim(declared))
         } else if presigned, usesS3Canonicalization(service: service) {
             mode = .unsigned
         } else if !presigned, usesS3Canonicalization(service: service) {
@@ -157,16 +158,16 @@ extension SigV4 {
         }
         if !presigned, usesS3Canonicalization(service: service) {
             // S3 requires every x-amz-* header present to be signed.
-            for h in head.headers {
-                let n = h.name.lowercased()
-                if n.hasPrefix("x-amz-") && !names.contains(n) {
+            for h in head.headers where ASCII.hasPrefixIgnoringCase(h.name, "x-amz-") {
+                let n = ASCII.lowercased(h.name)
+                if !names.contains(n) {
                     throw .accessDenied("There were headers present in the request which were not signed: \(n)")
                 }
             }
         }
         return SigV4Auth(accessKeyId: String(parts[0]), scopeDate: String(parts[1]), region: String(parts[2]),
                          service: service, amzDate: amzDate, date: date, signedHeaders: names,
-                         signature: signature.lowercased(), isPresigned: presigned, expires: expires,
+                         signature: ASCII.lowercased(signature), isPresigned: presigned, expires: expires,
                          securityToken: token, payloadMode: mode)
     }
 }

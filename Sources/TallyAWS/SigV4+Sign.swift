@@ -24,6 +24,13 @@ extension SigV4 {
     @discardableResult
     public static func sign(_ head: inout HTTPRequestHead, credentials: AWSCredentials, region: String, service: String,
                             payloadHash: String, date: Date) -> VerifiedSigV4 {
+        sign(&head, credentials: credentials, region: region, service: service, payloadHash: payloadHash, date: date, keyCache: nil)
+    }
+
+    /// ``sign(_:credentials:region:service:payloadHash:date:)`` taking the signing key from `keyCache` when given.
+    @discardableResult
+    public static func sign(_ head: inout HTTPRequestHead, credentials: AWSCredentials, region: String, service: String,
+                            payloadHash: String, date: Date, keyCache: SigningKeyCache?) -> VerifiedSigV4 {
         let amzDate = AmzDate.format(date)
         head.setHeader("Authorization", nil)
         head.setHeader("X-Amz-Date", amzDate)
@@ -31,18 +38,19 @@ extension SigV4 {
         if usesS3Canonicalization(service: service) { head.setHeader("X-Amz-Content-SHA256", payloadHash) }
         var names = Set<String>()
         for h in head.headers {
-            let n = h.name.lowercased()
+            let n = ASCII.lowercased(h.name)
             if !unsignedHeaderNames.contains(n) { names.insert(n) }
         }
         names.insert("host")
-        let signed = names.sorted()
+        let signed = names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         let scopeDate = String(amzDate.prefix(8))
         let scope = "\(scopeDate)/\(region)/\(service)/aws4_request"
-        let canonical = canonicalRequest(head, signedHeaders: signed, payloadHash: payloadHash, service: service,
+        let canonical = canonicalRequestBytes(head, signedHeaders: signed, payloadHash: payloadHash, service: service,
                                          presigned: false)
-        let key = signingKey(secretAccessKey: credentials.secretAccessKey, date: scopeDate, region: region, service: service)
+        let key = keyCache?.signingKey(secretAccessKey: credentials.secretAccessKey, date: scopeDate, region: region, service: service)
+            ?? signingKey(secretAccessKey: credentials.secretAccessKey, date: scopeDate, region: region, service: service)
         let sig = signature(signingKey: key, stringToSign: stringToSign(amzDate: amzDate, credentialScope: scope,
-                                                                        canonicalRequest: canonical))
+                                                                        canonicalRequestBytes: canonical))
         head.setHeader("Authorization", "\(algorithm) Credential=\(credentials.accessKeyId)/\(scope), "
                        + "SignedHeaders=\(signed.joined(separator: ";")), Signature=\(sig)")
         let mode = (try? SigV4PayloadMode.parse(payloadHash)) ?? .notDeclared
@@ -63,11 +71,11 @@ extension SigV4 {
         let extra = params.map { "\($0.0)=\(URIEncoding.encode($0.1))" }.joined(separator: "&")
         head.query = (head.query.map { $0.isEmpty ? "" : $0 + "&" } ?? "") + extra
         let payload = usesS3Canonicalization(service: service) ? "UNSIGNED-PAYLOAD" : emptySHA256
-        let canonical = canonicalRequest(head, signedHeaders: ["host"], payloadHash: payload, service: service,
+        let canonical = canonicalRequestBytes(head, signedHeaders: ["host"], payloadHash: payload, service: service,
                                          presigned: true)
         let key = signingKey(secretAccessKey: credentials.secretAccessKey, date: scopeDate, region: region, service: service)
         let sig = signature(signingKey: key, stringToSign: stringToSign(amzDate: amzDate, credentialScope: scope,
-                                                                        canonicalRequest: canonical))
+                                                                        canonicalRequestBytes: canonical))
         head.query! += "&X-Amz-Signature=\(sig)"
     }
 }

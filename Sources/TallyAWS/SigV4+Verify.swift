@@ -13,6 +13,12 @@ extension SigV4 {
     ///   ``SigV4Auth/payloadHashForVerification(bodySHA256Hex:)``.
     public static func verify(_ head: HTTPRequestHead, auth: SigV4Auth, secretAccessKey: String, payloadHash: String,
                               now: Date) throws(AWSAuthError) -> VerifiedSigV4 {
+        try verify(head, auth: auth, secretAccessKey: secretAccessKey, payloadHash: payloadHash, now: now, keyCache: nil)
+    }
+
+    /// ``verify(_:auth:secretAccessKey:payloadHash:now:)`` taking the signing key from `keyCache` when given.
+    public static func verify(_ head: HTTPRequestHead, auth: SigV4Auth, secretAccessKey: String, payloadHash: String,
+                              now: Date, keyCache: SigningKeyCache?) throws(AWSAuthError) -> VerifiedSigV4 {
         let delta = auth.date.timeIntervalSince(now)
         if auth.isPresigned {
             if delta > maximumSkew {
@@ -32,10 +38,11 @@ extension SigV4 {
         }
         var payloadHash = payloadHash
         if case .sha256(let declared) = auth.payloadMode { payloadHash = declared }   // the header value as sent
-        let canonical = canonicalRequest(head, signedHeaders: auth.signedHeaders, payloadHash: payloadHash,
+        let canonical = canonicalRequestBytes(head, signedHeaders: auth.signedHeaders, payloadHash: payloadHash,
                                          service: auth.service, presigned: auth.isPresigned)
-        let sts = stringToSign(amzDate: auth.amzDate, credentialScope: auth.credentialScope, canonicalRequest: canonical)
-        let key = signingKey(secretAccessKey: secretAccessKey, date: auth.scopeDate, region: auth.region, service: auth.service)
+        let sts = stringToSign(amzDate: auth.amzDate, credentialScope: auth.credentialScope, canonicalRequestBytes: canonical)
+        let key = keyCache?.signingKey(secretAccessKey: secretAccessKey, date: auth.scopeDate, region: auth.region, service: auth.service)
+            ?? signingKey(secretAccessKey: secretAccessKey, date: auth.scopeDate, region: auth.region, service: auth.service)
         let expected = signature(signingKey: key, stringToSign: sts)
         guard constantTimeEquals(Array(expected.utf8), Array(auth.signature.utf8)) else {
             throw .signatureDoesNotMatch()

@@ -27,7 +27,11 @@ public enum SigV4 {
 
     /// `AWS4-HMAC-SHA256\n<amzDate>\n<scope>\n<hex sha256(canonical request)>`.
     public static func stringToSign(amzDate: String, credentialScope: String, canonicalRequest: String) -> String {
-        "\(algorithm)\n\(amzDate)\n\(credentialScope)\n\(Hex.encode(SHA256.hash(Array(canonicalRequest.utf8))))"
+        stringToSign(amzDate: amzDate, credentialScope: credentialScope, canonicalRequestBytes: Array(canonicalRequest.utf8))
+    }
+
+    static func stringToSign(amzDate: String, credentialScope: String, canonicalRequestBytes: [UInt8]) -> String {
+        "\(algorithm)\n\(amzDate)\n\(credentialScope)\n\(Hex.encode(SHA256.hash(canonicalRequestBytes)))"
     }
 
     /// Hex HMAC-SHA256 of `stringToSign` under `signingKey`.

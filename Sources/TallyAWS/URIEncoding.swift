@@ -31,7 +31,8 @@ public enum URIEncoding {
 
     /// Percent-decodes (`%XX`); malformed escapes are kept literally; `+` stays `+` unless `plusAsSpace`.
     public static func decode(_ s: some StringProtocol, plusAsSpace: Bool = false) -> String {
-        String(decoding: decodeBytes(s, plusAsSpace: plusAsSpace), as: UTF8.self)
+        if !s.utf8.contains(where: { $0 == 37 || (plusAsSpace && $0 == 43) }) { return String(s) }
+        return String(decoding: decodeBytes(s, plusAsSpace: plusAsSpace), as: UTF8.self)
     }
 
     /// Percent-decodes to raw bytes.

@@ -32,6 +32,26 @@ import TallyCore
         #expect(v.accessKeyId == Self.creds.accessKeyId && v.service == "sts" && v.region == "us-east-1")
     }
 
+    @Test func signingKeyCacheGivesTheSameKeys() throws {
+        let cache = SigningKeyCache(capacity: 2)
+        let head = Self.signedSTS()
+        let auth = try SigV4.parse(head)
+        let a = try SigV4.verify(head, auth: auth, secretAccessKey: Self.creds.secretAccessKey, payloadHash: Self.bodyHash,
+                                 now: Self.date, keyCache: cache)
+        let b = try SigV4.verify(head, auth: auth, secretAccessKey: Self.creds.secretAccessKey, payloadHash: Self.bodyHash,
+                                 now: Self.date, keyCache: cache)
+        #expect(a.signingKey == b.signingKey && cache.count == 1)
+        #expect(a.signingKey == SigV4.signingKey(secretAccessKey: Self.creds.secretAccessKey, date: "20261126", region: "us-east-1", service: "sts"))
+        #expect(throws: AWSAuthError.self) {
+            try SigV4.verify(head, auth: auth, secretAccessKey: "other", payloadHash: Self.bodyHash, now: Self.date, keyCache: cache)
+        }
+        var h2 = head
+        SigV4.sign(&h2, credentials: Self.creds, region: "us-east-1", service: "sts", payloadHash: Self.bodyHash, date: Self.date, keyCache: cache)
+        #expect(h2.value(of: "authorization") == head.value(of: "authorization"))
+        _ = cache.signingKey(secretAccessKey: "x", date: "20261126", region: "eu-west-1", service: "s3")
+        #expect(cache.count <= 2)
+    }
+
     @Test func wrongSecret() {
         #expect(code { _ = try verify(Self.signedSTS(), secret: "secret/one+twO") } == "SignatureDoesNotMatch")
     }
