@@ -55,7 +55,8 @@ public struct EpochSet: Sendable {
         let (origin, start, length, count, root) = (f.origin, f.start, f.length, f.count, f.root)
         var keys: [Ed25519.PublicKey] = []
         for line in publicKeysText.split(separator: "\n") {
-            guard let raw = Data(base64Encoded: String(line)), let k = try? Ed25519.PublicKey(rawRepresentation: [UInt8](raw)) else {
+            guard let raw = Data(base64Encoded: String(line)), raw.base64EncodedString() == line,
+                  let k = try? Ed25519.PublicKey(rawRepresentation: [UInt8](raw)) else {
                 throw TallyError(.integrity, "epochs.pub: line \(keys.count + 1) is not a base64 Ed25519 public key")
             }
             keys.append(k)
@@ -77,7 +78,8 @@ public struct EpochSet: Sendable {
         guard let origin = fields["origin"], let start = fields["start"].flatMap({ Int64($0) }),
               let length = fields["length"].flatMap({ Int64($0) }), length > 0,
               let count = fields["count"].flatMap({ Int($0) }), count > 0,
-              let rootText = fields["root"], let rootRaw = Data(base64Encoded: rootText), let root = Digest([UInt8](rootRaw)) else {
+              let rootText = fields["root"], let rootRaw = Data(base64Encoded: rootText), rootRaw.base64EncodedString() == rootText,
+              let root = Digest([UInt8](rootRaw)) else {
             throw TallyError(.integrity, "epochs.note: missing or malformed origin/start/length/count/root")
         }
         return (origin, start, length, count, root)

@@ -63,15 +63,8 @@ struct SegmentVerifyJob: @unchecked Sendable {
         }
         var builder = RecordBuilder()
         var cov = 0
-        var epochBad: (first: UInt64, last: UInt64, offset: Int)?
+        var epochBad: [(first: UInt64, last: UInt64, offset: Int)] = []
         var lastTime = Int64.min
-        func flushEpochBad() {
-            if let b = epochBad {
-                r.problems.append(.init(kind: "epoch-mismatch", seq: b.first, lastSeq: b.last, file: file, offset: b.offset,
-                                        message: "records are first covered by a checkpoint that was not signed with their epoch's key"))
-                epochBad = nil
-            }
-        }
         for (n, entry) in scan.entries.enumerated() {
             switch entry {
             case .good(let offset, let h):
@@ -102,7 +95,9 @@ struct SegmentVerifyJob: @unchecked Sendable {
                                 r.problems.append(.init(kind: "time-order", seq: seq, file: file, offset: offset, message: "record time goes backwards"))
                             }
                             lastTime = time
-                            checkEpoch(seq: seq, time: time, offset: offset, cov: &cov, bad: &epochBad, flush: flushEpochBad)
+                            if !epochOK(seq: seq, time: time, cov: &cov) {
+                                if let b = epochBad.last, b.last + 1 == seq { epochBad[epochBad.count - 1].last = seq } else { epochBad.append((seq, seq, offset)) }
+                            }
                         }
                     }
                     if blockChainKnown && chain != h.endChain {
@@ -135,26 +130,22 @@ struct SegmentVerifyJob: @unchecked Sendable {
                 r.tail = (offset, why)
             }
         }
-        flushEpochBad()
+        for b in epochBad {
+            r.problems.append(.init(kind: "epoch-mismatch", seq: b.first, lastSeq: b.last, file: file, offset: b.offset,
+                                    message: "records are first covered by a checkpoint that was not signed with their epoch's key"))
+        }
         if let exp = expected ?? start.map({ $0.size + 1 }) {
             r.end = SegmentEndState(size: exp - 1, chain: chain, frontier: frontier, frontierValid: frontierValid && chainKnown)
             if !chainKnown { r.end = nil }
         }
     }
 
-    private func checkEpoch(seq: UInt64, time: Int64, offset: Int, cov: inout Int, bad: inout (first: UInt64, last: UInt64, offset: Int)?, flush: () -> Void) {
-        guard let epochs else { return }
+    /// False when the first checkpoint covering `seq` was not signed with the key of the record's epoch.
+    private func epochOK(seq: UInt64, time: Int64, cov: inout Int) -> Bool {
+        guard let epochs else { return true }
         while cov < coverage.count && coverage[cov].size < seq { cov += 1 }
-        guard cov < coverage.count else { return }
-        let e = epochs.epoch(at: time)
-        if let e, coverage[cov].epochs.contains(e) {
-            flush()
-        } else if var b = bad, b.last + 1 == seq {
-            b.last = seq
-            bad = b
-        } else {
-            flush()
-            bad = (seq, seq, offset)
-        }
+        guard cov < coverage.count else { return true }
+        guard let e = epochs.epoch(at: time) else { return false }
+        return coverage[cov].epochs.contains(e)
     }
 }

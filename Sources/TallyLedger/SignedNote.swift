@@ -66,7 +66,9 @@ public struct SignedNote: Sendable, Equatable {
             guard line.hasPrefix("\u{2014} ") else { throw bad("a signature line must start with an em dash and a space") }
             let fields = line.dropFirst(2).split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count == 2, !fields[0].isEmpty, !fields[0].contains("+") else { throw bad("a signature line is '— <name> <base64>'") }
-            guard let raw = Data(base64Encoded: String(fields[1])), raw.count >= 5 else { throw bad("the signature is not base64 of a key id and a signature") }
+            guard let raw = Data(base64Encoded: String(fields[1])), raw.count >= 5, raw.base64EncodedString() == fields[1] else {
+                throw bad("the signature is not canonical base64 of a key id and a signature")
+            }
             let bytes = [UInt8](raw)
             sigs.append(Signature(name: String(fields[0]), keyID: Array(bytes[0..<4]), signature: Array(bytes[4...])))
         }
@@ -94,15 +96,18 @@ public struct NoteVerifierKey: Sendable, Equatable {
     }
 
     public init(parsing text: String) throws {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
+        let line = text.hasSuffix("\n") ? text.dropLast() : Substring(text)
+        let parts = line.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         func bad(_ why: String) -> TallyError { TallyError(.badInput, "malformed verifier key: \(why)") }
-        guard parts.count == 3, !parts[0].isEmpty else { throw bad("expected <name>+<hex key id>+<base64 key>") }
-        guard let raw = Data(base64Encoded: String(parts[2])), raw.count == 33, raw.first == 0x01 else {
+        guard parts.count == 3, !parts[0].isEmpty, !line.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw bad("expected one line <name>+<hex key id>+<base64 key>")
+        }
+        guard let raw = Data(base64Encoded: String(parts[2])), raw.count == 33, raw.first == 0x01, raw.base64EncodedString() == parts[2] else {
             throw bad("the key must be base64 of 0x01 followed by a 32-byte Ed25519 public key")
         }
         let pk = try Ed25519.PublicKey(rawRepresentation: [UInt8](raw.dropFirst()))
         name = String(parts[0])
         publicKey = pk
-        guard Hex.encode(keyID) == parts[1].lowercased() else { throw bad("the key id does not match the name and key") }
+        guard Hex.encode(keyID) == parts[1] else { throw bad("the key id does not match the name and key") }
     }
 }

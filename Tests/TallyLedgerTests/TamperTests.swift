@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+import TallyCore
+@testable import TallyLedger
+
+/// Tamper evidence: every bit flip, truncation, deleted segments, reordered blocks, a rewrite with
+/// a recomputed chain and tree, and forks / truncation against a witness.
+@Suite(.serialized) struct TamperTests {
+    static func smallOptions(clock: TestClock? = nil) -> LedgerOptions {
+        var o = testOptions()
+        o.segmentMaxBytes = 700
+        o.blockMaxBytes = 300
+        o.checkpointEveryRecords = 5
+        if let clock { o.clock = { clock.now } }
+        return o
+    }
+
+    /// A closed ledger of `count` records in commits of 4, with a few segments and blocks.
+    static func makeLedger(_ home: TempHome, count: Int = 12, options: LedgerOptions = smallOptions()) async throws {
+        _ = try Ledger.initialize(home: home.path, options: options)
+        let ledger = try await Ledger.open(home: home.path, options: options)
+        var i = 0
+        while i < count {
+            _ = try await ledger.append(contentsOf: (i..<min(count, i + 4)).map(sampleEvent))
+            i += 4
+        }
+        try await ledger.close()
+    }
+
+    func verify(_ home: TempHome, witnesses: [String] = []) throws -> VerifyReport {
+        try LedgerVerifier(home: home.path, witnesses: witnesses).run()
+    }
+
+    func files(_ home: TempHome) throws -> [String] {
+        let segs = try FileManager.default.contentsOfDirectory(atPath: home.path + "/ledger/segments").sorted().map { "ledger/segments/" + $0 }
+        return segs + ["ledger/checkpoints.log", "ledger/epochs.note", "ledger/epochs.pub", "ledger.pub"]
+    }
+
+    @Test func pristineLedgerVerifiesCleanly() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        let r = try verify(home)
+        #expect(r.ok, "\(r.problems.map(\.text))")
+        #expect(r.warnings.isEmpty, "\(r.warnings.map(\.text))")
+        #expect(r.records == 12)
+        #expect(r.segments >= 2)
+        #expect(r.checkpoints >= 3)
+    }
+
+    @Test func everyBitFlipIsReportedWithItsLocation() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        var flips = 0
+        for rel in try files(home) {
+            let path = home.path + "/" + rel
+            let original = try Data(contentsOf: URL(fileURLWithPath: path))
+            let fd = open(path, O_RDWR)
+            defer { close(fd) }
+            for byte in 0..<original.count {
+                for bit in 0..<8 {
+                    var b = original[byte] ^ UInt8(1 << bit)
+                    pwrite(fd, &b, 1, off_t(byte))
+                    let r = try verify(home)
+                    flips += 1
+                    let located: Bool
+                    if rel.hasPrefix("ledger/segments/") || rel == "ledger/checkpoints.log" {
+                        located = r.problems.contains { $0.file == rel && ($0.offset ?? Int.max) <= byte }
+                    } else {
+                        located = r.problems.contains { $0.kind == "epoch-keys" }
+                    }
+                    #expect(!r.ok && located, "flip of bit \(bit) of byte \(byte) in \(rel) not reported with its location: \(r.problems.map(\.text))")
+                    var o = original[byte]
+                    pwrite(fd, &o, 1, off_t(byte))
+                    if r.ok { return }  // one clear failure is enough
+                }
+            }
+        }
+        #expect(flips > 10_000)
+        #expect(try verify(home).ok)
+    }
+
+    @Test func truncationAndDeletedSegmentsAreReported() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        let segs = try files(home).filter { $0.hasPrefix("ledger/segments/") }
+        #expect(segs.count >= 3)
+        let last = home.path + "/" + segs.last!
+        let lastData = try Data(contentsOf: URL(fileURLWithPath: last))
+
+        // Truncated tail of the last segment: covered by a checkpoint, so it is damage.
+        try lastData.prefix(lastData.count - 10).write(to: URL(fileURLWithPath: last))
+        var r = try verify(home)
+        #expect(!r.ok)
+        #expect(r.problems.contains { $0.file == segs.last! && $0.offset != nil })
+        #expect(r.problems.contains { $0.kind == "truncated" })
+        try lastData.write(to: URL(fileURLWithPath: last))
+
+        // The last segment deleted.
+        try FileManager.default.removeItem(atPath: last)
+        r = try verify(home)
+        #expect(r.problems.contains { $0.kind == "truncated" })
+        try lastData.write(to: URL(fileURLWithPath: last))
+
+        // A middle segment deleted.
+        let mid = home.path + "/" + segs[1]
+        let midData = try Data(contentsOf: URL(fileURLWithPath: mid))
+        try FileManager.default.removeItem(atPath: mid)
+        r = try verify(home)
+        #expect(r.problems.contains { $0.kind == "missing-segment" && $0.file == segs[1] })
+        #expect(r.problems.contains { $0.kind == "seq-gap" })
+        // Opening for append fails closed.
+        await #expect(throws: TallyError.self) { _ = try await Ledger.open(home: home.path, options: Self.smallOptions()) }
+        try midData.write(to: URL(fileURLWithPath: mid))
+        #expect(try verify(home).ok)
+    }
+
+    @Test func reorderedBlocksAreReported() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
+        let path = home.path + "/" + rel
+        let bytes = try FileIO.readFile(path)
+        let blocks: [(Int, Int)] = bytes.withUnsafeBytes { b in
+            SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h.totalSize) }; return nil }
+        }
+        try #require(blocks.count >= 2)
+        let (o1, n1) = blocks[0], (o2, n2) = blocks[1]
+        var swapped = Array(bytes[0..<o1])
+        swapped += bytes[o2..<(o2 + n2)]
+        swapped += bytes[o1..<(o1 + n1)]
+        swapped += bytes[(o2 + n2)...]
+        try Data(swapped).write(to: URL(fileURLWithPath: path))
+        let r = try verify(home)
+        #expect(!r.ok)
+        #expect(r.problems.contains { ($0.kind == "seq-order" || $0.kind == "seq-gap") && $0.file == rel })
+    }
+
+    /// The attacker rewrites record 3 and recomputes blocks, chain, segment headers and the tree:
+    /// the segments are self-consistent, only the signed checkpoints catch it.
+    @Test func rewriteWithRecomputedChainIsCaughtBySignatures() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        var records: [(event: [UInt8], time: Int64)] = []
+        try LedgerReader(home: home.path).forEachRecord { _, t, e in records.append((Array(e), t)); return true }
+        records[2].event = JSONValue.object(["type": "call.requested", "n": 2, "forged": true]).canonicalBytes()
+        for rel in try files(home) where rel.hasPrefix("ledger/segments/") { try FileManager.default.removeItem(atPath: home.path + "/" + rel) }
+        try Forger.writeSegments(records, to: home.path + "/ledger/segments")
+        let r = try verify(home)
+        #expect(!r.ok)
+        #expect(r.problems.contains { $0.kind == "checkpoint-mismatch" })
+        #expect(!r.problems.contains { $0.kind == "chain-mismatch" || $0.kind == "damaged-block" })
+    }
+
+    @Test func forkAndTruncationAgainstWitness() async throws {
+        let a = TempHome(), b = TempHome()
+        defer { a.cleanup(); b.cleanup() }
+        try await Self.makeLedger(a, count: 8)
+        try FileManager.default.copyItem(atPath: a.path, toPath: b.path)
+        let shortCopy = TempHome()
+        defer { shortCopy.cleanup() }
+        try FileManager.default.copyItem(atPath: a.path, toPath: shortCopy.path)
+        // Diverge: A and B append different events.
+        for (home, tag) in [(a, "a"), (b, "b")] {
+            let l = try await Ledger.open(home: home.path, options: Self.smallOptions())
+            _ = try await l.append(["type": .string("fork.\(tag)")])
+            try await l.close()
+        }
+        let witnessA = a.path + "/witness.notes"
+        try FileManager.default.copyItem(atPath: a.path + "/ledger/checkpoints.log", toPath: witnessA)
+        #expect(try verify(a, witnesses: [witnessA]).ok)
+        let forked = try verify(b, witnesses: [witnessA])
+        #expect(forked.problems.contains { $0.kind == "witness-fork" && $0.seq == 9 })
+        let truncated = try verify(shortCopy, witnesses: [witnessA])
+        #expect(truncated.problems.contains { $0.kind == "witness-truncation" })
+        // A witness note from another ledger is rejected.
+        let other = TempHome()
+        defer { other.cleanup() }
+        try await Self.makeLedger(other, count: 2)
+        let r = try verify(a, witnesses: [other.path + "/ledger/checkpoints.log"])
+        #expect(r.problems.contains { $0.kind == "witness-invalid" })
+    }
+}
+
+/// Rebuilds segment files from records, as an attacker with full write access would.
+enum Forger {
+    static func writeSegments(_ records: [(event: [UInt8], time: Int64)], to dir: String) throws {
+        var chain = Digest()
+        var frontier = MerkleFrontier()
+        var out = SegmentHeader(index: 1, firstSeq: 1, startChain: chain, startFrontier: frontier).encoded()
+        var builder = RecordBuilder()
+        for (i, r) in records.enumerated() {
+            let seq = UInt64(i + 1)
+            let leaf = r.event.withUnsafeBytes { builder.leaf(event: $0, seq: seq, time: r.time) }
+            chain = LedgerHash.chain(chain, leaf)
+            frontier.append(leaf)
+            var content: [UInt8] = []
+            BlockContent.encodeTimes([(0, 1)], into: &content)
+            content += r.event + [0x0A]
+            let payload = try LZ4.compress(content)
+            out += BlockHeader(compressedLength: UInt32(payload.count), uncompressedLength: UInt32(content.count), recordCount: 1,
+                               firstSeq: seq, baseTime: r.time, endChain: chain).encoded(payload: payload)
+        }
+        try Data(out).write(to: URL(fileURLWithPath: dir + "/" + LedgerPaths.segmentName(1)))
+    }
+}
