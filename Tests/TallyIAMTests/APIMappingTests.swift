@@ -189,3 +189,25 @@ struct APIMappingTests {
         }
     }
 }
+
+@Suite("API mapping: tags and session options")
+struct APIMappingTaggingTests {
+    @Test func tagOnCreateAndSessionTags() throws {
+        let mapping = try APIMapping.load()
+        func actions(_ service: String, _ op: String, _ p: [String: String]) -> [String: [String]] {
+            let r = mapping.permissions(for: APIRequestContext(service: service, operation: op, parameters: p,
+                                                               region: "us-east-1", account: "123456789012"))
+            return Dictionary(uniqueKeysWithValues: r.permissions.map { ($0.action, $0.resources) })
+        }
+        #expect(actions("iam", "CreateRole", ["RoleName": "r", "AssumeRolePolicyDocument": "{}"]).keys.sorted() == ["iam:CreateRole"])
+        #expect(actions("iam", "CreateRole", ["RoleName": "r", "Tags": ""])["iam:TagRole"] == ["arn:aws:iam::123456789012:role/r"])
+        #expect(actions("sqs", "CreateQueue", ["QueueName": "q", "tags": ""])["sqs:TagQueue"] == ["arn:aws:sqs:us-east-1:123456789012:q"])
+        let fn = actions("lambda", "CreateFunction", ["FunctionName": "f", "Role": "arn:aws:iam::1:role/x", "Tags": "",
+                                                      "CodeSigningConfigArn": "arn:aws:lambda:us-east-1:1:code-signing-config:csc-1"])
+        #expect(fn["lambda:TagResource"] == ["arn:aws:lambda:us-east-1:123456789012:function:f"])
+        let assume = actions("sts", "AssumeRole", ["RoleArn": "arn:aws:iam::1:role/x", "RoleSessionName": "s",
+                                                   "Tags": "", "SourceIdentity": "me"])
+        #expect(assume.keys.sorted() == ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"])
+        #expect(assume["sts:TagSession"] == ["arn:aws:iam::1:role/x"])
+    }
+}
