@@ -87,7 +87,7 @@ struct LintGlob {
     static let slashFree: Set<String> = [
         "Partition", "Region", "Account", "AccountId", "BucketName", "TableName", "QueueName", "TopicName",
         "FunctionName", "InstanceId", "KeyId", "VolumeId", "VpcId", "SubnetId", "SecurityGroupId", "ImageId",
-        "SnapshotId", "StackName", "RepositoryName", "ClusterName", "StreamName", "DomainName", "CertificateId",
+        "SnapshotId", "StackName", "RepositoryName", "ClusterName", "StreamName", "CertificateId",
     ]
 
     /// A policy resource: `*` and `?` are wildcards; `${...}` policy variables may be anything.

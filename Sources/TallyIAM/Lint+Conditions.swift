@@ -1,3 +1,5 @@
+import Foundation
+
 extension PolicyLinter {
     /// Global condition keys (AWS's "global condition context keys" page); tag-style keys end in "/".
     static let globalConditionKeys: [String] = [
@@ -12,6 +14,7 @@ extension PolicyLinter {
         "aws:username", "aws:ViaAWSService", "aws:VpcSourceIp", "aws:Ec2InstanceSourceVpc",
         "aws:Ec2InstanceSourcePrivateIPv4", "aws:VpceAccount", "aws:VpceOrgID", "aws:VpceOrgPaths",
         "aws:AssumedRoot", "aws:ChatbotSourceArn", "aws:RequestAttribute/", "aws:ResourceAttribute/",
+        "aws:IsMcpServiceAction",
     ]
 
     /// The type of a condition key (catalog type names such as "String", "ArrayOfString", "Date"),
@@ -24,7 +27,21 @@ extension PolicyLinter {
                 return PolicyLinter.globalKeyTypes[g] ?? "String"
             }
         }
-        return catalog.conditionKey(named: key)?.type
+        if let known = catalog.conditionKey(named: key) { return known.type }
+        // Templates the catalog's matcher does not cover: a placeholder after ":" or "/" anywhere
+        // ("kms:EncryptionContext:${EncryptionContextKey}") or the reference's literal "tag-key".
+        let prefix = String(lower.prefix { $0 != ":" })
+        for definition in catalog.conditionKeys(service: prefix) {
+            let name = definition.name.lowercased()
+            var head: Substring?
+            if let open = name.range(of: "${") ?? name.range(of: "<") {
+                head = name[..<open.lowerBound]
+            } else if name.hasSuffix("/tag-key") {
+                head = name.dropLast("tag-key".count)
+            }
+            if let head, !head.isEmpty, lower.hasPrefix(head), lower.count > head.count { return definition.type }
+        }
+        return nil
     }
 
     static let globalKeyTypes: [String: String] = [
@@ -35,7 +52,7 @@ extension PolicyLinter {
         "aws:sourceip": "IPAddress", "aws:sourceorgpaths": "ArrayOfString", "aws:tagkeys": "ArrayOfString",
         "aws:tokenissuetime": "Date", "aws:viaawsservice": "Bool", "aws:vpcsourceip": "IPAddress",
         "aws:resourceorgpaths": "ArrayOfString", "aws:ec2instancesourceprivateipv4": "IPAddress",
-        "aws:vpceorgpaths": "ArrayOfString", "aws:assumedroot": "Bool", "aws:chatbotsourcearn": "ARN",
+        "aws:vpceorgpaths": "ArrayOfString", "aws:assumedroot": "Bool", "aws:ismcpserviceaction": "Bool", "aws:chatbotsourcearn": "ARN",
         "aws:sourcevpcarn": "ARN",
     ]
 
@@ -90,7 +107,8 @@ extension PolicyLinter {
     private func fits(_ base: ConditionOperator.Base, family: String) -> Bool {
         let name = base.rawValue
         switch family {
-        case "String": return name.hasPrefix("String")
+        // ARN operators on string keys are common (ARNs in tags, encryption contexts) and work.
+        case "String": return name.hasPrefix("String") || name.hasPrefix("Arn")
         case "Arn or String": return name.hasPrefix("Arn") || name.hasPrefix("String")
         case "Numeric": return name.hasPrefix("Numeric")
         case "Date": return name.hasPrefix("Date")
