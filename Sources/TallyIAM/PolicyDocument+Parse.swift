@@ -156,6 +156,8 @@ struct PolicyGrammar {
     func resources(_ json: PolicyJSON, index: Int, field: String) throws(PolicyParseError) -> [String] {
         let list = try strings(json, index: index, field: field)
         for resource in list where resource != "*" {
+            // API Gateway resource policies may abbreviate their own ARNs as "execute-api:/...".
+            if resource.hasPrefix("execute-api:/") { continue }
             guard resource.hasPrefix("arn:"), resource.split(separator: ":", omittingEmptySubsequences: false).count >= 6
             else {
                 throw fail(

@@ -42,6 +42,12 @@ struct PolicyParsingTests {
         #expect(second.principal == .negated([.everyone]))
     }
 
+    @Test func apiGatewayShorthandResources() throws {
+        let doc = try PolicyFixture.document(PolicyFixture.statement(
+            #"{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/prod/GET/pets"}"#))
+        #expect(doc.statements[0].resource == .positive(["execute-api:/prod/GET/pets"]))
+    }
+
     @Test func statementMayBeASingleObject() throws {
         let doc = try PolicyFixture.document(#"{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}"#)
         #expect(doc.statements.count == 1)
