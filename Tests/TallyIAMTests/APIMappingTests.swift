@@ -211,3 +211,27 @@ struct APIMappingTaggingTests {
         #expect(assume["sts:TagSession"] == ["arn:aws:iam::1:role/x"])
     }
 }
+
+@Suite("API mapping: resource kind chosen by the request")
+struct APIMappingResourceKindTests {
+    func perms(_ service: String, _ op: String, _ p: [String: String]) throws -> [String: [String]] {
+        let r = try APIMapping.load().permissions(for: APIRequestContext(service: service, operation: op, parameters: p,
+                                                                         region: "us-east-1", account: "123456789012"))
+        return Dictionary(uniqueKeysWithValues: r.permissions.map { ($0.action, $0.resources) })
+    }
+
+    @Test func dynamoQueryOnIndexIsAuthorizedOnTheIndex() throws {
+        #expect(try perms("dynamodb", "Query", ["TableName": "t"])["dynamodb:Query"] == ["arn:aws:dynamodb:us-east-1:123456789012:table/t"])
+        #expect(try perms("dynamodb", "Scan", ["TableName": "t", "IndexName": "gsi1"])["dynamodb:Scan"]
+            == ["arn:aws:dynamodb:us-east-1:123456789012:table/t/index/gsi1"])
+    }
+
+    @Test func ssmTaggingFollowsResourceType() throws {
+        #expect(try perms("ssm", "AddTagsToResource", ["ResourceType": "Parameter", "ResourceId": "/app/x", "Tags": ""])
+            == ["ssm:AddTagsToResource": ["arn:aws:ssm:us-east-1:123456789012:parameter/app/x"]])
+        #expect(try perms("ssm", "ListTagsForResource", ["ResourceType": "MaintenanceWindow", "ResourceId": "mw-1"])
+            == ["ssm:ListTagsForResource": ["arn:aws:ssm:us-east-1:123456789012:maintenancewindow/mw-1"]])
+        #expect(try perms("ssm", "PutParameter", ["Name": "/p", "Value": "v", "Tags": ""])["ssm:AddTagsToResource"]
+            == ["arn:aws:ssm:us-east-1:123456789012:parameter/p"])
+    }
+}
