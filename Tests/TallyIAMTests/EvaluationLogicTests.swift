@@ -190,3 +190,29 @@ struct EvaluationLogicTests {
         #expect(set.decide(F.request("ec2:DescribeInstances")) == .allow)
     }
 }
+
+@Suite("Evaluating an API call's permissions")
+struct EvaluationPermissionsTests {
+    @Test func everyPairMustBeAllowed() throws {
+        // S3 CopyObject needs s3:GetObject on the source and s3:PutObject on the target.
+        let set = try PolicyFixture.set(identity: [PolicyFixture.statements(
+            #"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::src/*"}"#,
+            #"{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::dst/*"}"#,
+            #"{"Effect":"Deny","Action":"s3:PutObject","Resource":"arn:aws:s3:::dst/locked/*"}"#)])
+        let copy = [
+            RequiredPermission(action: "s3:GetObject", resources: ["arn:aws:s3:::src/a"]),
+            RequiredPermission(action: "s3:PutObject", resources: ["arn:aws:s3:::dst/a"]),
+        ]
+        let ok = set.evaluate(copy, principal: nil, context: RequestContext())
+        #expect(ok.decision == .allow)
+        #expect(ok.results.map(\.result.decision) == [.allow, .allow])
+        var wrongSource = copy
+        wrongSource[0].resources = ["arn:aws:s3:::other/a"]
+        #expect(set.evaluate(wrongSource, principal: nil, context: RequestContext()).decision == .implicitDeny)
+        var locked = wrongSource
+        locked[1].resources = ["arn:aws:s3:::dst/locked/a"]
+        let denied = set.evaluate(locked, principal: nil, context: RequestContext())
+        #expect(denied.decision == .explicitDeny)
+        #expect(denied.results.map(\.result.decision) == [.implicitDeny, .explicitDeny])
+    }
+}
