@@ -204,6 +204,11 @@ class Generator:
         for member, shape in members.items():
             if shape.type_name != "string" or not PASSROLE_MEMBER.match(member):
                 continue
+            if getattr(shape, "enum", None):
+                continue        # an enumeration (ec2 DescribeCapacityReservationBillingRequests Role), not an IAM role
+            doc = (shape.documentation or "").lower()
+            if not re.search(r"(?i)arn$", member) and not re.search(r"\biam\b|\barn\b|amazon resource name", doc):
+                continue        # a bare "Role" that the documentation does not call an IAM role (medialive node roles)
             perms.append({"action": "iam:PassRole", "when": member, "resources": ["${in:%s|roleArn}" % member],
                           "rule": "passrole"})
         return perms
