@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TallyCore
 #if canImport(Glibc)
 import Glibc
@@ -53,5 +54,5 @@ struct Tally: AsyncParsableCommand {
 func printError(_ message: String) {
     var line = message
     if !line.hasSuffix("\n") { line += "\n" }
-    fputs(line, stderr)
+    FileHandle.standardError.write(Data(line.utf8))
 }
