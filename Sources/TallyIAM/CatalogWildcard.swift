@@ -3,30 +3,28 @@ public enum IAMWildcard {
     /// Whether `value` matches `pattern`; ASCII case-insensitive when `caseInsensitive` (action
     /// names), exact otherwise (ARNs).
     public static func matches(_ pattern: String, _ value: String, caseInsensitive: Bool) -> Bool {
-        var p = Array(pattern.utf8), v = Array(value.utf8)
-        if caseInsensitive {
-            p = p.map(lowerASCII)
-            v = v.map(lowerASCII)
-        }
-        return match(p, v)
+        var pattern = pattern, value = value
+        return pattern.withUTF8 { p in value.withUTF8 { v in match(p, v, caseInsensitive: caseInsensitive) } }
     }
 
-    /// Greedy matching with single-star backtracking: linear in practice, never exponential.
-    static func match(_ p: [UInt8], _ v: [UInt8]) -> Bool {
+    /// Greedy matching with single-star backtracking: linear in practice, never exponential, no allocation.
+    static func match(_ p: UnsafeBufferPointer<UInt8>, _ v: UnsafeBufferPointer<UInt8>, caseInsensitive ci: Bool) -> Bool {
+        let star = UInt8(ascii: "*"), question = UInt8(ascii: "?")
         var pi = 0, vi = 0
-        var star = -1, mark = 0
+        var starAt = -1, mark = 0
         while vi < v.count {
-            if pi < p.count && (p[pi] == UInt8(ascii: "?") || p[pi] == v[vi]) && p[pi] != UInt8(ascii: "*") {
+            if pi < p.count && p[pi] != star
+                && (p[pi] == question || p[pi] == v[vi] || (ci && lowerASCII(p[pi]) == lowerASCII(v[vi]))) {
                 pi += 1; vi += 1
-            } else if pi < p.count && p[pi] == UInt8(ascii: "*") {
-                star = pi; mark = vi; pi += 1
-            } else if star >= 0 {
-                pi = star + 1; mark += 1; vi = mark
+            } else if pi < p.count && p[pi] == star {
+                starAt = pi; mark = vi; pi += 1
+            } else if starAt >= 0 {
+                pi = starAt + 1; mark += 1; vi = mark
             } else {
                 return false
             }
         }
-        while pi < p.count && p[pi] == UInt8(ascii: "*") { pi += 1 }
+        while pi < p.count && p[pi] == star { pi += 1 }
         return pi == p.count
     }
 
@@ -50,14 +48,20 @@ extension IAMCatalog {
         let servicePattern = String(pattern[..<colon])
         let actionPattern = String(pattern[pattern.index(after: colon)...])
         if !IAMWildcard.hasWildcard(pattern) { return action(named: pattern).map { [$0] } ?? [] }
-        let actionBytes = Array(actionPattern.utf8).map(IAMWildcard.lowerASCII)
-        let matchesAll = actionBytes.allSatisfy { $0 == UInt8(ascii: "*") } && !actionBytes.isEmpty
+        let matchesAll = !actionPattern.isEmpty && actionPattern.utf8.allSatisfy { $0 == UInt8(ascii: "*") }
         var result: [IAMAction] = []
-        for service in services where IAMWildcard.matches(servicePattern, service.prefix, caseInsensitive: true) {
-            let actions = self.actions(service: service.prefix)
-            if matchesAll { result.append(contentsOf: actions); continue }
-            for action in actions where IAMWildcard.match(actionBytes, Array(action.name.utf8).map(IAMWildcard.lowerASCII)) {
-                result.append(action)
+        var actionPatternCopy = actionPattern
+        actionPatternCopy.withUTF8 { p in
+            let prefixes = IAMWildcard.hasWildcard(servicePattern)
+                ? services.lazy.map(\.prefix).filter { IAMWildcard.matches(servicePattern, $0, caseInsensitive: true) }.map { $0 }
+                : [servicePattern]
+            for prefix in prefixes {
+                let actions = self.actions(service: prefix)
+                if matchesAll { result.append(contentsOf: actions); continue }
+                for action in actions {
+                    var name = action.name
+                    if name.withUTF8({ IAMWildcard.match(p, $0, caseInsensitive: true) }) { result.append(action) }
+                }
             }
         }
         return result

@@ -26,6 +26,13 @@ enum IAMCatalogBench {
                             median(load), load.min() ?? 0, cold))
         lines.append(String(format: "  physical floor (read file + LZ4 decompress, same run): median %.1f ms", median(floor)))
         lines.append(String(format: "  load API mapping: median %.1f ms", median(mapping)))
+
+        let catalog = try IAMCatalog.load()
+        let patterns = catalog.services.flatMap { ["\($0.prefix):Get*", "\($0.prefix):*Tag?", "\($0.prefix):List*"] }
+            + ["*:Describe*", "s3*:*Object", "*"]
+        var matched = 0
+        let expand = time { for p in patterns { matched += catalog.expand(pattern: p).count } }
+        lines.append(String(format: "  expand %d patterns (%d actions matched): %.1f ms", patterns.count, matched, expand))
         return lines
     }
 
