@@ -71,6 +71,7 @@ public struct Gateway: Sendable {
         }
         try await handler.flusher.flush(force: true)
         let closer = MaintenanceService(flusher: handler.flusher, logger: logger) {
+            await handler.background.drain()
             try? await client.shutdown()
             do { try await ledger.close() } catch { logger.error("ledger close failed", metadata: ["error": "\(error)"]) }
             logger.notice("tally gateway stopped; ledger closed")

@@ -17,6 +17,7 @@ final class GatewayHandler: Sendable {
     let mapping: APIMapping
     let recorder: CallRecorder
     let flusher: RegistryEventFlusher
+    let background = BackgroundRecords()
     let identity: UpstreamIdentity
     let client: HTTPClient
     let metrics: GatewayMetrics
@@ -183,10 +184,11 @@ final class GatewayHandler: Sendable {
         let completion = await forward(request: request, head: head, auth: auth, verified: verified, body: body,
                                        upstreamCredential: upstreamCredential, context: context, proto: proto,
                                        ident: ident, start: start, writer: writer)
-        do {
-            try await recorder.record(context.completedEvent(completion))
-        } catch {
-            logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+        let recorder = self.recorder, logger = self.logger, event = context.completedEvent(completion), callId = context.callId
+        background.spawn {
+            do { try await recorder.record(event) } catch {
+                logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
+            }
         }
         metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
                            bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))

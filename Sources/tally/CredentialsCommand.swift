@@ -5,6 +5,6 @@ struct CredentialsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "credentials",
         abstract: "Issue and revoke agent credentials.",
-        subcommands: []
+        subcommands: [CredentialsIssue.self, CredentialsRevoke.self, CredentialsList.self]
     )
 }

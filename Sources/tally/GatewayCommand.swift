@@ -1,8 +1,31 @@
 import ArgumentParser
+import Foundation
+import Logging
+import TallyGateway
 
-/// `tally gateway` — owned by the gateway work (issue 4).
+/// `tally gateway --listen HOST:PORT --upstream URL [--config FILE] [--tls-cert F --tls-key F]`
 struct GatewayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Run the AWS API gateway.")
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Run the AWS API gateway: verify agents' SigV4, record each call durably, re-sign and forward.")
     @OptionGroup var home: HomeOptions
-    func run() async throws { throw ValidationError("not implemented yet") }
+    @Option(help: "Listen address HOST:PORT.") var listen: String = "127.0.0.1:8080"
+    @Option(help: "Upstream base URL (http or https), e.g. https://sts.amazonaws.com or http://127.0.0.1:5000.") var upstream: String
+    @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}]}.") var config: String?
+    @Option(help: "PEM certificate chain for an HTTPS listener.") var tlsCert: String?
+    @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func run() async throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        let (host, port) = try GatewayConfiguration.parseListen(listen)
+        var configuration = GatewayConfiguration(home: home.homePath, host: host, port: port,
+                                                 upstream: try GatewayConfiguration.parseUpstream(upstream),
+                                                 tlsCertificate: tlsCert, tlsKey: tlsKey)
+        if let config { try configuration.apply(configFile: config) }
+        var logger = Logger(label: "tally.gateway", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = level
+        try await Gateway(configuration: configuration, logger: logger).run()
+    }
 }

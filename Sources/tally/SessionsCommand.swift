@@ -5,6 +5,6 @@ struct SessionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sessions",
         abstract: "List agent sessions.",
-        subcommands: []
+        subcommands: [SessionsList.self]
     )
 }

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import TallyCore
+import TallyGateway
+
+/// `tally credentials issue --principal NAME [--ttl 1h] [--role ARN] [--json]`
+struct CredentialsIssue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "issue",
+        abstract: "Issue an AWS credential for an agent (one session); records credential.issued.",
+        discussion: "--json prints the AWS CLI credential_process shape (Version, AccessKeyId, SecretAccessKey, Expiration) plus Principal and SessionId.")
+    @OptionGroup var home: HomeOptions
+    @Option(help: "Who the agent is (recorded on every call).") var principal: String
+    @Option(help: "Lifetime: 90s, 30m, 1h, 2d (default 1h).") var ttl: String = "1h"
+    @Option(help: "Upstream IAM role ARN to assume (STS AssumeRole) for this agent's calls.") var role: String?
+    @OptionGroup var json: JSONOption
+
+    func run() async throws {
+        let seconds = try parseDuration(ttl)
+        let issued = try await CredentialIssuer(home: home.homePath).issue(principal: principal, ttl: seconds, role: role)
+        let c = issued.credential
+        if json.json {
+            var o: [String: JSONValue] = [
+                "Version": 1, "AccessKeyId": .string(c.accessKeyId), "SecretAccessKey": .string(issued.secretAccessKey),
+                "Expiration": .string(rfc3339(seconds: c.expiresAt)), "Principal": .string(c.principal),
+                "SessionId": .string(c.sessionId),
+            ]
+            if let role = c.role { o["Role"] = .string(role) }
+            print(JSONValue.object(o).description)
+        } else {
+            print("AWS_ACCESS_KEY_ID=\(c.accessKeyId)")
+            print("AWS_SECRET_ACCESS_KEY=\(issued.secretAccessKey)")
+            print("# principal \(c.principal), session \(c.sessionId), expires \(rfc3339(seconds: c.expiresAt))")
+        }
+    }
+}
+
+/// Parses `90s`, `30m`, `1h`, `2d` or plain seconds.
+func parseDuration(_ text: String) throws -> TimeInterval {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+    if let last = text.last, let unit = units[last], let n = Double(text.dropLast()), n > 0 { return n * unit }
+    if let n = Double(text), n > 0 { return n }
+    throw ValidationError("--ttl \(text): expected a duration like 90s, 30m, 1h or 2d")
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+import TallyCore
+import TallyGateway
+
+/// `tally credentials list`
+struct CredentialsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List issued credentials (never secrets).")
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var json: JSONOption
+
+    func run() async throws {
+        let now = Date()
+        for c in try CredentialIssuer(home: home.homePath).list() {
+            let status = c.revokedAt != nil ? "revoked" : (c.rejection(at: now) == nil ? "active" : "expired")
+            if json.json {
+                var o: [String: JSONValue] = ["accessKeyId": .string(c.accessKeyId), "principal": .string(c.principal),
+                                              "expiration": .string(rfc3339(seconds: c.expiresAt)), "status": .string(status)]
+                if let role = c.role { o["role"] = .string(role) }
+                print(JSONValue.object(o).description)
+            } else {
+                print("\(c.accessKeyId)  \(status)  expires \(rfc3339(seconds: c.expiresAt))  \(c.principal)\(c.role.map { "  role \($0)" } ?? "")")
+            }
+        }
+    }
+}

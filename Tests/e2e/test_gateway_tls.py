@@ -1,0 +1,44 @@
+"""The same clients over HTTPS to the gateway (self-signed certificate, AWS_CA_BUNDLE): the SDK then
+uses other payload modes (S3: STREAMING-UNSIGNED-PAYLOAD-TRAILER aws-chunked uploads)."""
+import json
+import os
+import uuid
+
+from conftest import ACCOUNT
+
+
+def test_tls_sts_s3_dynamodb_sqs(tls_gateway, tmp_path):
+    gw = tls_gateway
+    cred = gw.issue("agent-tls")
+    ident = json.loads(gw.aws(cred, "sts", "get-caller-identity").stdout)
+    assert ident["Account"] == ACCOUNT
+    bucket = f"tls-{uuid.uuid4().hex[:10]}"
+    gw.aws(cred, "s3", "mb", f"s3://{bucket}")
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"over tls\n" * 100)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(20 * 1024 * 1024))
+    gw.aws(cred, "s3", "cp", str(small), f"s3://{bucket}/small.txt")
+    gw.aws(cred, "s3", "cp", str(big), f"s3://{bucket}/big.bin")
+    back = tmp_path / "back.bin"
+    gw.aws(cred, "s3", "cp", f"s3://{bucket}/big.bin", str(back))
+    assert back.read_bytes() == big.read_bytes()
+    s3 = gw.client(cred, "s3")
+    s3.put_object(Bucket=bucket, Key="boto.txt", Body=b"boto3 over tls")
+    assert s3.get_object(Bucket=bucket, Key="boto.txt")["Body"].read() == b"boto3 over tls"
+    modes = {e.get("payloadMode") for e in gw.events() if e.get("type") == "call.requested" and e.get("operation") in ("PutObject", "UploadPart")}
+    assert "STREAMING-UNSIGNED-PAYLOAD-TRAILER" in modes, modes
+    table = f"t{uuid.uuid4().hex[:8]}"
+    gw.aws(cred, "dynamodb", "create-table", "--table-name", table,
+           "--attribute-definitions", "AttributeName=pk,AttributeType=S",
+           "--key-schema", "AttributeName=pk,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+    gw.aws(cred, "dynamodb", "put-item", "--table-name", table, "--item", '{"pk": {"S": "k"}}')
+    url = json.loads(gw.aws(cred, "sqs", "create-queue", "--queue-name", table).stdout)["QueueUrl"]
+    gw.aws(cred, "sqs", "send-message", "--queue-url", url, "--message-body", "tls")
+    gw.aws(cred, "s3", "rm", f"s3://{bucket}", "--recursive")
+    gw.aws(cred, "s3", "rb", f"s3://{bucket}")
+    events = gw.events()
+    req = {e["callId"] for e in events if e.get("type") == "call.requested"}
+    done = {e["callId"] for e in events if e.get("type") == "call.completed"}
+    assert req and req == done
+    assert all(e.get("status", 0) < 400 for e in events if e.get("type") == "call.completed")
