@@ -94,3 +94,21 @@ public struct IAMCatalogSource: Sendable, Hashable, Codable {
     /// SHA-256 (hex) of the package's iam-definition.json.
     public var sha256: String
 }
+
+extension IAMAction {
+    private enum ExtraKeys: String, CodingKey { case action }
+
+    /// Encodes every stored property plus `"action": "service:Name"`.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(service, forKey: .service)
+        try container.encode(name, forKey: .name)
+        try container.encode(accessLevel, forKey: .accessLevel)
+        try container.encode(description, forKey: .description)
+        try container.encode(resourceTypes, forKey: .resourceTypes)
+        try container.encode(conditionKeys, forKey: .conditionKeys)
+        try container.encode(dependentActions, forKey: .dependentActions)
+        var extra = encoder.container(keyedBy: ExtraKeys.self)
+        try extra.encode(fullName, forKey: .action)
+    }
+}

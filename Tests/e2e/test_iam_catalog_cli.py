@@ -31,7 +31,8 @@ def test_action_json():
     r = run("action", "s3:getobject", "--json")
     assert r.returncode == 0, r.stderr
     a = json.loads(r.stdout)
-    assert a["service"] == "s3" and a["name"] == "GetObject" and a["accessLevel"] == "Read"
+    assert a["action"] == "s3:GetObject" and a["service"] == "s3" and a["name"] == "GetObject"
+    assert a["accessLevel"] == "Read"
     obj = [t for t in a["resourceTypes"] if t["name"] == "object"][0]
     assert obj["arnTemplate"] == "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
     assert "s3:ExistingObjectTag/<key>" in a["conditionKeys"]
