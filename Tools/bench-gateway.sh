@@ -98,5 +98,5 @@ printf '%-28s %10s\n' "throughput @ 64 connections" "req/s"
 printf '%-28s %10s\n' "direct (nginx 200)" "$d_tp" "nginx reverse proxy" "$n_tp" "tally gateway" "$t_tp"
 awk -v t="$t_tp" -v n="$n_tp" -v d="$d_tp" 'BEGIN {
   printf "tally / nginx proxy: %.2f (target >= 0.5); tally / direct: %.2f\n", t/n, t/d }'
-records=$("$TALLY" ledger cat --home "$WORK/home" --json 2>/dev/null | wc -l || echo "?")
+records=$("$TALLY" ledger cat --home "$WORK/home" 2>/dev/null | wc -l || echo "?")
 echo "ledger records written during the run: $records (call.requested + call.completed per call, durable)"

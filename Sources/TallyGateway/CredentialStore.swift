@@ -3,7 +3,7 @@ import Synchronization
 import TallyCore
 
 /// The gateway's view of issued credentials: the registry file, cached in memory and reloaded
-/// when the file changes (checked at most once a second, and on every unknown key).
+/// when the file changes (one stat per lookup).
 public final class CredentialStore: Sendable {
     private let registry: CredentialRegistry
     private let masterKey: MasterKey
@@ -24,15 +24,9 @@ public final class CredentialStore: Sendable {
 
     /// The credential and its derived secret, or why the key is refused.
     public func lookup(_ accessKeyId: String, now: Date) -> Result<(credential: IssuedCredential, secret: String), CredentialRejection> {
-        let t = now.timeIntervalSince1970
-        let due = state.withLock { t - $0.lastCheck >= 1 }
-        if due { try? reload(force: false, now: t) }
-        var found = state.withLock { $0.entries[accessKeyId] }
-        if found == nil {
-            try? reload(force: false, now: t)
-            found = state.withLock { $0.entries[accessKeyId] }
-        }
-        guard let (credential, secret) = found else { return .failure(.unknown) }
+        // One stat(2) per lookup: issuance and revocation take effect on the next request.
+        try? reload(force: false, now: now.timeIntervalSince1970)
+        guard let (credential, secret) = state.withLock({ $0.entries[accessKeyId] }) else { return .failure(.unknown) }
         if let rejection = credential.rejection(at: now) { return .failure(rejection) }
         return .success((credential, secret))
     }

@@ -77,7 +77,7 @@ private func temporaryHome() throws -> String {
         #expect(found.credential == c)
         #expect(found.secret == c.secret(masterKey: try MasterKey.loadOrCreate(paths: paths)))
         try registry.update { $0[c.accessKeyId]?.revokedAt = Int64(now.timeIntervalSince1970) }
-        // The store re-reads a changed registry at most once a second.
+        // The store re-reads the registry when it changes (a revocation is seen by the next lookup).
         let later = now.addingTimeInterval(2)
         #expect(throws: CredentialRejection.revoked(at: Int64(now.timeIntervalSince1970))) { try store.lookup(c.accessKeyId, now: later).get() }
         let text = try String(contentsOfFile: paths.registry, encoding: .utf8)

@@ -83,7 +83,8 @@ class Moto:
         self.admin_secret = None
         if auth:
             self._bootstrap_admin()
-            req = urllib.request.Request(self.url + "/moto-api/reset-auth", data=b"0", method="POST")
+            req = urllib.request.Request(self.url + "/moto-api/reset-auth", data=b"0", method="POST",
+                                         headers={"Content-Type": "text/plain"})
             with urllib.request.urlopen(req, timeout=10) as r:
                 assert r.status == 200
 
@@ -185,8 +186,8 @@ class Gateway:
         return run([self.bin, *args], check=check)
 
     def events(self) -> list[dict]:
-        """Every ledger event, via `tally ledger cat --json` (one JSON record per line)."""
-        out = run([self.bin, "ledger", "cat", "--home", str(self.home), "--json"]).stdout
+        """Every ledger event, via `tally ledger cat` (one JSON record per line)."""
+        out = run([self.bin, "ledger", "cat", "--home", str(self.home)]).stdout
         return [normalise_record(json.loads(line)) for line in out.splitlines() if line.strip()]
 
     def log_tail(self, n: int = 40) -> str:

@@ -28,7 +28,10 @@ def test_pairs_verify_sessions_replay(gateway, agent):
     assert len(issued) == 1 and issued[0]["principal"] == "agent-e2e"
     assert "SecretAccessKey" not in json.dumps(issued[0]) and agent["SecretAccessKey"] not in json.dumps(events)
     sts = [e for e in requested.values() if e.get("operation") == "GetCallerIdentity"]
-    assert sts[-1]["actions"] == ["sts:GetCallerIdentity"] and sts[-1]["service"] == "sts"
+    # GetCallerIdentity needs no IAM permission (the mapping says so explicitly, it is not "unmapped").
+    assert sts[-1]["actions"] == [] and sts[-1]["mapped"] is True and sts[-1]["service"] == "sts"
+    users = [e for e in requested.values() if e.get("operation") == "ListUsers"]
+    assert users[-1]["actions"] == ["iam:ListUsers"] and users[-1]["resources"] == ["*"]
     run([gateway.bin, "ledger", "verify", "--home", str(gateway.home)])
 
     sessions = json.loads(gateway.tally("sessions", "list", "--home", str(gateway.home), "--json").stdout)
@@ -60,7 +63,7 @@ def test_upstream_secret_canary_never_leaks(gateway, agent, moto, tmp_path):
     for f in gateway.home.rglob("*"):
         if f.is_file():
             assert canary.encode() not in f.read_bytes(), f"canary in {f}"
-    assert canary not in gateway.tally("ledger", "cat", "--home", str(gateway.home), "--json").stdout
+    assert canary not in gateway.tally("ledger", "cat", "--home", str(gateway.home)).stdout
 
 
 def test_kill9_under_load_leaves_no_unrecorded_upstream_call(moto, tmp_path):
