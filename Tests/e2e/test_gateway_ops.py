@@ -1,0 +1,88 @@
+"""Per-principal roles (STS AssumeRole), presigned URLs, graceful shutdown, pending credential events."""
+import json
+import signal
+import threading
+import time
+import uuid
+
+import boto3
+import requests
+from botocore.config import Config
+
+from conftest import ACCOUNT, REGION, Gateway, run
+
+
+def test_role_is_assumed_per_principal(gateway, moto):
+    iam = boto3.client("iam", endpoint_url=moto.url, region_name=REGION,
+                       aws_access_key_id=moto.admin_key_id, aws_secret_access_key=moto.admin_secret)
+    name = f"agent-role-{uuid.uuid4().hex[:6]}"
+    # moto checks the trust policy against the caller ARN literally (an account root principal is not enough).
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/tally-gateway-admin"},
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    cred = gateway.issue("agent-with-role", role=arn)
+    ident = json.loads(gateway.aws(cred, "sts", "get-caller-identity").stdout)
+    assert f":assumed-role/{name}/tally-agent-with-role" in ident["Arn"]
+    gateway.aws(cred, "sts", "get-caller-identity")  # the cached role credential is reused
+    req = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("session") == cred["AccessKeyId"]]
+    assert len(req) == 2 and all(e["upstreamIdentity"] == arn and e["role"] == arn for e in req)
+
+
+def test_presigned_url_through_the_gateway(gateway, agent):
+    bucket = f"presign-{uuid.uuid4().hex[:8]}"
+    s3 = gateway.client(agent, "s3", signature_version="s3v4", s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k.txt", Body=b"presigned body")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k.txt"}, ExpiresIn=300)
+    assert "X-Amz-Signature=" in url
+    r = requests.get(url)
+    assert r.status_code == 200 and r.content == b"presigned body"
+    tampered = url.replace("k.txt", "other.txt")
+    r = requests.get(tampered)
+    assert r.status_code == 403 and "SignatureDoesNotMatch" in r.text
+    got = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("operation") == "GetObject"
+           and e.get("path") == f"/{bucket}/k.txt"]
+    assert got and got[-1]["actions"] == ["s3:GetObject"] and got[-1]["resources"] == [f"arn:aws:s3:::{bucket}/k.txt"]
+
+
+def test_credentials_issued_while_the_gateway_runs_are_recorded_before_use(gateway):
+    # The running gateway holds the ledger lock: `credentials issue` leaves credential.issued to it.
+    cred = gateway.issue("agent-late")
+    gateway.aws(cred, "sts", "get-caller-identity")
+    events = gateway.events()
+    issued = [e for e in events if e.get("type") == "credential.issued" and e.get("accessKeyId") == cred["AccessKeyId"]]
+    first_call = [e for e in events if e.get("session") == cred["AccessKeyId"] and e.get("type") == "call.requested"]
+    assert len(issued) == 1 and first_call and issued[0]["_seq"] < first_call[0]["_seq"]
+    listed = json.loads(gateway.tally("credentials", "list", "--home", str(gateway.home), "--json").stdout.splitlines()[-1])
+    assert "SecretAccessKey" not in listed
+
+
+def test_graceful_shutdown_drains_in_flight_calls(moto, tmp_path):
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret)
+    cred = gw.issue("agent-drain")
+    bucket = f"drain-{uuid.uuid4().hex[:8]}"
+    s3 = gw.client(cred, "s3")
+    s3.create_bucket(Bucket=bucket)
+    results = []
+
+    def upload():
+        try:
+            s3.put_object(Bucket=bucket, Key="big", Body=b"z" * (30 * 1024 * 1024))
+            results.append("ok")
+        except Exception as e:  # noqa: BLE001
+            results.append(repr(e))
+
+    t = threading.Thread(target=upload)
+    t.start()
+    time.sleep(0.3)  # the upload is in flight
+    code = gw.stop(signal.SIGTERM, timeout=60)
+    t.join(60)
+    assert code == 0, gw.log.read_text()[-2000:]
+    assert results == ["ok"]
+    assert "ledger closed" in gw.log.read_text()
+    events = gw.events()
+    done = [e for e in events if e.get("type") == "call.completed" and e.get("operation") == "PutObject"]
+    assert done and done[-1]["status"] == 200 and done[-1]["bytesIn"] == 30 * 1024 * 1024
+    run([gw.bin, "ledger", "verify", "--home", str(gw.home)])
