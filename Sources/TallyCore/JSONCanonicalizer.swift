@@ -20,7 +20,7 @@ public struct JSONCanonicalizer {
     private var keyArena: [UInt8] = []
     private var members: [Member] = []
     private var temp: [UInt8] = []
-    private var keyScratch: [UInt8] = []
+    private var orderScratch: [Member] = []
     /// Set by ``canonicalizeEvent(_:into:)``.
     public private(set) var typeMember: TypeMember = .missing
 
@@ -124,13 +124,20 @@ public struct JSONCanonicalizer {
             let keyPos = s.pos
             let keyStart = keyArena.count
             if !(try s.scanString(into: &keyArena, canonical: false)) { anyNonASCII = true }
+            let keyInputEnd = s.pos
             let keyEnd = keyArena.count
             s.skipWhitespace()
             try s.expect(UInt8(ascii: ":"), "':' after an object key")
             s.skipWhitespace()
             if members.count > memberBase { out.append(UInt8(ascii: ",")) }
             let outStart = out.count
-            JSONCanonicalForm.appendString(keyArena[keyStart..<keyEnd], to: &out)
+            // Without a backslash in the input, the key's canonical form is its input bytes.
+            let rawKey = UnsafeBufferPointer(rebasing: s.buf[keyPos..<keyInputEnd])
+            if memchr(rawKey.baseAddress!, 0x5C, rawKey.count) == nil {
+                out.append(contentsOf: rawKey)
+            } else {
+                JSONCanonicalForm.appendString(keyArena[keyStart..<keyEnd], to: &out)
+            }
             out.append(UInt8(ascii: ":"))
             let valueStart = out.count
             try value(&s, &out)
@@ -138,8 +145,6 @@ public struct JSONCanonicalizer {
                 typeMember = out[valueStart] == 0x22 ? .string : .notString
             }
             members.append(Member(keyStart: keyStart, keyEnd: keyEnd, outStart: outStart, outEnd: out.count))
-            // Cheap duplicate / order check against the previous member.
-            _ = keyPos
             s.skipWhitespace()
             guard !s.atEnd else { throw s.error("unterminated object") }
             if s.current == UInt8(ascii: ",") { s.pos += 1; continue }
@@ -153,16 +158,15 @@ public struct JSONCanonicalizer {
         keyArena.removeSubrange(arenaBase...)
     }
 
-    private func compareKeys(_ a: Member, _ b: Member) -> Int32 {
-        keyArena.withUnsafeBufferPointer { arena in
-            let la = a.keyEnd - a.keyStart, lb = b.keyEnd - b.keyStart
-            let n = min(la, lb)
-            if n > 0 {
-                let c = memcmp(arena.baseAddress! + a.keyStart, arena.baseAddress! + b.keyStart, n)
-                if c != 0 { return c < 0 ? -1 : 1 }
-            }
-            return la == lb ? 0 : (la < lb ? -1 : 1)
+    @inline(__always)
+    private static func compare(_ arena: UnsafeBufferPointer<UInt8>, _ a: Member, _ b: Member) -> Int32 {
+        let la = a.keyEnd - a.keyStart, lb = b.keyEnd - b.keyStart
+        let n = min(la, lb)
+        if n > 0 {
+            let c = memcmp(arena.baseAddress! + a.keyStart, arena.baseAddress! + b.keyStart, n)
+            if c != 0 { return c < 0 ? -1 : 1 }
         }
+        return la == lb ? 0 : (la < lb ? -1 : 1)
     }
 
     private func keyString(_ m: Member) -> String { String(decoding: keyArena[m.keyStart..<m.keyEnd], as: UTF8.self) }
@@ -171,18 +175,30 @@ public struct JSONCanonicalizer {
     private mutating func finishObject(memberBase: Int, out: inout [UInt8], objectEnd: Int, anyNonASCII: Bool) throws {
         let count = members.count - memberBase
         guard count > 1 else { return }
+        var order = orderScratch
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: members[memberBase...])
+        defer { orderScratch = order }
+        var duplicateAt: Int?
         var sorted = true
-        for i in (memberBase + 1)..<members.count {
-            let c = compareKeys(members[i - 1], members[i])
-            if c == 0 { throw duplicate(members[i], objectEnd) }
-            if c > 0 { sorted = false }
-        }
-        if !sorted {
-            var order = Array(members[memberBase...])
-            order.sort { compareKeys($0, $1) < 0 }
-            for i in 1..<order.count where compareKeys(order[i - 1], order[i]) == 0 {
-                throw duplicate(order[i], objectEnd)
+        keyArena.withUnsafeBufferPointer { arena in
+            for i in 1..<order.count {
+                let c = Self.compare(arena, order[i - 1], order[i])
+                if c == 0 { duplicateAt = i; return }
+                if c > 0 { sorted = false }
             }
+            guard !sorted else { return }
+            // Insertion sort: objects are small.
+            for i in 1..<order.count {
+                let m = order[i]
+                var j = i - 1
+                while j >= 0 && Self.compare(arena, order[j], m) > 0 { order[j + 1] = order[j]; j -= 1 }
+                order[j + 1] = m
+            }
+            for i in 1..<order.count where Self.compare(arena, order[i - 1], order[i]) == 0 { duplicateAt = i; return }
+        }
+        if let d = duplicateAt { throw duplicate(order[d], objectEnd) }
+        if !sorted {
             let regionStart = members[memberBase].outStart
             temp.removeAll(keepingCapacity: true)
             temp.append(contentsOf: out[regionStart...])

@@ -98,8 +98,10 @@ struct JSONScanner {
         while true {
             // Fast run of bytes that are copied verbatim in both forms.
             let runStart = pos
-            while pos < buf.count {
-                let c = buf[pos]
+            let end = buf.count
+            let base = buf.baseAddress!
+            while pos < end {
+                let c = base[pos]
                 if c == 0x22 || c == 0x5C || c < 0x20 || c >= 0x80 { break }
                 pos += 1
             }

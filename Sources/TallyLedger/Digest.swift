@@ -21,7 +21,7 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     @inline(__always)
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> Digest {
         var d = Digest()
-        Swift.withUnsafeMutableBytes(of: &d) { SHA256.hash(bytes, into: $0.baseAddress!) }
+        Swift.withUnsafeMutableBytes(of: &d) { SHA256.digest(bytes, into: $0.baseAddress!) }
         return d
     }
 
@@ -30,26 +30,33 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     /// SHA-256(prefix ‖ a ‖ b): Merkle nodes (prefix 0x01) and the chain (prefix 0x02).
     @inline(__always)
     static func combine(_ prefix: UInt8, _ a: Digest, _ b: Digest) -> Digest {
-        var buf: (UInt8, Digest, Digest) = (prefix, a, b)
-        // The tuple is laid out as 1 byte then (aligned) digests; copy into a packed buffer instead.
-        return Swift.withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65) { p in
-            p[0] = prefix
-            Swift.withUnsafeBytes(of: &buf.1) { UnsafeMutableRawPointer(p.baseAddress! + 1).copyMemory(from: $0.baseAddress!, byteCount: 32) }
-            Swift.withUnsafeBytes(of: &buf.2) { UnsafeMutableRawPointer(p.baseAddress! + 33).copyMemory(from: $0.baseAddress!, byteCount: 32) }
-            return sha256(UnsafeRawBufferPointer(start: p.baseAddress!, count: 65))
+        var d = Digest()
+        var buf: (Digest, Digest) = (a, b)  // two 32-byte values, contiguous
+        var p = prefix
+        Swift.withUnsafeBytes(of: &p) { pp in
+            Swift.withUnsafeBytes(of: &buf) { ab in
+                Swift.withUnsafeMutableBytes(of: &d) { SHA256.digest(pp, ab, into: $0.baseAddress!) }
+            }
         }
+        return d
+    }
+
+    /// SHA-256(0x00 ‖ record): an RFC 6962 leaf.
+    @inline(__always)
+    static func leaf(_ record: UnsafeRawBufferPointer) -> Digest {
+        var d = Digest()
+        var zero: UInt8 = 0
+        Swift.withUnsafeBytes(of: &zero) { z in
+            Swift.withUnsafeMutableBytes(of: &d) { SHA256.digest(z, record, into: $0.baseAddress!) }
+        }
+        return d
     }
 }
 
 /// The hash functions of the ledger (docs/LEDGER-FORMAT.md, "Hashes").
 public enum LedgerHash {
     /// RFC 6962 leaf hash: SHA-256(0x00 ‖ record).
-    public static func leaf(_ record: UnsafeRawBufferPointer) -> Digest {
-        var h = SHA256()
-        h.update(byte: 0)
-        h.update(record)
-        return Digest(h.finalize())!
-    }
+    public static func leaf(_ record: UnsafeRawBufferPointer) -> Digest { Digest.leaf(record) }
 
     public static func leaf<C: ContiguousBytes>(_ record: C) -> Digest { record.withUnsafeBytes { leaf($0) } }
 

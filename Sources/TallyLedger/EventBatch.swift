@@ -40,6 +40,12 @@ public struct EventBatch: Sendable {
         bytes.append(0x0A)
     }
 
+    /// Reserves room for about `bytes` of events.
+    public mutating func reserveCapacity(bytes n: Int, events: Int = 0) {
+        bytes.reserveCapacity(n)
+        if events > 0 { ends.reserveCapacity(events) }
+    }
+
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)

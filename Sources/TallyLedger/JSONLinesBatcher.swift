@@ -17,12 +17,14 @@ public struct JSONLinesBatcher {
     /// (later bytes are not consumed after an error).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, endOfInput: Bool = false) -> (EventBatch, TallyError?) {
         var batch = EventBatch()
+        batch.reserveCapacity(bytes: bytes.count + pending.count + 64, events: (bytes.count + pending.count) / 256)
         pending.append(contentsOf: bytes)
         var error: TallyError?
         let consumed: Int = pending.withUnsafeBufferPointer { buf in
             var start = 0
             while start < buf.count {
-                guard let nl = buf[start...].firstIndex(of: 0x0A) ?? (endOfInput ? buf.count : nil) else { break }
+                let found = memchr(buf.baseAddress! + start, 0x0A, buf.count - start)
+                guard let nl = found.map({ UnsafeRawPointer(buf.baseAddress!).distance(to: UnsafeRawPointer($0)) }) ?? (endOfInput ? buf.count : nil) else { break }
                 lineNumber += 1
                 var line = UnsafeBufferPointer(rebasing: buf[start..<nl])
                 if line.last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
@@ -51,3 +53,7 @@ public struct JSONLinesBatcher {
         return (batch, error)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -23,7 +23,8 @@ public struct LedgerVerifier: Sendable {
     }
 
     /// Runs the verification. `progress` receives the fraction of segment bytes done.
-    public func run(progress: (@Sendable (Double) -> Void)? = nil) throws -> VerifyReport {
+    /// `singleThreaded` verifies segments one after another on the calling thread (for measurements).
+    public func run(singleThreaded: Bool = false, progress: (@Sendable (Double) -> Void)? = nil) throws -> VerifyReport {
         var report = VerifyReport()
         // Keys.
         if let k = publicKeyPath {
@@ -105,7 +106,7 @@ public struct LedgerVerifier: Sendable {
         let totalBytes = max(1, sizes.reduce(0, +))
         let doneBytes = Slots(count: 1, initial: 0)
         let lock = NSLock()
-        parallelFor(indexes.count) { i in
+        let body: (Int) -> Void = { i in
             let path = paths.segmentPath(indexes[i])
             results[i] = job.verify(path: path, relPath: rel(path), index: indexes[i], start: nil)
             if let progress {
@@ -113,6 +114,7 @@ public struct LedgerVerifier: Sendable {
                 progress(f)
             }
         }
+        if singleThreaded { for i in indexes.indices { body(i) } } else { parallelFor(indexes.count, body) }
 
         // Link pass (sequential): headers against the previous segment's end state.
         var all = results.array.map { $0! }

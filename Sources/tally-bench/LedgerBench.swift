@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import TallyCore
+import TallyLedger
+
+/// `tally-bench ledger` — appends N realistic AWS-call events through the CLI's canonicalisation
+/// path with durable group commit, verifies them, and prints the raw limits measured in the same
+/// run on the same bytes (LZ4_compress_default, single-core SHA-256) and the size of `lz4 -1`.
+struct LedgerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger append/verify throughput and on-disk size.")
+    @Option(help: "Number of events.") var events = 1_000_000
+    @Option(help: "Lines per append batch (one batch ≈ one JSON-lines read of the CLI).") var batch = 8192
+    @Option(help: "Directory for the benchmark home (default: a new temp dir, removed afterwards).") var dir: String?
+    @Flag(help: "Keep the benchmark home.") var keep = false
+
+    func run() async throws {
+        // The input: JSON lines, ~450 bytes each.
+        var gen = BenchEvents()
+        var input: [UInt8] = []
+        input.reserveCapacity(events * 470)
+        for i in 0..<events { input.append(contentsOf: gen.line(i).utf8) }
+        let mb = Double(input.count) / 1e6
+        print("input: \(events) events, \(fmt(mb)) MB of JSON lines, \(input.count / events) bytes/event on average")
+
+        // Raw limits on the same bytes.
+        let lz4Rate = try measure(bytes: input.count) { try compressAll(input) }
+        let shaRate = measure(bytes: input.count) { hashAll(input) }
+        print("limit  LZ4_compress_default (1 core, 1 MiB chunks): \(fmt(lz4Rate)) MB/s = \(fmt(lz4Rate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+        print("limit  SHA-256 (1 core, 1 MiB chunks):             \(fmt(shaRate)) MB/s = \(fmt(shaRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+        let slower = min(lz4Rate, shaRate)
+
+        // Stage: canonicalisation alone (JSONLinesBatcher, 1 core).
+        let chunksForStage = splitLines(input, linesPerChunk: batch)
+        var canonical: [EventBatch] = []
+        let canonRate = measure(bytes: input.count) {
+            canonical.removeAll()
+            var batcher = JSONLinesBatcher()
+            input.withUnsafeBytes { b in
+                for c in chunksForStage { canonical.append(batcher.feed(UnsafeRawBufferPointer(rebasing: b[c])).0) }
+            }
+        }
+        print("stage  canonicalise JSON lines (1 core): \(fmt(canonRate)) MB/s = \(fmt(canonRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+
+        let base = dir ?? (NSTemporaryDirectory() + "tally-bench-\(UUID().uuidString)")
+        let home = base + "/home"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { if !keep { try? FileManager.default.removeItem(atPath: base) } }
+        var options = LedgerOptions()
+        options.epochCount = 48
+        _ = try Ledger.initialize(home: home, options: options)
+
+        // Append: JSON lines → JSONLinesBatcher (as `tally ledger append`) → Ledger, durable group commit.
+        let start = DispatchTime.now().uptimeNanoseconds
+        let ledger = try await Ledger.open(home: home, options: options)
+        let chunks = splitLines(input, linesPerChunk: batch)
+        let frozen = input
+        let stream = AsyncStream<EventBatch>(bufferingPolicy: .bufferingOldest(4)) { cont in
+            let t = Thread {
+                var batcher = JSONLinesBatcher()
+                for c in chunks {
+                    let (b, err) = frozen.withUnsafeBytes { batcher.feed(UnsafeRawBufferPointer(rebasing: $0[c])) }
+                    precondition(err == nil, "\(err!)")
+                    cont.yield(b)
+                }
+                cont.finish()
+            }
+            t.start()
+        }
+        var last: UInt64 = 0
+        try await withThrowingTaskGroup(of: UInt64.self) { group in
+            var inFlight = 0
+            for await b in stream {
+                group.addTask { try await ledger.append(b) }
+                inFlight += 1
+                if inFlight >= 3, let s = try await group.next() { last = max(last, s); inFlight -= 1 }
+            }
+            for try await s in group { last = max(last, s) }
+        }
+        try await ledger.close()
+        let appendSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        precondition(last == UInt64(events), "committed \(last) of \(events)")
+        let appendRate = Double(events) / appendSeconds
+        print("tally  append (durable group commit, canonicalise + hash + chain + tree + LZ4 + fdatasync): \(fmt(appendRate / 1e6)) M events/s, \(fmt(mb / appendSeconds)) MB/s of input (\(fmt(100 * mb / appendSeconds / slower))% of the slower limit) in \(fmt(appendSeconds)) s")
+
+        // Verify, 1 core and all cores.
+        for single in [true, false] {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let report = try LedgerVerifier(home: home).run(singleThreaded: single)
+            let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            precondition(report.ok && report.records == UInt64(events), "verify failed: \(report.problems.prefix(3).map(\.text))")
+            print("tally  verify (\(single ? "1 core " : "\(ProcessInfo.processInfo.activeProcessorCount) cores")): \(fmt(Double(events) / s / 1e6)) M events/s, \(fmt(mb / s)) MB/s of input = \(fmt(100 * mb / s / shaRate))% of single-core SHA-256, in \(fmt(s)) s")
+        }
+
+        // On-disk size vs lz4 -1 of the same JSON lines.
+        let ledgerBytes = try directorySize(home + "/ledger/segments") + (FileManager.default.attributesOfItem(atPath: home + "/ledger/checkpoints.log")[.size] as? Int ?? 0)
+        let linesPath = base + "/events.jsonl"
+        try Data(input).write(to: URL(fileURLWithPath: linesPath))
+        if let lz4Size = lz4CLISize(linesPath) {
+            print("size   ledger segments + checkpoints: \(ledgerBytes) bytes (\(fmt(Double(ledgerBytes) / Double(input.count) * 100))% of input); lz4 -1 of the same JSON lines: \(lz4Size) bytes; ratio ledger/lz4 = \(fmt(Double(ledgerBytes) / Double(lz4Size)))")
+        } else {
+            print("size   ledger segments + checkpoints: \(ledgerBytes) bytes (\(fmt(Double(ledgerBytes) / Double(input.count) * 100))% of input); lz4 CLI not found, no comparison")
+        }
+    }
+}
+
+func fmt(_ v: Double) -> String { String(format: v >= 100 ? "%.0f" : "%.2f", v) }
+
+/// Bytes per second (in MB/s) of `body` over `bytes`, best of 3.
+func measure(bytes: Int, _ body: () throws -> Void) rethrows -> Double {
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return Double(bytes) / best / 1e6
+}
+
+func compressAll(_ input: [UInt8]) throws {
+    try input.withUnsafeBytes { b in
+        var off = 0
+        while off < b.count {
+            let n = min(1 << 20, b.count - off)
+            _ = try LZ4.compress(UnsafeRawBufferPointer(rebasing: b[off..<(off + n)]))
+            off += n
+        }
+    }
+}
+
+func hashAll(_ input: [UInt8]) {
+    var out = [UInt8](repeating: 0, count: 32)
+    input.withUnsafeBytes { b in
+        out.withUnsafeMutableBytes { o in
+            var off = 0
+            while off < b.count {
+                let n = min(1 << 20, b.count - off)
+                SHA256.hash(UnsafeRawBufferPointer(rebasing: b[off..<(off + n)]), into: o.baseAddress!)
+                off += n
+            }
+        }
+    }
+}
+
+/// Byte ranges of `linesPerChunk` complete lines each.
+func splitLines(_ input: [UInt8], linesPerChunk: Int) -> [Range<Int>] {
+    var out: [Range<Int>] = []
+    var start = 0, lines = 0
+    for i in input.indices where input[i] == 0x0A {
+        lines += 1
+        if lines == linesPerChunk { out.append(start..<(i + 1)); start = i + 1; lines = 0 }
+    }
+    if start < input.count { out.append(start..<input.count) }
+    return out
+}
+
+func directorySize(_ path: String) throws -> Int {
+    try FileManager.default.contentsOfDirectory(atPath: path).reduce(0) { sum, name in
+        sum + ((try? FileManager.default.attributesOfItem(atPath: path + "/" + name)[.size] as? Int) ?? 0)
+    }
+}
+
+/// The size of `lz4 -1` output for the file, or nil when the CLI is not installed.
+func lz4CLISize(_ path: String) -> Int? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["lz4", "-1", "-f", "-q", path, path + ".lz4"]
+    do { try p.run() } catch { return nil }
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { return nil }
+    return (try? FileManager.default.attributesOfItem(atPath: path + ".lz4")[.size] as? Int) ?? nil
+}

@@ -1,1 +1,0 @@
-print("tally-bench: no benchmarks yet")
