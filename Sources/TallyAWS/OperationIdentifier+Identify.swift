@@ -56,6 +56,11 @@ extension OperationIdentifier {
             for (n, v) in items where n != "Action" && n != "Version" {
                 if let dot = n.firstIndex(of: ".") { params[String(n[..<dot])] = "" } else { params[n] = v }
             }
+            // SQS over the query protocol addresses the queue by the request path (/account/queue).
+            if svc.name == "sqs", params["QueueUrl"] == nil, head.path.split(separator: "/").count == 2,
+               let host = head.value(of: "host") {
+                params["QueueUrl"] = "https://\(host)\(head.path)"
+            }
             return IdentifiedOperation(service: svc.signingName, signingName: signingName,
                                        operation: svc.operations[action] != nil ? action : nil,
                                        protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: params, region: region,

@@ -107,6 +107,10 @@ import TallyCore
         let cwq = try ident("POST", "/", headers: form, signing: "monitoring", body: "Action=ListMetrics&Version=2010-08-01&Namespace=AWS%2FEC2")
         #expect(cwq.operation == "ListMetrics" && cwq.protocol == .query && cwq.modelName == "cloudwatch")
         #expect(cwq.parameters == ["Namespace": "AWS/EC2"])
+        let sqsQuery = try ident("POST", "/123456789012/q1", host: "sqs.us-east-1.amazonaws.com", headers: form, signing: "sqs",
+                                 body: "Action=SendMessage&Version=2012-11-05&MessageBody=hi")
+        #expect(sqsQuery.operation == "SendMessage" && sqsQuery.protocol == .query)
+        #expect(sqsQuery.parameters == ["MessageBody": "hi", "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q1"])
         let sqs = try ident("POST", "/", headers: [("X-Amz-Target", "AmazonSQS.CreateQueue"), ("Content-Type", "application/x-amz-json-1.0")],
                             signing: "sqs", body: #"{"QueueName":"q1"}"#)
         #expect(sqs.queryCompatible && sqs.jsonVersion == "1.0" && sqs.operation == "CreateQueue")
