@@ -8,6 +8,7 @@ public enum AWSErrorRenderer {
     /// - ec2:       `<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>`
     /// - rest-xml:  `<Error><Code/><Message/><RequestId/></Error>` plus `x-amz-request-id`
     /// - json / rest-json: `{"__type": code, "message": ...}` plus `x-amzn-ErrorType` and `x-amzn-RequestId`
+    /// - smithy-rpc-v2-cbor: the same map in CBOR, `Content-Type: application/cbor`, `smithy-protocol: rpc-v2-cbor`
     ///
     /// `queryCompatible` (SQS and CloudWatch over JSON with `x-amzn-query-mode`) also adds
     /// `x-amzn-query-error: Code;Sender`, which botocore prefers for those services.
@@ -45,6 +46,11 @@ public enum AWSErrorRenderer {
                                                ("x-amzn-ErrorType", error.code)]
             if queryCompatible { headers.append(("x-amzn-query-error", "\(error.code);Sender")) }
             return (error.httpStatus, headers, Array(body.utf8))
+        case .rpcV2CBOR:
+            var headers: [(String, String)] = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                                               ("x-amzn-RequestId", requestId), ("x-amzn-ErrorType", error.code)]
+            if queryCompatible { headers.append(("x-amzn-query-error", "\(error.code);Sender")) }
+            return (error.httpStatus, headers, CBOR.encodeTextMap([("__type", error.code), ("message", error.message)]))
         }
     }
 

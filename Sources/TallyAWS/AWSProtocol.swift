@@ -10,4 +10,7 @@ public enum AWSProtocol: String, Sendable, Codable, CaseIterable {
     case restJSON = "rest-json"
     /// REST with XML bodies: S3, Route 53, CloudFront.
     case restXML = "rest-xml"
+    /// Smithy RPC v2 CBOR (`POST /service/<Service>/operation/<Operation>`, `smithy-protocol: rpc-v2-cbor`):
+    /// offered by CloudWatch, GameLift and a few others next to JSON; newer SDKs may prefer it.
+    case rpcV2CBOR = "smithy-rpc-v2-cbor"
 }

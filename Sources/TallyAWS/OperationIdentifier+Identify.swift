@@ -25,6 +25,22 @@ extension OperationIdentifier {
                                           protocol: guessProtocol(head), parameters: [:], region: region)
         guard !candidates.isEmpty else { return unknown }
 
+        // Smithy RPC v2 CBOR: POST /service/<Service>/operation/<Operation>.
+        if let h = head.value(of: "smithy-protocol"), ASCII.trim(h) == "rpc-v2-cbor" {
+            let parts = head.path.split(separator: "/")
+            let service = parts.count >= 4 && parts[parts.count - 4] == "service" && parts[parts.count - 2] == "operation"
+                ? String(parts[parts.count - 3]) : ""
+            let opName = parts.count >= 2 ? URIEncoding.decode(parts[parts.count - 1]) : ""
+            let hasOp = { (n: String) in self.model.services[n]?.operations[opName] != nil }
+            let svcName = candidates.first { hasOp($0) && model.services[$0]?.targetPrefix == service }
+                ?? candidates.first(where: hasOp) ?? candidates[0]
+            let svc = model.services[svcName]!
+            return IdentifiedOperation(service: svc.signingName, signingName: signingName,
+                                       operation: hasOp(svcName) && !service.isEmpty ? opName : nil, protocol: .rpcV2CBOR,
+                                       parameters: body.flatMap { CBOR.topLevelMembers($0) } ?? [:], region: region,
+                                       queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
+        }
+
         // JSON RPC: X-Amz-Target.
         if let target = head.value(of: "x-amz-target") {
             // "Prefix.Operation"; prefixes may contain dots (com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101).
@@ -152,6 +168,7 @@ extension OperationIdentifier {
     }
 
     func guessProtocol(_ head: HTTPRequestHead) -> AWSProtocol {
+        if head.value(of: "smithy-protocol") != nil { return .rpcV2CBOR }
         if head.value(of: "x-amz-target") != nil { return .json }
         if isForm(head) { return .query }
         return .restJSON

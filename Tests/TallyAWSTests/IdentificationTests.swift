@@ -118,6 +118,29 @@ import TallyCore
         #expect(streams.modelName == "dynamodbstreams" && streams.operation == "ListStreams")
     }
 
+    /// Smithy RPC v2 CBOR bodies as botocore 1.43.11's serializer writes them for CloudWatch.
+    @Test func rpcV2CBOR() throws {
+        let headers = [(name: "smithy-protocol", value: "rpc-v2-cbor"), (name: "Content-Type", value: "application/cbor")]
+        let list = Hex.decode("a5694e616d657370616365674157532f4543326a4d65747269634e616d65634350556a44696d656e73696f6e7381a2644e616d6561"
+            + "616556616c756561626e526563656e746c79416374697665645054334875496e636c7564654c696e6b65644163636f756e7473f5")!
+        let head = HTTPRequestHead(method: "POST", target: "/service/GraniteServiceVersion20100801/operation/ListMetrics",
+                                   headers: [("Host", "h")] + headers)
+        let got = try Self.id.get().identify(head, signingName: "monitoring", region: "us-east-1", body: list)
+        #expect(got.operation == "ListMetrics" && got.protocol == .rpcV2CBOR && got.modelName == "cloudwatch" && got.queryCompatible)
+        #expect(got.parameters == ["Namespace": "AWS/EC2", "MetricName": "CPU", "Dimensions": "", "RecentlyActive": "PT3H",
+                                   "IncludeLinkedAccounts": "true"])
+        let put = Hex.decode("a2694e616d657370616365614e6a4d65747269634461746181a26a4d65747269634e616d65616d6556616c7565fb3ff8000000000000")!
+        let putHead = HTTPRequestHead(method: "POST", target: "/service/GraniteServiceVersion20100801/operation/PutMetricData",
+                                      headers: [("Host", "h")] + headers)
+        let p = try Self.id.get().identify(putHead, signingName: "monitoring", region: "us-east-1", body: put)
+        #expect(p.operation == "PutMetricData" && p.parameters == ["Namespace": "N", "MetricData": ""])
+        #expect(CBOR.topLevelMembers([0xA1, 0x61]) == nil)           // truncated
+        #expect(CBOR.topLevelMembers(Array("{}".utf8)) == nil)       // not CBOR
+        let bogus = HTTPRequestHead(method: "POST", target: "/service/GraniteServiceVersion20100801/operation/NoSuchOp",
+                                    headers: [("Host", "h")] + headers)
+        #expect(try Self.id.get().identify(bogus, signingName: "monitoring", region: "us-east-1", body: nil).operation == nil)
+    }
+
     @Test func unknownsAreReportedNotGuessed() throws {
         let badTarget = try ident("POST", "/", headers: [("X-Amz-Target", "DynamoDB_20120810.NoSuchThing")], signing: "dynamodb", body: "{}")
         #expect(badTarget.operation == nil && badTarget.service == "dynamodb")

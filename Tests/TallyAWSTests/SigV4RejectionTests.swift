@@ -197,6 +197,10 @@ import TallyCore
         #expect(j.1.contains { $0 == ("x-amzn-ErrorType", "SignatureDoesNotMatch") })
         #expect(j.1.contains { $0 == ("Content-Type", "application/x-amz-json-1.0") })
         #expect(j.1.contains { $0 == ("x-amzn-query-error", "SignatureDoesNotMatch;Sender") })
+        let cbor = AWSErrorRenderer.render(e, protocol: .rpcV2CBOR, requestId: "rid-1", queryCompatible: true, jsonVersion: nil)
+        #expect(cbor.body == [0xA2, 0x66] + Array("__type".utf8) + [0x75] + Array("SignatureDoesNotMatch".utf8)
+                + [0x67] + Array("message".utf8) + [0x6B] + Array("a <b> & \"c\"".utf8))
+        #expect(cbor.headers.contains { $0 == ("smithy-protocol", "rpc-v2-cbor") } && cbor.headers.contains { $0 == ("Content-Type", "application/cbor") })
         let rj = text(.restJSON)
         #expect(rj.1.contains { $0 == ("x-amzn-ErrorType", "SignatureDoesNotMatch") } && rj.1.contains { $0 == ("Content-Type", "application/json") })
     }
