@@ -32,10 +32,18 @@ enum ConditionValueParsing {
 
     /// "true" / "false", case-insensitive.
     static func bool(_ text: some StringProtocol) -> Bool? {
-        switch text.lowercased() {
-        case "true": true
-        case "false": false
-        default: nil
+        // ASCII case-insensitive "true" / "false" without allocating.
+        var folded: UInt64 = 0
+        var count = 0
+        for byte in text.utf8 {
+            count += 1
+            if count > 5 { return nil }
+            folded = folded << 8 | UInt64(byte | 0x20)
+        }
+        switch (count, folded) {
+        case (4, 0x7472_7565): return true  // "true"
+        case (5, 0x66_616C_7365): return false  // "false"
+        default: return nil
         }
     }
 

@@ -43,14 +43,14 @@ final class CompiledStatement: Sendable {
     /// Whether the statement's Action/NotAction covers the (lower-cased) action.
     @inline(__always)
     func coversAction(_ action: UnsafeBufferPointer<UInt8>) -> Bool {
-        var hit = false
-        for pattern in actions where pattern.matches(bytes: action) {
-            hit = true
-            break
+        let hit = actions.withUnsafeBufferPointer { patterns in
+            for i in 0..<patterns.count where patterns[i].matches(bytes: action) { return true }
+            return false
         }
         return hit != actionsNegated
     }
 
+    @inline(__always)
     func coversResource(_ context: RequestContext, _ resource: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let resources else { return true }
         var hit = false
@@ -67,6 +67,7 @@ final class CompiledStatement: Sendable {
         return hit != resourcesNegated
     }
 
+    @inline(__always)
     func conditionsHold(_ context: RequestContext) -> Bool {
         for condition in conditions where !condition.holds(in: context) { return false }
         return true

@@ -2,85 +2,143 @@
 /// Key names are case-insensitive; a key may carry several values (multivalued keys such as
 /// `aws:TagKeys`).
 public struct RequestContext: Sendable, Hashable {
-    /// Lower-cased key → values.
-    private var storage: [String: [String]]
+    /// Lower-cased keys and their values, in insertion order. Request contexts hold a handful of
+    /// keys, so a linear search (length first, then bytes) beats hashing.
+    private var names: [String] = []
+    private var lists: [[String]] = []
 
-    public init() { storage = [:] }
+    public init() {}
 
     /// Builds a context from keys as written; values of keys that differ only in case are merged.
     public init(_ values: [String: [String]]) {
-        storage = [:]
-        for (key, list) in values { storage[key.lowercased(), default: []] += list }
+        for key in values.keys.sorted() { append(key.lowercased(), values[key]!) }
+    }
+
+    private func index(ofLowercased key: String) -> Int? {
+        let length = key.utf8.count
+        for i in names.indices where names[i].utf8.count == length && names[i] == key { return i }
+        return nil
+    }
+
+    private mutating func append(_ key: String, _ values: [String]) {
+        if let i = index(ofLowercased: key) {
+            lists[i] += values
+        } else {
+            names.append(key)
+            lists.append(values)
+        }
     }
 
     /// The values of `key` (empty when absent).
     public func values(for key: String) -> [String] {
-        storage[key.lowercased()] ?? []
+        index(ofLowercased: key.lowercased()).map { lists[$0] } ?? []
     }
 
     /// The values of an already lower-cased key (the evaluator's fast path).
     func values(forLowercased key: String) -> [String]? {
-        storage[key]
+        index(ofLowercased: key).map { lists[$0] }
     }
 
     /// Adds one value (a repeated key becomes multivalued).
     public mutating func add(_ key: String, _ value: String) {
-        storage[key.lowercased(), default: []].append(value)
+        append(key.lowercased(), [value])
     }
 
     /// Sets a key's values, replacing any.
     public mutating func set(_ key: String, _ values: [String]) {
-        storage[key.lowercased()] = values
+        let lower = key.lowercased()
+        if let i = index(ofLowercased: lower) { lists[i] = values } else { append(lower, values) }
     }
 
     /// Sets a value under an already lower-cased key unless the key is present.
     mutating func setIfAbsent(lowercased key: String, _ value: String) {
-        if storage[key] == nil { storage[key] = [value] }
+        if index(ofLowercased: key) == nil { append(key, [value]) }
     }
 
-    public func contains(_ key: String) -> Bool { storage[key.lowercased()] != nil }
+    public func contains(_ key: String) -> Bool { index(ofLowercased: key.lowercased()) != nil }
 
     /// Lower-cased keys present.
-    public var keys: [String] { Array(storage.keys) }
+    public var keys: [String] { names }
+
+    public static func == (a: RequestContext, b: RequestContext) -> Bool {
+        a.names.count == b.names.count && a.names.indices.allSatisfy { i in b.values(forLowercased: a.names[i]) == a.lists[i] }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for (i, name) in names.enumerated().sorted(by: { $0.element < $1.element }) {
+            hasher.combine(name)
+            hasher.combine(lists[i])
+        }
+    }
 }
 
 /// A request to authorize: who (principal), what (action), on what (resource), and the context.
+///
+/// Immutable and prepared once (lower-cased action bytes, resource bytes, facts derived from the
+/// principal); copies share one allocation.
 public struct EvaluationRequest: Sendable, Hashable {
     /// `service:Action`, matched case-insensitively.
-    public let action: String
+    public var action: String { storage.action }
     /// The resource ARN (or `*`), matched case-sensitively.
-    public let resource: String
+    public var resource: String { storage.resource }
     /// The calling principal's ARN (user, role, assumed-role session, account root) or a service
     /// principal such as `ec2.amazonaws.com`; nil when unknown.
-    public let principal: String?
-    public let context: RequestContext
+    public var principal: String? { storage.principal }
+    public var context: RequestContext { storage.context }
 
-    let actionBytes: [UInt8]
-    let resourceBytes: [UInt8]
-    let principalFacts: PrincipalFacts
+    var actionBytes: [UInt8] { storage.actionBytes }
+    var resourceBytes: [UInt8] { storage.resourceBytes }
+    var principalFacts: PrincipalFacts { storage.principalFacts }
+
+    let storage: Storage
+
+    final class Storage: Sendable {
+        let action: String
+        let resource: String
+        let principal: String?
+        let context: RequestContext
+        let actionBytes: [UInt8]
+        let resourceBytes: [UInt8]
+        let principalFacts: PrincipalFacts
+
+        init(action: String, resource: String, principal: String?, context: RequestContext) {
+            self.action = action
+            self.resource = resource
+            self.principal = principal
+            actionBytes = action.utf8.map(asciiLower)
+            resourceBytes = Array(resource.utf8)
+            let facts = PrincipalFacts(principal)
+            principalFacts = facts
+            var context = context
+            if let principal, facts.account != nil {
+                context.setIfAbsent(lowercased: "aws:principalarn", facts.roleArn ?? principal)
+            }
+            if let account = facts.account {
+                context.setIfAbsent(lowercased: "aws:principalaccount", account)
+            }
+            if let userName = facts.userName {
+                context.setIfAbsent(lowercased: "aws:username", userName)
+            }
+            self.context = context
+        }
+    }
 
     /// Creates a request. Keys derivable from the principal (`aws:PrincipalArn` — the role ARN for
     /// an assumed-role session —, `aws:PrincipalAccount`, and `aws:username` for IAM users) are
     /// added unless the context already has them.
     public init(action: String, resource: String, principal: String? = nil, context: RequestContext = .init()) {
-        self.action = action
-        self.resource = resource
-        self.principal = principal
-        actionBytes = action.utf8.map(asciiLower)
-        resourceBytes = Array(resource.utf8)
-        let facts = PrincipalFacts(principal)
-        principalFacts = facts
-        var context = context
-        if let principal, facts.account != nil {
-            context.setIfAbsent(lowercased: "aws:principalarn", facts.roleArn ?? principal)
-        }
-        if let account = facts.account {
-            context.setIfAbsent(lowercased: "aws:principalaccount", account)
-        }
-        if let userName = facts.userName {
-            context.setIfAbsent(lowercased: "aws:username", userName)
-        }
-        self.context = context
+        storage = Storage(action: action, resource: resource, principal: principal, context: context)
+    }
+
+    public static func == (a: EvaluationRequest, b: EvaluationRequest) -> Bool {
+        a.action == b.action && a.resource == b.resource && a.principal == b.principal && a.context == b.context
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(action)
+        hasher.combine(resource)
+        hasher.combine(principal)
+        hasher.combine(context)
     }
 }
 

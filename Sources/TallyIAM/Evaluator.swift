@@ -18,6 +18,8 @@ public struct PolicySet: Sendable {
     let limitIndices: [Int]
     /// Per policy index: its ordinal in `limitIndices`, or -1.
     let limitOrdinal: [Int]
+    /// Per limit ordinal: an SCP (else a boundary).
+    let limitIsSCP: [Bool]
     let hasSession: Bool
 
     public init(_ policies: [NamedPolicy]) {
@@ -38,15 +40,17 @@ public struct PolicySet: Sendable {
         var ordinal = [Int](repeating: -1, count: policies.count)
         for (o, index) in limits.enumerated() { ordinal[index] = o }
         limitOrdinal = ordinal
+        limitIsSCP = limits.map { policies[$0].kind == .scp }
         hasSession = policies.contains { $0.kind == .session }
     }
 
     /// Evaluates a request and explains the decision.
     public func evaluate(_ request: EvaluationRequest) -> EvaluationResult {
         var trace = Trace(explain: true)
-        let decision = run(request, &trace)
+        let (decision, reason) = run(request, &trace)
         return EvaluationResult(
-            decision: decision.0, statements: decision.1.map { reference(statements[$0]) }, reason: decision.2)
+            decision: decision, statements: deciding(decision, reason, trace).map { reference(statements[$0]) },
+            reason: text(reason))
     }
 
     /// Evaluates a request, returning only the decision (no allocation in the common case).
@@ -62,106 +66,139 @@ public struct PolicySet: Sendable {
             sid: policy.document.statements[statement.statementIndex].sid, effect: statement.effect)
     }
 
-    /// What matched, per role in the decision.
-    private struct Trace {
-        let explain: Bool
-        // Indices into `statements` (collected only when explaining) and counts.
-        var denies: [Int] = []
-        var denyCount = 0
-        var identity: [Int] = []
-        var identityCount = 0
-        var resourceDirect: [Int] = []
-        var resourceDirectCount = 0
-        var resourceRole: [Int] = []
-        var resourceRoleCount = 0
-        var boundary: [Int] = []
-        var session: [Int] = []
-        var sessionCount = 0
-        var scp: [Int] = []
-        init(explain: Bool) {
-            self.explain = explain
+    /// The role a matching statement plays in the decision.
+    private enum Role: UInt8 {
+        case deny, identity, resourceDirect, resourceRole, boundary, session, scp
+    }
+
+    /// Why the decision was reached; the text is built only when explaining.
+    private enum Reason {
+        case explicitDeny
+        case scpDoesNotAllow(Int)
+        case resourceAllows
+        case nothingAllows
+        case boundaryDoesNotAllow(Int)
+        case sessionDoesNotAllow
+        case identityAllows
+        case resourceAllowsRole
+    }
+
+    private func text(_ reason: Reason) -> String {
+        switch reason {
+        case .explicitDeny: "an explicit Deny matched"
+        case .scpDoesNotAllow(let i): "the service control policy '\(policies[i].name)' does not allow it"
+        case .resourceAllows: "a resource-based policy allows the caller"
+        case .nothingAllows: "no identity-based or resource-based policy allows it"
+        case .boundaryDoesNotAllow(let i): "the permissions boundary '\(policies[i].name)' does not allow it"
+        case .sessionDoesNotAllow: "no session policy allows it"
+        case .identityAllows: "an identity-based policy allows it"
+        case .resourceAllowsRole: "a resource-based policy allows the caller's role"
         }
     }
 
-    private func run(_ request: EvaluationRequest, _ trace: inout Trace) -> (Decision, [Int], String) {
+    /// Counts per role, and (only when explaining) the matching statements with their roles.
+    private struct Trace {
+        let explain: Bool
+        var counts: (deny: Int, identity: Int, resourceDirect: Int, resourceRole: Int, session: Int) = (0, 0, 0, 0, 0)
+        var matched: [(index: Int, role: Role)] = []
+        init(explain: Bool) {
+            self.explain = explain
+        }
+
+        /// The matching statements with one of `roles`, in policy order.
+        func statements(_ roles: Role...) -> [Int] {
+            matched.filter { roles.contains($0.role) }.map(\.index)
+        }
+    }
+
+    private func run(_ request: EvaluationRequest, _ trace: inout Trace) -> (Decision, Reason) {
         var limitAllowed: UInt64 = 0  // bit set over limit ordinals (SCPs, boundaries)
         var limitAllowedOverflow = Set<Int>()
-        let context = request.context
-        request.actionBytes.withUnsafeBufferPointer { action in
-            request.resourceBytes.withUnsafeBufferPointer { resource in
-                for n in statements.indices {
-                    let statement = statements[n]
-                    guard statement.coversAction(action), statement.coversResource(context, resource) else { continue }
-                    let kind = statement.kind
-                    var principalMatch = PrincipalMatch.direct
-                    if kind == .resource {
-                        guard let principal = statement.principal else { continue }
-                        let match = principal.match(request)
-                        if statement.principalNegated {
-                            guard match == .none else { continue }
-                            principalMatch = .direct
+        let prepared = request.storage
+        let context = prepared.context
+        prepared.actionBytes.withUnsafeBufferPointer { action in
+            prepared.resourceBytes.withUnsafeBufferPointer { resource in
+                statements.withUnsafeBufferPointer { all in
+                    for n in 0..<all.count {
+                        let statement = all[n]
+                        guard statement.coversAction(action), statement.coversResource(context, resource) else {
+                            continue
+                        }
+                        let kind = statement.kind
+                        var principalMatch = PrincipalMatch.direct
+                        if kind == .resource {
+                            guard let principal = statement.principal else { continue }
+                            let match = principal.match(request)
+                            if statement.principalNegated {
+                                guard match == .none else { continue }
+                                principalMatch = .direct
+                            } else {
+                                guard match != .none else { continue }
+                                principalMatch = match
+                            }
+                        }
+                        guard statement.conditionsHold(context) else { continue }
+                        var role: Role
+                        if statement.effect == .deny {
+                            role = .deny
+                            trace.counts.deny += 1
                         } else {
-                            guard match != .none else { continue }
-                            principalMatch = match
+                            switch kind {
+                            case .identity:
+                                role = .identity
+                                trace.counts.identity += 1
+                            case .resource:
+                                if principalMatch == .direct {
+                                    role = .resourceDirect
+                                    trace.counts.resourceDirect += 1
+                                } else if principalMatch == .role {
+                                    role = .resourceRole
+                                    trace.counts.resourceRole += 1
+                                } else {
+                                    continue  // the account only: delegates, grants nothing
+                                }
+                            case .boundary, .scp:
+                                role = kind == .scp ? .scp : .boundary
+                                let ordinal = limitOrdinal[statement.policyIndex]
+                                if ordinal < 64 {
+                                    limitAllowed |= 1 << UInt64(ordinal)
+                                } else {
+                                    limitAllowedOverflow.insert(ordinal)
+                                }
+                            case .session:
+                                role = .session
+                                trace.counts.session += 1
+                            }
                         }
-                    }
-                    guard statement.conditionsHold(context) else { continue }
-                    if statement.effect == .deny {
-                        trace.denyCount += 1
-                        if trace.explain { trace.denies.append(n) }
-                        continue
-                    }
-                    switch kind {
-                    case .identity:
-                        trace.identityCount += 1
-                        if trace.explain { trace.identity.append(n) }
-                    case .resource:
-                        if principalMatch == .direct {
-                            trace.resourceDirectCount += 1
-                            if trace.explain { trace.resourceDirect.append(n) }
-                        } else if principalMatch == .role {
-                            trace.resourceRoleCount += 1
-                            if trace.explain { trace.resourceRole.append(n) }
-                        }
-                    case .boundary:
-                        let ordinal = limitOrdinal[statement.policyIndex]
-                        if ordinal < 64 { limitAllowed |= 1 << UInt64(ordinal) } else { limitAllowedOverflow.insert(ordinal) }
-                        if trace.explain { trace.boundary.append(n) }
-                    case .session:
-                        trace.sessionCount += 1
-                        if trace.explain { trace.session.append(n) }
-                    case .scp:
-                        let ordinal = limitOrdinal[statement.policyIndex]
-                        if ordinal < 64 { limitAllowed |= 1 << UInt64(ordinal) } else { limitAllowedOverflow.insert(ordinal) }
-                        if trace.explain { trace.scp.append(n) }
+                        if trace.explain { trace.matched.append((n, role)) }
                     }
                 }
             }
         }
-        if trace.denyCount > 0 {
-            return (.explicitDeny, trace.denies, "an explicit Deny matched")
-        }
+        if trace.counts.deny > 0 { return (.explicitDeny, .explicitDeny) }
         func limitAllows(_ ordinal: Int) -> Bool {
             ordinal < 64 ? limitAllowed & (1 << UInt64(ordinal)) != 0 : limitAllowedOverflow.contains(ordinal)
         }
-        for (ordinal, index) in limitIndices.enumerated() where policies[index].kind == .scp && !limitAllows(ordinal) {
-            return (.implicitDeny, [], "the service control policy '\(policies[index].name)' does not allow it")
+        for (ordinal, index) in limitIndices.enumerated() where limitIsSCP[ordinal] && !limitAllows(ordinal) {
+            return (.implicitDeny, .scpDoesNotAllow(index))
         }
-        if trace.resourceDirectCount > 0 {
-            return (.allow, trace.resourceDirect + trace.scp, "a resource-based policy allows the caller")
+        if trace.counts.resourceDirect > 0 { return (.allow, .resourceAllows) }
+        guard trace.counts.identity > 0 || trace.counts.resourceRole > 0 else { return (.implicitDeny, .nothingAllows) }
+        for (ordinal, index) in limitIndices.enumerated() where !limitIsSCP[ordinal] && !limitAllows(ordinal) {
+            return (.implicitDeny, .boundaryDoesNotAllow(index))
         }
-        guard trace.identityCount > 0 || trace.resourceRoleCount > 0 else {
-            return (.implicitDeny, [], "no identity-based or resource-based policy allows it")
+        if hasSession && trace.counts.session == 0 { return (.implicitDeny, .sessionDoesNotAllow) }
+        return (.allow, trace.counts.identity > 0 ? .identityAllows : .resourceAllowsRole)
+    }
+
+    /// The statements that decided: every Deny for explicit-deny; for allow the granting
+    /// statements and the boundary, SCP and session statements that let it through.
+    private func deciding(_ decision: Decision, _ reason: Reason, _ trace: Trace) -> [Int] {
+        switch (decision, reason) {
+        case (.explicitDeny, _): trace.statements(.deny)
+        case (.allow, .resourceAllows): trace.statements(.resourceDirect, .scp)
+        case (.allow, _): trace.statements(.identity, .resourceRole, .boundary, .scp, .session)
+        default: []
         }
-        for (ordinal, index) in limitIndices.enumerated() where policies[index].kind == .boundary && !limitAllows(ordinal) {
-            return (.implicitDeny, [], "the permissions boundary '\(policies[index].name)' does not allow it")
-        }
-        if hasSession && trace.sessionCount == 0 {
-            return (.implicitDeny, [], "no session policy allows it")
-        }
-        return (
-            .allow, trace.identity + trace.resourceRole + trace.boundary + trace.scp + trace.session,
-            trace.identityCount > 0 ? "an identity-based policy allows it" : "a resource-based policy allows the caller's role"
-        )
     }
 }

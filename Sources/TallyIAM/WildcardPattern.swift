@@ -3,21 +3,59 @@
 /// regular expressions or allocation, with fast paths for the common shapes (`*`, `literal`,
 /// `prefix*`).
 public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
-    /// One token per pattern element: 0...255 a literal byte, `star`, `one`.
-    @usableFromInline let tokens: [UInt16]
-    @usableFromInline let shape: Shape
-    /// Whether matching folds ASCII case (the pattern is stored lower-cased; inputs must be too).
-    public let caseInsensitive: Bool
+    /// One immutable allocation per pattern: copying a pattern costs one reference count, and
+    /// matching reads raw buffers without any.
+    @usableFromInline let storage: Storage
 
     @usableFromInline static let star: UInt16 = 256
     @usableFromInline static let one: UInt16 = 257
 
-    @usableFromInline enum Shape: Sendable, Hashable {
-        case everything
-        case exact([UInt8])
-        case prefix([UInt8])
-        case general
+    @usableFromInline enum Shape: UInt8, Sendable {
+        case everything, exact, prefix, general
     }
+
+    @usableFromInline final class Storage: @unchecked Sendable {
+        /// One token per pattern element: 0...255 a literal byte, `star`, `one`.
+        @usableFromInline let tokens: UnsafeMutableBufferPointer<UInt16>
+        /// The literal bytes of `exact` and `prefix` patterns.
+        @usableFromInline let literal: UnsafeMutableBufferPointer<UInt8>
+        @usableFromInline let shape: Shape
+        let caseInsensitive: Bool
+
+        init(tokens: [UInt16], caseInsensitive: Bool) {
+            self.caseInsensitive = caseInsensitive
+            let wildcardCount = tokens.lazy.filter { $0 > 255 }.count
+            let shape: Shape
+            var literal: [UInt8] = []
+            if tokens == [WildcardPattern.star] {
+                shape = .everything
+            } else if wildcardCount == 0 {
+                shape = .exact
+                literal = tokens.map { UInt8($0) }
+            } else if wildcardCount == 1 && tokens.last == WildcardPattern.star {
+                shape = .prefix
+                literal = tokens.dropLast().map { UInt8($0) }
+            } else {
+                shape = .general
+            }
+            self.shape = shape
+            self.tokens = .allocate(capacity: tokens.count)
+            _ = self.tokens.initialize(from: tokens)
+            self.literal = .allocate(capacity: literal.count)
+            _ = self.literal.initialize(from: literal)
+        }
+
+        deinit {
+            tokens.deallocate()
+            literal.deallocate()
+        }
+    }
+
+    /// Whether matching folds ASCII case (the pattern is stored lower-cased; inputs must be too).
+    public var caseInsensitive: Bool { storage.caseInsensitive }
+
+    /// The pattern's tokens (literal bytes 0...255, `star`, `one`).
+    var tokens: [UInt16] { Array(storage.tokens) }
 
     /// Compiles `pattern`; with `caseInsensitive` ASCII letters are lower-cased (match against
     /// lower-cased input, see ``matches(lowercasedUTF8:)``).
@@ -37,30 +75,25 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
     /// Builds a pattern from tokens (literal bytes, `star`, `one`); used for policy variables,
     /// whose resolved values are literal even when they contain `*` or `?`.
     init(tokens: [UInt16], caseInsensitive: Bool = false) {
-        self.tokens = tokens
-        self.caseInsensitive = caseInsensitive
-        let wildcardCount = tokens.lazy.filter { $0 > 255 }.count
-        if tokens == [WildcardPattern.star] {
-            shape = .everything
-        } else if wildcardCount == 0 {
-            shape = .exact(tokens.map { UInt8($0) })
-        } else if wildcardCount == 1 && tokens.last == WildcardPattern.star {
-            shape = .prefix(tokens.dropLast().map { UInt8($0) })
-        } else {
-            shape = .general
-        }
+        storage = Storage(tokens: tokens, caseInsensitive: caseInsensitive)
+    }
+
+    public static func == (a: WildcardPattern, b: WildcardPattern) -> Bool {
+        a.caseInsensitive == b.caseInsensitive && a.storage.tokens.elementsEqual(b.storage.tokens)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(caseInsensitive)
+        for token in storage.tokens { hasher.combine(token) }
     }
 
     /// Whether the pattern has no wildcard at all.
-    public var isLiteral: Bool {
-        if case .exact = shape { return true }
-        return false
-    }
+    public var isLiteral: Bool { storage.shape == .exact }
     /// Whether the pattern is `*`.
-    public var matchesEverything: Bool { shape == .everything }
+    public var matchesEverything: Bool { storage.shape == .everything }
 
     public var description: String {
-        String(decoding: tokens.map { $0 == WildcardPattern.star ? 42 : $0 == WildcardPattern.one ? 63 : UInt8($0) }, as: UTF8.self)
+        String(decoding: storage.tokens.map { $0 == WildcardPattern.star ? 42 : $0 == WildcardPattern.one ? 63 : UInt8($0) }, as: UTF8.self)
     }
 
     /// Matches a string (lower-cased first when the pattern is case-insensitive).
@@ -79,19 +112,22 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
 
     @inlinable
     func matches(bytes s: UnsafeBufferPointer<UInt8>) -> Bool {
-        switch shape {
+        let storage = self.storage
+        switch storage.shape {
         case .everything:
             return true
-        case .exact(let literal):
-            return literal.count == s.count && literal.withUnsafeBufferPointer { $0.elementsEqual(s) }
-        case .prefix(let literal):
+        case .exact:
+            let literal = storage.literal
+            guard literal.count == s.count else { return false }
+            for i in 0..<s.count where literal[i] != s[i] { return false }
+            return true
+        case .prefix:
+            let literal = storage.literal
             guard literal.count <= s.count else { return false }
-            return literal.withUnsafeBufferPointer { p in
-                for i in 0..<p.count where p[i] != s[i] { return false }
-                return true
-            }
+            for i in 0..<literal.count where literal[i] != s[i] { return false }
+            return true
         case .general:
-            return tokens.withUnsafeBufferPointer { WildcardPattern.globMatch($0, s) }
+            return WildcardPattern.globMatch(UnsafeBufferPointer(storage.tokens), s)
         }
     }
 
