@@ -149,8 +149,10 @@ extension SigV4 {
         }
         let service = String(parts[3])
         var mode = SigV4PayloadMode.notDeclared
+        var declaredRaw: String?
         if let declared = head.value(of: "x-amz-content-sha256") {
-            mode = try SigV4PayloadMode.parse(ASCII.trim(declared))
+            declaredRaw = ASCII.trim(declared)
+            mode = try SigV4PayloadMode.parse(declaredRaw!)
         } else if presigned, usesS3Canonicalization(service: service) {
             mode = .unsigned
         } else if !presigned, usesS3Canonicalization(service: service) {
@@ -165,9 +167,11 @@ extension SigV4 {
                 }
             }
         }
-        return SigV4Auth(accessKeyId: String(parts[0]), scopeDate: String(parts[1]), region: String(parts[2]),
-                         service: service, amzDate: amzDate, date: date, signedHeaders: names,
-                         signature: ASCII.lowercased(signature), isPresigned: presigned, expires: expires,
-                         securityToken: token, payloadMode: mode)
+        var auth = SigV4Auth(accessKeyId: String(parts[0]), scopeDate: String(parts[1]), region: String(parts[2]),
+                             service: service, amzDate: amzDate, date: date, signedHeaders: names,
+                             signature: ASCII.lowercased(signature), isPresigned: presigned, expires: expires,
+                             securityToken: token, payloadMode: mode)
+        auth.declaredContentSHA256 = declaredRaw
+        return auth
     }
 }

@@ -33,11 +33,11 @@ extension SigV4 {
             throw .requestTimeTooSkewed(requestTime: auth.amzDate, serverTime: AmzDate.format(now))
         }
         if case .sha256(let declared) = auth.payloadMode, payloadHash.utf8.count == 64,
-           payloadHash.lowercased() != declared.lowercased() {
+           payloadHash.lowercased() != declared {
             throw .contentSHA256Mismatch(provided: declared, computed: payloadHash.lowercased())
         }
         var payloadHash = payloadHash
-        if case .sha256(let declared) = auth.payloadMode { payloadHash = declared }   // the header value as sent
+        if case .sha256 = auth.payloadMode, let raw = auth.declaredContentSHA256 { payloadHash = raw }   // as sent
         let canonical = canonicalRequestBytes(head, signedHeaders: auth.signedHeaders, payloadHash: payloadHash,
                                          service: auth.service, presigned: auth.isPresigned)
         let sts = stringToSign(amzDate: auth.amzDate, credentialScope: auth.credentialScope, canonicalRequestBytes: canonical)

@@ -6,7 +6,8 @@ public enum SigV4PayloadMode: Sendable, Hashable {
     /// No `x-amz-content-sha256` declared: the canonical request uses the hex SHA-256 of the body
     /// (every service except S3; S3 header auth requires the header).
     case notDeclared
-    /// A declared hex SHA-256 of the body, as sent (the body must then match it, case-insensitively).
+    /// A declared hex SHA-256 of the body, lower-cased (the body must then match it); the canonical request uses
+    /// the header as sent (``SigV4Auth/declaredContentSHA256``).
     case sha256(String)
     /// `UNSIGNED-PAYLOAD`: the body is not covered.
     case unsigned
@@ -58,7 +59,7 @@ public enum SigV4PayloadMode: Sendable, Hashable {
                                     + "STREAMING-AWS4-HMAC-SHA256-PAYLOAD(-TRAILER) or a valid sha256 value; got '\(value)'",
                                    httpStatus: 400)
             }
-            return .sha256(value)   // as sent: the canonical request uses the header value
+            return .sha256(value.lowercased())
         }
     }
 }
@@ -89,6 +90,8 @@ public struct SigV4Auth: Sendable, Hashable {
     public var securityToken: String?
     /// How the payload is covered.
     public var payloadMode: SigV4PayloadMode
+    /// The `x-amz-content-sha256` header exactly as sent (trimmed), if any.
+    public var declaredContentSHA256: String? = nil
 
     /// `yyyyMMdd/region/service/aws4_request`.
     public var credentialScope: String { "\(scopeDate)/\(region)/\(service)/aws4_request" }
@@ -100,6 +103,7 @@ public struct SigV4Auth: Sendable, Hashable {
     /// `x-amz-content-sha256` literal when there is one, `UNSIGNED-PAYLOAD` for S3 presigned URLs, otherwise
     /// `bodySHA256Hex` (the hex SHA-256 of the body, which the caller computes; nil when it has none yet).
     public func payloadHashForVerification(bodySHA256Hex: String?) -> String? {
+        if case .sha256 = payloadMode, let declaredContentSHA256 { return declaredContentSHA256 }
         if let literal = payloadMode.literal { return literal }
         if isPresigned && isS3 { return "UNSIGNED-PAYLOAD" }
         return bodySHA256Hex

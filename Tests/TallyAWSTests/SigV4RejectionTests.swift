@@ -127,7 +127,8 @@ import TallyCore
         var head = HTTPRequestHead(method: "PUT", target: "/b/k", headers: [("Host", "s3.amazonaws.com")])
         SigV4.sign(&head, credentials: Self.creds, region: "us-east-1", service: "s3", payloadHash: upper, date: Self.date)
         let auth = try SigV4.parse(head)
-        #expect(auth.payloadMode == .sha256(upper))
+        #expect(auth.payloadMode == .sha256(upper.lowercased()) && auth.declaredContentSHA256 == upper)
+        #expect(auth.payloadHashForVerification(bodySHA256Hex: nil) == upper)
         _ = try SigV4.verify(head, auth: auth, secretAccessKey: Self.creds.secretAccessKey,
                              payloadHash: Hex.encode(SHA256.hash(body)), now: Self.date)
         let check = PayloadSHA256Check(declared: upper)
