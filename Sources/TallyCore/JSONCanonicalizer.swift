@@ -21,6 +21,8 @@ public struct JSONCanonicalizer {
     private var members: [Member] = []
     private var temp: [UInt8] = []
     private var orderScratch: [Member] = []
+    /// Per member count: the last key sequence seen (bytes, lengths), its sorting permutation, and whether it was already sorted.
+    private var permutationCache: [Int: (keys: [UInt8], lengths: [Int], permutation: [Int], identity: Bool)] = [:]
     /// Set by ``canonicalizeEvent(_:into:)``.
     public private(set) var typeMember: TypeMember = .missing
 
@@ -181,6 +183,26 @@ public struct JSONCanonicalizer {
         defer { orderScratch = order }
         var duplicateAt: Int?
         var sorted = true
+        // Objects from one producer share a schema: reuse the last permutation for the same key sequence.
+        if let cached = permutationCache[count], cached.keys.count == keyArena.count - order[0].keyStart,
+           keyArena.withUnsafeBufferPointer({ arena in
+               cached.keys.withUnsafeBufferPointer { ck in
+                   var off = 0
+                   for (i, m) in order.enumerated() {
+                       let n = m.keyEnd - m.keyStart
+                       guard n == cached.lengths[i], memcmp(arena.baseAddress! + m.keyStart, ck.baseAddress! + off, n) == 0 else { return false }
+                       off += n
+                   }
+                   return true
+               }
+           }) {
+            if cached.identity { return try checkNonASCII(memberBase: memberBase, objectEnd: objectEnd, anyNonASCII: anyNonASCII) }
+            let base = order
+            for (i, p) in cached.permutation.enumerated() { order[i] = base[p] }
+            rebuild(order, memberBase: memberBase, out: &out)
+            return try checkNonASCII(memberBase: memberBase, objectEnd: objectEnd, anyNonASCII: anyNonASCII)
+        }
+        let unsortedOrder = order
         keyArena.withUnsafeBufferPointer { arena in
             for i in 1..<order.count {
                 let c = Self.compare(arena, order[i - 1], order[i])
@@ -198,16 +220,31 @@ public struct JSONCanonicalizer {
             for i in 1..<order.count where Self.compare(arena, order[i - 1], order[i]) == 0 { duplicateAt = i; return }
         }
         if let d = duplicateAt { throw duplicate(order[d], objectEnd) }
-        if !sorted {
-            let regionStart = members[memberBase].outStart
-            temp.removeAll(keepingCapacity: true)
-            temp.append(contentsOf: out[regionStart...])
-            out.removeSubrange(regionStart...)
-            for (i, m) in order.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: temp[(m.outStart - regionStart)..<(m.outEnd - regionStart)])
+        // Remember this key sequence's permutation (only for objects without duplicates).
+        if count <= 64 {
+            let keys = Array(keyArena[unsortedOrder[0].keyStart..<unsortedOrder[count - 1].keyEnd])
+            var perm: [Int] = []
+            if !sorted {
+                perm = order.map { m in unsortedOrder.firstIndex { $0.keyStart == m.keyStart }! }
             }
+            permutationCache[count] = (keys, unsortedOrder.map { $0.keyEnd - $0.keyStart }, perm, sorted)
         }
+        if !sorted { rebuild(order, memberBase: memberBase, out: &out) }
+        try checkNonASCII(memberBase: memberBase, objectEnd: objectEnd, anyNonASCII: anyNonASCII)
+    }
+
+    private mutating func rebuild(_ order: [Member], memberBase: Int, out: inout [UInt8]) {
+        let regionStart = members[memberBase].outStart
+        temp.removeAll(keepingCapacity: true)
+        temp.append(contentsOf: out[regionStart...])
+        out.removeSubrange(regionStart...)
+        for (i, m) in order.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: temp[(m.outStart - regionStart)..<(m.outEnd - regionStart)])
+        }
+    }
+
+    private func checkNonASCII(memberBase: Int, objectEnd: Int, anyNonASCII: Bool) throws {
         if anyNonASCII {
             // Swift strings compare by canonical equivalence: keys that differ in bytes but are
             // canonically equivalent would collide in a JSONValue object, so they are duplicates here too.

@@ -3,54 +3,125 @@ public import TallyCore
 /// Turns a stream of JSON lines (one event object per line) into event batches, for
 /// `tally ledger append`. Blank lines are skipped. A line longer than `maxLineBytes` (default
 /// 1 MiB) or one that is not an event is an error naming its 1-based line number; the events of
-/// earlier lines are returned first so they can be committed.
+/// earlier lines are returned first so they can be committed. Large inputs are canonicalised on
+/// all cores (in order).
 public struct JSONLinesBatcher {
     public let maxLineBytes: Int
     private var pending: [UInt8] = []
-    private var canonicalizer = JSONCanonicalizer()
+    private var canonicalizers: [JSONCanonicalizer] = []
     /// The number of lines consumed so far.
     public private(set) var lineNumber = 0
 
-    public init(maxLineBytes: Int = 1 << 20) { self.maxLineBytes = maxLineBytes }
+    public init(maxLineBytes: Int = 1 << 20) {
+        self.maxLineBytes = maxLineBytes
+        canonicalizers = Array(repeating: JSONCanonicalizer(), count: workerCount)
+    }
+
+    private struct Part {
+        var batch = EventBatch()
+        var lines = 0
+        var consumed = 0
+        var error: TallyError?
+    }
+
+    /// Canonicalises the complete lines of `buf` (the last line counts as complete at end of input).
+    private static func process(_ buf: UnsafeBufferPointer<UInt8>, endOfInput: Bool, maxLineBytes: Int,
+                                firstLine: Int, canonicalizer: inout JSONCanonicalizer) -> Part {
+        var part = Part()
+        part.batch.reserveCapacity(bytes: buf.count + 64, events: buf.count / 256)
+        var start = 0
+        let base = UnsafeRawPointer(buf.baseAddress!)
+        while start < buf.count {
+            let found = memchr(base + start, 0x0A, buf.count - start)
+            guard let nl = found.map({ base.distance(to: UnsafeRawPointer($0)) }) ?? (endOfInput ? buf.count : nil) else { break }
+            part.lines += 1
+            var line = UnsafeBufferPointer(rebasing: buf[start..<nl])
+            if line.last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
+            let number = firstLine + part.lines
+            if line.count > maxLineBytes {
+                part.error = TallyError(.badInput, "line \(number): \(line.count) bytes is longer than the limit of \(maxLineBytes) bytes")
+                break
+            }
+            if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                do {
+                    try part.batch.append(jsonText: line, using: &canonicalizer)
+                } catch let e as TallyError {
+                    part.error = TallyError(.badInput, "line \(number): \(e.reason)")
+                    break
+                } catch {
+                    part.error = TallyError(.badInput, "line \(number): \(error)")
+                    break
+                }
+            }
+            start = min(nl + 1, buf.count)
+        }
+        part.consumed = start
+        return part
+    }
 
     /// Feeds bytes; returns the events of the complete lines and, if a line was bad, the error
     /// (later bytes are not consumed after an error).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, endOfInput: Bool = false) -> (EventBatch, TallyError?) {
-        var batch = EventBatch()
-        batch.reserveCapacity(bytes: bytes.count + pending.count + 64, events: (bytes.count + pending.count) / 256)
         pending.append(contentsOf: bytes)
-        var error: TallyError?
-        let consumed: Int = pending.withUnsafeBufferPointer { buf in
-            var start = 0
-            while start < buf.count {
-                let found = memchr(buf.baseAddress! + start, 0x0A, buf.count - start)
-                guard let nl = found.map({ UnsafeRawPointer(buf.baseAddress!).distance(to: UnsafeRawPointer($0)) }) ?? (endOfInput ? buf.count : nil) else { break }
-                lineNumber += 1
-                var line = UnsafeBufferPointer(rebasing: buf[start..<nl])
-                if line.last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
-                if line.count > maxLineBytes {
-                    error = TallyError(.badInput, "line \(lineNumber): \(line.count) bytes is longer than the limit of \(maxLineBytes) bytes")
-                    return start
-                }
-                if !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-                    do {
-                        try batch.append(jsonText: line, using: &canonicalizer)
-                    } catch let e as TallyError {
-                        error = TallyError(.badInput, "line \(lineNumber): \(e.reason)")
-                        return start
-                    } catch {
-                        return start
-                    }
-                }
-                start = min(nl + 1, buf.count)
-            }
-            return start
+        let maxLine = maxLineBytes
+        let firstLine = lineNumber
+        // Split the complete lines into one part per core (at newlines) when there is enough input.
+        var cuts: [Int] = [0]
+        let completeEnd = endOfInput ? pending.count : ((pending.lastIndex(of: 0x0A)).map { $0 + 1 } ?? 0)
+        let parts = completeEnd >= (256 << 10) ? canonicalizers.count : 1
+        for k in 1..<max(parts, 1) {
+            var c = completeEnd * k / parts
+            while c < completeEnd && pending[c - 1] != 0x0A { c += 1 }
+            cuts.append(max(c, cuts.last!))
         }
+        cuts.append(completeEnd)
+        let results = Slots<Part?>(count: parts, initial: nil)
+        let engines = Slots<JSONCanonicalizer>(count: parts, initial: JSONCanonicalizer())
+        for i in 0..<parts { engines[i] = canonicalizers[i] }
+        pending.withUnsafeBufferPointer { buf in
+            let cutsCopy = cuts
+            parallelFor(parts) { i in
+                let range = cutsCopy[i]..<cutsCopy[i + 1]
+                let last = i == parts - 1
+                var engine = engines[i]
+                results[i] = Self.process(UnsafeBufferPointer(rebasing: buf[range.lowerBound..<(last ? buf.count : range.upperBound)]),
+                                          endOfInput: last ? endOfInput : true, maxLineBytes: maxLine, firstLine: 0, canonicalizer: &engine)
+                engines[i] = engine
+            }
+        }
+        for i in 0..<parts { canonicalizers[i] = engines[i] }
+        // Merge in order, stopping at the first error.
+        var batch = EventBatch()
+        var error: TallyError?
+        var consumed = 0
+        var lines = firstLine
+        for i in 0..<parts {
+            guard let p = results[i] else { break }
+            if i == 0 && parts == 1 { batch = p.batch } else { batch.append(contentsOf: p.batch) }
+            consumed = cuts[i] + p.consumed
+            if let e = p.error {
+                // Renumber: the part counted from 0.
+                let local = p.lines
+                error = TallyError(.badInput, e.reason.replacingFirstLineNumber(with: lines + local))
+                lines += local
+                break
+            }
+            lines += p.lines
+        }
+        lineNumber = lines
         pending.removeSubrange(0..<consumed)
         if error == nil, pending.count > maxLineBytes {
             error = TallyError(.badInput, "line \(lineNumber + 1): longer than the limit of \(maxLineBytes) bytes")
         }
         return (batch, error)
+    }
+}
+
+extension String {
+    /// "line N: …" with N replaced.
+    fileprivate func replacingFirstLineNumber(with n: Int) -> String {
+        guard hasPrefix("line "), let colon = firstIndex(of: ":") else { return self }
+        return "line \(n)" + self[colon...]
     }
 }
 

@@ -133,15 +133,14 @@ final class Committer: @unchecked Sendable {
 
             guard let writer else { return }
             if !work.isEmpty {
-                var batch = EventBatch()
                 var lasts: [UInt64] = []
-                if work.count == 1 { batch = work[0].0 } else { for (b, _) in work { batch.append(contentsOf: b) } }
                 do {
-                    let before = writer.size
-                    let last = try writer.commit(batch)
-                    var running = before
-                    for (b, _) in work { running += UInt64(b.count); lasts.append(running) }
-                    precondition(running == last)
+                    // One write per queued batch, one fdatasync for all of them (group commit).
+                    var last: UInt64 = writer.size
+                    for (i, (b, _)) in work.enumerated() {
+                        last = try writer.commit(b, sync: i == work.count - 1)
+                        lasts.append(last)
+                    }
                     cond.lock(); committedSize = last; cond.unlock()
                     for (i, (_, c)) in work.enumerated() { c.resume(returning: lasts[i]) }
                 } catch {

@@ -52,7 +52,9 @@ final class LedgerWriter {
 
     /// Sequences, hashes, compresses and durably writes `batch`; returns the last seq.
     /// Records are acknowledged (the return) only after fdatasync.
-    func commit(_ batch: EventBatch) throws -> UInt64 {
+    /// With `sync` false the blocks are written but neither fdatasync'd nor checkpointed: the
+    /// caller commits several queued batches and syncs once with the last.
+    func commit(_ batch: EventBatch, sync: Bool = true) throws -> UInt64 {
         let k = batch.count
         guard k > 0 else { return size }
         let time = max(options.clock(), lastTime, epochs.start)
@@ -175,7 +177,6 @@ final class LedgerWriter {
         }
         let path = paths.segmentPath(segIndex)
         try FileIO.writeAll(segFD, out, path: path)
-        try FileIO.syncData(segFD, path: path)
         if createdSegment { try FileIO.syncDirectory(paths.segmentsDir) }
         segSize += out.count
 
@@ -184,7 +185,10 @@ final class LedgerWriter {
         frontier = newFrontier
         lastTime = time
         pending.append(contentsOf: newPending)
-        try writePendingCheckpoints()
+        if sync {
+            try FileIO.syncData(segFD, path: path)
+            try writePendingCheckpoints()
+        }
         return size
     }
 }

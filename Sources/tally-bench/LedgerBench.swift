@@ -39,7 +39,7 @@ struct LedgerBench: AsyncParsableCommand {
                 for c in chunksForStage { canonical.append(batcher.feed(UnsafeRawBufferPointer(rebasing: b[c])).0) }
             }
         }
-        print("stage  canonicalise JSON lines (1 core): \(fmt(canonRate)) MB/s = \(fmt(canonRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+        print("stage  canonicalise JSON lines (JSONLinesBatcher, \(ProcessInfo.processInfo.activeProcessorCount) cores): \(fmt(canonRate)) MB/s = \(fmt(canonRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
 
         let base = dir ?? (NSTemporaryDirectory() + "tally-bench-\(UUID().uuidString)")
         let home = base + "/home"
@@ -50,9 +50,9 @@ struct LedgerBench: AsyncParsableCommand {
         _ = try Ledger.initialize(home: home, options: options)
 
         // Append: JSON lines → JSONLinesBatcher (as `tally ledger append`) → Ledger, durable group commit.
+        let chunks = splitLines(input, linesPerChunk: batch)
         let start = DispatchTime.now().uptimeNanoseconds
         let ledger = try await Ledger.open(home: home, options: options)
-        let chunks = splitLines(input, linesPerChunk: batch)
         let frozen = input
         let stream = AsyncStream<EventBatch>(bufferingPolicy: .bufferingOldest(4)) { cont in
             let t = Thread {
