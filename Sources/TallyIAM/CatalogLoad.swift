@@ -8,8 +8,8 @@ extension IAMCatalog {
     /// Parses a catalog resource file (uncached; `load()` is the cached form).
     public init(contentsOf path: String) throws {
         let (header, payload) = try TallyResource.read(path: path)
-        guard header["format"] as? String == "tally-iam-catalog", header["formatVersion"] as? Int == 1 else {
-            throw TallyError(.badInput, "\(path): not a tally-iam-catalog version 1 file")
+        guard header["format"] as? String == "tally-iam-catalog", header["formatVersion"] as? Int == 2 else {
+            throw TallyError(.badInput, "\(path): not a tally-iam-catalog version 2 file")
         }
         let src = header["source"] as? [String: Any] ?? [:]
         let source = IAMCatalogSource(package: src["package"] as? String ?? "?",
@@ -18,31 +18,40 @@ extension IAMCatalog {
         try self.init(payload: payload, source: source, origin: path)
     }
 
-    /// Parses the decompressed text payload (format in Tools/generate-iam-catalog.py).
+    /// Parses the decompressed text payload (format in Tools/generate-iam-catalog.py, version 2).
     init(payload: [UInt8], source: IAMCatalogSource, origin: String) throws {
         var builder = CatalogBuilder()
         try payload.withUnsafeBufferPointer { buffer in
+            var fields: [Range<Int>] = []
+            fields.reserveCapacity(6)
             var lineNumber = 0
             var start = 0
+            guard let base = buffer.baseAddress else { return }
             while start < buffer.count {
-                var end = start
-                while end < buffer.count && buffer[end] != 0x0A { end += 1 }
+                let end = Self.find(0x0A, base, from: start, to: buffer.count)
                 lineNumber += 1
-                let line = UnsafeBufferPointer(rebasing: buffer[start..<end])
-                start = end + 1
-                if line.isEmpty { continue }
-                var parts: [String] = []
-                parts.reserveCapacity(5)
-                var fieldStart = 0
-                for i in 0...line.count where i == line.count || line[i] == 0x09 {
-                    parts.append(String(decoding: UnsafeBufferPointer(rebasing: line[fieldStart..<i]), as: UTF8.self))
-                    fieldStart = i + 1
+                fields.removeAll(keepingCapacity: true)
+                var fieldStart = start
+                while true {
+                    let tab = Self.find(0x09, base, from: fieldStart, to: end)
+                    fields.append(fieldStart..<tab)
+                    if tab == end { break }
+                    fieldStart = tab + 1
                 }
-                do { try builder.add(parts) }
+                let lineStart = start
+                start = end + 1
+                if end == lineStart { continue }
+                do { try builder.add(CatalogLine(bytes: buffer, fields: fields)) }
                 catch { throw TallyError(.badInput, "\(origin): line \(lineNumber): \(error)") }
             }
         }
         self = try builder.finish(source: source)
+    }
+
+    /// The index of the first `byte` in base[from..<to], or `to`.
+    private static func find(_ byte: UInt8, _ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
+        guard from < to, let hit = memchr(base + from, Int32(byte), to - from) else { return to }
+        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 
     init(source: IAMCatalogSource, services: [IAMService], allActions: [IAMAction],
@@ -56,10 +65,10 @@ extension IAMCatalog {
         actionIndex.reserveCapacity(allActions.count)
         var ranges: [String: Range<Int>] = [:]
         var lower = 0
-        for (i, action) in allActions.enumerated() {
-            actionIndex[action.fullName.lowercased()] = i
-            if i + 1 == allActions.count || allActions[i + 1].service != action.service {
-                ranges[action.service.lowercased()] = lower..<(i + 1)
+        for i in allActions.indices {
+            actionIndex[(allActions[i].service + ":" + allActions[i].name).lowercased()] = i
+            if i + 1 == allActions.count || allActions[i + 1].service != allActions[i].service {
+                ranges[allActions[i].service.lowercased()] = lower..<(i + 1)
                 lower = i + 1
             }
         }
@@ -71,20 +80,73 @@ extension IAMCatalog {
     }
 }
 
+/// One payload line: its bytes and the ranges of its TAB-separated fields.
+private struct CatalogLine {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let fields: [Range<Int>]
+
+    var kind: UInt8 { bytes[fields[0].lowerBound] }
+    var count: Int { fields.count }
+
+    func string(_ i: Int) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[fields[i]]), as: UTF8.self)
+    }
+
+    func isDash(_ i: Int) -> Bool { fields[i].count == 1 && bytes[fields[i].lowerBound] == UInt8(ascii: "-") }
+
+    /// A non-negative decimal number.
+    func int(_ i: Int) throws -> Int {
+        try Self.number(bytes, fields[i])
+    }
+
+    /// Comma-separated decimal numbers.
+    func ints(_ i: Int) throws -> [Int] {
+        let range = fields[i]
+        if range.isEmpty { return [] }
+        var out: [Int] = []
+        var from = range.lowerBound
+        for j in range.lowerBound...range.upperBound where j == range.upperBound || bytes[j] == UInt8(ascii: ",") {
+            out.append(try Self.number(bytes, from..<j))
+            from = j + 1
+        }
+        return out
+    }
+
+    static func number(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws -> Int {
+        guard !range.isEmpty, range.count < 10 else { throw CatalogBuilder.LineError(description: "bad number") }
+        var n = 0
+        for j in range {
+            let d = Int(bytes[j]) - 0x30
+            guard d >= 0 && d <= 9 else { throw CatalogBuilder.LineError(description: "bad number") }
+            n = n * 10 + d
+        }
+        return n
+    }
+}
+
 /// Accumulates catalog records line by line.
 private struct CatalogBuilder {
     struct LineError: Error, CustomStringConvertible { var description: String }
 
+    static let levels: [IAMAccessLevel] = [.list, .read, .write, .permissionsManagement, .tagging]
+
+    var strings: [String] = []
     var services: [IAMService] = []
     var actions: [IAMAction] = []
     var resourceTypes: [String: [IAMResourceType]] = [:]
     var conditionKeys: [String: [IAMConditionKey]] = [:]
     var prefix = ""
-    var templates: [String: String] = [:]     // resource type name -> ARN template, current service
+    var lowerPrefix = ""
+    var templates: [Int: String] = [:]     // resource type string index -> ARN template, current service
     var actionStart = 0
 
-    static func list(_ field: String) -> [String] {
-        field.isEmpty ? [] : field.utf8.split(separator: UInt8(ascii: ",")).map { String(Substring($0)) }
+    func string(_ index: Int) throws -> String {
+        guard index < strings.count else { throw LineError(description: "string index \(index) out of range") }
+        return strings[index]
+    }
+
+    func strings(_ indices: [Int]) throws -> [String] {
+        try indices.map(string)
     }
 
     mutating func closeService() {
@@ -92,42 +154,48 @@ private struct CatalogBuilder {
         services[services.count - 1].actionCount = actions.count - actionStart
     }
 
-    mutating func add(_ f: [String]) throws {
+    mutating func add(_ line: CatalogLine) throws {
         func need(_ n: Int) throws {
-            guard f.count >= n else { throw LineError(description: "record \(f[0]) needs \(n) fields, has \(f.count)") }
+            guard line.count >= n else { throw LineError(description: "record needs \(n) fields, has \(line.count)") }
         }
-        switch f[0] {
-        case "S":
+        switch line.kind {
+        case UInt8(ascii: "Z"):
+            try need(2)
+            strings.append(line.string(1))
+        case UInt8(ascii: "S"):
             try need(3)
             closeService()
-            prefix = f[1]
+            prefix = line.string(1)
+            lowerPrefix = prefix.lowercased()
             templates = [:]
             actionStart = actions.count
-            services.append(IAMService(prefix: f[1], name: f[2], actionCount: 0))
-        case "R":
+            services.append(IAMService(prefix: prefix, name: line.string(2), actionCount: 0))
+        case UInt8(ascii: "R"):
             try need(4)
-            templates[f[1]] = f[2]
-            resourceTypes[prefix.lowercased(), default: []].append(
-                IAMResourceType(service: prefix, name: f[1], arnTemplate: f[2], conditionKeys: Self.list(f[3])))
-        case "K":
+            let index = try line.int(1)
+            let arn = line.string(2)
+            templates[index] = arn
+            resourceTypes[lowerPrefix, default: []].append(IAMResourceType(
+                service: prefix, name: try string(index), arnTemplate: arn, conditionKeys: try strings(line.ints(3))))
+        case UInt8(ascii: "K"):
             try need(3)
-            conditionKeys[prefix.lowercased(), default: []].append(IAMConditionKey(name: f[1], type: f[2]))
-        case "A":
+            conditionKeys[lowerPrefix, default: []].append(IAMConditionKey(name: line.string(1), type: line.string(2)))
+        case UInt8(ascii: "A"):
             try need(4)
             guard !prefix.isEmpty else { throw LineError(description: "action before any service") }
-            guard let level = IAMAccessLevel(rawValue: f[2]) else {
-                throw LineError(description: "unknown access level \(f[2])")
-            }
-            actions.append(IAMAction(service: prefix, name: f[1], accessLevel: level, description: f[3],
-                                     resourceTypes: [], conditionKeys: [], dependentActions: []))
-        case "T":
+            let level = try line.int(2)
+            guard level < Self.levels.count else { throw LineError(description: "unknown access level \(level)") }
+            actions.append(IAMAction(service: prefix, name: line.string(1), accessLevel: Self.levels[level],
+                                     description: line.string(3), resourceTypes: [], conditionKeys: [], dependentActions: []))
+        case UInt8(ascii: "T"):
             try need(5)
             guard !actions.isEmpty else { throw LineError(description: "resource type before any action") }
-            let keys = Self.list(f[3]), deps = Self.list(f[4])
+            let keys = try strings(line.ints(3)), deps = try strings(line.ints(4))
             let i = actions.count - 1
-            if !f[1].isEmpty {
+            if !line.isDash(1) {
+                let index = try line.int(1)
                 actions[i].resourceTypes.append(IAMActionResourceType(
-                    name: f[1], required: f[2] == "1", arnTemplate: templates[f[1]] ?? "",
+                    name: try string(index), required: (try line.int(2)) == 1, arnTemplate: templates[index] ?? "",
                     conditionKeys: keys, dependentActions: deps))
             }
             if actions[i].conditionKeys.isEmpty {
@@ -141,7 +209,7 @@ private struct CatalogBuilder {
                 for dep in deps where !actions[i].dependentActions.contains(dep) { actions[i].dependentActions.append(dep) }
             }
         default:
-            throw LineError(description: "unknown record kind \(f[0])")
+            throw LineError(description: "unknown record kind \(Character(Unicode.Scalar(line.kind)))")
         }
     }
 
