@@ -60,6 +60,13 @@ import TallyCore
                         ("Host", "h"), ("X-Amz-Target", "\(svc.targetPrefix ?? "").\(opName)"),
                         ("Content-Type", "application/x-amz-json-\(svc.jsonVersion ?? "1.0")")])
                     got = id.identify(head, signingName: svc.signingName, region: "us-east-1", body: Array("{}".utf8))
+                    // the same operation in the Smithy RPC v2 CBOR form
+                    let cbor = HTTPRequestHead(method: "POST", path: "/service/\(svc.targetPrefix ?? "")/operation/\(opName)", query: nil,
+                                               headers: [("Host", "h"), ("smithy-protocol", "rpc-v2-cbor")])
+                    let viaCBOR = id.identify(cbor, signingName: svc.signingName, region: "us-east-1", body: [0xA0])
+                    if viaCBOR.operation != got.operation || viaCBOR.modelName != got.modelName || viaCBOR.protocol != .rpcV2CBOR {
+                        failures.append("cbor \(name).\(opName) -> \(viaCBOR.modelName ?? "-").\(viaCBOR.operation ?? "nil")")
+                    }
                 case .query, .ec2:
                     let head = HTTPRequestHead(method: "POST", target: "/", headers: [
                         ("Host", "h"), ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")])
