@@ -6,8 +6,8 @@ public struct LedgerOptions: Sendable {
     public var checkpointInterval: Double = 1.0
     /// Start a new segment file when the current one would exceed this many bytes (default 8 MiB).
     public var segmentMaxBytes: Int = 8 << 20
-    /// Uncompressed bytes of events per LZ4 block (default 1 MiB; one event may exceed it).
-    public var blockMaxBytes: Int = 1 << 20
+    /// Uncompressed bytes of events per LZ4 block (default 4 MiB, like `lz4`'s default block; one event may exceed it).
+    public var blockMaxBytes: Int = 4 << 20
     /// Largest accepted event, in bytes of JSON text (default 1 MiB).
     public var maxEventBytes: Int = 1 << 20
     /// Epoch length in seconds (init only; default 1 hour).

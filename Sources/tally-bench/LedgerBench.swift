@@ -12,15 +12,26 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Lines per append batch (one batch ≈ one JSON-lines read of the CLI).") var batch = 8192
     @Option(help: "Directory for the benchmark home (default: a new temp dir, removed afterwards).") var dir: String?
     @Flag(help: "Keep the benchmark home.") var keep = false
+    @Option(help: "Key order of the input lines: canonical (sorted, as Tally's own producers write them) or producer (unsorted; the canonicaliser must sort).")
+    var keyOrder = "canonical"
 
     func run() async throws {
         // The input: JSON lines, ~450 bytes each.
         var gen = BenchEvents()
         var input: [UInt8] = []
         input.reserveCapacity(events * 470)
-        for i in 0..<events { input.append(contentsOf: gen.line(i).utf8) }
+        var canon = JSONCanonicalizer()
+        for i in 0..<events {
+            if keyOrder == "producer" {
+                input.append(contentsOf: gen.line(i).utf8)
+            } else {
+                let line = Array(gen.line(i).utf8.dropLast())
+                try line.withUnsafeBufferPointer { try canon.canonicalize($0, into: &input) }
+                input.append(0x0A)
+            }
+        }
         let mb = Double(input.count) / 1e6
-        print("input: \(events) events, \(fmt(mb)) MB of JSON lines, \(input.count / events) bytes/event on average")
+        print("input: \(events) events, \(fmt(mb)) MB of JSON lines (\(keyOrder) key order), \(input.count / events) bytes/event on average")
 
         // Raw limits on the same bytes.
         let lz4Rate = try measure(bytes: input.count) { try compressAll(input) }
