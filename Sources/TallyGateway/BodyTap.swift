@@ -11,6 +11,7 @@ final class BodyTap: Sendable {
         var bytes = 0
         var hasher: SHA256?
         var failure: AWSAuthError?
+        var iterated = false
     }
     private let state: Mutex<State>
     let declaredSHA256: String?
@@ -32,6 +33,15 @@ final class BodyTap: Sendable {
     }
 
     func fail(_ error: AWSAuthError) { state.withLock { $0.failure = error } }
+
+    /// True the first time only: an agent's body stream can be read once. (AsyncHTTPClient may retry a
+    /// request on a pooled connection the upstream closed; a streamed body cannot be replayed.)
+    func claimIteration() -> Bool {
+        state.withLock { s in
+            defer { s.iterated = true }
+            return !s.iterated
+        }
+    }
 
     /// Checks the digest at the end of the body.
     func finish() throws(AWSAuthError) {
@@ -56,10 +66,11 @@ struct TappedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where
     let tap: BodyTap
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
+        var base: Base.AsyncIterator?
         let tap: BodyTap
         mutating func next() async throws -> ByteBuffer? {
-            if let buffer = try await base.next() {
+            guard base != nil else { throw BodyReplayError() }
+            if let buffer = try await base!.next() {
                 tap.feed(buffer)
                 return buffer
             }
@@ -68,5 +79,12 @@ struct TappedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where
         }
     }
 
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), tap: tap) }
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: tap.claimIteration() ? base.makeAsyncIterator() : nil, tap: tap)
+    }
+}
+
+/// A streamed request body was asked for a second time (a retry); it cannot be replayed.
+struct BodyReplayError: Error, CustomStringConvertible {
+    var description: String { "the agent's streamed request body cannot be sent twice" }
 }

@@ -87,7 +87,7 @@ extension GatewayHandler {
             outbound.body = .stream(decoded, length: length)
         } else {
             if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
-            if declaredLength != 0 || request.head.headerFields[.transferEncoding] != nil {
+            if (declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
                 outbound.body = .stream(TappedBody(base: request.body, tap: tap), length: length)
             }
         }
@@ -163,13 +163,14 @@ struct DecodedChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendab
     let decodedLength: Int?
 
     struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
+        var base: Base.AsyncIterator?
         let tap: BodyTap
         var decoder: AWSChunkedDecoder
         var done = false
         mutating func next() async throws -> ByteBuffer? {
+            guard base != nil else { throw BodyReplayError() }
             while !done {
-                guard let buffer = try await base.next() else {
+                guard let buffer = try await base!.next() else {
                     done = true
                     do { _ = try decoder.finish() } catch { tap.fail(error); throw error }
                     return nil
@@ -187,7 +188,7 @@ struct DecodedChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendab
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), tap: tap,
+        AsyncIterator(base: tap.claimIteration() ? base.makeAsyncIterator() : nil, tap: tap,
                       decoder: AWSChunkedDecoder(mode: mode, verified: verified, decodedContentLength: decodedLength))
     }
 }

@@ -101,7 +101,9 @@ final class GatewayHandler: Sendable {
                 }
             }
             // 3. the body (buffered unless S3) and the signature
-            let streaming = parsed.isS3
+            // S3 bodies stream, except small ones with a known length (buffered: hashed here, and replayable
+            // if the HTTP client retries on a closed pooled connection). Other services' bodies are buffered.
+            let streaming = parsed.isS3 && !Self.isSmallPlainBody(request.head, mode: parsed.payloadMode)
             if !streaming {
                 if request.head.headerFields[.expect]?.lowercased() == "100-continue" {
                     try await writer.writeInformationalHead(HTTPResponse(status: .continue))
@@ -119,6 +121,10 @@ final class GatewayHandler: Sendable {
             guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: bodyHash) else {
                 throw Refusal(error: .invalidRequest("x-amz-content-sha256 is required for \(parsed.service) requests"),
                               stage: "authentication", reason: "no payload hash")
+            }
+            if case .sha256(let declared) = parsed.payloadMode, let bodyHash, bodyHash != declared {
+                throw Refusal(error: .contentSHA256Mismatch(provided: declared, computed: bodyHash), stage: "authentication",
+                              reason: "x-amz-content-sha256 does not match the body")
             }
             secretUsed = true
             do throws(AWSAuthError) {
@@ -261,6 +267,16 @@ final class GatewayHandler: Sendable {
         if let authority = request.authority { headers.append((name: "host", value: authority)) }
         for field in request.headerFields { headers.append((name: field.name.rawName, value: field.value)) }
         return TallyAWS.HTTPRequestHead(method: request.method.rawValue, target: request.path ?? "/", headers: headers)
+    }
+
+    /// Largest S3 body buffered instead of streamed.
+    static let smallBodyLimit = 1 << 20
+
+    /// True for an S3 body that is small, of known length and not aws-chunked.
+    static func isSmallPlainBody(_ head: HTTPRequest, mode: SigV4PayloadMode) -> Bool {
+        guard !mode.isChunked, head.headerFields[.transferEncoding] == nil,
+              let length = head.headerFields[.contentLength].flatMap({ Int($0) }) else { return false }
+        return length <= smallBodyLimit
     }
 
     /// The error format to use before the request is identified.

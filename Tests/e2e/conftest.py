@@ -116,7 +116,8 @@ class Gateway:
     """A running `tally gateway` in front of an upstream, with its own Tally home."""
 
     def __init__(self, workdir: Path, upstream: str, upstream_key: str, upstream_secret: str,
-                 tls: bool = False, config: dict | None = None, home: Path | None = None):
+                 tls: bool = False, config: dict | None = None, home: Path | None = None,
+                 preexec_fn=None, extra_args: list | None = None):
         self.bin = tally_bin()
         self.workdir = workdir
         self.home = home or (workdir / "home")
@@ -138,9 +139,11 @@ class Gateway:
             cfg = workdir / f"gateway-{self.port}.json"
             cfg.write_text(json.dumps(config))
             args += ["--config", str(cfg)]
+        args += extra_args or []
         self.env = clean_env(AWS_ACCESS_KEY_ID=upstream_key, AWS_SECRET_ACCESS_KEY=upstream_secret)
         self._log_file = open(self.log, "wb")
-        self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env)
+        self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env,
+                                     preexec_fn=preexec_fn)
         self.wait_ready()
 
     def wait_ready(self):

@@ -9,7 +9,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from conftest import ACCOUNT, REGION, Gateway, run
+from conftest import ACCOUNT, REGION, Gateway, run, tally_bin
 
 
 def test_role_is_assumed_per_principal(gateway, moto):
@@ -86,3 +86,50 @@ def test_graceful_shutdown_drains_in_flight_calls(moto, tmp_path):
     done = [e for e in events if e.get("type") == "call.completed" and e.get("operation") == "PutObject"]
     assert done and done[-1]["status"] == 200 and done[-1]["bytesIn"] == 30 * 1024 * 1024
     run([gw.bin, "ledger", "verify", "--home", str(gw.home)])
+
+
+def test_fails_closed_when_the_ledger_cannot_commit(moto, tmp_path):
+    # A real write failure: the gateway runs with RLIMIT_FSIZE (SIGXFSZ ignored), so once the ledger's
+    # segment reaches the limit its writes fail with EFBIG. From then on no call may reach moto.
+    import os
+    import random
+    import resource
+    import string
+    from botocore.exceptions import ClientError
+    limit = 512 * 1024  # above the init-time files (epoch keys ~280 KB), reached by the segment after some calls
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, home=home, preexec_fn=limited,
+                 extra_args=["--log-level", "critical"])
+    try:
+        cred = gw.issue("agent-failclosed")
+        bucket = f"fc-{uuid.uuid4().hex[:8]}"
+        s3 = gw.client(cred, "s3")
+        s3.create_bucket(Bucket=bucket)
+        refused = None
+        for i in range(3000):
+            # Long random keys make every record large and incompressible.
+            key = f"k{i}-" + "".join(random.choices(string.ascii_letters, k=900))
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ServiceUnavailable", e.response
+                assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+                refused = key
+                break
+        assert refused, "the ledger never hit the file size limit"
+        again = "again-" + uuid.uuid4().hex
+        try:
+            s3.put_object(Bucket=bucket, Key=again, Body=b"x")
+            raise AssertionError("a call succeeded after the ledger failed")
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ServiceUnavailable"
+        log = moto.log_text()
+        assert refused not in log and again not in log
+    finally:
+        gw.stop(signal.SIGKILL)
