@@ -27,48 +27,87 @@ extension APIMapping {
             reviewedServices: header["reviewedServices"] as? [String] ?? [])
         var entries: [APIMappingEntry] = []
         var aliases: [String: String] = [:]
-        var lineNumber = 0
-        for line in payload.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.isEmpty { continue }
-            let f = line.split(separator: 0x09, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-            func bad(_ why: String) -> TallyError { TallyError(.badInput, "\(path): line \(lineNumber): \(why)") }
-            switch f[0] {
-            case "N" where f.count >= 3:
-                aliases[f[1].lowercased()] = f[2].lowercased()
-            case "U" where f.count >= 5:
-                entries.append(APIMappingEntry(service: f[1], api: f[4], operation: f[2], mapped: false, provenance: "",
-                                               rules: [], reason: f[3], permissions: []))
-            case "O" where f.count >= 7:
-                entries.append(APIMappingEntry(service: f[1], api: f[6], operation: f[2], mapped: true, provenance: f[3],
-                                               rules: f[4].isEmpty ? [] : f[4].utf8.split(separator: 0x2C).map { String(Substring($0)) },
-                                               reason: f[5], permissions: []))
-            case "P" where f.count >= 6:
-                guard !entries.isEmpty, entries[entries.count - 1].mapped else { throw bad("permission outside a mapped operation") }
-                var prefixes: [String: String] = [:]
-                for test in f[4].split(separator: ",") {
-                    guard let eq = test.firstIndex(of: "=") else { throw bad("whenPrefix \(test) lacks =") }
-                    prefixes[String(test[..<eq])] = String(test[test.index(after: eq)...])
+        var compiled: [[CompiledPermission]] = []
+        var patternCache: [String: [PatternSegment]] = [:]
+        try payload.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var fields: [Range<Int>] = []
+            var lineNumber = 0
+            var start = 0
+            func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
+            while start < buffer.count {
+                let end = Self.find(0x0A, base, from: start, to: buffer.count)
+                lineNumber += 1
+                fields.removeAll(keepingCapacity: true)
+                var fieldStart = start
+                while true {
+                    let tab = Self.find(0x09, base, from: fieldStart, to: end)
+                    fields.append(fieldStart..<tab)
+                    if tab == end { break }
+                    fieldStart = tab + 1
                 }
-                entries[entries.count - 1].permissions.append(APIPermissionRule(
-                    action: f[1], when: f[2].isEmpty ? nil : f[2], unless: f[3].isEmpty ? nil : f[3],
-                    whenPrefix: prefixes, resources: Array(f[5...])))
-            default:
-                throw bad("malformed record \(f[0]) with \(f.count) fields")
+                let empty = end == start
+                start = end + 1
+                if empty { continue }
+                let kind = buffer[fields[0].lowerBound]
+                func bad(_ why: String) -> TallyError { TallyError(.badInput, "\(path): line \(lineNumber): \(why)") }
+                switch kind {
+                case UInt8(ascii: "N") where fields.count >= 3:
+                    aliases[text(fields[1]).lowercased()] = text(fields[2]).lowercased()
+                case UInt8(ascii: "U") where fields.count >= 5:
+                    entries.append(APIMappingEntry(service: text(fields[1]), api: text(fields[4]), operation: text(fields[2]),
+                                                   mapped: false, provenance: "", rules: [], reason: text(fields[3]), permissions: []))
+                    compiled.append([])
+                case UInt8(ascii: "O") where fields.count >= 7:
+                    let rules = fields[4].isEmpty ? [] : text(fields[4]).utf8.split(separator: 0x2C).map { String(Substring($0)) }
+                    entries.append(APIMappingEntry(service: text(fields[1]), api: text(fields[6]), operation: text(fields[2]),
+                                                   mapped: true, provenance: text(fields[3]), rules: rules,
+                                                   reason: text(fields[5]), permissions: []))
+                    compiled.append([])
+                case UInt8(ascii: "P") where fields.count >= 6:
+                    guard !entries.isEmpty, entries[entries.count - 1].mapped else { throw bad("permission outside a mapped operation") }
+                    var prefixes: [String: String] = [:]
+                    if !fields[4].isEmpty {
+                        for test in text(fields[4]).split(separator: ",") {
+                            guard let eq = test.firstIndex(of: "=") else { throw bad("whenPrefix \(test) lacks =") }
+                            prefixes[String(test[..<eq])] = String(test[test.index(after: eq)...])
+                        }
+                    }
+                    let resources = fields[5...].map(text)
+                    let rule = APIPermissionRule(
+                        action: text(fields[1]), when: fields[2].isEmpty ? nil : text(fields[2]),
+                        unless: fields[3].isEmpty ? nil : text(fields[3]), whenPrefix: prefixes, resources: resources)
+                    var patterns: [[PatternSegment]] = []
+                    for resource in resources {
+                        if let hit = patternCache[resource] { patterns.append(hit); continue }
+                        do {
+                            let segments = try CompiledPermission.compile(resource)
+                            patternCache[resource] = segments
+                            patterns.append(segments)
+                        } catch { throw bad("\(error)") }
+                    }
+                    entries[entries.count - 1].permissions.append(rule)
+                    compiled[compiled.count - 1].append(CompiledPermission(rule, patterns: patterns))
+                default:
+                    throw bad("malformed record with \(fields.count) fields")
+                }
             }
         }
         var index: [String: Int] = [:]
-        var compiled: [[CompiledPermission]] = []
-        compiled.reserveCapacity(entries.count)
-        for (i, entry) in entries.enumerated() {
-            index[entry.service.lowercased() + ":" + entry.operation.lowercased()] = i
-            do { compiled.append(try entry.permissions.map(CompiledPermission.init)) }
-            catch { throw TallyError(.badInput, "\(path): \(entry.service):\(entry.operation): \(error)") }
+        index.reserveCapacity(entries.count)
+        for i in entries.indices {
+            index[(entries[i].service + ":" + entries[i].operation).lowercased()] = i
         }
         self.entries = entries
         self.signingNameAliases = aliases
         self.sources = sources
         self.index = index
         self.compiled = compiled
+    }
+
+    /// The index of the first `byte` in base[from..<to], or `to`.
+    private static func find(_ byte: UInt8, _ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
+        guard from < to, let hit = memchr(base + from, Int32(byte), to - from) else { return to }
+        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 }

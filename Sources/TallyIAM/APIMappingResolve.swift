@@ -39,11 +39,16 @@ struct CompiledPermission: Sendable {
     let patterns: [[PatternSegment]]        // [] for "*"
 
     init(_ rule: APIPermissionRule) throws {
+        self.init(rule, patterns: try rule.resources.map(Self.compile))
+    }
+
+    /// A rule whose resource patterns are already compiled (shared between rules by the loader).
+    init(_ rule: APIPermissionRule, patterns: [[PatternSegment]]) {
         action = rule.action
         when = rule.when
         unless = rule.unless
         whenPrefix = rule.whenPrefix.sorted { $0.key < $1.key }.map { ($0.key, $0.value.lowercased()) }
-        patterns = try rule.resources.map(Self.compile)
+        self.patterns = patterns
     }
 
     /// Whether the rule's request condition holds.
