@@ -12,11 +12,14 @@ struct APIModel: Sendable {
     var byTargetPrefix: [String: [String]] = [:]
 
     init(json data: Data) throws {
-        let raw = try JSONDecoder().decode(RawModel.self, from: data)
-        source = raw.source
+        let root = try JSONValue(parsing: data)
+        guard let source = root["source"]?.stringValue, let raw = root["services"]?.objectValue else {
+            throw TallyError(.badInput, "api-model.json: expected an object with \"source\" and \"services\"")
+        }
+        self.source = source
         services = [:]
-        for (name, var svc) in raw.services {
-            svc.name = name
+        for (name, value) in raw {
+            var svc = try ServiceModel(name: name, json: value)
             svc.compileRoutes()
             services[name] = svc
             bySigningName[svc.signingName, default: []].append(name)
@@ -30,14 +33,9 @@ struct APIModel: Sendable {
         for k in byTargetPrefix.keys { byTargetPrefix[k]!.sort() }
         for k in byEndpointPrefix.keys { byEndpointPrefix[k]!.sort() }
     }
-
-    private struct RawModel: Decodable {
-        var source: String
-        var services: [String: ServiceModel]
-    }
 }
 
-struct ServiceModel: Sendable, Decodable {
+struct ServiceModel: Sendable {
     var name: String = ""
     var signingName: String
     var endpointPrefix: String
@@ -49,8 +47,33 @@ struct ServiceModel: Sendable, Decodable {
     var operations: [String: OperationModel]
     var routes: [String: [Route]] = [:]
 
-    enum CodingKeys: String, CodingKey {
-        case signingName, endpointPrefix, `protocol`, apiVersion, targetPrefix, jsonVersion, queryCompatible, operations
+    init(name: String, json: JSONValue) throws {
+        func str(_ k: String) -> String? { json[k]?.stringValue }
+        guard let signingName = str("signingName"), let endpointPrefix = str("endpointPrefix"),
+              let p = str("protocol"), let proto = AWSProtocol(rawValue: p), let ops = json["operations"]?.objectValue else {
+            throw TallyError(.badInput, "api-model.json: service \(name) lacks signingName, endpointPrefix, protocol or operations")
+        }
+        self.name = name
+        self.signingName = signingName
+        self.endpointPrefix = endpointPrefix
+        self.protocol = proto
+        apiVersion = str("apiVersion")
+        targetPrefix = str("targetPrefix")
+        jsonVersion = str("jsonVersion")
+        queryCompatible = json["queryCompatible"]?.boolValue
+        var operations: [String: OperationModel] = [:]
+        operations.reserveCapacity(ops.count)
+        for (opName, op) in ops {
+            guard let method = op["method"]?.stringValue, let uri = op["uri"]?.stringValue else {
+                throw TallyError(.badInput, "api-model.json: \(name).\(opName) lacks method or uri")
+            }
+            operations[opName] = OperationModel(
+                method: method, uri: uri,
+                members: op["members"]?.objectValue?.compactMapValues(\.stringValue),
+                required: op["required"]?.arrayValue?.compactMap(\.stringValue),
+                payload: op["payload"]?.stringValue)
+        }
+        self.operations = operations
     }
 
     mutating func compileRoutes() {
@@ -62,7 +85,7 @@ struct ServiceModel: Sendable, Decodable {
     }
 }
 
-struct OperationModel: Sendable, Decodable {
+struct OperationModel: Sendable {
     var method: String
     var uri: String
     /// member name → "uri:Label" | "querystring:name" | "header:Name"
