@@ -6,12 +6,13 @@ extension OperationIdentifier {
     ///
     /// - Service: the models whose signing name is the credential scope's service (`monitoring` → CloudWatch);
     ///   when none, the Host's first label as an endpoint prefix (`sqs.us-east-1.amazonaws.com`).
-    /// - Operation: `X-Amz-Target: Prefix.Operation` (JSON); else the `Action` parameter of the form body or query
+    /// - Operation: `smithy-protocol: rpc-v2-cbor` with `/service/<Service>/operation/<Operation>` (RPC v2 CBOR);
+    ///   `X-Amz-Target: Prefix.Operation` (JSON); else the `Action` parameter of the form body or query
     ///   (query / EC2); else REST route matching from botocore's requestUri — method, path template (`{Label}`,
     ///   `{Label+}`), requestUri query literals (`?uploads`, `?list-type=2`) and required query / header members,
     ///   the most specific route winning. S3 virtual-hosted requests (`bucket.s3.amazonaws.com`) are matched as
     ///   path-style.
-    /// - Parameters: JSON: the body's top-level members (scalars as text, other values as ""); query: the form /
+    /// - Parameters: JSON / CBOR: the body's top-level members (scalars as text, other values as ""); query: the form /
     ///   query parameters without `Action`/`Version` (`A.member.1` → `A`: ""); REST: labels, query-string and
     ///   header members mapped back to member names, plus the top-level members of a JSON body.
     ///
