@@ -22,3 +22,26 @@ struct PolicyExpansionTests {
         #expect(!expander.names(notS3).contains { $0.hasPrefix("s3:") })
     }
 }
+
+@Suite("Policy expansion agrees with the catalog")
+struct PolicyExpansionDifferentialTests {
+    @Test func sameActionsAsCatalogExpand() throws {
+        let catalog = try IAMCatalog.load()
+        var expander = PolicyExpander(catalog: catalog)
+        var patterns = ["*", "s3:*", "s3:Get*", "S3:get*", "*:List*", "ec2:Describe?pcs", "S3:*OBJECT*", "iam:passrole",
+                        "iam:PassRole", "nope:*", "s3", "a*:*", "??:*", "s?:*", "*:*", "dynamodb:*Item", "kms:?ncrypt",
+                        "lambda:*Function*", "s3:GetObject?", "sts:AssumeRole*", "ec2:", "*:GetObject", "s3:Nope*"]
+        // Plus one exact name and one prefix pattern per service, chosen deterministically.
+        for service in catalog.services {
+            if let first = catalog.actions(service: service.prefix).first {
+                patterns.append(first.fullName)
+                patterns.append(service.prefix + ":" + String(first.name.prefix(3)) + "*")
+            }
+        }
+        for pattern in patterns {
+            let expected = catalog.expand(pattern: pattern).map(\.fullName)
+            let got = expander.names(expander.actions(matching: pattern))
+            #expect(got == expected, "\(pattern)")
+        }
+    }
+}
