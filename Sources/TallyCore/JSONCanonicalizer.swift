@@ -22,7 +22,7 @@ public struct JSONCanonicalizer {
     private var temp: [UInt8] = []
     private var orderScratch: [Member] = []
     /// Per member count: the last key sequence seen (bytes, lengths), its sorting permutation, and whether it was already sorted.
-    private var permutationCache: [Int: (keys: [UInt8], lengths: [Int], permutation: [Int], identity: Bool)] = [:]
+    private var permutationCache = [(keys: [UInt8], lengths: [Int], permutation: [Int], identity: Bool)?](repeating: nil, count: 65)
     /// Set by ``canonicalizeEvent(_:into:)``.
     public private(set) var typeMember: TypeMember = .missing
 
@@ -178,13 +178,14 @@ public struct JSONCanonicalizer {
         let count = members.count - memberBase
         guard count > 1 else { return }
         var order = orderScratch
+        orderScratch = []  // keep a single reference so the buffer is reused, not copied
         order.removeAll(keepingCapacity: true)
         order.append(contentsOf: members[memberBase...])
         defer { orderScratch = order }
         var duplicateAt: Int?
         var sorted = true
         // Objects from one producer share a schema: reuse the last permutation for the same key sequence.
-        if let cached = permutationCache[count], cached.keys.count == keyArena.count - order[0].keyStart,
+        if count <= 64, let cached = permutationCache[count], cached.keys.count == keyArena.count - order[0].keyStart,
            keyArena.withUnsafeBufferPointer({ arena in
                cached.keys.withUnsafeBufferPointer { ck in
                    var off = 0

@@ -200,11 +200,29 @@ struct RecordBuilder {
     static let eventPrefix = Array("{\"event\":".utf8)
     static let seqPrefix = Array(",\"seq\":".utf8)
 
-    /// SHA-256(0x00 ‖ record).
+    /// SHA-256(0x00 ‖ record), hashing the event in place (no copy).
     mutating func leaf(event: UnsafeRawBufferPointer, seq: UInt64, time: Int64) -> Digest {
-        build(event: event, seq: seq, time: time, leafPrefix: true)
-        return buf.withUnsafeBytes { Digest.sha256($0) }
+        if time != cachedTime {
+            cachedTime = time
+            timeSuffix = Array(",\"time\":\"".utf8)
+            LedgerTime.append(time, to: &timeSuffix)
+            timeSuffix.append(contentsOf: "\"}".utf8)
+        }
+        // Suffix: ,"seq":N,"time":"T"}
+        buf.removeAll(keepingCapacity: true)
+        buf.append(contentsOf: RecordBuilder.seqPrefix)
+        appendDecimal(seq)
+        buf.append(contentsOf: timeSuffix)
+        var d = Digest()
+        RecordBuilder.leafPrefix.withUnsafeBytes { p in
+            buf.withUnsafeBytes { s in
+                Swift.withUnsafeMutableBytes(of: &d) { SHA256.digest(p, event, s, into: $0.baseAddress!) }
+            }
+        }
+        return d
     }
+
+    static let leafPrefix: [UInt8] = [0] + Array("{\"event\":".utf8)
 }
 
 #if canImport(Glibc)

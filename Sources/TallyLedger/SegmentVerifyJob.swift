@@ -63,6 +63,11 @@ struct SegmentVerifyJob: @unchecked Sendable {
         }
         var builder = RecordBuilder()
         var cov = 0
+        let sortedTargets = targets.sorted()
+        var nextTarget = 0
+        var cachedTime = Int64.min
+        var cachedCov = -1
+        var cachedOK = true
         var epochBad: [(first: UInt64, last: UInt64, offset: Int)] = []
         var lastTime = Int64.min
         for (n, entry) in scan.entries.enumerated() {
@@ -89,13 +94,20 @@ struct SegmentVerifyJob: @unchecked Sendable {
                             if chainKnown { chain = LedgerHash.chain(chain, leaf) }
                             if frontierValid {
                                 frontier.append(leaf)
-                                if targets.contains(frontier.size) { r.roots[frontier.size] = frontier.root }
+                                while nextTarget < sortedTargets.count && sortedTargets[nextTarget] < frontier.size { nextTarget += 1 }
+                                if nextTarget < sortedTargets.count && sortedTargets[nextTarget] == frontier.size { r.roots[frontier.size] = frontier.root }
                             }
                             if time < lastTime {
                                 r.problems.append(.init(kind: "time-order", seq: seq, file: file, offset: offset, message: "record time goes backwards"))
                             }
                             lastTime = time
-                            if !epochOK(seq: seq, time: time, cov: &cov) {
+                            while cov < coverage.count && coverage[cov].size < seq { cov += 1 }
+                            if time != cachedTime || cov != cachedCov {
+                                cachedTime = time
+                                cachedCov = cov
+                                cachedOK = epochOK(seq: seq, time: time, cov: &cov)
+                            }
+                            if !cachedOK {
                                 if let b = epochBad.last, b.last + 1 == seq { epochBad[epochBad.count - 1].last = seq } else { epochBad.append((seq, seq, offset)) }
                             }
                         }

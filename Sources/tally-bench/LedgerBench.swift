@@ -50,6 +50,21 @@ struct LedgerBench: AsyncParsableCommand {
                 for c in chunksForStage { canonical.append(batcher.feed(UnsafeRawBufferPointer(rebasing: b[c])).0) }
             }
         }
+        // The same on one thread, timed by that thread's CPU clock (insensitive to other load).
+        var one = JSONCanonicalizer()
+        var sink: [UInt8] = []
+        sink.reserveCapacity(1 << 16)
+        let cpu0 = threadCPUSeconds()
+        try input.withUnsafeBufferPointer { b in
+            var start = 0
+            for i in 0..<b.count where b[i] == 0x0A {
+                sink.removeAll(keepingCapacity: true)
+                try one.canonicalizeEvent(UnsafeBufferPointer(rebasing: b[start..<i]), into: &sink)
+                start = i + 1
+            }
+        }
+        let canonCPU = Double(input.count) / (threadCPUSeconds() - cpu0) / 1e6
+        print("stage  canonicalise (1 thread, per CPU-second): \(fmt(canonCPU)) MB/s")
         print("stage  canonicalise JSON lines (JSONLinesBatcher, \(ProcessInfo.processInfo.activeProcessorCount) cores): \(fmt(canonRate)) MB/s = \(fmt(canonRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
 
         let base = dir ?? (NSTemporaryDirectory() + "tally-bench-\(UUID().uuidString)")
@@ -179,4 +194,11 @@ func lz4CLISize(_ path: String) -> Int? {
     p.waitUntilExit()
     guard p.terminationStatus == 0 else { return nil }
     return (try? FileManager.default.attributesOfItem(atPath: path + ".lz4")[.size] as? Int) ?? nil
+}
+
+/// CPU seconds consumed by the calling thread.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
