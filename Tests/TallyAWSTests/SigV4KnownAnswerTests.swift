@@ -153,6 +153,33 @@ import TallyCore
         _ = try SigV4.verify(head, auth: auth, secretAccessKey: Self.suiteCred.secretAccessKey, payloadHash: SigV4.emptySHA256, now: Self.suiteDate)
     }
 
+    /// Non-S3 presigned URLs from boto3 1.43.11 at 20261126T143900Z (secret "presign/secret+1", session token
+    /// "tok+en/1="): STS GetCallerIdentity (the EKS token form) and an RDS IAM auth token. Their canonical request
+    /// uses the hash of the (empty) body, not UNSIGNED-PAYLOAD. (boto3 signs the STS URL with the operation's
+    /// method, POST; `aws eks get-token` presigns GET instead.)
+    @Test(arguments: [
+        ("POST", "sts.amazonaws.com", "/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+            + "AKIAPRESIGN000000001%2F20261126%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20261126T143900Z&X-Amz-Expires=60&"
+            + "X-Amz-SignedHeaders=host&X-Amz-Security-Token=tok%2Ben%2F1%3D&X-Amz-Signature="
+            + "9ab76c781b51ece4a7e4060726e9db944dec70cbe8e693df9499f48a4214c772", "sts"),
+        ("GET", "db.example.com:5432", "/?Action=connect&DBUser=app_user&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+            + "AKIAPRESIGN000000001%2F20261126%2Fus-east-1%2Frds-db%2Faws4_request&X-Amz-Date=20261126T143900Z&X-Amz-Expires=900&"
+            + "X-Amz-SignedHeaders=host&X-Amz-Security-Token=tok%2Ben%2F1%3D&X-Amz-Signature="
+            + "2a0856d55d057230d3edfd25827d539c538d97eb5b58f8a643222a744ad79d66", "rds-db"),
+    ])
+    func nonS3PresignedFromBoto3(_ method: String, _ host: String, _ target: String, _ service: String) throws {
+        let head = HTTPRequestHead(method: method, target: target, headers: [("Host", host)])
+        let auth = try SigV4.parse(head)
+        #expect(auth.isPresigned && auth.service == service && auth.securityToken == "tok+en/1=")
+        let hash = try #require(auth.payloadHashForVerification(bodySHA256Hex: SigV4.emptySHA256))
+        #expect(hash == SigV4.emptySHA256)
+        let now = utc("20261126T143930Z")
+        _ = try SigV4.verify(head, auth: auth, secretAccessKey: "presign/secret+1", payloadHash: hash, now: now)
+        #expect(throws: AWSAuthError.self) {
+            try SigV4.verify(head, auth: auth, secretAccessKey: "presign/secret+2", payloadHash: hash, now: now)
+        }
+    }
+
     @Test func amzDateRoundTrip() {
         for s in ["20150830T123600Z", "20000229T000000Z", "19700101T000000Z", "20261126T235959Z"] {
             #expect(AmzDate.format(AmzDate.parse(s)!) == s)
