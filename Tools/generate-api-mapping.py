@@ -183,6 +183,9 @@ class Generator:
                 out = out.replace(":key/${KeyId}", ":${in:%s|kmsKey}" % member)
                 continue
             out = out.replace("${%s}" % var, "${in:%s%s}" % (member, "|" + transform if transform else ""))
+            if transform == "lastPathSegment" and member == "QueueUrl":
+                # the queue URL names the queue's own account: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME
+                out = out.replace("${Account}", "${in:QueueUrl|queueAccount}")
         return out
 
     def resources(self, full, members):

@@ -113,6 +113,13 @@ struct CompiledPermission: Sendable {
             return trimmed.split(separator: "/").last.map(String.init)
         case "stripLeadingSlash": return value.hasPrefix("/") ? String(value.dropFirst()) : value
         case "logGroupName": return value
+        case "queueAccount":
+            // ".../123456789012/queue-name": the account segment when it is 12 digits, else the request's account.
+            let parts = value.split(separator: "/")
+            if parts.count >= 2, parts[parts.count - 2].count == 12, parts[parts.count - 2].allSatisfy(\.isNumber) {
+                return String(parts[parts.count - 2])
+            }
+            return context.account
         case "kmsKey": return value.hasPrefix("alias/") ? value : "key/" + value
         case "roleArn": return "arn:\(context.partition):iam::\(context.account):role/\(value)"
         case "s3CopySource": return s3CopySource(value)
@@ -153,7 +160,7 @@ struct CompiledPermission: Sendable {
     }
 
     static let knownTransforms: Set<String> = [
-        "arn", "lastPathSegment", "stripLeadingSlash", "logGroupName", "kmsKey", "roleArn", "s3CopySource",
+        "arn", "lastPathSegment", "stripLeadingSlash", "logGroupName", "kmsKey", "roleArn", "s3CopySource", "queueAccount",
     ]
 
     struct PatternError: Error, CustomStringConvertible { var description: String }

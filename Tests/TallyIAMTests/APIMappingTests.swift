@@ -235,3 +235,16 @@ struct APIMappingResourceKindTests {
             == ["arn:aws:ssm:us-east-1:123456789012:parameter/p"])
     }
 }
+
+@Suite("API mapping: SQS queue ARNs")
+struct APIMappingQueueTests {
+    @Test func queueArnTakesTheAccountFromTheQueueUrl() throws {
+        let mapping = try APIMapping.load()
+        func arn(_ url: String) -> [String] {
+            mapping.permissions(for: APIRequestContext(service: "sqs", operation: "ReceiveMessage", parameters: ["QueueUrl": url],
+                                                       region: "eu-west-1", account: "123456789012")).permissions.first?.resources ?? []
+        }
+        #expect(arn("https://sqs.eu-west-1.amazonaws.com/111122223333/orders") == ["arn:aws:sqs:eu-west-1:111122223333:orders"])
+        #expect(arn("http://localhost:4566/queue/orders") == ["arn:aws:sqs:eu-west-1:123456789012:orders"])
+    }
+}
