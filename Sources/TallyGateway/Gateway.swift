@@ -39,6 +39,11 @@ public struct Gateway: Sendable {
         clientConfiguration.decompression = .disabled
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(900))
+        if let bundle = configuration.upstreamCABundle ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(bundle)
+            clientConfiguration.tlsConfiguration = tls
+        }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let metrics = GatewayMetrics()
         let handler = GatewayHandler(

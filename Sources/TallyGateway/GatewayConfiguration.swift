@@ -13,6 +13,8 @@ public struct GatewayConfiguration: Sendable {
     /// PEM certificate chain and private key for an HTTPS listener.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// PEM bundle of CAs to trust for an https upstream (default: the system's; env AWS_CA_BUNDLE also works).
+    public var upstreamCABundle: String?
     /// Upstream account id used in ARNs (default moto's 123456789012).
     public var account: String
     /// Deny rules (guardrails).

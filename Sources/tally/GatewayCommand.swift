@@ -14,6 +14,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}]}.") var config: String?
     @Option(help: "PEM certificate chain for an HTTPS listener.") var tlsCert: String?
     @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
+    @Option(help: "PEM CA bundle to trust for an https upstream (default: system roots, or env AWS_CA_BUNDLE).") var upstreamCABundle: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func run() async throws {
@@ -23,6 +24,7 @@ struct GatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(home: home.homePath, host: host, port: port,
                                                  upstream: try GatewayConfiguration.parseUpstream(upstream),
                                                  tlsCertificate: tlsCert, tlsKey: tlsKey)
+        configuration.upstreamCABundle = upstreamCABundle
         if let config { try configuration.apply(configFile: config) }
         var logger = Logger(label: "tally.gateway", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = level

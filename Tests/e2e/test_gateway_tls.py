@@ -42,3 +42,28 @@ def test_tls_sts_s3_dynamodb_sqs(tls_gateway, tmp_path):
     done = {e["callId"] for e in events if e.get("type") == "call.completed"}
     assert req and req == done
     assert all(e.get("status", 0) < 400 for e in events if e.get("type") == "call.completed")
+
+
+def test_https_upstream_chain(tls_gateway, moto, tmp_path):
+    # agent -> gateway B (http) -> gateway A (https, self-signed, trusted via --upstream-ca-bundle) -> moto.
+    # B's own upstream credential is one that A issued, so both gateways verify and record the call.
+    from conftest import Gateway
+    a = tls_gateway
+    b_cred = a.issue("gateway-b")
+    b = Gateway(tmp_path, a.url, b_cred["AccessKeyId"], b_cred["SecretAccessKey"],
+                extra_args=["--upstream-ca-bundle", a.ca_bundle])
+    try:
+        agent = b.issue("agent-behind-b")
+        ident = json.loads(b.aws(agent, "sts", "get-caller-identity").stdout)
+        assert ident["Arn"].endswith(":user/tally-gateway-admin")
+        bucket = f"chain-{uuid.uuid4().hex[:8]}"
+        b.aws(agent, "s3", "mb", f"s3://{bucket}")
+        f = tmp_path / "f.txt"
+        f.write_bytes(b"through two gateways\n" * 1000)
+        b.aws(agent, "s3", "cp", str(f), f"s3://{bucket}/f.txt")
+        assert b.client(agent, "s3").get_object(Bucket=bucket, Key="f.txt")["Body"].read() == f.read_bytes()
+        in_a = [e for e in a.events() if e.get("session") == b_cred["AccessKeyId"] and e.get("type") == "call.completed"]
+        in_b = [e for e in b.events() if e.get("session") == agent["AccessKeyId"] and e.get("type") == "call.completed"]
+        assert len(in_a) == len(in_b) >= 4 and all(e["status"] == 200 for e in in_a + in_b)
+    finally:
+        b.stop()
