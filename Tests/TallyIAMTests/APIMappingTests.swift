@@ -248,3 +248,20 @@ struct APIMappingQueueTests {
         #expect(arn("http://localhost:4566/queue/orders") == ["arn:aws:sqs:eu-west-1:123456789012:orders"])
     }
 }
+
+@Suite("API mapping: S3 Object Lock")
+struct APIMappingObjectLockTests {
+    @Test func objectLockHeadersAndGovernanceBypass() throws {
+        let mapping = try APIMapping.load()
+        func actions(_ op: String, _ p: [String: String]) -> Set<String> {
+            Set(mapping.permissions(for: APIRequestContext(service: "s3", operation: op, parameters: p,
+                                                           region: "us-east-1", account: "1")).permissions.map(\.action))
+        }
+        #expect(actions("PutObject", ["Bucket": "b", "Key": "k", "ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"])
+            == ["s3:PutObject", "s3:PutObjectRetention"])
+        #expect(actions("PutObject", ["Bucket": "b", "Key": "k", "ObjectLockLegalHoldStatus": "ON"]) == ["s3:PutObject", "s3:PutObjectLegalHold"])
+        #expect(actions("DeleteObject", ["Bucket": "b", "Key": "k", "VersionId": "v", "BypassGovernanceRetention": "true"])
+            == ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"])
+        #expect(actions("PutObjectRetention", ["Bucket": "b", "Key": "k", "Retention": ""]) == ["s3:PutObjectRetention"])
+    }
+}
