@@ -16,6 +16,8 @@ import TallyIAM
         "11_s3_UploadPart_http_signedpayload.http": ("s3:PutObject", "arn:aws:s3:::demo-bucket/big.bin"),
         "14_s3_ListObjectsV2_http.http": ("s3:ListBucket", "arn:aws:s3:::demo-bucket"),
         "16_s3_presigned_sigv4_query.http": ("s3:GetObject", "arn:aws:s3:::boto-s3v4-bucket/k1.txt"),
+        "19_cloudwatch_json10_monitoring_ListMetrics.http": ("cloudwatch:ListMetrics", "*"),
+        "09_ec2_ec2query_DescribeInstances.http": ("ec2:DescribeInstances", "*"),
     ]
 
     @Test(arguments: Array(expected.keys).sorted())
