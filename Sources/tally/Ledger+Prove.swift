@@ -6,10 +6,20 @@ import TallyLedger
 struct LedgerProveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prove", abstract: "Print a proof bundle (record, inclusion proof, signed checkpoint, epoch certificate) for one record.")
     @OptionGroup var home: HomeOptions
-    @Option(help: "The record's seq.") var seq: UInt64
+    @Option(help: "The record's seq (inclusion proof).") var seq: UInt64?
+    @Option(name: .customLong("consistency-from"), help: "Instead: prove the newest checkpoint extends the tree of this many records (RFC 9162 consistency).")
+    var consistencyFrom: UInt64?
+
+    func validate() throws {
+        guard (seq == nil) != (consistencyFrom == nil) else { throw ValidationError("give exactly one of --seq or --consistency-from") }
+    }
 
     func run() async throws {
-        print(try LedgerProofs.prove(home: home.homePath, seq: seq).description)
+        if let seq {
+            print(try LedgerProofs.prove(home: home.homePath, seq: seq).description)
+        } else if let consistencyFrom {
+            print(try LedgerProofs.proveConsistency(home: home.homePath, oldSize: consistencyFrom).description)
+        }
     }
 }
 
@@ -27,6 +37,11 @@ struct LedgerVerifyProofCommand: AsyncParsableCommand {
         let bundle: JSONValue
         do { bundle = try JSONValue(parsing: text) } catch let e as TallyError {
             throw TallyError(.invalidProof, "invalid proof: the bundle is not JSON (\(e.reason))")
+        }
+        if bundle["format"]?.stringValue == LedgerProofs.consistencyFormat {
+            let (old, _, new) = try LedgerProofs.verifyConsistency(bundle: bundle, rootKey: key)
+            if json.json { print(#"{"valid":true,"old_size":\#(old),"tree_size":\#(new)}"#) } else { print("valid: the checkpoint of size \(new) extends the tree of size \(old)") }
+            return
         }
         let seq = try LedgerProofs.verify(bundle: bundle, rootKey: key)
         if json.json { print(#"{"valid":true,"seq":\#(seq)}"#) } else { print("valid: record \(seq) is in a checkpoint signed under \(key.name)") }

@@ -84,6 +84,13 @@ def test_prove_and_verify_proof(home, tmp_path):
     p.write_bytes(bundle)
     assert tally("ledger", "verify-proof", p, "--public-key", other / "ledger.pub").returncode == 1
     assert tally("ledger", "prove", "--home", home, "--seq", 99).returncode == 2
+    # Consistency of the newest checkpoint with the first 5 records.
+    c = tally("ledger", "prove", "--home", home, "--consistency-from", 5, check=0).stdout
+    p.write_bytes(c)
+    assert tally("ledger", "verify-proof", p, "--public-key", home / "ledger.pub").returncode == 0
+    doc = json.loads(c)
+    p.write_text(json.dumps(dict(doc, old_root=doc["inclusion" if "inclusion" in doc else "consistency"][0])))
+    assert tally("ledger", "verify-proof", p, "--public-key", home / "ledger.pub").returncode == 1
 
 
 def test_witness_fork_and_truncation(home, tmp_path):
