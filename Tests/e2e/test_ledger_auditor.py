@@ -97,14 +97,22 @@ def kinds(j) -> set:
     return {p["kind"] for p in j["problems"]}
 
 
-def assert_both_damaged(tj, mj, expected: set, tally_expected: set | None = None):
+def located(j) -> list:
+    return sorted((p["kind"], p.get("seq"), p.get("last_seq"), p.get("file"), p.get("offset"))
+                  for p in j["problems"])
+
+
+def assert_both_damaged(tj, mj, expected: set, exact: bool = True):
     """Both verifiers report damage; the auditor's report contains one of `expected`; so does
-    tally's (the document defines the kind names for both)."""
+    tally's (the document defines the kind names for both). With `exact`, both report exactly the
+    same problems (kind, seq, last_seq, file, offset)."""
     info = f"\ntally: {json.dumps(tj['problems'])[:1500]}\nauditor: {json.dumps(mj['problems'])[:1500]}"
     assert not tj["ok"], "tally verify missed the damage" + info
     assert not mj["ok"], "auditor verifier missed the damage" + info
     assert kinds(mj) & expected, f"auditor kinds {kinds(mj)} lack {expected}" + info
-    assert kinds(tj) & (tally_expected or expected), f"tally kinds {kinds(tj)} lack {expected}" + info
+    assert kinds(tj) & expected, f"tally kinds {kinds(tj)} lack {expected}" + info
+    if exact:
+        assert located(tj) == located(mj), "the two verifiers locate the damage differently" + info
 
 
 def assert_both_ok(tj, mj):
@@ -364,7 +372,7 @@ def test_foreign_public_key(big, tmp_path):
     other = tmp_path / "other"
     tally("init", "--home", other)
     tj, mj = verify_both(big["home"], pub=other / "ledger.pub")
-    assert not tj["ok"] and not mj["ok"]
+    assert_both_damaged(tj, mj, {"epoch-keys"})
 
 
 def test_truncated_inside_a_committed_block(big_copy, big):
@@ -404,7 +412,7 @@ def test_swapped_blocks(big_copy, big):
     seg_path(big_copy, 1).write_bytes(swapped)
     tj, mj = verify_both(big_copy, pub=big["pub"])
     assert_both_damaged(tj, mj, {"seq-gap", "seq-order", "chain-mismatch"})
-    assert {"seq-gap", "seq-order", "chain-mismatch"} <= kinds(mj)
+    assert {"seq-gap", "seq-order"} <= kinds(mj)
 
 
 def test_rewritten_record_with_recomputed_hashes(big_copy, big):
@@ -661,3 +669,29 @@ def test_canonical_json_matches_document(tmp_path):
     assert len(all_records(home)) == len(TRICKY)
     tj, mj = verify_both(home)
     assert_both_ok(tj, mj)
+
+
+@pytest.mark.xfail(strict=True, reason="FINDING (auditor): §8 verify-proof does not relate the record's time/epoch "
+                   "to the signing epoch key, and every future epoch key is on disk from init, so whoever copies "
+                   "the home can sign a bundle for a fabricated record dated in an erased epoch")
+def test_forged_bundle_with_a_future_epoch_key_is_rejected(small, tmp_path):
+    home = tmp_path / "h"
+    shutil.copytree(small["home"], home)
+    v = V.Verifier(str(home), str(small["pub"]))
+    v.run()
+    seeds = (home / "ledger" / "keys" / "epoch-keys.bin").read_bytes()
+    live = [e for e in range(len(seeds) // 32) if seeds[32 * e:32 * e + 32] != bytes(32)]
+    e = live[-1]  # far in the future
+    key = Ed25519PrivateKey.from_private_bytes(seeds[32 * e:32 * e + 32])
+    rec = V.record_bytes(b'{"amount":1000000,"type":"payment.approved"}', 1, v.epochs.start + 5)  # epoch 0
+    leaves = [V.leaf_hash(k) for k in v.epochs.keys]
+    bundle = {"format": "tally-proof/v1", "origin": v.origin, "seq": 1,
+              "record": base64.b64encode(rec).decode(), "tree_size": 1, "inclusion": [],
+              "checkpoint": sign_checkpoint(v.origin, 1, V.leaf_hash(rec), key).decode(), "epoch": e,
+              "epoch_key": base64.b64encode(v.epochs.keys[e]).decode(),
+              "epoch_inclusion": [base64.b64encode(x).decode() for x in V.inclusion_proof(leaves, e)],
+              "epochs_note": (home / "ledger" / "epochs.note").read_text()}
+    V.verify_bundle(bundle, small["pub"].read_bytes())  # well-formed per §8 as written
+    f = tmp_path / "forged.json"
+    f.write_text(json.dumps(bundle))
+    assert tally("ledger", "verify-proof", f, "--public-key", small["pub"], check=False).returncode == 1

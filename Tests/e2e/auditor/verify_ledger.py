@@ -126,30 +126,22 @@ def canonical_number(text: str, input_limit: bool = True) -> str:
     return out
 
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPE_RE = re.compile('["\\\\\x00-\x1f]')
+
+
+def _escape(m: re.Match) -> str:
+    c = m.group(0)
+    return _ESCAPES.get(c) or "\\u%04x" % ord(c)
+
+
 def canonical_string(s: str) -> bytes:
-    out = bytearray(b'"')
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out += b'\\"'
-        elif ch == "\\":
-            out += b"\\\\"
-        elif o == 0x08:
-            out += b"\\b"
-        elif o == 0x0C:
-            out += b"\\f"
-        elif o == 0x0A:
-            out += b"\\n"
-        elif o == 0x0D:
-            out += b"\\r"
-        elif o == 0x09:
-            out += b"\\t"
-        elif o < 0x20:
-            out += b"\\u%04x" % o
-        else:
-            out += ch.encode("utf-8")  # raises on lone surrogates
-    out += b'"'
-    return bytes(out)
+    """§2.1 Strings: escape only `"`, `\\`, and code points below U+0020 (short forms for b f n r t,
+    else lower-case \\u00XX); everything else as raw UTF-8 (lone surrogates raise)."""
+    try:
+        return b'"' + _ESCAPE_RE.sub(_escape, s).encode("utf-8") + b'"'
+    except UnicodeEncodeError as e:
+        raise FormatError(f"string is not valid Unicode: {e}") from e
 
 
 def _no_dups(pairs):
@@ -690,6 +682,8 @@ class Verifier:
     # -- checkpoints (§5, §7.2)
     def load_checkpoints(self, path: str, rel: str, torn_ok: bool, kind: str) -> list[Checkpoint]:
         out: list[Checkpoint] = []
+        if self.epochs is None:  # §7.1: no checkpoint can be trusted; `epoch-keys` says why
+            return out
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -706,13 +700,13 @@ class Verifier:
                     self.problem(kind, file=rel, offset=off, message="unparseable bytes in the checkpoint file")
                 break
             try:
-                if self.epochs is None:
-                    raise FormatError("epoch keys are not trusted")
                 size, root, epoch = parse_checkpoint(note, self.origin, self.epochs)
             except FormatError as e:
                 self.problem(kind, file=rel, offset=off, message=str(e))
                 continue
-            out.append(Checkpoint(off, size, root, epoch, note))
+            cp = Checkpoint(off, size, root, epoch, note)
+            cp.file = rel
+            out.append(cp)
         return out
 
     def run(self) -> dict:
@@ -769,15 +763,19 @@ class Verifier:
                 h = parse_seg_header(data, idx)
                 chain, frontier, expected, start = h.chain, h.frontier.copy(), h.first, h.length
                 frontier_ok = True
-                if link_known:
-                    if h.first != prev_end[0] + 1:
-                        self.problem("seq-gap", seq=prev_end[0] + 1, last_seq=h.first - 1, file=rel, offset=16,
-                                     message=f"segment starts at seq {h.first}, previous ended at {prev_end[0]}")
-                    elif h.chain != prev_end[1] or h.frontier.hashes() != prev_end[2].hashes():
+                if prev_end[0] is not None and h.first != prev_end[0] + 1:
+                    if h.first > prev_end[0] + 1:
+                        self.problem("seq-gap", seq=prev_end[0] + 1, last_seq=h.first - 1, file=rel, offset=0,
+                                     message=f"segment starts at seq {h.first}, previous data ended at {prev_end[0]}")
+                    else:
+                        self.problem("seq-order", seq=h.first, file=rel, offset=0,
+                                     message=f"segment starts at seq {h.first}, previous data ended at {prev_end[0]}")
+                elif link_known:
+                    if h.chain != prev_end[1] or h.frontier.hashes() != prev_end[2].hashes():
                         self.problem("segment-link", seq=h.first, file=rel, offset=0,
                                      message="segment header chain/frontier differ from the previous segment's end")
             except FormatError as e:
-                if is_last and len(data) < 64 and not any(c.size > prev_end[0] for c in cps):
+                if is_last and len(data) < 64 and not any(c.size > (prev_end[0] or 0) for c in cps):
                     self.problem("torn-tail", file=rel, offset=0, message=f"incomplete segment header: {e}",
                                  warning=True)
                     continue
@@ -831,6 +829,7 @@ class Verifier:
                         self.problem("seq-order", seq=b.first, last_seq=b.first + b.K - 1, file=rel,
                                      offset=b.offset, message=f"block starts at seq {b.first}, expected {expected}")
                     frontier_ok = False
+                    chain = None  # after damage the chain restarts from this block's stored value
                 c = chain
                 for seq, t, e in recs:
                     if last_time is not None and t < last_time:
@@ -844,7 +843,7 @@ class Verifier:
                         frontier.push(lh)
                         if frontier.size in needed:
                             roots[frontier.size] = frontier.root()
-                    records.append((seq, t))
+                    records.append((seq, t, rel, b.offset))
                     max_seq = max(max_seq, seq)
                 if c is not None and c != b.chain:
                     self.problem("chain-mismatch", seq=b.first, last_seq=b.first + b.K - 1, file=rel,
@@ -860,10 +859,10 @@ class Verifier:
                     self.problem("damaged-block", seq=expected, file=rel, offset=tail_damage,
                                  message="damaged bytes at the end of a segment")
             known = expected is not None and chain is not None and frontier_ok and tail_damage is None
-            prev_end = ((expected - 1) if expected is not None else 0, chain, frontier, known)
+            prev_end = ((expected - 1) if expected is not None else None, chain, frontier, known)
             prev_idx = idx
 
-        self.records = len(records)
+        self.records = max_seq  # the ledger length (highest seq read); damaged ranges are problems
         max_cp = max((c.size for c in cps), default=0)
         if last_seg_tail is not None:
             rel, off, expected = last_seg_tail
@@ -877,29 +876,32 @@ class Verifier:
         # §7.6 checkpoints vs the records
         for c in cps:
             if c.size > max_seq:
-                self.problem("truncated", seq=c.size, file="ledger/checkpoints.log", offset=c.offset,
+                self.problem("truncated", seq=max_seq + 1, last_seq=c.size, file="ledger/checkpoints.log",
+                             offset=c.offset,
                              message=f"checkpoint covers {c.size} records, ledger holds {max_seq}")
             elif c.size in roots and roots[c.size] != c.root:
                 self.problem("checkpoint-mismatch", seq=c.size, file="ledger/checkpoints.log", offset=c.offset,
                              message="checkpoint root differs from the recomputed Merkle root")
         for w in wits:
             if w.size > max_seq:
-                self.problem("witness-truncation", seq=w.size, message=f"witness size {w.size} > ledger {max_seq}")
+                self.problem("witness-truncation", seq=max_seq + 1, last_seq=w.size, file=w.file,
+                             offset=w.offset, message=f"witness size {w.size} > ledger {max_seq}")
             elif w.size in roots and roots[w.size] != w.root:
-                self.problem("witness-fork", seq=w.size, message="ledger root at the witness size differs")
+                self.problem("witness-fork", seq=w.size, file=w.file, offset=w.offset, message="ledger root at the witness size differs")
 
         # §6.3 epoch rule
         if self.epochs is not None and cps:
             ci = 0
-            for seq, t in sorted(records):
+            for seq, t, rel, boff in sorted(records):
                 while ci < len(cps) and cps[ci].size < seq:
                     ci += 1
                 if ci == len(cps):
                     break
                 e = self.epochs.epoch_of(t)
                 if e != cps[ci].epoch:
-                    self.problem("epoch-mismatch", seq=seq, file="ledger/checkpoints.log", offset=cps[ci].offset,
-                                 message=f"record of epoch {e} first covered by a checkpoint of epoch {cps[ci].epoch}")
+                    self.problem("epoch-mismatch", seq=seq, file=rel, offset=boff,
+                                 message=f"record of epoch {e} first covered by the checkpoint at byte "
+                                         f"{cps[ci].offset} of checkpoints.log, signed with epoch {cps[ci].epoch}'s key")
         if max_seq > max_cp:
             self.problem("uncheckpointed", seq=max_cp + 1, last_seq=max_seq,
                          message="records after the newest checkpoint", warning=True)
@@ -910,12 +912,14 @@ class Verifier:
 
 
 def _collapse(problems: list[dict]) -> list[dict]:
-    """Merge consecutive epoch-mismatch entries of one checkpoint into a seq range."""
+    """Merge consecutive epoch-mismatch entries (same file, same covering checkpoint) into a range;
+    the offset stays the block of the first record."""
     out: list[dict] = []
     for p in problems:
         q = out[-1] if out else None
         if (q and p["kind"] == "epoch-mismatch" and q["kind"] == "epoch-mismatch"
-                and q.get("offset") == p.get("offset") and q.get("last_seq", q.get("seq")) + 1 == p.get("seq")):
+                and q.get("file") == p.get("file") and q["message"].split(" first covered ")[1] ==
+                p["message"].split(" first covered ")[1] and q.get("last_seq", q.get("seq")) + 1 == p.get("seq")):
             q["last_seq"] = p["seq"]
             continue
         out.append(p)
