@@ -221,6 +221,16 @@ class Generator:
                           "rule": "passrole"})
         return perms
 
+    @staticmethod
+    def with_wire_name(model, member, members):
+        """EC2's query protocol sends list members under another name (TagSpecifications as
+        TagSpecification.N): a presence test accepts either, written "Member|WireName"."""
+        if model.protocol != "ec2":
+            return member
+        ser = members[member].serialization
+        wire = ser.get("queryName") or (ser.get("name", member)[:1].upper() + ser.get("name", member)[1:])
+        return member if wire == member else f"{member}|{wire}"
+
     def operation(self, service, prefix, model, op):
         op_model = model.operation_model(op)
         members = dict(op_model.input_shape.members) if op_model.input_shape else {}
@@ -250,6 +260,9 @@ class Generator:
                 for member in [q.get("when"), q.get("unless")] + [m for m in (q.get("whenPrefix") or {})]:
                     if member and member.split("?")[0] not in members:
                         sys.exit(f"generate-api-mapping: override {key} tests member {member}, not an input of {op}")
+                for test in ("when", "unless"):
+                    if q.get(test) and "?" not in q[test]:
+                        q[test] = self.with_wire_name(model, q[test], members)
                 perms.append(q)
             if override.get("mode", "replace") == "add":
                 if generated is None:

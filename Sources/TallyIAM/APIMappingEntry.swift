@@ -17,7 +17,7 @@ public struct APIMappingEntry: Sendable, Hashable {
 /// A permission of an operation, with the request condition under which it applies.
 public struct APIPermissionRule: Sendable, Hashable {
     public var action: String
-    /// Applies only when this input member is present ("Member" or "Member?queryName").
+    /// Applies only when this input member is present ("Member", "Member|WireName" or "Member?queryName").
     public var when: String?
     /// Applies only when this input member is absent.
     public var unless: String?

@@ -63,8 +63,10 @@ struct CompiledPermission: Sendable {
         return true
     }
 
-    /// "Member" is present; "Member?name" is present and its value has a query parameter `name`.
+    /// "Member" is present; "Member|Other" either is (EC2 sends some members under their wire name);
+    /// "Member?name" is present and its value has a query parameter `name`.
     static func present(_ test: String, in parameters: [String: String]) -> Bool {
+        if test.contains("|") { return test.split(separator: "|").contains { parameters[String($0)] != nil } }
         guard let q = test.firstIndex(of: "?") else { return parameters[test] != nil }
         guard let value = parameters[String(test[..<q])], let query = value.firstIndex(of: "?") else { return false }
         let name = test[test.index(after: q)...]

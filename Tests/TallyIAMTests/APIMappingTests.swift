@@ -120,6 +120,9 @@ struct APIMappingTests {
         let tagged = map("ec2", "RunInstances", ["ImageId": "ami-1", "TagSpecifications": "", "IamInstanceProfile": ""])
         #expect(tagged.permissions.map(\.action) == ["ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"])
         #expect(tagged.provenance == "override")
+        // EC2's query protocol sends TagSpecifications as TagSpecification.N: either name counts.
+        let wire = map("ec2", "RunInstances", ["ImageId": "ami-1", "TagSpecification": ""])
+        #expect(wire.permissions.map(\.action) == ["ec2:RunInstances", "ec2:CreateTags"])
     }
 
     @Test func passRoleWhereverARoleIsPassed() {
