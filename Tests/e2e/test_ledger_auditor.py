@@ -543,7 +543,7 @@ def test_torn_tails_are_warnings(big_copy, big):
 
 def test_every_flip_detected_by_both(small, tmp_path):
     """~150 random single-bit flips over every verified file of a small ledger: both verifiers
-    must report damage for each, and agree on whether the damage is in a segment."""
+    must report damage for each, with the same problems (kind, seq range, file, offset)."""
     home = small["home"]
     tj, mj = verify_both(home, pub=small["pub"])
     assert_both_ok(tj, mj)
@@ -574,10 +574,11 @@ def test_every_flip_detected_by_both(small, tmp_path):
         rel = str(p.relative_to(home))
         if tj["ok"] or mj["ok"]:
             failures.append((rel, off, bit, tj["ok"], mj["ok"], kinds(tj), kinds(mj)))
-        elif p.suffix == ".tseg":
-            if not any(q.get("file") == rel for q in mj["problems"]) or \
-                    not any(q.get("file") == rel for q in tj["problems"]):
-                failures.append((rel, off, bit, "not located", tj["problems"][:3], mj["problems"][:3]))
+        elif set(located(tj)) != set(located(mj)):
+            # tally sometimes lists one damaged note twice (same kind and offset): compare as sets
+            failures.append((rel, off, bit, "located differently", located(tj)[:4], located(mj)[:4]))
+        elif p.suffix == ".tseg" and not any(q.get("file") == rel for q in mj["problems"]):
+            failures.append((rel, off, bit, "not located in the flipped segment", located(mj)[:4]))
     assert not failures, failures
 
 
@@ -695,3 +696,20 @@ def test_forged_bundle_with_a_future_epoch_key_is_rejected(small, tmp_path):
     f = tmp_path / "forged.json"
     f.write_text(json.dumps(bundle))
     assert tally("ledger", "verify-proof", f, "--public-key", small["pub"], check=False).returncode == 1
+
+
+@pytest.mark.xfail(strict=True, reason="FINDING (auditor): §10 calls a last segment whose header never completed a "
+                   "torn uncommitted append (open cuts it off and appends continue), but `tally ledger verify` "
+                   "reports it as `segment-header` damage (exit 1) instead of a `torn-tail` warning")
+def test_incomplete_new_segment_header_is_a_torn_tail(big_copy, big):
+    recs = all_records(big_copy)
+    chain, fr = bytes(32), V.Frontier()
+    for s, t, e in recs:
+        lh = V.leaf_hash(V.record_bytes(e, s, t))
+        chain = V.chain_next(chain, lh)
+        fr.push(lh)
+    header = encode_seg_header(3, len(recs) + 1, chain, fr.hashes())
+    seg_path(big_copy, 3).write_bytes(header[:len(header) - 40])
+    tj, mj = verify_both(big_copy, pub=big["pub"])
+    assert mj["ok"] and [w["kind"] for w in mj["warnings"]] == ["torn-tail"], mj
+    assert tj["ok"], tj

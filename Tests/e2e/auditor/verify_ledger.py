@@ -568,6 +568,19 @@ def parse_seg_header(data: bytes, index: int) -> SegHeader:
     return SegHeader(idx, first, chain, Frontier(first - 1, hashes), end + 4)
 
 
+def _incomplete_header(data: bytes, index: int) -> bool:
+    """`data` is a proper prefix of a segment header (the writer died while creating the file)."""
+    full = b"TALLYSEG" + struct.pack("<II", 1, index)
+    if len(data) <= len(full):
+        return full.startswith(data)
+    if not data.startswith(full):
+        return False
+    if len(data) < 60:
+        return True
+    (c,) = struct.unpack_from("<I", data, 56)
+    return len(data) < 64 + 32 * c
+
+
 class Block:
     def __init__(self, offset, C, U, K, first, base, chain):
         self.offset, self.C, self.U, self.K, self.first, self.base, self.chain = offset, C, U, K, first, base, chain
@@ -775,7 +788,8 @@ class Verifier:
                         self.problem("segment-link", seq=h.first, file=rel, offset=0,
                                      message="segment header chain/frontier differ from the previous segment's end")
             except FormatError as e:
-                if is_last and len(data) < 64 and not any(c.size > (prev_end[0] or 0) for c in cps):
+                if is_last and _incomplete_header(data, idx) and not any(c.size > (prev_end[0] or 0) for c in cps):
+                    # §10: "a segment file whose header never completed, is a torn uncommitted append"
                     self.problem("torn-tail", file=rel, offset=0, message=f"incomplete segment header: {e}",
                                  warning=True)
                     continue
