@@ -86,8 +86,8 @@ struct CompiledPermission: Sendable {
     }
 
     static func fill(_ pattern: [PatternSegment], _ context: ResolveContext) -> String? {
-        let members = pattern.filter { if case .member = $0 { return true } else { return false } }
         var out = ""
+        var seenMember = false
         for segment in pattern {
             switch segment {
             case .literal(let text): out += text
@@ -96,12 +96,15 @@ struct CompiledPermission: Sendable {
             case .account: out += context.account
             case .member(let name, let transform):
                 guard let raw = context.parameters[name], !raw.isEmpty else { return nil }
-                // A member that already holds an ARN is the resource itself.
-                if members.count == 1, raw.hasPrefix("arn:") {
-                    return transform == "s3CopySource" ? Self.s3CopySource(raw) : raw
+                // A (first) member that already holds an ARN replaces everything before it:
+                // FunctionName "arn:aws:lambda:…:function:f" + ":${Qualifier}" → "arn:aws:lambda:…:function:f:prod".
+                if !seenMember, raw.hasPrefix("arn:"), transform != "queueAccount" {
+                    out = transform == "s3CopySource" ? Self.s3CopySource(raw) : raw
+                } else {
+                    guard let value = Self.apply(transform, to: raw, context) else { return nil }
+                    out += value
                 }
-                guard let value = Self.apply(transform, to: raw, context) else { return nil }
-                out += value
+                seenMember = true
             }
         }
         return out

@@ -147,6 +147,13 @@ struct APIMappingTests {
             == ["sqs:SendMessage": ["arn:aws:sqs:eu-west-1:111122223333:q"]])
         #expect(map("lambda", "Invoke", ["FunctionName": "f"]).permissions ==
             [RequiredPermission(action: "lambda:InvokeFunction", resources: ["arn:aws:lambda:us-east-1:123456789012:function:f"])])
+        #expect(map("lambda", "Invoke", ["FunctionName": "f", "Qualifier": "prod"]).permissions ==
+            [RequiredPermission(action: "lambda:InvokeFunction", resources: ["arn:aws:lambda:us-east-1:123456789012:function:f:prod"])])
+        // a FunctionName given as an ARN is the resource itself
+        #expect(map("lambda", "Invoke", ["FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:g"]).permissions.first?.resources
+            == ["arn:aws:lambda:us-east-1:111122223333:function:g"])
+        #expect(map("lambda", "Invoke", ["FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:g", "Qualifier": "3"])
+            .permissions.first?.resources == ["arn:aws:lambda:us-east-1:111122223333:function:g:3"])
         #expect(map("dynamodb", "ExecuteStatement", ["Statement": "  select * from t"]).permissions.map(\.action) == ["dynamodb:PartiQLSelect"])
         #expect(map("dynamodb", "ExecuteStatement", ["Statement": "DELETE FROM t WHERE pk='a'"]).permissions.map(\.action) == ["dynamodb:PartiQLDelete"])
         #expect(perms(map("kms", "ReEncrypt", ["DestinationKeyId": "alias/dst", "CiphertextBlob": ""])) ==
