@@ -6,7 +6,7 @@ public enum PolicyKind: String, Sendable, Hashable, Codable, CaseIterable {
     case resource = "resource-based"
     /// The permissions boundary: must allow what identity-based policies grant.
     case boundary = "permissions-boundary"
-    /// A service control policy: every SCP must allow.
+    /// A service control policy: every level of SCPs must allow.
     case scp
     /// Session policies (passed when assuming a role or federating): must allow.
     case session
@@ -17,11 +17,15 @@ public struct NamedPolicy: Sendable, Hashable {
     public var name: String
     public var kind: PolicyKind
     public var document: PolicyDocument
+    /// For SCPs and boundaries: policies with the same level combine as a union and every level
+    /// must allow (e.g. the SCPs attached to one OU). nil: the policy is a level of its own.
+    public var level: String?
 
-    public init(name: String, kind: PolicyKind, document: PolicyDocument) {
+    public init(name: String, kind: PolicyKind, document: PolicyDocument, level: String? = nil) {
         self.name = name
         self.kind = kind
         self.document = document
+        self.level = level
     }
 }
 

@@ -7,15 +7,18 @@
 ///    must allow, and then the permissions boundary and the session policies, if any, must allow.
 ///
 /// Identity-based, resource-based and session policies combine as a union (one Allow among them
-/// is enough); SCPs and permissions boundaries as an intersection (each document must allow: SCPs
-/// at different levels of the organization, and an entity has at most one boundary).
+/// is enough); SCPs and permissions boundaries by level: each level must allow, and the policies
+/// of one level (same ``NamedPolicy/level``; by default every policy is its own level) combine as
+/// a union — as SCPs attached to the root, an OU and the account do.
 ///
 /// The compiled form is immutable and `Sendable`: share one across threads.
 public struct PolicySet: Sendable {
     public let policies: [NamedPolicy]
     let statements: [CompiledStatement]
-    /// Indices of the SCP and boundary policies (each must allow), in policy order.
+    /// Per level of SCPs and boundaries (each level must allow): its first policy's index.
     let limitIndices: [Int]
+    /// Per level: the names of its policies, for reasons.
+    let limitNames: [String]
     /// Per policy index: its ordinal in `limitIndices`, or -1.
     let limitOrdinal: [Int]
     /// Per limit ordinal: an SCP (else a boundary).
@@ -34,13 +37,27 @@ public struct PolicySet: Sendable {
             }
         }
         self.statements = statements
-        let limits = policies.indices.filter { policies[$0].kind == .scp }
-            + policies.indices.filter { policies[$0].kind == .boundary }
-        limitIndices = limits
+        // Levels: SCPs first (AWS checks them before identity policies), then boundaries. Policies
+        // sharing a `level` form one level (a union); every level must allow.
+        var levelOf: [String: Int] = [:]
+        var levels: [[Int]] = []
         var ordinal = [Int](repeating: -1, count: policies.count)
-        for (o, index) in limits.enumerated() { ordinal[index] = o }
+        for kind in [PolicyKind.scp, .boundary] {
+            for index in policies.indices where policies[index].kind == kind {
+                let key = "\(kind.rawValue)\u{0}" + (policies[index].level ?? "#\(index)")
+                let o = levelOf[key] ?? {
+                    levels.append([])
+                    levelOf[key] = levels.count - 1
+                    return levels.count - 1
+                }()
+                levels[o].append(index)
+                ordinal[index] = o
+            }
+        }
+        limitIndices = levels.map { $0[0] }
+        limitNames = levels.map { $0.map { policies[$0].name }.joined(separator: "', '") }
         limitOrdinal = ordinal
-        limitIsSCP = limits.map { policies[$0].kind == .scp }
+        limitIsSCP = levels.map { policies[$0[0]].kind == .scp }
         hasSession = policies.contains { $0.kind == .session }
     }
 
@@ -86,10 +103,10 @@ public struct PolicySet: Sendable {
     private func text(_ reason: Reason) -> String {
         switch reason {
         case .explicitDeny: "an explicit Deny matched"
-        case .scpDoesNotAllow(let i): "the service control policy '\(policies[i].name)' does not allow it"
+        case .scpDoesNotAllow(let level): "the service control policy '\(limitNames[level])' does not allow it"
         case .resourceAllows: "a resource-based policy allows the caller"
         case .nothingAllows: "no identity-based or resource-based policy allows it"
-        case .boundaryDoesNotAllow(let i): "the permissions boundary '\(policies[i].name)' does not allow it"
+        case .boundaryDoesNotAllow(let level): "the permissions boundary '\(limitNames[level])' does not allow it"
         case .sessionDoesNotAllow: "no session policy allows it"
         case .identityAllows: "an identity-based policy allows it"
         case .resourceAllowsRole: "a resource-based policy allows the caller's role"
@@ -179,13 +196,13 @@ public struct PolicySet: Sendable {
         func limitAllows(_ ordinal: Int) -> Bool {
             ordinal < 64 ? limitAllowed & (1 << UInt64(ordinal)) != 0 : limitAllowedOverflow.contains(ordinal)
         }
-        for (ordinal, index) in limitIndices.enumerated() where limitIsSCP[ordinal] && !limitAllows(ordinal) {
-            return (.implicitDeny, .scpDoesNotAllow(index))
+        for ordinal in limitIndices.indices where limitIsSCP[ordinal] && !limitAllows(ordinal) {
+            return (.implicitDeny, .scpDoesNotAllow(ordinal))
         }
         if trace.counts.resourceDirect > 0 { return (.allow, .resourceAllows) }
         guard trace.counts.identity > 0 || trace.counts.resourceRole > 0 else { return (.implicitDeny, .nothingAllows) }
-        for (ordinal, index) in limitIndices.enumerated() where !limitIsSCP[ordinal] && !limitAllows(ordinal) {
-            return (.implicitDeny, .boundaryDoesNotAllow(index))
+        for ordinal in limitIndices.indices where !limitIsSCP[ordinal] && !limitAllows(ordinal) {
+            return (.implicitDeny, .boundaryDoesNotAllow(ordinal))
         }
         if hasSession && trace.counts.session == 0 { return (.implicitDeny, .sessionDoesNotAllow) }
         return (.allow, trace.counts.identity > 0 ? .identityAllows : .resourceAllowsRole)

@@ -18,7 +18,9 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
     var policies: [String] = []
     @Option(help: "The permissions boundary policy file.")
     var boundary: String?
-    @Option(name: .customLong("scp"), help: "A service control policy file (repeatable; each must allow).")
+    @Option(
+        name: .customLong("scp"),
+        help: "Service control policy files of one level of the organization, comma-separated (one level = a union); repeat for each level (every level must allow).")
     var scps: [String] = []
     @Option(name: .customLong("session-policy"), help: "A session policy file (repeatable).")
     var sessionPolicies: [String] = []
@@ -44,7 +46,11 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
         try load(policies, .identity)
         try load(resourcePolicies, .resource)
         try load(boundary.map { [$0] } ?? [], .boundary)
-        try load(scps, .scp)
+        for group in scps {
+            for path in group.split(separator: ",").map(String.init) {
+                named.append(NamedPolicy(name: path, kind: .scp, document: try PolicyDocument(contentsOfFile: path), level: group))
+            }
+        }
         try load(sessionPolicies, .session)
         let request = EvaluationRequest(
             action: action, resource: resource, principal: principal, context: try RequestContext(arguments: context))

@@ -138,6 +138,32 @@ struct EvaluationLogicTests {
         #expect(try F.set(resource: [bucket], scp: [scpAllowS3]).decide(F.request("ec2:RunInstances", principal: user)) == .implicitDeny)
     }
 
+    /// SCPs attached at one level (root, OU, account) combine as a union; every level must allow.
+    @Test func serviceControlPolicyLevels() throws {
+        func doc(_ action: String) throws -> PolicyDocument {
+            try F.document(F.statement(#"{"Effect":"Allow","Action":"\#(action)","Resource":"*"}"#))
+        }
+        let identity = NamedPolicy(name: "id", kind: .identity, document: try doc("*"))
+        let sameLevel = PolicySet([
+            identity,
+            NamedPolicy(name: "s3", kind: .scp, document: try doc("s3:*"), level: "ou-1"),
+            NamedPolicy(name: "ec2", kind: .scp, document: try doc("ec2:*"), level: "ou-1"),
+        ])
+        #expect(sameLevel.decide(F.request("s3:GetObject")) == .allow)
+        #expect(sameLevel.decide(F.request("ec2:RunInstances")) == .allow)
+        #expect(sameLevel.decide(F.request("iam:CreateUser")) == .implicitDeny)
+        let twoLevels = PolicySet([
+            identity,
+            NamedPolicy(name: "root-full", kind: .scp, document: try doc("*"), level: "root"),
+            NamedPolicy(name: "s3", kind: .scp, document: try doc("s3:*"), level: "ou-1"),
+            NamedPolicy(name: "ec2", kind: .scp, document: try doc("ec2:*"), level: "account"),
+        ])
+        let result = twoLevels.evaluate(F.request("s3:GetObject"))
+        #expect(result.decision == .implicitDeny)
+        #expect(result.reason.contains("'ec2'"))
+        #expect(twoLevels.decide(F.request("ec2:RunInstances")) == .implicitDeny)
+    }
+
     @Test func sessionPoliciesMustAllow() throws {
         let role = "arn:aws:sts::123456789012:assumed-role/Dev/session-1"
         let identity = F.statement(#"{"Effect":"Allow","Action":["s3:*","dynamodb:*"],"Resource":"*"}"#)

@@ -111,3 +111,16 @@ def test_lint_findings_clean_and_invalid(tmp_path):
     p = tally("iam", "lint", invalid)
     assert p.returncode == 2
     assert "Statement[0].Effect" in p.stderr
+
+
+def test_evaluate_scp_levels(tmp_path):
+    allow_all = write(tmp_path, "all.json", {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}})
+    s3 = write(tmp_path, "s3.json", {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}})
+    ec2 = write(tmp_path, "ec2.json", {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}})
+    base = ["iam", "evaluate", "--policy", allow_all, "--action", "s3:GetObject", "--resource", "*", "--json"]
+    # One level holding both SCPs: a union, so S3 is allowed.
+    assert tally(*base, "--scp", f"{s3},{ec2}").returncode == 0
+    # Two levels: each must allow, so S3 is not.
+    p = tally(*base, "--scp", s3, "--scp", ec2)
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["decision"] == "implicit-deny"
