@@ -522,16 +522,29 @@ def is_torn_prefix(tail: bytes, origin: str) -> bool:
     return rest.startswith(sig_head) and re.fullmatch(r"[A-Za-z0-9+/=]{0,92}", rest[len(sig_head):]) is not None
 
 
-def split_notes(data: bytes):
-    """Yields (offset, note bytes) for complete-looking notes, then (offset, rest, False) on trouble."""
+def split_notes(data: bytes, origin: str | None = None):
+    """Yields (offset, note bytes, True) for each complete-looking note and (offset, bytes, False)
+    for a region that is not one. With `origin`, resynchronises after a bad region at the next line
+    that starts a well-formed note with that origin (the document does not define a resync rule)."""
     pos = 0
     while pos < len(data):
         m = _NOTE_RE.match(data, pos)
-        if not m:
-            yield pos, data[pos:], False
-            return
-        yield pos, m.group(0), True
-        pos = m.end()
+        if m:
+            yield pos, m.group(0), True
+            pos = m.end()
+            continue
+        nxt = len(data)
+        if origin is not None:
+            head = b"\n" + origin.encode() + b"\n"
+            q = data.find(head, pos)
+            while q >= 0:
+                m2 = _NOTE_RE.match(data, q + 1)
+                if m2 and m2.group(1) == origin.encode():
+                    nxt = q + 1
+                    break
+                q = data.find(head, q + 1)
+        yield pos, data[pos:nxt], False
+        pos = nxt
 
 
 # ---------------------------------------------------------------- segments (§4) ----------------
@@ -704,14 +717,14 @@ class Verifier:
             if kind == "checkpoint-invalid":
                 return out
             raise
-        for item in split_notes(data):
+        for item in split_notes(data, self.origin):
             off, note, complete = item
             if not complete:
-                if torn_ok and is_torn_prefix(note, self.origin):
+                if torn_ok and off + len(note) == len(data) and is_torn_prefix(note, self.origin):
                     self.problem("torn-tail", file=rel, offset=off, message="incomplete last note", warning=True)
                 else:
                     self.problem(kind, file=rel, offset=off, message="unparseable bytes in the checkpoint file")
-                break
+                continue
             try:
                 size, root, epoch = parse_checkpoint(note, self.origin, self.epochs)
             except FormatError as e:
