@@ -15,7 +15,17 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Key order of the input lines: canonical (sorted, as Tally's own producers write them) or producer (unsorted; the canonicaliser must sort).")
     var keyOrder = "canonical"
 
+    @Option(help: "Only verify this existing home (for profiling).") var verifyOnly: String?
+
     func run() async throws {
+        if let verifyOnly {
+            for single in [true, false] {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let r = try LedgerVerifier(home: verifyOnly).run(singleThreaded: single)
+                print("verify \(single ? "1 core" : "all cores"): ok=\(r.ok) \(r.records) records in \(fmt(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s")
+            }
+            return
+        }
         // The input: JSON lines, ~450 bytes each.
         var gen = BenchEvents()
         var input: [UInt8] = []
@@ -77,15 +87,19 @@ struct LedgerBench: AsyncParsableCommand {
 
         // Append: JSON lines → JSONLinesBatcher (as `tally ledger append`) → Ledger, durable group commit.
         let chunks = splitLines(input, linesPerChunk: batch)
+        let cpuStart = processCPUSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         let ledger = try await Ledger.open(home: home, options: options)
         let frozen = input
-        let stream = AsyncStream<EventBatch>(bufferingPolicy: .bufferingOldest(4)) { cont in
+        // A bounded hand-off (at most 4 canonicalised batches ahead of the ledger).
+        let permits = DispatchSemaphore(value: 4)
+        let stream = AsyncStream<EventBatch>(bufferingPolicy: .unbounded) { cont in
             let t = Thread {
                 var batcher = JSONLinesBatcher()
                 for c in chunks {
                     let (b, err) = frozen.withUnsafeBytes { batcher.feed(UnsafeRawBufferPointer(rebasing: $0[c])) }
                     precondition(err == nil, "\(err!)")
+                    permits.wait()
                     cont.yield(b)
                 }
                 cont.finish()
@@ -96,6 +110,7 @@ struct LedgerBench: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: UInt64.self) { group in
             var inFlight = 0
             for await b in stream {
+                permits.signal()
                 group.addTask { try await ledger.append(b) }
                 inFlight += 1
                 if inFlight >= 3, let s = try await group.next() { last = max(last, s); inFlight -= 1 }
@@ -106,15 +121,18 @@ struct LedgerBench: AsyncParsableCommand {
         let appendSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         precondition(last == UInt64(events), "committed \(last) of \(events)")
         let appendRate = Double(events) / appendSeconds
-        print("tally  append (durable group commit, canonicalise + hash + chain + tree + LZ4 + fdatasync): \(fmt(appendRate / 1e6)) M events/s, \(fmt(mb / appendSeconds)) MB/s of input (\(fmt(100 * mb / appendSeconds / slower))% of the slower limit) in \(fmt(appendSeconds)) s")
+        let appendCPU = processCPUSeconds() - cpuStart
+        print("tally  append (durable group commit, canonicalise + hash + chain + tree + LZ4 + fdatasync): \(fmt(appendRate / 1e6)) M events/s, \(fmt(mb / appendSeconds)) MB/s of input (\(fmt(100 * mb / appendSeconds / slower))% of the slower limit) in \(fmt(appendSeconds)) s; CPU \(fmt(appendCPU * 1e6 / Double(events))) µs/event")
 
         // Verify, 1 core and all cores.
         for single in [true, false] {
             let t0 = DispatchTime.now().uptimeNanoseconds
+            let c0 = processCPUSeconds()
             let report = try LedgerVerifier(home: home).run(singleThreaded: single)
             let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let cpu = processCPUSeconds() - c0
             precondition(report.ok && report.records == UInt64(events), "verify failed: \(report.problems.prefix(3).map(\.text))")
-            print("tally  verify (\(single ? "1 core " : "\(ProcessInfo.processInfo.activeProcessorCount) cores")): \(fmt(Double(events) / s / 1e6)) M events/s, \(fmt(mb / s)) MB/s of input = \(fmt(100 * mb / s / shaRate))% of single-core SHA-256, in \(fmt(s)) s")
+            print("tally  verify (\(single ? "1 core " : "\(ProcessInfo.processInfo.activeProcessorCount) cores")): \(fmt(Double(events) / s / 1e6)) M events/s, \(fmt(mb / s)) MB/s of input = \(fmt(100 * mb / s / shaRate))% of single-core SHA-256, in \(fmt(s)) s; CPU \(fmt(cpu * 1e6 / Double(events))) µs/event")
         }
 
         // On-disk size vs lz4 -1 of the same JSON lines.
@@ -201,4 +219,11 @@ func threadCPUSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// CPU seconds (user + system) consumed by the process.
+func processCPUSeconds() -> Double {
+    var ru = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &ru)
+    return Double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + Double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6
 }
