@@ -10,14 +10,20 @@ extension OperationIdentifier {
     ///   `X-Amz-Target: Prefix.Operation` (JSON); else the `Action` parameter of the form body or query
     ///   (query / EC2); else REST route matching from botocore's requestUri — method, path template (`{Label}`,
     ///   `{Label+}`), requestUri query literals (`?uploads`, `?list-type=2`) and required query / header members,
-    ///   the most specific route winning. S3 virtual-hosted requests (`bucket.s3.amazonaws.com`) are matched as
-    ///   path-style.
+    ///   the most specific route winning. S3 requests are identified path-style from the request path (what the
+    ///   gateway forwards); a virtual-hosted Host (`bucket.s3.amazonaws.com`) is only reported
+    ///   (``IdentifiedOperation/virtualHostedBucket``), unless `virtualHostBaseDomain` is given and the Host is
+    ///   `bucket.<virtualHostBaseDomain>`: then the bucket is put in front of the path and
+    ///   ``IdentifiedOperation/forwardPath`` is that path-style path, which the gateway must forward.
     /// - Parameters: JSON / CBOR: the body's top-level members (scalars as text, other values as ""); query: the form /
     ///   query parameters without `Action`/`Version` (`A.member.1` → `A`: ""); REST: labels, query-string and
     ///   header members mapped back to member names, plus the top-level members of a JSON body.
     ///
     /// - Parameter body: the request body when buffered (query/json protocols); nil when streamed.
-    public func identify(_ head: HTTPRequestHead, signingName: String, region: String, body: [UInt8]?) -> IdentifiedOperation {
+    /// - Parameter virtualHostBaseDomain: the gateway's own S3 endpoint domain (e.g. `s3.tally.internal` or
+    ///   `localhost`, a port is ignored); only Hosts below it are read as virtual-hosted buckets. nil: none.
+    public func identify(_ head: HTTPRequestHead, signingName: String, region: String, body: [UInt8]?,
+                         virtualHostBaseDomain: String? = nil) -> IdentifiedOperation {
         var candidates = model.bySigningName[signingName] ?? []
         if candidates.isEmpty, let host = head.value(of: "host"), let first = host.split(separator: ".").first {
             candidates = model.byEndpointPrefix[String(first)] ?? []
@@ -36,10 +42,12 @@ extension OperationIdentifier {
             let svcName = candidates.first { hasOp($0) && model.services[$0]?.targetPrefix == service }
                 ?? candidates.first(where: hasOp) ?? candidates[0]
             let svc = model.services[svcName]!
-            return IdentifiedOperation(service: svc.signingName, signingName: signingName,
-                                       operation: hasOp(svcName) && !service.isEmpty ? opName : nil, protocol: .rpcV2CBOR,
-                                       parameters: body.flatMap { CBOR.topLevelMembers($0) } ?? [:], region: region,
-                                       queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
+            var out = IdentifiedOperation(service: svc.signingName, signingName: signingName,
+                                          operation: hasOp(svcName) && !service.isEmpty ? opName : nil, protocol: .rpcV2CBOR,
+                                          parameters: body.flatMap { CBOR.topLevelMembers($0) } ?? [:], region: region,
+                                          queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
+            if out.operation == nil { out.unidentifiedReason = "RPC v2 CBOR path \(head.path) names no \(svc.name) operation" }
+            return out
         }
 
         // JSON RPC: X-Amz-Target.
@@ -52,11 +60,15 @@ extension OperationIdentifier {
             let hasOp = { (n: String) in self.model.services[n]?.operations[opName] != nil }
             let svcName = byPrefix.first(where: hasOp) ?? byPrefix.first ?? candidates.first(where: hasOp) ?? candidates[0]
             let svc = model.services[svcName]!
-            return IdentifiedOperation(service: svc.signingName, signingName: signingName,
-                                       operation: svc.operations[opName] != nil ? opName : nil, protocol: .json,
-                                       parameters: Self.jsonParameters(body), region: region,
-                                       jsonVersion: svc.jsonVersion ?? jsonVersion(of: head),
-                                       queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
+            var out = IdentifiedOperation(service: svc.signingName, signingName: signingName,
+                                          operation: svc.operations[opName] != nil ? opName : nil, protocol: .json,
+                                          parameters: Self.jsonParameters(body), region: region,
+                                          jsonVersion: svc.jsonVersion ?? jsonVersion(of: head),
+                                          queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
+            if out.operation == nil {
+                out.unidentifiedReason = "X-Amz-Target '\(target)' names no \(svc.name) operation (matched case-sensitively)"
+            }
+            return out
         }
 
         // Query / EC2: Action in the form body or the query string.
@@ -66,6 +78,17 @@ extension OperationIdentifier {
         if let action = (formItems.first { $0.name == "Action" } ?? queryItems.first { $0.name == "Action" })?.value {
             let items = formItems.contains { $0.name == "Action" } ? formItems : queryItems
             let version = items.first { $0.name == "Version" }?.value
+            // A repeated Action/Version, or an Action in both the query and the body, could be read differently by
+            // the upstream: never identify from one copy (review finding 5).
+            let count = { (list: [(name: String, value: String)], n: String) in list.reduce(0) { $0 + ($1.name == n ? 1 : 0) } }
+            var ambiguity: String?
+            if count(formItems, "Action") > 1 || count(queryItems, "Action") > 1 { ambiguity = "the Action parameter is repeated" }
+            else if count(formItems, "Version") > 1 || count(queryItems, "Version") > 1 { ambiguity = "the Version parameter is repeated" }
+            else if count(formItems, "Action") > 0 && count(queryItems, "Action") > 0 {
+                ambiguity = "Action is sent in both the query string and the form body"
+            } else if count(formItems, "Version") > 0 && count(queryItems, "Version") > 0 {
+                ambiguity = "Version is sent in both the query string and the form body"
+            }
             let svcName = candidates.first { model.services[$0]!.operations[action] != nil && model.services[$0]!.apiVersion == version }
                 ?? candidates.first { model.services[$0]!.operations[action] != nil } ?? candidates[0]
             let svc = model.services[svcName]!
@@ -78,19 +101,26 @@ extension OperationIdentifier {
                let host = head.value(of: "host") {
                 params["QueueUrl"] = "https://\(host)\(head.path)"
             }
-            return IdentifiedOperation(service: svc.signingName, signingName: signingName,
-                                       operation: svc.operations[action] != nil ? action : nil,
-                                       protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: params, region: region,
-                                       modelName: svc.name)
+            var out = IdentifiedOperation(service: svc.signingName, signingName: signingName,
+                                          operation: svc.operations[action] != nil && ambiguity == nil ? action : nil,
+                                          protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: params, region: region,
+                                          modelName: svc.name)
+            if let ambiguity {
+                out.unidentifiedReason = "ambiguous query request: \(ambiguity)"
+            } else if out.operation == nil {
+                out.unidentifiedReason = "Action '\(action)' names no \(svc.name) operation (AWS matches Action case-sensitively)"
+            }
+            return out
         }
 
         // REST.
         var best: (svc: ServiceModel, route: Route, labels: [String: String], score: Int)?
+        let hostBucket = Self.virtualHostedBucket(head.value(of: "host"), baseDomain: virtualHostBaseDomain)
         let queryDict = Dictionary(queryItems.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         for name in candidates {
             let svc = model.services[name]!
             guard let routes = svc.routes[head.method.uppercased()] else { continue }
-            let path = restPath(head, service: svc)
+            let path = restPath(head, service: svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
             let segs = path.split(separator: "/", omittingEmptySubsequences: true).map { URIEncoding.decode($0) }
             let slash = path.utf8.count > 1 && path.hasSuffix("/")
             for route in routes {
@@ -100,10 +130,17 @@ extension OperationIdentifier {
                 best = (svc, route, labels, score)
             }
         }
+        let isS3Model = { (svc: ServiceModel) in svc.name == "s3" }
         guard let best else {
             let svc = model.services[candidates[0]]!
-            return IdentifiedOperation(service: svc.signingName, signingName: signingName, operation: nil,
-                                       protocol: svc.protocol, parameters: [:], region: region, modelName: svc.name)
+            var out = IdentifiedOperation(service: svc.signingName, signingName: signingName, operation: nil,
+                                          protocol: svc.protocol, parameters: [:], region: region, modelName: svc.name)
+            out.unidentifiedReason = "no \(svc.name) route matches \(head.method) \(head.path)"
+            if isS3Model(svc), let b = hostBucket.bucket {
+                out.virtualHostedBucket = b
+                if hostBucket.honoured { out.forwardPath = restPath(head, service: svc, honouredBucket: b) }
+            }
+            return out
         }
         var params: [String: String] = [:]
         if best.svc.protocol == .restJSON && best.route.payload == nil { params = Self.jsonParameters(body) }
@@ -119,15 +156,38 @@ extension OperationIdentifier {
             let kept = ce.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "aws-chunked" }
             params["ContentEncoding"] = kept.isEmpty ? nil : kept.joined(separator: ",")
         }
-        return IdentifiedOperation(service: best.svc.signingName, signingName: signingName, operation: best.route.operation,
-                                   protocol: best.svc.protocol, parameters: params, region: region, modelName: best.svc.name)
+        var out = IdentifiedOperation(service: best.svc.signingName, signingName: signingName, operation: best.route.operation,
+                                      protocol: best.svc.protocol, parameters: params, region: region, modelName: best.svc.name)
+        if isS3Model(best.svc), let b = hostBucket.bucket {
+            out.virtualHostedBucket = b
+            if hostBucket.honoured { out.forwardPath = restPath(head, service: best.svc, honouredBucket: b) }
+        }
+        return out
     }
 
-    /// The path to match: S3 virtual-hosted-style requests get their bucket prepended.
-    func restPath(_ head: HTTPRequestHead, service: ServiceModel) -> String {
+    /// The path to match: the request path, with an honoured virtual-hosted S3 bucket put in front.
+    func restPath(_ head: HTTPRequestHead, service: ServiceModel, honouredBucket: String?) -> String {
         let path = head.path.isEmpty ? "/" : head.path
-        guard service.name == "s3", let bucket = Self.virtualHostedBucket(head.value(of: "host")) else { return path }
-        return "/" + bucket + path
+        guard service.name == "s3", let bucket = honouredBucket else { return path }
+        return "/" + URIEncoding.encode(bucket) + (path.hasPrefix("/") ? path : "/" + path)
+    }
+
+    /// The bucket a Host names in virtual-hosted style: `bucket.<baseDomain>` (honoured) when `baseDomain` is
+    /// given and matches, else an AWS S3 virtual-hosted Host (``virtualHostedBucket(_:)``, not honoured).
+    static func virtualHostedBucket(_ host: String?, baseDomain: String?) -> (bucket: String?, honoured: Bool) {
+        if let host, let baseDomain {
+            let h = stripPort(host.lowercased()), base = stripPort(baseDomain.lowercased())
+            if !base.isEmpty, h.hasSuffix("." + base) {
+                let bucket = String(h.dropLast(base.utf8.count + 1))
+                if !bucket.isEmpty { return (bucket, true) }
+            }
+        }
+        return (virtualHostedBucket(host), false)
+    }
+
+    static func stripPort(_ host: String) -> String {
+        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") { return String(host[..<colon]) }
+        return host
     }
 
     /// The bucket of an S3 virtual-hosted-style Host (`bucket.s3.amazonaws.com`, `bucket.s3.us-west-2.amazonaws.com`,

@@ -22,6 +22,27 @@ public struct IdentifiedOperation: Sendable, Hashable {
     public var jsonVersion: String?
     /// True for query-compatible JSON services (SQS, CloudWatch) whose errors carry `x-amzn-query-error`.
     public var queryCompatible: Bool
+    /// S3 only: the bucket the `Host` names in virtual-hosted style (`bucket.s3.amazonaws.com`, or
+    /// `bucket.<base domain>` when a base domain was given), honoured or not. See ``forwardPath``.
+    public var virtualHostedBucket: String? = nil
+    /// S3 only: when the Host's bucket was honoured (its Host is `bucket.<virtualHostBaseDomain>`), the path-style
+    /// path (`/bucket/key...`, still percent-encoded as sent) the identification was made from: the gateway must
+    /// forward exactly this path (and re-sign it), or the upstream runs a different operation. nil: the request
+    /// was identified from its own path, which must be forwarded unchanged.
+    public var forwardPath: String? = nil
+    /// Why ``operation`` is nil although the service's model is known (no such operation — AWS matches
+    /// `Action` and `X-Amz-Target` case-sensitively —, no REST route, or an ambiguous request such as a repeated
+    /// `Action`); nil when identified or when the service is unknown.
+    public var unidentifiedReason: String? = nil
+
+    /// True when the Host names a virtual-hosted bucket that identification ignored (it identified path-style from
+    /// the request path, as the upstream will see it). A gateway should refuse such requests, or configure its base
+    /// domain so the bucket is honoured and the path rewritten (``forwardPath``).
+    public var ignoredVirtualHostedBucket: Bool { virtualHostedBucket != nil && forwardPath == nil }
+
+    /// True when the service's model is known but the operation could not be identified: a gateway enforcing
+    /// guardrails must refuse the call (fail closed) rather than forward an operation no rule was checked against.
+    public var isUnidentifiedKnownOperation: Bool { modelName != nil && operation == nil }
 
     /// Creates an identification.
     public init(service: String, signingName: String, operation: String?, protocol proto: AWSProtocol,

@@ -9,7 +9,12 @@ extension SigV4 {
     /// Rejects SigV2 (header `AWS AKID:sig`, or query `AWSAccessKeyId`/`Signature`) with `AccessDenied`,
     /// requests without any authentication with `MissingAuthenticationToken`, and malformed input with
     /// `IncompleteSignature` / `AuthorizationHeaderMalformed` / `AuthorizationQueryParametersError`.
+    /// Before anything else, repeated singleton headers and query parameters are refused (``checkNoDuplicates(_:)``).
+    /// After parsing, every header that steers the upstream must be signed (``checkSignedCoverage``: `x-amz-*`
+    /// for every service, presigned included; `content-type` / `smithy-protocol` for non-S3 services), and
+    /// services other than S3 may not declare `UNSIGNED-PAYLOAD` or an aws-chunked `STREAMING-*` mode.
     public static func parse(_ head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
+        try checkNoDuplicates(head)
         let authorization = head.value(of: "authorization")
         let queryItems = head.queryItems
         let queryHasSigV4 = queryItems.contains { $0.name == "X-Amz-Algorithm" || $0.name == "X-Amz-Signature" }
@@ -158,15 +163,13 @@ extension SigV4 {
         } else if !presigned, usesS3Canonicalization(service: service) {
             throw .invalidRequest("Missing required header for this request: x-amz-content-sha256")
         }
-        if !presigned, usesS3Canonicalization(service: service) {
-            // S3 requires every x-amz-* header present to be signed.
-            for h in head.headers where ASCII.hasPrefixIgnoringCase(h.name, "x-amz-") {
-                let n = ASCII.lowercased(h.name)
-                if !names.contains(n) {
-                    throw .accessDenied("There were headers present in the request which were not signed: \(n)")
-                }
-            }
+        if !usesS3Canonicalization(service: service), mode == .unsigned || mode.isChunked {
+            // Only S3 lets the signature leave the body out (UNSIGNED-PAYLOAD) or sign it in aws-chunked chunks.
+            // Elsewhere the signature must cover sha256(body), or the body could be swapped (review finding 7).
+            throw .invalidRequest("x-amz-content-sha256 '\(declaredRaw ?? "")' is only accepted for S3; \(service) requests "
+                                  + "must sign the hex SHA-256 of the body")
         }
+        try checkSignedCoverage(head, signedHeaders: names, service: service)
         var auth = SigV4Auth(accessKeyId: String(parts[0]), scopeDate: String(parts[1]), region: String(parts[2]),
                              service: service, amzDate: amzDate, date: date, signedHeaders: names,
                              signature: ASCII.lowercased(signature), isPresigned: presigned, expires: expires,

@@ -32,6 +32,11 @@ extension SigV4 {
         } else if abs(delta) > maximumSkew {
             throw .requestTimeTooSkewed(requestTime: auth.amzDate, serverTime: AmzDate.format(now))
         }
+        if !auth.isS3, payloadHash.utf8.count != 64 || Hex.decode(payloadHash) == nil {
+            // Non-S3 signatures must bind the body: the caller passes the hex SHA-256 it computed.
+            throw .invalidRequest("\(auth.service) requests are verified against the hex SHA-256 of the body; "
+                                  + "got payload hash '\(payloadHash)'")
+        }
         if case .sha256(let declared) = auth.payloadMode, payloadHash.utf8.count == 64,
            payloadHash.lowercased() != declared {
             throw .contentSHA256Mismatch(provided: declared, computed: payloadHash.lowercased())
@@ -47,9 +52,26 @@ extension SigV4 {
         guard constantTimeEquals(Array(expected.utf8), Array(auth.signature.utf8)) else {
             throw .signatureDoesNotMatch()
         }
-        return VerifiedSigV4(accessKeyId: auth.accessKeyId, amzDate: auth.amzDate, credentialScope: auth.credentialScope,
-                             region: auth.region, service: auth.service, signingKey: key, seedSignature: expected,
-                             payloadMode: auth.payloadMode)
+        var verified = VerifiedSigV4(accessKeyId: auth.accessKeyId, amzDate: auth.amzDate, credentialScope: auth.credentialScope,
+                                     region: auth.region, service: auth.service, signingKey: key, seedSignature: expected,
+                                     payloadMode: auth.payloadMode)
+        verified.signedHeaders = auth.signedHeaders
+        verified.isPresigned = auth.isPresigned
+        return verified
+    }
+
+    /// Verifies with the body hash the caller computed: the preferred entry point.
+    ///
+    /// - Parameter bodySHA256Hex: the hex SHA-256 of the body as received. Required for every service except S3
+    ///   (whose streamed bodies are checked against the declared `x-amz-content-sha256` with ``PayloadSHA256Check``
+    ///   or by ``AWSChunkedDecoder``); nil there refuses the request, so a caller cannot forget to bind the body.
+    public static func verify(_ head: HTTPRequestHead, auth: SigV4Auth, secretAccessKey: String, bodySHA256Hex: String?,
+                              now: Date, keyCache: SigningKeyCache? = nil) throws(AWSAuthError) -> VerifiedSigV4 {
+        guard let payloadHash = auth.payloadHashForVerification(bodySHA256Hex: bodySHA256Hex) else {
+            throw .invalidRequest("\(auth.service) requests need the hex SHA-256 of the body for verification")
+        }
+        return try verify(head, auth: auth, secretAccessKey: secretAccessKey, payloadHash: payloadHash, now: now,
+                          keyCache: keyCache)
     }
 }
 

@@ -99,10 +99,15 @@ public struct SigV4Auth: Sendable, Hashable {
     /// True when the scope's service uses S3's canonicalization (path as sent, `x-amz-content-sha256`).
     public var isS3: Bool { SigV4.usesS3Canonicalization(service: service) }
 
-    /// The payload hash to pass to ``SigV4/verify(_:auth:secretAccessKey:payloadHash:now:)``: the declared
-    /// `x-amz-content-sha256` literal when there is one, `UNSIGNED-PAYLOAD` for S3 presigned URLs, otherwise
-    /// `bodySHA256Hex` (the hex SHA-256 of the body, which the caller computes; nil when it has none yet).
+    /// The payload hash to pass to ``SigV4/verify(_:auth:secretAccessKey:payloadHash:now:)``.
+    ///
+    /// - Services other than S3: always `bodySHA256Hex`, the hex SHA-256 of the body the caller computed (nil when
+    ///   it has none: then the request cannot be verified). The signature must bind the body (review finding 7);
+    ///   a declared hex `x-amz-content-sha256` is compared with it by `verify` (`XAmzContentSHA256Mismatch`).
+    /// - S3: the declared `x-amz-content-sha256` literal when there is one (the streamed body is then checked
+    ///   against a declared hex digest with ``PayloadSHA256Check``), `UNSIGNED-PAYLOAD` for presigned URLs.
     public func payloadHashForVerification(bodySHA256Hex: String?) -> String? {
+        if !isS3 { return bodySHA256Hex }
         if case .sha256 = payloadMode, let declaredContentSHA256 { return declaredContentSHA256 }
         if let literal = payloadMode.literal { return literal }
         if isPresigned && isS3 { return "UNSIGNED-PAYLOAD" }
@@ -129,6 +134,10 @@ public struct VerifiedSigV4: Sendable {
     public var seedSignature: String
     /// How the payload is covered.
     public var payloadMode: SigV4PayloadMode
+    /// The signed header names, lower-case (what ``forwardableHeaders(of:)`` keeps).
+    public var signedHeaders: [String] = []
+    /// True when the request was authenticated by a presigned URL.
+    public var isPresigned = false
 
     /// Creates a signing context (also used by the re-signer for ``AWSChunkedEncoder``).
     public init(accessKeyId: String, amzDate: String, credentialScope: String, region: String, service: String,

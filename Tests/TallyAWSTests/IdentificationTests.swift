@@ -60,11 +60,20 @@ import TallyCore
         for (k, v) in params { #expect(got.parameters[k] == v, "\(method) \(target): \(k) in \(got.parameters)") }
     }
 
+    /// A virtual-hosted Host is honoured only below the given base domain (review finding 4); otherwise the
+    /// request is identified path-style, as the upstream will run it, and the Host's bucket is only reported.
     @Test func s3VirtualHosted() throws {
-        let got = try ident("GET", "/photos/cat.jpg?versionId=3", host: "my-bucket.s3.us-west-2.amazonaws.com")
-        #expect(got.operation == "GetObject")
+        let id = try Self.id.get()
+        let head = HTTPRequestHead(method: "GET", target: "/photos/cat.jpg?versionId=3",
+                                   headers: [("Host", "my-bucket.s3.us-west-2.amazonaws.com")])
+        let got = id.identify(head, signingName: "s3", region: "us-west-2", body: nil, virtualHostBaseDomain: "s3.us-west-2.amazonaws.com")
+        #expect(got.operation == "GetObject" && got.forwardPath == "/my-bucket/photos/cat.jpg")
         #expect(got.parameters["Bucket"] == "my-bucket" && got.parameters["Key"] == "photos/cat.jpg" && got.parameters["VersionId"] == "3")
-        let list = try ident("GET", "/?list-type=2", host: "my.dotted.bucket.s3.amazonaws.com")
+        let pathStyle = id.identify(head, signingName: "s3", region: "us-west-2", body: nil)
+        #expect(pathStyle.operation == "GetObject" && pathStyle.parameters["Bucket"] == "photos" && pathStyle.parameters["Key"] == "cat.jpg")
+        #expect(pathStyle.virtualHostedBucket == "my-bucket" && pathStyle.ignoredVirtualHostedBucket)
+        let list = id.identify(HTTPRequestHead(method: "GET", target: "/?list-type=2", headers: [("Host", "my.dotted.bucket.s3.amazonaws.com")]),
+                               signingName: "s3", region: "us-east-1", body: nil, virtualHostBaseDomain: "s3.amazonaws.com")
         #expect(list.operation == "ListObjectsV2" && list.parameters["Bucket"] == "my.dotted.bucket")
         #expect(OperationIdentifier.virtualHostedBucket("s3.amazonaws.com") == nil)
         #expect(OperationIdentifier.virtualHostedBucket("localhost:5056") == nil)

@@ -1,0 +1,110 @@
+import TallyCore
+
+extension SigV4 {
+    /// Headers that may appear at most once. Identification, verification and the upstream must all read the same
+    /// value; a repeated copy would let the gateway identify from one and the upstream act on another
+    /// (review finding 5). Every repeated `x-amz-*` header except `x-amz-meta-*` is refused as well.
+    public static let singletonHeaderNames: Set<String> = [
+        "host", "authorization", "date", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "x-amz-target",
+        "content-type", "content-encoding", "smithy-protocol", "x-amz-decoded-content-length", "x-amz-trailer",
+        "content-length", "content-md5", "range", "x-amz-copy-source",
+    ]
+
+    /// Query parameters that may appear at most once: the query protocol's `Action` / `Version` and the presigned
+    /// authentication parameters.
+    public static let singletonQueryParameters: Set<String> = [
+        "Action", "Version", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+        "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
+    ]
+
+    /// Transport headers an SDK may send unsigned and that the gateway may pass on (or rebuild) for the upstream:
+    /// they do not change which operation runs or on what.
+    public static let forwardableUnsignedHeaderNames: Set<String> = [
+        "user-agent", "expect", "accept-encoding", "accept", "amz-sdk-invocation-id", "amz-sdk-request",
+        "x-amzn-trace-id", "content-length",
+    ]
+
+    /// Standard HTTP headers S3 accepts unsigned (real S3 does not require them in SignedHeaders, and browsers and
+    /// download tools add them to presigned URLs): forwardable for S3 even when unsigned. Never `x-amz-*`.
+    public static let s3ForwardableUnsignedHeaderNames: Set<String> = [
+        "content-type", "content-md5", "cache-control", "content-disposition", "content-encoding", "content-language",
+        "expires", "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
+    ]
+
+    /// The request's own authentication headers: the gateway replaces them when re-signing, never forwards them.
+    public static let authenticationHeaderNames: Set<String> = [
+        "host", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
+    ]
+
+    /// Refuses repeated singleton headers (``singletonHeaderNames``, `x-amz-*` except `x-amz-meta-*`) and repeated
+    /// singleton query parameters (``singletonQueryParameters``) with `InvalidRequest` (400).
+    ///
+    /// AWS does not document its answer to repeated headers; SDKs never send them. Tally refuses before
+    /// identification, so no component can pick a different copy than another.
+    public static func checkNoDuplicates(_ head: HTTPRequestHead) throws(AWSAuthError) {
+        var seen = Set<String>()
+        for h in head.headers {
+            let n = ASCII.lowercased(h.name)
+            guard singletonHeaderNames.contains(n) || (n.hasPrefix("x-amz-") && !n.hasPrefix("x-amz-meta-")) else { continue }
+            if !seen.insert(n).inserted {
+                throw .invalidRequest("The header '\(n)' appears more than once in the request; it must be sent once")
+            }
+        }
+        guard let q = head.query, !q.isEmpty else { return }
+        var seenQ = Set<String>()
+        for item in head.queryItems where singletonQueryParameters.contains(item.name) {
+            if !seenQ.insert(item.name).inserted {
+                throw .invalidRequest("The query parameter '\(item.name)' appears more than once in the request; it must be sent once")
+            }
+        }
+    }
+
+    /// Refuses headers that influence the upstream but are not covered by the signature (review finding 6):
+    /// - every `x-amz-*` header present (S3's rule, header auth and presigned URLs alike: "There were headers
+    ///   present in the request which were not signed"; Tally applies it to every service: every AWS SDK signs them);
+    /// - for services other than S3: `content-type` and `smithy-protocol` (they select the protocol and operation).
+    /// `host` is required in SignedHeaders by ``parse(_:)``.
+    static func checkSignedCoverage(_ head: HTTPRequestHead, signedHeaders: [String], service: String) throws(AWSAuthError) {
+        let s3 = usesS3Canonicalization(service: service)
+        var unsigned: [String] = []
+        for h in head.headers {
+            let n = ASCII.lowercased(h.name)
+            let mustSign = n.hasPrefix("x-amz-") || (!s3 && (n == "content-type" || n == "smithy-protocol"))
+            if mustSign, !signedHeaders.contains(n), !unsigned.contains(n) { unsigned.append(n) }
+        }
+        if !unsigned.isEmpty {
+            throw .accessDenied("There were headers present in the request which were not signed: "
+                                + unsigned.joined(separator: ", "))
+        }
+    }
+
+    /// The agent's header fields the gateway may forward to the upstream: the signed ones, plus the transport
+    /// headers of ``forwardableUnsignedHeaderNames`` (and, for S3, ``s3ForwardableUnsignedHeaderNames``), in
+    /// arrival order. The request's own authentication (``authenticationHeaderNames``) is left out: the
+    /// re-signer sets it. Anything else unsigned is dropped, so nobody on the path can add or change a header
+    /// that the gateway's upstream signature would then make authentic.
+    public static func forwardableHeaders(of head: HTTPRequestHead, signedHeaders: [String],
+                                          service: String) -> [(name: String, value: String)] {
+        let s3 = usesS3Canonicalization(service: service)
+        return head.headers.filter { h in
+            let n = ASCII.lowercased(h.name)
+            if authenticationHeaderNames.contains(n) { return false }
+            if signedHeaders.contains(n) || forwardableUnsignedHeaderNames.contains(n) { return true }
+            return s3 && s3ForwardableUnsignedHeaderNames.contains(n)
+        }
+    }
+}
+
+extension SigV4Auth {
+    /// ``SigV4/forwardableHeaders(of:signedHeaders:service:)`` for this request's signed headers and service.
+    public func forwardableHeaders(of head: HTTPRequestHead) -> [(name: String, value: String)] {
+        SigV4.forwardableHeaders(of: head, signedHeaders: signedHeaders, service: service)
+    }
+}
+
+extension VerifiedSigV4 {
+    /// ``SigV4/forwardableHeaders(of:signedHeaders:service:)`` for the verified request's signed headers and service.
+    public func forwardableHeaders(of head: HTTPRequestHead) -> [(name: String, value: String)] {
+        SigV4.forwardableHeaders(of: head, signedHeaders: signedHeaders, service: service)
+    }
+}
