@@ -68,7 +68,18 @@ BINDING_ALIASES = {
     "LogGroupName": [("logGroupName", None), ("logGroupIdentifier", "logGroupName")],
     "LogStreamName": [("logStreamName", None)],
     "AlarmName": [("AlarmName", None)],
+    "LayerVersion": [("VersionNumber", None)],
+    "OidcProviderName": [("OpenIDConnectProviderArn", "arn")],
+    "SamlProviderName": [("SAMLProviderArn", "arn")],
+    "CertificateNameWithPath": [("ServerCertificateName", None)],
+    "MfaTokenIdWithPath": [("SerialNumber", None)],
+    "Alias": [("AliasName", "stripAliasPrefix")],
+    "KeyId": [("TargetKeyId", "kmsKey")],
 }
+
+# Members that hold the ARN of the resource the operation acts on (tagging and policy operations):
+# when no resource type of the action can be bound otherwise, the ARN itself is the resource.
+RESOURCE_ARN_MEMBER = re.compile(r"(?i)^(resourcearn|resource|arn)$")
 
 # Template variables no request names, replaced by "*" inside the ARN (the stack's unique id).
 WILDCARD_VARS = {("cloudformation", "Id")}
@@ -178,6 +189,11 @@ class Generator:
                     return "${in:%s|arn}" % lower[(base + "arn").lower()]
                 return None
             member, transform = bound
+            if transform == "arn":
+                own = [v for v in re.findall(r"\$\{([^}]+)\}", template) if v not in CONTEXT_VARS]
+                if len(own) != 1:
+                    return None
+                return "${in:%s|arn}" % member
             if prefix == "kms" and var == "KeyId":
                 # KeyId may be a key id, a key ARN, an alias name or an alias ARN.
                 out = out.replace(":key/${KeyId}", ":${in:%s|kmsKey}" % member)
@@ -201,6 +217,11 @@ class Generator:
                 unbound_required = unbound_required or required
             elif pattern not in found:
                 found.append(pattern)
+        if not found:
+            arn_members = [m for m, shape in members.items()
+                           if RESOURCE_ARN_MEMBER.match(m) and getattr(shape, "type_name", "string") == "string"]
+            if action["types"] and len(arn_members) == 1:
+                return ["${in:%s|arn}" % arn_members[0]]
         if not found or unbound_required:
             found.append("*")
         return found

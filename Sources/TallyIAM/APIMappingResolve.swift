@@ -117,6 +117,7 @@ struct CompiledPermission: Sendable {
             let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
             return trimmed.split(separator: "/").last.map(String.init)
         case "stripLeadingSlash": return value.hasPrefix("/") ? String(value.dropFirst()) : value
+        case "stripAliasPrefix": return value.hasPrefix("alias/") ? String(value.dropFirst(6)) : value
         case "logGroupName": return value
         case "queueAccount":
             // ".../123456789012/queue-name": the account segment when it is 12 digits, else the request's account.
@@ -166,6 +167,7 @@ struct CompiledPermission: Sendable {
 
     static let knownTransforms: Set<String> = [
         "arn", "lastPathSegment", "stripLeadingSlash", "logGroupName", "kmsKey", "roleArn", "s3CopySource", "queueAccount",
+        "stripAliasPrefix",
     ]
 
     struct PatternError: Error, CustomStringConvertible { var description: String }

@@ -275,3 +275,24 @@ struct APIMappingObjectLockTests {
         #expect(actions("PutObjectRetention", ["Bucket": "b", "Key": "k", "Retention": ""]) == ["s3:PutObjectRetention"])
     }
 }
+
+@Suite("API mapping: resources named by ARN members")
+struct APIMappingResourceArnTests {
+    @Test func taggingAndAliasOperations() throws {
+        let mapping = try APIMapping.load()
+        func resources(_ service: String, _ op: String, _ p: [String: String]) -> [String] {
+            mapping.permissions(for: APIRequestContext(service: service, operation: op, parameters: p,
+                                                       region: "us-east-1", account: "123456789012")).permissions.first?.resources ?? []
+        }
+        let table = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
+        #expect(resources("dynamodb", "TagResource", ["ResourceArn": table, "Tags": ""]) == [table])
+        #expect(resources("sns", "ListTagsForResource", ["ResourceArn": "arn:aws:sns:us-east-1:123456789012:topic"])
+            == ["arn:aws:sns:us-east-1:123456789012:topic"])
+        #expect(resources("kms", "CreateAlias", ["AliasName": "alias/app", "TargetKeyId": "k1"])
+            == ["arn:aws:kms:us-east-1:123456789012:alias/app", "arn:aws:kms:us-east-1:123456789012:key/k1"])
+        #expect(resources("lambda", "GetLayerVersion", ["LayerName": "deps", "VersionNumber": "4"])
+            == ["arn:aws:lambda:us-east-1:123456789012:layer:deps:4"])
+        #expect(resources("iam", "GetServerCertificate", ["ServerCertificateName": "web"])
+            == ["arn:aws:iam::123456789012:server-certificate/web"])
+    }
+}
