@@ -88,23 +88,21 @@ WILDCARD_VARS = {("cloudformation", "Id")}
 PASSROLE_MEMBER = re.compile(r"(?i)^(role|iamrole|.*rolearn|deliver.*role|.*assumerole)$")
 
 
-def pip_wheel(spec, dest, binary=False):
-    cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "-q", "-d", dest]
-    if binary:
-        cmd.append("--only-binary=:all:")
-    subprocess.run(cmd, check=True)
-    name = spec.split("==")[0].replace("-", "_")
-    return [os.path.join(dest, f) for f in os.listdir(dest) if f.startswith(name + "-") and f.endswith(".whl")][0]
-
-
-def import_from_wheel(module, spec, tmp, binary=False):
+def import_from_wheel(module, spec, tmp, binary=False, deps=False):
+    """Imports `module` if installed, else pip-downloads `spec` (with its dependencies when `deps`)
+    into a temporary folder and imports it from the extracted wheels."""
     try:
         return __import__(module)
     except ImportError:
-        wheel = pip_wheel(spec, os.path.join(tmp, module), binary)
+        dest = os.path.join(tmp, module)
+        cmd = [sys.executable, "-m", "pip", "download", spec, "-q", "-d", dest, "--only-binary=:all:"]
+        if not deps:
+            cmd.append("--no-deps")
+        subprocess.run(cmd, check=True)
         extract = os.path.join(tmp, module + "-x")
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(extract)
+        for wheel in sorted(f for f in os.listdir(dest) if f.endswith(".whl")):
+            with zipfile.ZipFile(os.path.join(dest, wheel)) as z:
+                z.extractall(extract)
         sys.path.insert(0, extract)
         return __import__(module)
 
@@ -332,7 +330,7 @@ def main():
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        botocore = import_from_wheel("botocore", f"botocore=={BOTOCORE_VERSION}", tmp)
+        botocore = import_from_wheel("botocore", f"botocore=={BOTOCORE_VERSION}", tmp, deps=True)
         import_from_wheel("lz4", f"lz4=={LZ4_VERSION}", tmp, binary=True)
         import lz4.block
         if botocore.__version__ != BOTOCORE_VERSION:
