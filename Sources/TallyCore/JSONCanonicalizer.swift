@@ -92,9 +92,14 @@ public struct JSONCanonicalizer {
             s.leave()
             out.append(UInt8(ascii: "]"))
         case UInt8(ascii: "\""):
-            out.append(0x22)
-            try s.scanString(into: &out, canonical: true)
-            out.append(0x22)
+            if let close = s.plainStringEnd() {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: s.buf[s.pos...close]))
+                s.pos = close + 1
+            } else {
+                out.append(0x22)
+                try s.scanString(into: &out, canonical: true)
+                out.append(0x22)
+            }
         case UInt8(ascii: "t"): try s.literal("true"); out.append(contentsOf: "true".utf8)
         case UInt8(ascii: "f"): try s.literal("false"); out.append(contentsOf: "false".utf8)
         case UInt8(ascii: "n"): try s.literal("null"); out.append(contentsOf: "null".utf8)
@@ -125,7 +130,14 @@ public struct JSONCanonicalizer {
             }
             let keyPos = s.pos
             let keyStart = keyArena.count
-            if !(try s.scanString(into: &keyArena, canonical: false)) { anyNonASCII = true }
+            var plainKey = false
+            if let close = s.plainStringEnd() {
+                keyArena.append(contentsOf: UnsafeBufferPointer(rebasing: s.buf[(keyPos + 1)..<close]))
+                s.pos = close + 1
+                plainKey = true
+            } else if !(try s.scanString(into: &keyArena, canonical: false)) {
+                anyNonASCII = true
+            }
             let keyInputEnd = s.pos
             let keyEnd = keyArena.count
             s.skipWhitespace()
@@ -135,7 +147,7 @@ public struct JSONCanonicalizer {
             let outStart = out.count
             // Without a backslash in the input, the key's canonical form is its input bytes.
             let rawKey = UnsafeBufferPointer(rebasing: s.buf[keyPos..<keyInputEnd])
-            if memchr(rawKey.baseAddress!, 0x5C, rawKey.count) == nil {
+            if plainKey || memchr(rawKey.baseAddress!, 0x5C, rawKey.count) == nil {
                 out.append(contentsOf: rawKey)
             } else {
                 JSONCanonicalForm.appendString(keyArena[keyStart..<keyEnd], to: &out)

@@ -86,6 +86,23 @@ struct JSONScanner {
         return start..<pos
     }
 
+    /// Fast path: when the string at `pos` has only bytes that are copied verbatim (no escape,
+    /// control or non-ASCII byte), returns the index of its closing quote without consuming;
+    /// otherwise nil.
+    @inline(__always)
+    func plainStringEnd() -> Int? {
+        let base = buf.baseAddress!
+        let end = buf.count
+        var p = pos + 1
+        while p < end {
+            let c = base[p]
+            if c == 0x22 { return p }
+            if c == 0x5C || c < 0x20 || c >= 0x80 { return nil }
+            p += 1
+        }
+        return nil
+    }
+
     /// Scans the string whose opening quote is at `pos`.
     ///
     /// With `canonical` false, appends the decoded UTF-8 to `out`; with `canonical` true, appends
