@@ -104,15 +104,15 @@ def located(j) -> list:
 
 def assert_both_damaged(tj, mj, expected: set, exact: bool = True):
     """Both verifiers report damage; the auditor's report contains one of `expected`; so does
-    tally's (the document defines the kind names for both). With `exact`, both report exactly the
-    same problems (kind, seq, last_seq, file, offset)."""
+    tally's (the document defines the kind names for both). With `exact`, both report the same
+    problems (kind, seq, last_seq, file, offset)."""
     info = f"\ntally: {json.dumps(tj['problems'])[:1500]}\nauditor: {json.dumps(mj['problems'])[:1500]}"
     assert not tj["ok"], "tally verify missed the damage" + info
     assert not mj["ok"], "auditor verifier missed the damage" + info
     assert kinds(mj) & expected, f"auditor kinds {kinds(mj)} lack {expected}" + info
     assert kinds(tj) & expected, f"tally kinds {kinds(tj)} lack {expected}" + info
-    if exact:
-        assert located(tj) == located(mj), "the two verifiers locate the damage differently" + info
+    if exact:  # as sets: tally may list one note twice (wrong origin and no valid signature)
+        assert set(located(tj)) == set(located(mj)), "the two verifiers locate the damage differently" + info
 
 
 def assert_both_ok(tj, mj):
@@ -731,3 +731,40 @@ def test_damaged_note_does_not_hide_the_next_note(small, tmp_path):
     assert [p["offset"] for p in mj["problems"] if p["kind"] == "checkpoint-invalid"] == [0]
     assert tj["checkpoints"] == len(ns) - 1, tj
     assert set(located(tj)) == set(located(mj))
+
+
+def test_cosigned_witness_notes_accepted_by_both(big, tmp_path):
+    """§5.1: a note may carry several signature lines (e.g. a witness cosignature), before or after
+    the ledger's own; it is valid when one of them verifies."""
+    note = tally("ledger", "checkpoint", "--home", big["home"]).stdout
+    cosig = f"\u2014 witness.example/w1 {base64.b64encode(random.Random(5).randbytes(68)).decode()}\n".encode()
+    cut = note.index(b"\n\n") + 2
+    w = tmp_path / "cosigned.note"
+    w.write_bytes(note + cosig + note[:cut] + cosig + note[cut:])
+    tj, mj = verify_both(big["home"], pub=big["pub"], witnesses=[w])
+    assert_both_ok(tj, mj)
+    assert tj["witnesses"] == mj["witnesses"] == 2
+    # but a witness note of another origin is invalid
+    other = tmp_path / "o"
+    tally("init", "--home", other)
+    append(other, lines(3, 30))
+    w2 = tmp_path / "other.note"
+    w2.write_bytes(tally("ledger", "checkpoint", "--home", other).stdout)
+    tj, mj = verify_both(big["home"], pub=big["pub"], witnesses=[w2])
+    assert_both_damaged(tj, mj, {"witness-invalid"})
+
+
+@pytest.mark.xfail(strict=True, reason="FINDING (doc §2.1): the canonical form of an accepted number can have an "
+                   "exponent of more than 9 digits (12345678901e999999999 -> 1.2345678901e+1000000009), which the "
+                   "same section's input rule rejects: `tally ledger cat` output cannot be appended again")
+def test_canonical_numbers_round_trip(tmp_path):
+    home = tmp_path / "h"
+    tally("init", "--home", home)
+    append(home, b'{"type":"n","v":12345678901e999999999}\n')
+    out = tally("ledger", "cat", "--home", home).stdout
+    assert b"1.2345678901e+1000000009" in out
+    ev = json.loads(out.replace(b"1.2345678901e+1000000009", b"0"))
+    assert ev["seq"] == 1
+    line = out.replace(b'"seq":1,', b"").split(b"\n")[0]
+    line = re.sub(rb'"time":"[^"]*",', b"", line)
+    assert tally("ledger", "append", "--home", home, stdin=line + b"\n", check=False).returncode == 0
