@@ -166,3 +166,96 @@ def test_awkward_keys_round_trip(gateway_noauth, key):
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=key[:6])
     assert key in [o["Key"] for o in listed.get("Contents", [])]
+
+
+# --- security review 2026-11-26: the probes of findings 4, 5, 6 and 7, through the gateway into moto ---
+
+def _signed(gateway, cred, method, path, service, headers, body=b"", payload=None):
+    """A botocore-signed AWSRequest (repeated headers allowed: botocore joins them with ',' when signing)."""
+    from botocore.auth import SigV4Auth
+    req = AWSRequest(method=method, url=f"{gateway.url}{path}", data=body)
+    for name, value in headers:
+        req.headers[name] = value   # HTTPHeaders appends: a repeated name stays repeated
+    creds = Credentials(cred["AccessKeyId"], cred["SecretAccessKey"], cred.get("SessionToken"))
+    signer = (S3SigV4Auth if service == "s3" else SigV4Auth)(creds, service, REGION)
+    if payload is not None:
+        signer.payload = lambda _r: payload
+    signer.add_auth(req)
+    return req
+
+
+def _send_raw(gateway, req, body=b""):
+    """Sends every header line as signed, repeated ones included (requests would merge them)."""
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(req.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.putrequest(req.method, u.path + (f"?{u.query}" if u.query else ""), skip_host=True, skip_accept_encoding=True)
+    for name, value in req.headers.items():
+        conn.putheader(name, value)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    r = conn.getresponse()
+    out = (r.status, r.read().decode(errors="replace"))
+    conn.close()
+    return out
+
+
+def test_review_repeated_target_is_refused(gateway, agent):
+    """Finding 5: two X-Amz-Target headers (DescribeTable, DeleteTable), both signed: refused, the table survives."""
+    ddb = gateway.client(agent, "dynamodb")
+    table = f"t{uuid.uuid4().hex[:8]}"
+    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    body = ('{"TableName":"%s"}' % table).encode()
+    req = _signed(gateway, agent, "POST", "/", "dynamodb", [
+        ("Content-Type", "application/x-amz-json-1.0"), ("Host", f"127.0.0.1:{gateway.port}"),
+        ("X-Amz-Target", "DynamoDB_20120810.DescribeTable"), ("X-Amz-Target", "DynamoDB_20120810.DeleteTable")], body)
+    assert len(req.headers.get_all("X-Amz-Target")) == 2
+    status, text = _send_raw(gateway, req, body)
+    assert status == 400 and "InvalidRequest" in text and "x-amz-target" in text, text
+    assert table in ddb.list_tables()["TableNames"]
+
+
+def test_review_presigned_put_with_unsigned_copy_source_is_refused(gateway, agent, bucket):
+    """Finding 6: a presigned PUT URL plus an unsigned x-amz-copy-source must not become CopyObject."""
+    s3 = gateway.client(agent, "s3", signature_version="s3v4")
+    s3.put_object(Bucket=bucket, Key="src/secret", Body=b"TOPSECRET")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "dst/drop"}, ExpiresIn=300)
+    r = requests.put(url, data=b"", headers={"x-amz-copy-source": f"/{bucket}/src/secret"}, timeout=30)
+    assert r.status_code == 403 and "AccessDenied" in r.text and "not signed" in r.text, r.text
+    assert not exists(s3, bucket, "dst/drop")
+    # the same URL without the extra header still works
+    r = requests.put(url, data=b"legit", timeout=30)
+    assert r.status_code == 200, r.text
+    assert s3.get_object(Bucket=bucket, Key="dst/drop")["Body"].read() == b"legit"
+
+
+def test_review_unsigned_payload_outside_s3_is_refused(gateway, agent):
+    """Finding 7: an IAM request signed with UNSIGNED-PAYLOAD over one body, sent with another body: refused."""
+    iam = gateway.client(agent, "iam")
+    user = f"injected{uuid.uuid4().hex[:6]}"
+    signed_body = b"Action=ListUsers&Version=2010-05-08"
+    req = _signed(gateway, agent, "POST", "/", "iam", [
+        ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", f"127.0.0.1:{gateway.port}"),
+        ("X-Amz-Content-SHA256", "UNSIGNED-PAYLOAD")], signed_body, payload="UNSIGNED-PAYLOAD")
+    status, text = _send_raw(gateway, req, f"Action=CreateUser&UserName={user}&Version=2010-05-08".encode())
+    assert status == 400 and "InvalidRequest" in text, text
+    assert user not in [u["UserName"] for u in iam.list_users()["Users"]]
+
+
+def test_review_virtual_hosted_host_identifies_what_the_upstream_runs(gateway, agent):
+    """Finding 4: DELETE /victim with Host xbucket.s3.amazonaws.com runs upstream as DeleteBucket victim (the path
+    is forwarded unchanged); the ledger must say DeleteBucket victim, never DeleteObject xbucket/victim."""
+    s3 = gateway.client(agent, "s3")
+    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=victim)
+    req = _signed(gateway, agent, "DELETE", f"/{victim}", "s3", [("Host", "xbucket.s3.amazonaws.com")])
+    r = requests.delete(req.url, headers=dict(req.headers.items()), timeout=30)
+    requested = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("path") == f"/{victim}"
+                 and e.get("method") == "DELETE"]
+    assert requested, gateway.log_tail()
+    assert requested[-1]["operation"] == "DeleteBucket", requested[-1]
+    assert all("xbucket" not in res for res in requested[-1].get("resources", [])), requested[-1]
+    if r.status_code == 204:   # forwarded: the upstream did what the ledger says
+        assert victim not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
