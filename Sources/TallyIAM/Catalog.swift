@@ -18,6 +18,7 @@ public struct IAMCatalog: Sendable {
     let serviceIndex: [String: Int]                 // lowercased prefix -> index in services
     let resourceTypesByService: [String: [IAMResourceType]]     // lowercased prefix
     let conditionKeysByService: [String: [IAMConditionKey]]     // lowercased prefix
+    let conditionKeyIndex: ConditionKeyIndex
 
     /// The catalog from the committed resource, parsed once per process and shared afterwards.
     public static func load() throws -> IAMCatalog {
@@ -73,18 +74,6 @@ public struct IAMCatalog: Sendable {
     /// instance of, looked up in the service named by its prefix and, for `aws:` keys, in every
     /// service. Case-insensitive, as condition key names are. Nil when no definition matches.
     public func conditionKey(named key: String) -> IAMConditionKey? {
-        let lower = key.lowercased()
-        guard let colon = lower.firstIndex(of: ":") else { return nil }
-        let prefix = String(lower[..<colon])
-        if prefix != "aws" {
-            return conditionKeysByService[prefix]?.first { IAMConditionKeyMatcher.matches(template: $0.name, key: key) }
-        }
-        for service in services {
-            if let hit = conditionKeysByService[service.prefix.lowercased()]?
-                .first(where: { IAMConditionKeyMatcher.matches(template: $0.name, key: key) }) {
-                return hit
-            }
-        }
-        return nil
+        conditionKeyIndex.lookup(key)
     }
 }

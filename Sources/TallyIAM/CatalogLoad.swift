@@ -77,6 +77,7 @@ extension IAMCatalog {
         var serviceIndex: [String: Int] = [:]
         for (i, service) in services.enumerated() { serviceIndex[service.prefix.lowercased()] = i }
         self.serviceIndex = serviceIndex
+        self.conditionKeyIndex = ConditionKeyIndex(services: services, keysByService: conditionKeysByService)
     }
 }
 
