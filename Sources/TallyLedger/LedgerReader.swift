@@ -51,13 +51,17 @@ public struct LedgerReader: Sendable {
             var head = [UInt8](repeating: 0, count: 64 + 32 * 64)
             let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
             close(fd)
-            guard n > 0, case .ok(let h, _) = head[0..<n].withUnsafeBytes({ SegmentHeader.decode($0) }) else {
+            let decoded = head[0..<max(n, 0)].withUnsafeBytes { SegmentHeader.decode($0) }
+            if case .ok(let h, _) = decoded {
+                firsts.append(h.firstSeq)
+            } else if case .incomplete = decoded, index == indexes.last, indexes.count > 1 {
+                break  // a segment being created right now: it holds no committed record yet
+            } else {
                 throw TallyError(.integrity, "\(path): damaged segment header; run `tally ledger verify`")
             }
-            firsts.append(h.firstSeq)
         }
         let upper = to ?? UInt64.max
-        for (i, index) in indexes.enumerated() {
+        for (i, index) in indexes.prefix(firsts.count).enumerated() {
             if i + 1 < firsts.count && firsts[i + 1] <= from { continue }
             if firsts[i] > upper { break }
             let path = paths.segmentPath(index)

@@ -44,7 +44,8 @@ struct SegmentVerifyJob: @unchecked Sendable {
         if let why = scan.headerProblem {
             r.problems.append(.init(kind: "segment-header", file: file, offset: 0, message: why))
         } else if scan.headerIncomplete {
-            r.problems.append(.init(kind: "segment-header", file: file, offset: 0, message: "the file is shorter than a segment header"))
+            // Like a torn block: harmless for the last segment (a rollover cut short), damage elsewhere.
+            r.tail = (0, "the file is shorter than a segment header")
             return
         }
         if let h = scan.header, h.index != index {

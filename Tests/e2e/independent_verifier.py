@@ -274,11 +274,14 @@ class Verifier:
         res = dict(header=None, end=None, roots={}, tail=None)
         pos = 0
         if len(data) < 64:
-            self.problem("segment-header", file=rel, offset=0, message="short")
+            res["tail"] = 0  # a segment whose creation was cut short (torn unless checkpoints cover more)
             return res
         magic, ver, idx, first = data[:8], *struct.unpack_from("<IIQ", data, 8)
         (c,) = struct.unpack_from("<I", data, 56)
         hlen = 64 + 32 * c
+        if magic == b"TALLYSEG" and c <= 64 and len(data) < hlen:
+            res["tail"] = 0
+            return res
         if magic == b"TALLYSEG" and c <= 64 and len(data) >= hlen and zlib.crc32(data[: hlen - 4]) == struct.unpack_from("<I", data, hlen - 4)[0] \
                 and ver == 1 and first >= 1 and c == bin(first - 1).count("1") and idx == index:
             chain = data[24:56]
