@@ -31,7 +31,7 @@ final class CompiledStatement: Sendable {
         resources = statement.resource.map { element in
             element.values.map { value in
                 let template = PolicyTemplate(value, variables: variables)
-                return template.parts == [.text(value)] ? .fixed(WildcardPattern(value)) : .template(template)
+                return template.parts == [.text(value)] ? .fixed(WildcardPattern(arnResource: value)) : .template(template)
             }
         }
         resourcesNegated = statement.resource?.isNegated ?? false
@@ -60,7 +60,7 @@ final class CompiledStatement: Sendable {
                 hit = p.matches(bytes: resource)
             case .template(let t):
                 // A variable that cannot be resolved makes this value match nothing.
-                hit = t.resolvePattern(in: context, wildcards: true)?.matches(bytes: resource) ?? false
+                hit = t.resolvePattern(in: context, wildcards: true, arnResource: true)?.matches(bytes: resource) ?? false
             }
             if hit { break }
         }

@@ -99,7 +99,9 @@ public struct PolicyTemplate: Sendable, Hashable {
     }
 
     /// A wildcard pattern with variables substituted as literal text; nil as in ``resolve(in:)``.
-    func resolvePattern(in context: RequestContext, wildcards: Bool, caseInsensitive: Bool = false) -> WildcardPattern? {
+    func resolvePattern(
+        in context: RequestContext, wildcards: Bool, caseInsensitive: Bool = false, arnResource: Bool = false
+    ) -> WildcardPattern? {
         var tokens: [UInt16] = []
         if wildcards && !caseInsensitive {
             for (index, part) in parts.enumerated() {
@@ -110,7 +112,7 @@ public struct PolicyTemplate: Sendable, Hashable {
                     tokens += wildcardTokens[index]
                 }
             }
-            return WildcardPattern(tokens: tokens)
+            return WildcardPattern(tokens: arnResource ? WildcardPattern.segmentStars(tokens) : tokens)
         }
         for part in parts {
             switch part {

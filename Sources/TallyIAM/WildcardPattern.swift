@@ -9,6 +9,8 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
 
     @usableFromInline static let star: UInt16 = 256
     @usableFromInline static let one: UInt16 = 257
+    /// A `*` inside an ARN segment (followed by more of the segment): it cannot cross a `:`.
+    @usableFromInline static let segmentStar: UInt16 = 258
 
     @usableFromInline enum Shape: UInt8, Sendable {
         case everything, exact, prefix, general
@@ -20,6 +22,7 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
         /// The literal bytes of `exact` and `prefix` patterns.
         @usableFromInline let literal: UnsafeMutableBufferPointer<UInt8>
         @usableFromInline let shape: Shape
+        @usableFromInline let hasSegmentStar: Bool
         let caseInsensitive: Bool
 
         init(tokens: [UInt16], caseInsensitive: Bool) {
@@ -39,6 +42,7 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
                 shape = .general
             }
             self.shape = shape
+            hasSegmentStar = tokens.contains(WildcardPattern.segmentStar)
             self.tokens = .allocate(capacity: tokens.count)
             _ = self.tokens.initialize(from: tokens)
             self.literal = .allocate(capacity: literal.count)
@@ -72,6 +76,13 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
         self.init(tokens: tokens, caseInsensitive: caseInsensitive)
     }
 
+    /// A Resource / NotResource pattern: like ``init(_:caseInsensitive:)``, except that a `*`
+    /// followed by more characters of its colon-separated ARN segment cannot cross a `:` (AWS: only a
+    /// `*` that ends a segment "can expand to match beyond the colon boundaries").
+    public init(arnResource pattern: String) {
+        self.init(tokens: WildcardPattern.segmentStars(WildcardPattern(pattern).tokens))
+    }
+
     /// Builds a pattern from tokens (literal bytes, `star`, `one`); used for policy variables,
     /// whose resolved values are literal even when they contain `*` or `?`.
     init(tokens: [UInt16], caseInsensitive: Bool = false) {
@@ -93,7 +104,10 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
     public var matchesEverything: Bool { storage.shape == .everything }
 
     public var description: String {
-        String(decoding: storage.tokens.map { $0 == WildcardPattern.star ? 42 : $0 == WildcardPattern.one ? 63 : UInt8($0) }, as: UTF8.self)
+        String(
+            decoding: storage.tokens.map {
+                $0 == WildcardPattern.star || $0 == WildcardPattern.segmentStar ? 42 : $0 == WildcardPattern.one ? 63 : UInt8($0)
+            }, as: UTF8.self)
     }
 
     /// Matches a string (lower-cased first when the pattern is case-insensitive).
@@ -127,7 +141,8 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
             for i in 0..<literal.count where literal[i] != s[i] { return false }
             return true
         case .general:
-            return WildcardPattern.globMatch(UnsafeBufferPointer(storage.tokens), s)
+            let tokens = UnsafeBufferPointer(storage.tokens)
+            return storage.hasSegmentStar ? WildcardPattern.segmentMatch(tokens, s) : WildcardPattern.globMatch(tokens, s)
         }
     }
 
@@ -168,6 +183,48 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
         }
         while pi < p.count && p[pi] == star { pi += 1 }
         return pi == p.count
+    }
+
+    /// Matching for patterns with segment stars: memoised search over (pattern, input) positions,
+    /// O(n·m) with one table allocation (only ARN patterns with mid-segment stars get here).
+    @usableFromInline
+    static func segmentMatch(_ p: UnsafeBufferPointer<UInt16>, _ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        let width = s.count + 1
+        var memo = [UInt8](repeating: 0, count: (p.count + 1) * width)  // 0 unknown, 1 no, 2 yes
+        func match(_ pi: Int, _ si: Int) -> Bool {
+            let key = pi * width + si
+            if memo[key] != 0 { return memo[key] == 2 }
+            var result: Bool
+            if pi == p.count {
+                result = si == s.count
+            } else {
+                let t = p[pi]
+                if t == star {
+                    result = match(pi + 1, si) || (si < s.count && match(pi, si + 1))
+                } else if t == segmentStar {
+                    result = match(pi + 1, si) || (si < s.count && s[si] != UInt8(ascii: ":") && match(pi, si + 1))
+                } else if si == s.count {
+                    result = false
+                } else if t == one {
+                    let next = si + utf8Length(s[si])
+                    result = next <= s.count && match(pi + 1, next)
+                } else {
+                    result = t == UInt16(s[si]) && match(pi + 1, si + 1)
+                }
+            }
+            memo[key] = result ? 2 : 1
+            return result
+        }
+        return match(0, 0)
+    }
+
+    /// Marks the stars that are followed by more of their ARN segment as segment stars.
+    static func segmentStars(_ tokens: [UInt16]) -> [UInt16] {
+        var tokens = tokens
+        for i in tokens.indices where tokens[i] == star && i + 1 < tokens.count && tokens[i + 1] != UInt16(UInt8(ascii: ":")) {
+            tokens[i] = segmentStar
+        }
+        return tokens
     }
 
     @usableFromInline
