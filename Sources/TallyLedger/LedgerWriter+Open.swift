@@ -1,5 +1,10 @@
 import Foundation
-import TallyCore
+public import TallyCore
+
+extension TallyError.Code {
+    /// Another process (e.g. a running gateway) holds the ledger's writer lock. Exit code 2.
+    public static let ledgerLocked = TallyError.Code("ledger-locked")
+}
 
 extension LedgerWriter {
     /// Loads the root key (H/ledger.pub or `publicKeyPath`) and the certified epoch keys.
@@ -25,7 +30,7 @@ extension LedgerWriter {
         while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
             if Date() > deadline {
                 close(lockFD)
-                throw TallyError(.io, "the ledger in \(paths.home) is locked by another process (waited \(Int(options.lockTimeout)) s)")
+                throw TallyError(.ledgerLocked, "the ledger in \(paths.home) is locked by another process (waited \(options.lockTimeout) s)")
             }
             usleep(20_000)
         }

@@ -45,6 +45,24 @@ import TallyCore
         #expect(try LedgerReader(home: home.path).count() == 61)
     }
 
+    @Test func secondWriterIsRefusedWhileTheLockIsHeld() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        _ = try Ledger.initialize(home: home.path, options: testOptions())
+        let first = try await Ledger.open(home: home.path, options: testOptions())
+        var quick = testOptions()
+        quick.lockTimeout = 0.2
+        do {
+            _ = try await Ledger.open(home: home.path, options: quick)
+            Issue.record("a second writer opened the ledger")
+        } catch let e as TallyError {
+            #expect(e.code == .ledgerLocked)
+            #expect(e.reason.contains("locked by another process"))
+        }
+        try await first.close()
+        try await (try await Ledger.open(home: home.path, options: quick)).close()
+    }
+
     @Test func foreignHomeIsRejected() async throws {
         let home = TempHome()
         defer { home.cleanup() }
