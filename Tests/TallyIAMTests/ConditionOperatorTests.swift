@@ -240,6 +240,16 @@ struct ConditionOperatorTests {
         // Version 2008-10-17: no variables, the text is literal.
         #expect(try PolicyFixture.conditionHolds(#"{"StringEquals":{"k":"${aws:username}"}}"#,
                                                  ["k": ["${aws:username}"], "aws:username": ["x"]], version: "2008-10-17"))
+        // Variables in ARN operators and in NotResource.
+        #expect(try holds(#"{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::${aws:username}-*"}}"#,
+                          ["aws:SourceArn": ["arn:aws:s3:::alice-logs"], "aws:username": ["alice"]]))
+        #expect(try !holds(#"{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::${aws:username}-*"}}"#,
+                           ["aws:SourceArn": ["arn:aws:s3:::bob-logs"], "aws:username": ["alice"]]))
+        let notOwn = try PolicyFixture.set(identity: [PolicyFixture.statements(
+            #"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
+            #"{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::home/${aws:username}/*"}"#)])
+        #expect(notOwn.decide(PolicyFixture.request("s3:GetObject", "arn:aws:s3:::home/alice/x", ["aws:username": ["alice"]])) == .allow)
+        #expect(notOwn.decide(PolicyFixture.request("s3:GetObject", "arn:aws:s3:::home/bob/x", ["aws:username": ["alice"]])) == .explicitDeny)
         // A multivalued key cannot be a policy variable: the value matches nothing.
         #expect(try !holds(#"{"StringEquals":{"k":"${aws:username}"}}"#, ["k": ["alice"], "aws:username": ["alice", "bob"]]))
     }
