@@ -24,6 +24,14 @@ extension OperationIdentifier {
     ///   `localhost`, a port is ignored); only Hosts below it are read as virtual-hosted buckets. nil: none.
     public func identify(_ head: HTTPRequestHead, signingName: String, region: String, body: [UInt8]?,
                          virtualHostBaseDomain: String? = nil) -> IdentifiedOperation {
+        var out = identifyCore(head, signingName: signingName, region: region, body: body,
+                               virtualHostBaseDomain: virtualHostBaseDomain)
+        out.serviceFromHost = (model.bySigningName[signingName] ?? []).isEmpty && out.modelName != nil
+        return out
+    }
+
+    func identifyCore(_ head: HTTPRequestHead, signingName: String, region: String, body: [UInt8]?,
+                      virtualHostBaseDomain: String?) -> IdentifiedOperation {
         var candidates = model.bySigningName[signingName] ?? []
         if candidates.isEmpty, let host = head.value(of: "host"), let first = host.split(separator: ".").first {
             candidates = model.byEndpointPrefix[String(first)] ?? []
@@ -73,7 +81,15 @@ extension OperationIdentifier {
 
         // Query / EC2: Action in the form body or the query string.
         var formItems: [(name: String, value: String)] = []
-        if let body, isForm(head) { formItems = QueryString.formPairs(String(decoding: body, as: UTF8.self)) }
+        if let body, isForm(head) {
+            formItems = QueryString.formPairs(String(decoding: body, as: UTF8.self))
+        } else if let body, !body.isEmpty,
+                  candidates.contains(where: { [.query, .ec2, .json].contains(model.services[$0]!.protocol) }) {
+            // A form body with another (or no) Content-Type: lenient upstreams still run its Action, and Content-Type
+            // need not be signed (the JavaScript SDK v2 leaves it out), so read the Action whatever the header says.
+            let items = QueryString.formPairs(String(decoding: body, as: UTF8.self))
+            if items.contains(where: { $0.name == "Action" }) { formItems = items }
+        }
         let queryItems = head.queryItems
         if let action = (formItems.first { $0.name == "Action" } ?? queryItems.first { $0.name == "Action" })?.value {
             let items = formItems.contains { $0.name == "Action" } ? formItems : queryItems

@@ -34,6 +34,10 @@ public struct IdentifiedOperation: Sendable, Hashable {
     /// `Action` and `X-Amz-Target` case-sensitively —, no REST route, or an ambiguous request such as a repeated
     /// `Action`); nil when identified or when the service is unknown.
     public var unidentifiedReason: String? = nil
+    /// True when no model has the credential scope's service as signing name and the service was taken from the
+    /// Host's first label instead. The upstream is addressed and signed by the scope's service, not by the Host, so
+    /// a gateway should refuse such requests rather than trust the identification.
+    public var serviceFromHost = false
 
     /// True when the Host names a virtual-hosted bucket that identification ignored (it identified path-style from
     /// the request path, as the upstream will see it). A gateway should refuse such requests, or configure its base

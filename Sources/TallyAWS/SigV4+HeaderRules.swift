@@ -19,15 +19,18 @@ extension SigV4 {
 
     /// Transport headers an SDK may send unsigned and that the gateway may pass on (or rebuild) for the upstream:
     /// they do not change which operation runs or on what.
+    /// `content-type` is among them: AWS does not require it to be signed and the JavaScript SDK v2 never signs it
+    /// (its `unsignableHeaders`); identification does not trust it (a form body's `Action` is read whatever the
+    /// Content-Type says), and the body it describes is signed.
     public static let forwardableUnsignedHeaderNames: Set<String> = [
         "user-agent", "expect", "accept-encoding", "accept", "amz-sdk-invocation-id", "amz-sdk-request",
-        "x-amzn-trace-id", "content-length",
+        "x-amzn-trace-id", "content-length", "content-type",
     ]
 
     /// Standard HTTP headers S3 accepts unsigned (real S3 does not require them in SignedHeaders, and browsers and
     /// download tools add them to presigned URLs): forwardable for S3 even when unsigned. Never `x-amz-*`.
     public static let s3ForwardableUnsignedHeaderNames: Set<String> = [
-        "content-type", "content-md5", "cache-control", "content-disposition", "content-encoding", "content-language",
+        "content-md5", "cache-control", "content-disposition", "content-encoding", "content-language",
         "expires", "range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
     ]
 
@@ -60,16 +63,18 @@ extension SigV4 {
     }
 
     /// Refuses headers that influence the upstream but are not covered by the signature (review finding 6):
-    /// - every `x-amz-*` header present (S3's rule, header auth and presigned URLs alike: "There were headers
-    ///   present in the request which were not signed"; Tally applies it to every service: every AWS SDK signs them);
-    /// - for services other than S3: `content-type` and `smithy-protocol` (they select the protocol and operation).
-    /// `host` is required in SignedHeaders by ``parse(_:)``.
+    /// - every `x-amz-*` header present, `X-Amz-Target` included (S3's rule, header auth and presigned URLs alike:
+    ///   "There were headers present in the request which were not signed"; Tally applies it to every service:
+    ///   botocore, the AWS CLI and the JavaScript, Go and Java SDKs all sign every `x-amz-*` header);
+    /// - for services other than S3: `smithy-protocol` (it selects the RPC v2 CBOR protocol).
+    /// `host` is required in SignedHeaders by ``parse(_:)``. `content-type` may stay unsigned: AWS accepts that and
+    /// the JavaScript SDK v2 never signs it (see ``forwardableUnsignedHeaderNames``).
     static func checkSignedCoverage(_ head: HTTPRequestHead, signedHeaders: [String], service: String) throws(AWSAuthError) {
         let s3 = usesS3Canonicalization(service: service)
         var unsigned: [String] = []
         for h in head.headers {
             let n = ASCII.lowercased(h.name)
-            let mustSign = n.hasPrefix("x-amz-") || (!s3 && (n == "content-type" || n == "smithy-protocol"))
+            let mustSign = n.hasPrefix("x-amz-") || (!s3 && n == "smithy-protocol")
             if mustSign, !signedHeaders.contains(n), !unsigned.contains(n) { unsigned.append(n) }
         }
         if !unsigned.isEmpty {

@@ -162,7 +162,8 @@ import TallyCore
         #expect(noService.operation == nil && noService.service == "no-such-service")
         let byHost = try ident("POST", "/", host: "sqs.us-east-1.amazonaws.com",
                                headers: [("X-Amz-Target", "AmazonSQS.ListQueues")], signing: "unknown-scope", body: "{}")
-        #expect(byHost.operation == "ListQueues" && byHost.service == "sqs")
+        #expect(byHost.operation == "ListQueues" && byHost.service == "sqs" && byHost.serviceFromHost)
+        #expect(!badTarget.serviceFromHost && !noService.serviceFromHost)
         let notJSON = try ident("POST", "/", headers: [("X-Amz-Target", "AmazonSQS.ListQueues")], signing: "sqs", body: "{not json")
         #expect(notJSON.operation == "ListQueues" && notJSON.parameters.isEmpty)
     }

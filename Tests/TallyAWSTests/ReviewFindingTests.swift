@@ -121,23 +121,40 @@ import TallyCore
         _ = try verify(ranged, body: nil)
     }
 
-    @Test func unsignedTargetOrContentTypeIsRefusedForJSONAndQuery() throws {
+    @Test func unsignedTargetOrSmithyProtocolIsRefused() throws {
         let body = Array(#"{"TableName":"victim"}"#.utf8)
         // signed without X-Amz-Target, then the target is added
         var head = Self.signed("POST", "/", headers: [("Content-Type", "application/x-amz-json-1.0")], service: "dynamodb",
                                payloadHash: Hex.encode(SHA256.hash(body)))
         head.headers.append((name: "X-Amz-Target", value: "DynamoDB_20120810.DeleteTable"))
         #expect(code { _ = try verify(head, body: body) } == "AccessDenied")
-        // signed without Content-Type, then a form Content-Type is added (it selects the query protocol)
-        let form = Array("Action=CreateUser&UserName=x&Version=2010-05-08".utf8)
-        var q = Self.signed("POST", "/", headers: [], service: "iam", payloadHash: Hex.encode(SHA256.hash(form)))
-        q.headers.append((name: "Content-Type", value: "application/x-www-form-urlencoded"))
-        #expect(code { _ = try verify(q, body: form) } == "AccessDenied")
+        // an unsigned smithy-protocol header (it selects RPC v2 CBOR)
+        var cbor = Self.signed("POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics", headers: [],
+                               service: "monitoring", payloadHash: SigV4.emptySHA256)
+        cbor.headers.append((name: "smithy-protocol", value: "rpc-v2-cbor"))
+        #expect(code { _ = try verify(cbor, body: []) } == "AccessDenied")
         // any unsigned x-amz-* header on a non-S3 service
         var lambda = Self.signed("POST", "/2015-03-31/functions/f/invocations", headers: [], service: "lambda",
                                  payloadHash: SigV4.emptySHA256)
         lambda.headers.append((name: "X-Amz-Invocation-Type", value: "Event"))
         #expect(code { _ = try verify(lambda, body: []) } == "AccessDenied")
+    }
+
+    /// Content-Type may be unsigned (the JavaScript SDK v2 never signs it; AWS accepts that). Identification then
+    /// does not depend on it: a form body's Action is read whatever the Content-Type says.
+    @Test func unsignedContentTypeIsAcceptedAndNotTrusted() throws {
+        let form = Array("Action=CreateUser&UserName=x&Version=2010-05-08".utf8)
+        var q = Self.signed("POST", "/", headers: [], service: "iam", payloadHash: Hex.encode(SHA256.hash(form)))
+        q.headers.append((name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8"))
+        #expect(try verify(q, body: form).service == "iam")
+        #expect(try SigV4.parse(q).forwardableHeaders(of: q).contains { $0.name == "Content-Type" })
+        let id = try Self.id.get()
+        for ct in ["text/plain", nil] as [String?] {
+            var h = HTTPRequestHead(method: "POST", target: "/", headers: [("Host", "iam.amazonaws.com")])
+            if let ct { h.headers.append((name: "Content-Type", value: ct)) }
+            let got = id.identify(h, signingName: "iam", region: "us-east-1", body: form)
+            #expect(got.operation == "CreateUser" && got.parameters["UserName"] == "x", "\(ct ?? "no content-type")")
+        }
     }
 
     /// What SDKs send unsigned (botocore: User-Agent, Expect, X-Amzn-Trace-Id, amz-sdk-*; HTTP clients add
