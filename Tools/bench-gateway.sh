@@ -80,6 +80,18 @@ latency() { # URL -> "req/s p50 p99" in ms
 }
 throughput() { wrk -t2 -c64 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {printf "%.0f\n", $2}'; }
 
+# The physical floor of a durable record: write + fsync of a small append on the ledger's filesystem.
+FSYNC="$(WORK="$WORK" python3 - <<'PY'
+import os, time
+fd = os.open(os.path.join(os.environ["WORK"], "fsync-probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+lat = []
+for _ in range(300):
+    t = time.perf_counter(); os.write(fd, b"x" * 512); os.fsync(fd); lat.append((time.perf_counter() - t) * 1000)
+os.close(fd); lat.sort()
+print(f"{lat[len(lat)//2]:.3f} {lat[int(len(lat)*0.99)]:.3f}")
+PY
+)"
+read -r f_p50 f_p99 <<<"$FSYNC"
 echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}'))"
 read -r d_rps d_p50 d_p99 <<<"$(latency "http://127.0.0.1:$UP$TARGET")"
 read -r n_rps n_p50 n_p99 <<<"$(latency "http://127.0.0.1:$PX$TARGET")"
@@ -88,6 +100,7 @@ printf '%-28s %10s %10s %10s\n' "latency @ ~1,000 req/s" "req/s" "p50 ms" "p99 m
 printf '%-28s %10s %10s %10s\n' "direct (nginx 200)" "$d_rps" "$d_p50" "$d_p99"
 printf '%-28s %10s %10s %10s\n' "nginx reverse proxy" "$n_rps" "$n_p50" "$n_p99"
 printf '%-28s %10s %10s %10s\n' "tally gateway" "$t_rps" "$t_p50" "$t_p99"
+echo "physical floor on this disk: write+fsync of 512 bytes p50 $f_p50 ms, p99 $f_p99 ms (each gateway call waits for one group commit)"
 awk -v a="$t_p50" -v b="$d_p50" -v c="$t_p99" -v d="$d_p99" -v e="$n_p50" -v f="$n_p99" 'BEGIN {
   printf "added latency, tally vs direct: p50 %.3f ms (target <= 0.3), p99 %.3f ms (target <= 1)\n", a-b, c-d
   printf "added latency, nginx proxy vs direct: p50 %.3f ms, p99 %.3f ms\n", e-b, f-d }'
@@ -98,5 +111,10 @@ printf '%-28s %10s\n' "throughput @ 64 connections" "req/s"
 printf '%-28s %10s\n' "direct (nginx 200)" "$d_tp" "nginx reverse proxy" "$n_tp" "tally gateway" "$t_tp"
 awk -v t="$t_tp" -v n="$n_tp" -v d="$d_tp" 'BEGIN {
   printf "tally / nginx proxy: %.2f (target >= 0.5); tally / direct: %.2f\n", t/n, t/d }'
+metrics="$(curl -s "http://127.0.0.1:$GW/_tally/metrics")"
+echo "$metrics" | awk '/^tally_gateway_ledger_commit_seconds_(sum|count)/ {v[$1]=$2} /^tally_gateway_upstream_duration_seconds_(sum|count)/ {v[$1]=$2}
+  END { printf "mean ledger commit wait %.3f ms, mean upstream time %.3f ms (gateway metrics over the whole run)\n",
+        1000*v["tally_gateway_ledger_commit_seconds_sum"]/v["tally_gateway_ledger_commit_seconds_count"],
+        1000*v["tally_gateway_upstream_duration_seconds_sum"]/v["tally_gateway_upstream_duration_seconds_count"] }'
 records=$("$TALLY" ledger cat --home "$WORK/home" 2>/dev/null | wc -l || echo "?")
 echo "ledger records written during the run: $records (call.requested + call.completed per call, durable)"
