@@ -752,6 +752,11 @@ def test_cosigned_witness_notes_accepted_by_both(big, tmp_path):
     w2.write_bytes(tally("ledger", "checkpoint", "--home", other).stdout)
     tj, mj = verify_both(big["home"], pub=big["pub"], witnesses=[w2])
     assert_both_damaged(tj, mj, {"witness-invalid"})
+    # an empty witness file, and one holding only half a note, hold no checkpoint: invalid
+    for name, content in (("empty.note", b""), ("half.note", note[:len(note) // 2])):
+        (tmp_path / name).write_bytes(content)
+        tj, mj = verify_both(big["home"], pub=big["pub"], witnesses=[tmp_path / name])
+        assert_both_damaged(tj, mj, {"witness-invalid"})
 
 
 @pytest.mark.xfail(strict=True, reason="FINDING (doc §2.1): the canonical form of an accepted number can have an "

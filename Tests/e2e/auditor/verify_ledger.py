@@ -717,7 +717,12 @@ class Verifier:
             if kind == "checkpoint-invalid":
                 return out
             raise
-        for item in split_notes(data, self.origin):
+        items = list(split_notes(data, self.origin))
+        if kind == "witness-invalid" and not any(complete for _, _, complete in items):
+            # §5.2: a witness file holds one or more checkpoint notes
+            self.problem(kind, file=rel, message="no checkpoint note in the witness file")
+            return out
+        for item in items:
             off, note, complete = item
             if not complete:
                 if torn_ok and off + len(note) == len(data) and is_torn_prefix(note, self.origin):
