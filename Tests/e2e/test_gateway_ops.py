@@ -133,3 +133,18 @@ def test_fails_closed_when_the_ledger_cannot_commit(moto, tmp_path):
         assert refused not in log and again not in log
     finally:
         gw.stop(signal.SIGKILL)
+
+
+def test_credential_process_shape_works_with_the_aws_cli(gateway, tmp_path):
+    # `credentials issue --json` prints the credential_process shape: the AWS CLI can call it directly.
+    config = tmp_path / "config"
+    config.write_text(f"[default]\nregion = {REGION}\ncredential_process = {gateway.bin} credentials issue "
+                      f"--home {gateway.home} --principal via-credential-process --ttl 15m --json\n")
+    import subprocess
+    from conftest import clean_env
+    env = clean_env(AWS_CONFIG_FILE=str(config))
+    p = subprocess.run(["aws", "--endpoint-url", gateway.url, "sts", "get-caller-identity"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    sessions = json.loads(gateway.tally("sessions", "list", "--home", str(gateway.home), "--json").stdout)
+    assert any(s["principal"] == "via-credential-process" and s["calls"] == 1 for s in sessions)
