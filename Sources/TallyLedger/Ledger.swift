@@ -51,8 +51,24 @@ public actor Ledger {
             throw TallyError(.badInput, "event \(i + 1) of the batch is \(batch.ends[i] - batch.start(of: i)) bytes; the limit is \(committer.maxEventBytes)")
         }
         return try await withCheckedThrowingContinuation { cont in
-            committer.enqueue(batch, cont)
+            committer.enqueue(batch) { cont.resume(with: $0) }
         }
+    }
+
+    /// Queues `batch` for the next group commit right away (in call order) and returns a ticket
+    /// to await its durability later, so a producer can prepare the next batch meanwhile.
+    public nonisolated func submit(_ batch: EventBatch) -> CommitTicket {
+        let ticket = CommitTicket()
+        for i in 0..<batch.count where batch.ends[i] - batch.start(of: i) > committer.maxEventBytes {
+            ticket.complete(.failure(TallyError(.badInput, "event \(i + 1) of the batch is \(batch.ends[i] - batch.start(of: i)) bytes; the limit is \(committer.maxEventBytes)")))
+            return ticket
+        }
+        if batch.isEmpty {
+            ticket.complete(Result { try committer.currentSize() })
+            return ticket
+        }
+        committer.enqueue(batch) { ticket.complete($0) }
+        return ticket
     }
 
     /// The number of committed records.
@@ -70,7 +86,7 @@ public actor Ledger {
 final class Committer: @unchecked Sendable {
     private let cond = NSCondition()
     private var writer: LedgerWriter?
-    private var queue: [(EventBatch, CheckedContinuation<UInt64, any Error>)] = []
+    private var queue: [(EventBatch, @Sendable (Result<UInt64, any Error>) -> Void)] = []
     private var closeRequest: CheckedContinuation<Void, any Error>?
     private var closed = false
     private var failure: (any Error)?
@@ -94,19 +110,19 @@ final class Committer: @unchecked Sendable {
         return committedSize
     }
 
-    func enqueue(_ batch: EventBatch, _ cont: CheckedContinuation<UInt64, any Error>) {
+    func enqueue(_ batch: EventBatch, _ done: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
         cond.lock()
         if closed || closeRequest != nil {
             cond.unlock()
-            cont.resume(throwing: TallyError(.badUsage, "the ledger is closed"))
+            done(.failure(TallyError(.badUsage, "the ledger is closed")))
             return
         }
         if let failure {
             cond.unlock()
-            cont.resume(throwing: failure)
+            done(.failure(failure))
             return
         }
-        queue.append((batch, cont))
+        queue.append((batch, done))
         cond.signal()
         cond.unlock()
     }
@@ -142,11 +158,11 @@ final class Committer: @unchecked Sendable {
                         lasts.append(last)
                     }
                     cond.lock(); committedSize = last; cond.unlock()
-                    for (i, (_, c)) in work.enumerated() { c.resume(returning: lasts[i]) }
+                    for (i, (_, c)) in work.enumerated() { c(.success(lasts[i])) }
                 } catch {
                     // The writer's state is uncertain after a failed write: fail this and every later append.
                     cond.lock(); failure = error; cond.unlock()
-                    for (_, c) in work { c.resume(throwing: error) }
+                    for (_, c) in work { c(.failure(error)) }
                 }
             }
             do {
@@ -169,9 +185,44 @@ final class Committer: @unchecked Sendable {
                 let leftovers = queue
                 queue.removeAll()
                 cond.unlock()
-                for (_, c) in leftovers { c.resume(throwing: TallyError(.badUsage, "the ledger is closed")) }
+                for (_, c) in leftovers { c(.failure(TallyError(.badUsage, "the ledger is closed"))) }
                 closing.resume(with: result)
                 return
+            }
+        }
+    }
+}
+
+/// The pending durability of a submitted batch (see `Ledger.submit`).
+public final class CommitTicket: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<UInt64, any Error>?
+    private var waiters: [CheckedContinuation<UInt64, any Error>] = []
+
+    init() {}
+
+    func complete(_ r: Result<UInt64, any Error>) {
+        lock.lock()
+        guard result == nil else { lock.unlock(); return }
+        result = r
+        let w = waiters
+        waiters.removeAll()
+        lock.unlock()
+        for c in w { c.resume(with: r) }
+    }
+
+    /// The last seq of the batch once it is durable.
+    public var value: UInt64 {
+        get async throws {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<UInt64, any Error>) in
+                lock.lock()
+                if let result {
+                    lock.unlock()
+                    c.resume(with: result)
+                } else {
+                    waiters.append(c)
+                    lock.unlock()
+                }
             }
         }
     }

@@ -19,7 +19,22 @@ struct LedgerAppendCommand: AsyncParsableCommand {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var failure: TallyError?
         var eof = false
+        // Up to two batches in flight: the next chunk is read and canonicalised while the
+        // previous one is being written and fsync'd. "committed N" lines come out in order.
+        var inFlight: [CommitTicket] = []
+        func drain(keeping n: Int) async throws {
+            while inFlight.count > n {
+                let seq = try await inFlight.removeFirst().value
+                writeStdout(Array("committed \(seq)\n".utf8))
+            }
+        }
         while !eof && failure == nil {
+            // Never sit in read() with an acknowledgement pending: an interactive writer may be
+            // waiting for "committed N" before it sends more.
+            if !inFlight.isEmpty {
+                var pfd = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                if poll(&pfd, 1, 0) == 0 { try await drain(keeping: 0) }
+            }
             let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -29,11 +44,12 @@ struct LedgerAppendCommand: AsyncParsableCommand {
             eof = n == 0
             let (batch, error) = buffer.withUnsafeBytes { batcher.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), endOfInput: eof) }
             if !batch.isEmpty {
-                let seq = try await ledger.append(batch)
-                writeStdout(Array("committed \(seq)\n".utf8))
+                inFlight.append(ledger.submit(batch))
+                try await drain(keeping: 1)
             }
             failure = error
         }
+        try await drain(keeping: 0)
         try await ledger.close()
         if let failure { throw failure }
     }

@@ -137,3 +137,19 @@ def test_independent_verifier_agrees_on_damage(home, tmp_path):
     seg.write_bytes(original)
     assert tally("ledger", "verify", "--home", home).returncode == 0
     assert independent(home).returncode == 0
+
+
+def test_interactive_append_acknowledges_each_line(home):
+    """A writer that waits for "committed N" before sending the next line is never left waiting."""
+    import subprocess
+    from ledger_fixtures import tally_path
+    p = subprocess.Popen([tally_path(), "ledger", "append", "--home", str(home)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        for i in range(1, 6):
+            p.stdin.write(b'{"type":"interactive","i":%d}\n' % i)
+            p.stdin.flush()
+            assert p.stdout.readline().decode().strip() == f"committed {i}"
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    assert p.returncode == 0
