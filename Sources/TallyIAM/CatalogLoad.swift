@@ -15,12 +15,16 @@ extension IAMCatalog {
         let source = IAMCatalogSource(package: src["package"] as? String ?? "?",
                                       version: src["version"] as? String ?? "?",
                                       sha256: src["sha256"] as? String ?? "")
-        try self.init(payload: payload, source: source, origin: path)
+        let counts = header["counts"] as? [String: Any] ?? [:]
+        try self.init(payload: payload, source: source, origin: path,
+                      expectedActions: counts["actions"] as? Int ?? 0, expectedStrings: counts["strings"] as? Int ?? 0)
     }
 
     /// Parses the decompressed text payload (format in Tools/generate-iam-catalog.py, version 2).
-    init(payload: [UInt8], source: IAMCatalogSource, origin: String) throws {
+    init(payload: [UInt8], source: IAMCatalogSource, origin: String, expectedActions: Int = 0, expectedStrings: Int = 0) throws {
         var builder = CatalogBuilder()
+        builder.actions.reserveCapacity(min(max(expectedActions, 0), 1 << 20))
+        builder.strings.reserveCapacity(min(max(expectedStrings, 0), 1 << 20))
         try payload.withUnsafeBufferPointer { buffer in
             var fields: [Range<Int>] = []
             fields.reserveCapacity(6)
