@@ -169,6 +169,22 @@ import TallyCore
         #expect(try verify(head, body: body).service == "sts")
     }
 
+    /// Every real SigV4 capture (AWS CLI / boto3) still parses, and forwardableHeaders keeps every header except
+    /// its own authentication and the hop-by-hop ones botocore leaves unsigned (Connection, Transfer-Encoding).
+    @Test func capturesKeepEveryHeaderTheyNeed() throws {
+        let hop: Set<String> = ["connection", "transfer-encoding"]
+        var checked = 0
+        for c in try Capture.all() where !c.name.contains("sigv2") {
+            let auth = try SigV4.parse(c.head)
+            let kept = auth.forwardableHeaders(of: c.head).map { $0.name.lowercased() }
+            let expected = c.head.headers.map { $0.name.lowercased() }
+                .filter { !SigV4.authenticationHeaderNames.contains($0) && !hop.contains($0) }
+            #expect(kept == expected, "\(c.name)")
+            checked += 1
+        }
+        #expect(checked == 18)
+    }
+
     @Test func forwardableHeadersAreSignedOrTransport() throws {
         let body = Array(#"{"TableName":"t"}"#.utf8)
         var head = Self.signed("POST", "/", headers: [("Content-Type", "application/x-amz-json-1.0"),
