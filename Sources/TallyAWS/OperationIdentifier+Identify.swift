@@ -129,6 +129,18 @@ extension OperationIdentifier {
             return out
         }
 
+        // `Operation` is a legacy alias of `Action` some query APIs still accept (Auto Scaling's documentation): never
+        // guess, report it unidentified.
+        if let svc = candidates.lazy.compactMap({ self.model.services[$0] }).first(where: { $0.protocol == .query || $0.protocol == .ec2 }),
+           formItems.contains(where: { $0.name == "Operation" }) || queryItems.contains(where: { $0.name == "Operation" })
+            || (body.map { isForm(head) && QueryString.formPairs(String(decoding: $0, as: UTF8.self)).contains { $0.name == "Operation" } } ?? false) {
+            var out = IdentifiedOperation(service: svc.signingName, signingName: signingName, operation: nil,
+                                          protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: [:], region: region,
+                                          modelName: svc.name)
+            out.unidentifiedReason = "the legacy Operation parameter (an alias of Action) is not identified; send Action"
+            return out
+        }
+
         // REST.
         var best: (svc: ServiceModel, route: Route, labels: [String: String], score: Int)?
         let hostBucket = Self.virtualHostedBucket(head.value(of: "host"), baseDomain: virtualHostBaseDomain)

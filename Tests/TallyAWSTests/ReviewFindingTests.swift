@@ -308,6 +308,9 @@ import TallyCore
         let target = id.identify(HTTPRequestHead(method: "POST", target: "/", headers: [("Host", "h"), ("X-Amz-Target", "DynamoDB_20120810.deleteTable")]),
                                  signingName: "dynamodb", region: "us-east-1", body: Array("{}".utf8))
         #expect(target.operation == nil && target.isUnidentifiedKnownOperation)
+        let legacy = id.identify(HTTPRequestHead(method: "GET", target: "/?Operation=DeleteAutoScalingGroup&AutoScalingGroupName=g&Version=2011-01-01",
+                                                 headers: [("Host", "h")]), signingName: "autoscaling", region: "us-east-1", body: nil)
+        #expect(legacy.operation == nil && legacy.isUnidentifiedKnownOperation && legacy.unidentifiedReason?.contains("Operation") == true)
         let unknownService = id.identify(HTTPRequestHead(method: "GET", target: "/", headers: [("Host", "h")]),
                                          signingName: "no-such-service", region: "us-east-1", body: nil)
         #expect(unknownService.operation == nil && !unknownService.isUnidentifiedKnownOperation)
