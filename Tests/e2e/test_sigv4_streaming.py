@@ -252,6 +252,9 @@ def test_review_virtual_hosted_host_identifies_what_the_upstream_runs(gateway, a
     s3.create_bucket(Bucket=victim)
     req = _signed(gateway, agent, "DELETE", f"/{victim}", "s3", [("Host", "xbucket.s3.amazonaws.com")])
     r = requests.delete(req.url, headers=dict(req.headers.items()), timeout=30)
+    if r.status_code in (400, 403):   # a gateway that refuses Hosts outside its base domain: nothing happened
+        assert victim in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        return
     requested = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("path") == f"/{victim}"
                  and e.get("method") == "DELETE"]
     assert requested, gateway.log_tail()
