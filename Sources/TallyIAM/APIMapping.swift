@@ -69,6 +69,8 @@ public struct APIMappingSources: Sendable, Hashable, Codable {
     public var botocore: String
     public var catalogPackage: String
     public var catalogVersion: String
+    /// SHA-256 of the catalog payload the table was generated against.
+    public var catalogSHA256: String
     public var overridesSHA256: String
     /// The services whose coverage is reviewed and held by a test.
     public var reviewedServices: [String]

@@ -23,6 +23,7 @@ extension APIMapping {
             botocore: src["botocore"] as? String ?? "?",
             catalogPackage: catalog["package"] as? String ?? "?",
             catalogVersion: catalog["version"] as? String ?? "?",
+            catalogSHA256: catalog["sha256"] as? String ?? "",
             overridesSHA256: overrides["sha256"] as? String ?? "",
             reviewedServices: header["reviewedServices"] as? [String] ?? [])
         var entries: [APIMappingEntry] = []

@@ -14,7 +14,8 @@ extension IAMCatalog {
         let src = header["source"] as? [String: Any] ?? [:]
         let source = IAMCatalogSource(package: src["package"] as? String ?? "?",
                                       version: src["version"] as? String ?? "?",
-                                      sha256: src["sha256"] as? String ?? "")
+                                      sha256: src["sha256"] as? String ?? "",
+                                      payloadSHA256: header["sha256"] as? String ?? "")
         let counts = header["counts"] as? [String: Any] ?? [:]
         try self.init(payload: payload, source: source, origin: path,
                       expectedActions: counts["actions"] as? Int ?? 0, expectedStrings: counts["strings"] as? Int ?? 0)

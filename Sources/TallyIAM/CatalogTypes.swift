@@ -93,6 +93,8 @@ public struct IAMCatalogSource: Sendable, Hashable, Codable {
     public var version: String
     /// SHA-256 (hex) of the package's iam-definition.json.
     public var sha256: String
+    /// SHA-256 (hex) of the catalog payload (what Tools/generate-api-mapping.py records as its catalog).
+    public var payloadSHA256: String = ""
 }
 
 extension IAMAction {

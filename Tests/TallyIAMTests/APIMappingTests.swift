@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import TallyCore
 import TallyIAM
 
 /// The mapping for each operation in shared/aws-wire-captures, the reviewed overrides and ARN construction.
@@ -294,5 +296,21 @@ struct APIMappingResourceArnTests {
             == ["arn:aws:lambda:us-east-1:123456789012:layer:deps:4"])
         #expect(resources("iam", "GetServerCertificate", ["ServerCertificateName": "web"])
             == ["arn:aws:iam::123456789012:server-certificate/web"])
+    }
+}
+
+@Suite("API mapping: generated resources in sync")
+struct APIMappingSyncTests {
+    /// The committed table was generated from the committed overrides and the committed catalog:
+    /// editing Tools/iam-overrides.json or regenerating the catalog without rerunning
+    /// Tools/generate-api-mapping.py fails here.
+    @Test func tableMatchesOverridesAndCatalog() throws {
+        let mapping = try APIMapping.load()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let overrides = try #require(FileManager.default.contents(atPath: repo.appendingPathComponent("Tools/iam-overrides.json").path))
+        #expect(Hex.encode(SHA256.hash([UInt8](overrides))) == mapping.sources.overridesSHA256)
+        let catalog = try IAMCatalog.load()
+        #expect(!catalog.source.payloadSHA256.isEmpty)
+        #expect(catalog.source.payloadSHA256 == mapping.sources.catalogSHA256)
     }
 }
