@@ -70,7 +70,7 @@ public struct Gateway: Sendable {
             logger.notice("tally gateway listening", metadata: [
                 "listen": "\(channel.localAddress.map { "\($0)" } ?? "?")",
                 "tls": "\(configuration.tlsCertificate != nil)",
-                "upstream": "\(upstreamBaseURL(configuration.upstream))",
+                "upstream": "\(configuration.upstream)",
                 "upstreamCredential": "\(base.source)",
             ])
         }

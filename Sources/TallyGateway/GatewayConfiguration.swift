@@ -8,8 +8,8 @@ public struct GatewayConfiguration: Sendable {
     /// Listen address, e.g. 127.0.0.1.
     public var host: String
     public var port: Int
-    /// The upstream base URL (scheme, host, optional port), e.g. https://sts.amazonaws.com or http://127.0.0.1:5000.
-    public var upstream: URL
+    /// Where calls go: a fixed base URL (e.g. http://127.0.0.1:5000) or each service's AWS endpoint.
+    public var upstream: UpstreamEndpoint
     /// PEM certificate chain and private key for an HTTPS listener.
     public var tlsCertificate: String?
     public var tlsKey: String?
@@ -22,7 +22,7 @@ public struct GatewayConfiguration: Sendable {
     /// Largest non-streamed request body the gateway buffers (needed to identify and hash it).
     public var maxBufferedBody: Int
 
-    public init(home: String, host: String, port: Int, upstream: URL, tlsCertificate: String? = nil, tlsKey: String? = nil,
+    public init(home: String, host: String, port: Int, upstream: UpstreamEndpoint, tlsCertificate: String? = nil, tlsKey: String? = nil,
                 account: String = "123456789012", guardrails: Guardrails = Guardrails(), maxBufferedBody: Int = 64 << 20) {
         self.home = home
         self.host = host

@@ -32,7 +32,8 @@ extension GatewayHandler {
                  ident: IdentifiedOperation?, start: ContinuousClock.Instant, writer: consuming ResponseWriter) async -> CallCompletion {
         var up = TallyAWS.HTTPRequestHead(method: head.method, path: head.path,
                                  query: auth.isPresigned ? Self.stripPresign(head.query) : head.query, headers: [])
-        up.headers.append((name: "Host", value: upstreamHost))
+        let upstreamURL = configuration.upstream.baseURL(service: auth.service, region: auth.region)
+        up.headers.append((name: "Host", value: upstreamAuthority(upstreamURL)))
         let declaredLength = request.head.headerFields[.contentLength].flatMap { Int64($0) }
         var decode = false
         var dropExtra: Set<String> = []
@@ -72,7 +73,7 @@ extension GatewayHandler {
                                                     sessionToken: upstreamCredential.sessionToken),
                    region: auth.region, service: auth.service, payloadHash: payloadHash, date: Date())
 
-        var outbound = HTTPClientRequest(url: upstreamBase + up.target)
+        var outbound = HTTPClientRequest(url: upstreamBaseURL(upstreamURL) + up.target)
         outbound.method = HTTPMethod(rawValue: up.method)
         for (name, value) in up.headers { outbound.headers.add(name: name, value: value) }
         let tap: BodyTap

@@ -22,8 +22,6 @@ final class GatewayHandler: Sendable {
     let client: HTTPClient
     let metrics: GatewayMetrics
     let logger: Logger
-    let upstreamBase: String
-    let upstreamHost: String
 
     init(configuration: GatewayConfiguration, store: CredentialStore, identifier: OperationIdentifier, mapping: APIMapping,
          recorder: CallRecorder, identity: UpstreamIdentity, client: HTTPClient, metrics: GatewayMetrics, logger: Logger) {
@@ -37,8 +35,6 @@ final class GatewayHandler: Sendable {
         self.client = client
         self.metrics = metrics
         self.logger = logger
-        upstreamBase = upstreamBaseURL(configuration.upstream)
-        upstreamHost = upstreamAuthority(configuration.upstream)
     }
 
     /// A refusal decided before forwarding.

@@ -11,11 +11,11 @@ import TallyCore
 /// five minutes before they expire.
 final class UpstreamIdentity: Sendable {
     let base: UpstreamCredential
-    private let upstream: URL
+    private let upstream: UpstreamEndpoint
     private let client: HTTPClient
     private let cache = Mutex<[String: UpstreamCredential]>([:])
 
-    init(base: UpstreamCredential, upstream: URL, client: HTTPClient) {
+    init(base: UpstreamCredential, upstream: UpstreamEndpoint, client: HTTPClient) {
         self.base = base
         self.upstream = upstream
         self.client = client
@@ -43,14 +43,15 @@ final class UpstreamIdentity: Sendable {
     private func assumeRole(role: String, sessionName: String, region: String) async throws -> UpstreamCredential {
         let form = "Action=AssumeRole&Version=2011-06-15&RoleArn=\(formEncode(role))&RoleSessionName=\(formEncode(sessionName))&DurationSeconds=3600"
         let body = Array(form.utf8)
+        let url = upstream.baseURL(service: "sts", region: region)
         var head = TallyAWS.HTTPRequestHead(method: "POST", path: "/", query: nil, headers: [
-            (name: "Host", value: upstreamAuthority(upstream)),
+            (name: "Host", value: upstreamAuthority(url)),
             (name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8"),
         ])
         SigV4.sign(&head, credentials: AWSCredentials(accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey,
                                                       sessionToken: base.sessionToken),
                    region: region, service: "sts", payloadHash: Hex.encode(SHA256.hash(body)), date: Date())
-        var request = HTTPClientRequest(url: upstreamBaseURL(upstream) + "/")
+        var request = HTTPClientRequest(url: upstreamBaseURL(url) + "/")
         request.method = .POST
         for (name, value) in head.headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))

@@ -10,7 +10,7 @@ struct GatewayCommand: AsyncParsableCommand {
         abstract: "Run the AWS API gateway: verify agents' SigV4, record each call durably, re-sign and forward.")
     @OptionGroup var home: HomeOptions
     @Option(help: "Listen address HOST:PORT.") var listen: String = "127.0.0.1:8080"
-    @Option(help: "Upstream base URL (http or https), e.g. https://sts.amazonaws.com or http://127.0.0.1:5000.") var upstream: String
+    @Option(help: "Upstream: a base URL (http or https, e.g. http://127.0.0.1:5000) or `aws` (each service's public endpoint for the signed region).") var upstream: String
     @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}]}.") var config: String?
     @Option(help: "PEM certificate chain for an HTTPS listener.") var tlsCert: String?
     @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
@@ -22,7 +22,7 @@ struct GatewayCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
         let (host, port) = try GatewayConfiguration.parseListen(listen)
         var configuration = GatewayConfiguration(home: home.homePath, host: host, port: port,
-                                                 upstream: try GatewayConfiguration.parseUpstream(upstream),
+                                                 upstream: try UpstreamEndpoint.parse(upstream),
                                                  tlsCertificate: tlsCert, tlsKey: tlsKey)
         configuration.upstreamCABundle = upstreamCABundle
         if let config { try configuration.apply(configFile: config) }

@@ -27,13 +27,21 @@ import TallyCore
         #expect(throws: TallyError.self) { try GatewayConfiguration.parseUpstream("ftp://x") }
         #expect(throws: TallyError.self) { try GatewayConfiguration.parseUpstream("http://x/path") }
         #expect(upstreamAuthority(URL(string: "http://127.0.0.1:5000")!) == "127.0.0.1:5000")
+        #expect(try UpstreamEndpoint.parse("aws") == .aws)
+        #expect(UpstreamEndpoint.aws.baseURL(service: "dynamodb", region: "eu-west-1").absoluteString == "https://dynamodb.eu-west-1.amazonaws.com")
+        #expect(UpstreamEndpoint.aws.baseURL(service: "iam", region: "us-east-1").absoluteString == "https://iam.amazonaws.com")
+        #expect(UpstreamEndpoint.aws.baseURL(service: "s3", region: "us-east-1").absoluteString == "https://s3.amazonaws.com")
+        #expect(UpstreamEndpoint.aws.baseURL(service: "s3", region: "eu-central-1").absoluteString == "https://s3.eu-central-1.amazonaws.com")
+        #expect(UpstreamEndpoint.aws.baseURL(service: "sts", region: "ap-south-1").absoluteString == "https://sts.ap-south-1.amazonaws.com")
+        let fixed = try UpstreamEndpoint.parse("http://127.0.0.1:9000")
+        #expect(fixed.baseURL(service: "s3", region: "us-east-1").absoluteString == "http://127.0.0.1:9000")
         #expect(upstreamAuthority(URL(string: "https://s3.amazonaws.com:443")!) == "s3.amazonaws.com")
     }
 
     @Test func configFileAppliesAccountAndDenyRulesAndRejectsUnknownKeys() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gw-\(UUID().uuidString).json").path
         try Data(#"{"account": "111122223333", "deny": [{"action": "s3:Delete*"}]}"#.utf8).write(to: URL(fileURLWithPath: path))
-        var c = GatewayConfiguration(home: "/tmp", host: "127.0.0.1", port: 1, upstream: URL(string: "http://127.0.0.1:2")!)
+        var c = GatewayConfiguration(home: "/tmp", host: "127.0.0.1", port: 1, upstream: .fixed(URL(string: "http://127.0.0.1:2")!))
         try c.apply(configFile: path)
         #expect(c.account == "111122223333")
         #expect(c.guardrails.denyRules.map(\.actionPattern) == ["s3:Delete*"])

@@ -1,0 +1,47 @@
+public import Foundation
+
+/// Where calls are forwarded: one fixed base URL (moto, LocalStack, a single AWS endpoint, another
+/// gateway), or `aws`: each call to its service's public AWS endpoint, from the credential scope.
+public enum UpstreamEndpoint: Sendable, Hashable {
+    case fixed(URL)
+    case aws
+
+    /// `aws`, or an http(s) URL without a path.
+    public static func parse(_ text: String) throws -> UpstreamEndpoint {
+        if text == "aws" { return .aws }
+        return .fixed(try GatewayConfiguration.parseUpstream(text))
+    }
+
+    /// The base URL (scheme://host[:port]) for a call signed for `service` in `region`.
+    public func baseURL(service: String, region: String) -> URL {
+        switch self {
+        case .fixed(let url): return url
+        case .aws: return URL(string: "https://\(Self.awsHost(service: service, region: region))")!
+        }
+    }
+
+    /// The public endpoint host of a signing name in a region (global services in their partition's home
+    /// region; a few signing names differ from the endpoint prefix).
+    static func awsHost(service: String, region: String) -> String {
+        let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
+        switch service {
+        case "iam": return region.hasPrefix("cn-") ? "iam.\(suffix)" : (region.hasPrefix("us-gov-") ? "iam.us-gov.\(suffix)" : "iam.\(suffix)")
+        case "cloudfront", "route53", "organizations", "globalaccelerator", "shield":
+            return "\(service).\(suffix)"
+        case "s3" where region == "us-east-1": return "s3.\(suffix)"
+        case "execute-api": return "apigateway.\(region).\(suffix)"
+        case "ses": return "email.\(region).\(suffix)"
+        case "states": return "states.\(region).\(suffix)"
+        default: return "\(service).\(region).\(suffix)"
+        }
+    }
+}
+
+extension UpstreamEndpoint: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .fixed(let url): return upstreamBaseURL(url)
+        case .aws: return "aws (per-service public endpoints)"
+        }
+    }
+}
