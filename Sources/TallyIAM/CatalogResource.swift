@@ -7,19 +7,24 @@ public import TallyCore
 /// "\n" with at least `compression` ("lz4-block"), `originalSize` (bytes after decompression) and
 /// `sha256` (hex of the decompressed bytes); the remaining bytes are one LZ4 block.
 enum TallyResource {
-    /// The path of a resource file of this module, e.g. "iam-catalog.tlz".
+    /// The path of a resource file of this module, e.g. "iam-catalog.tlz": $TALLY_IAM_RESOURCES/NAME,
+    /// else the SwiftPM resource bundle next to the executable, else the source tree this module was
+    /// built from. A missing file is an I/O error naming every place looked at (never a crash).
     static func path(_ name: String) throws -> String {
         let fm = FileManager.default
         var candidates: [String] = []
+        if let dir = ProcessInfo.processInfo.environment["TALLY_IAM_RESOURCES"], !dir.isEmpty {
+            candidates.append(dir + "/" + name)
+        }
         let executableDir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
             .deletingLastPathComponent().path
         for dir in [Bundle.main.bundlePath, executableDir] {
-            candidates.append(dir + "/Tally_TallyIAM.resources/Resources/" + name)
+            for bundle in ["Tally_TallyIAM.resources", "TallyIAM_TallyIAM.resources"] {
+                candidates.append(dir + "/" + bundle + "/Resources/" + name)
+            }
         }
+        candidates.append(URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Resources/" + name)
         if let hit = candidates.first(where: { fm.fileExists(atPath: $0) }) { return hit }
-        if let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources") {
-            return url.path
-        }
         throw TallyError(.io, "the TallyIAM resource \(name) is missing (looked in \(candidates.joined(separator: ", ")))")
     }
 
