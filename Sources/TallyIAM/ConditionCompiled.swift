@@ -2,8 +2,9 @@
 /// operator's type once.
 struct CompiledCondition: Sendable {
     let op: ConditionOperator
-    /// Lower-cased context key.
+    /// Lower-cased context key, and its lookup hash.
     let key: String
+    let keyHash: UInt64
     let operand: Operand
 
     enum Operand: Sendable {
@@ -39,6 +40,7 @@ struct CompiledCondition: Sendable {
     init(_ clause: ConditionClause, variables: Bool) {
         op = clause.op
         key = clause.key.lowercased()
+        keyHash = RequestContext.keyHash(key)
         let values = clause.values
         func template(_ value: String) -> PolicyTemplate? {
             guard variables, clause.op.base.allowsPolicyVariables else { return nil }

@@ -8,7 +8,7 @@ extension CompiledCondition {
     ///   when every request value does;
     /// - a request value that cannot be read as the operator's type satisfies nothing.
     func holds(in context: RequestContext) -> Bool {
-        var requestValues = context.values(forLowercased: key) ?? []
+        var requestValues = context.values(forLowercased: key, hash: keyHash) ?? []
         // For Null and the set operators, a key whose values are all empty strings is a null
         // data set, as if absent (AWS: "resolves to a null dataset, such as an empty string").
         if op.setQualifier != nil || op.base == .null, !requestValues.isEmpty, requestValues.allSatisfy(\.isEmpty) {

@@ -60,7 +60,7 @@ final class CompiledStatement: Sendable {
                 hit = p.matches(bytes: resource)
             case .template(let t):
                 // A variable that cannot be resolved makes this value match nothing.
-                hit = t.resolvePattern(in: context, wildcards: true, arnResource: true)?.matches(bytes: resource) ?? false
+                hit = t.matchesResource(resource, in: context)
             }
             if hit { break }
         }

@@ -6,6 +6,15 @@ public struct RequestContext: Sendable, Hashable {
     /// keys, so a linear search (length first, then bytes) beats hashing.
     private var names: [String] = []
     private var lists: [[String]] = []
+    /// Per name, ``keyHash(_:)`` of it: lookups compare one integer per key before any bytes.
+    private var hashes: [UInt64] = []
+
+    /// A cheap hash (FNV-1a) of a lower-cased key, precomputed by the evaluator for its keys.
+    static func keyHash(_ key: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return h
+    }
 
     public init() {}
 
@@ -15,9 +24,17 @@ public struct RequestContext: Sendable, Hashable {
     }
 
     private func index(ofLowercased key: String) -> Int? {
-        let length = key.utf8.count
-        for i in names.indices where names[i].utf8.count == length && names[i] == key { return i }
+        index(ofLowercased: key, hash: RequestContext.keyHash(key))
+    }
+
+    private func index(ofLowercased key: String, hash: UInt64) -> Int? {
+        for i in hashes.indices where hashes[i] == hash && names[i] == key { return i }
         return nil
+    }
+
+    /// The values of an already lower-cased key whose ``keyHash(_:)`` is known (the hot path).
+    func values(forLowercased key: String, hash: UInt64) -> [String]? {
+        index(ofLowercased: key, hash: hash).map { lists[$0] }
     }
 
     private mutating func append(_ key: String, _ values: [String]) {
@@ -26,6 +43,7 @@ public struct RequestContext: Sendable, Hashable {
         } else {
             names.append(key)
             lists.append(values)
+            hashes.append(RequestContext.keyHash(key))
         }
     }
 

@@ -98,6 +98,25 @@ public struct PolicyTemplate: Sendable, Hashable {
         return result
     }
 
+    /// Whether `resource` matches this Resource / NotResource template (variables substituted as
+    /// literal text, AWS's segment rule for `*`); false when a variable cannot be resolved. Builds
+    /// one token buffer and matches it directly, without compiling a pattern.
+    func matchesResource(_ resource: UnsafeBufferPointer<UInt8>, in context: RequestContext) -> Bool {
+        var tokens: [UInt16] = []
+        tokens.reserveCapacity(resource.count + 16)
+        for index in parts.indices {
+            if case .variable(let key, let defaultValue) = parts[index] {
+                guard let value = PolicyTemplate.value(of: key, defaultValue: defaultValue, in: context) else { return false }
+                for byte in value.utf8 { tokens.append(UInt16(byte)) }
+            } else {
+                tokens += wildcardTokens[index]
+            }
+        }
+        return WildcardPattern.segmentStarsInPlace(&tokens)
+            ? tokens.withUnsafeBufferPointer { WildcardPattern.segmentMatch($0, resource) }
+            : tokens.withUnsafeBufferPointer { WildcardPattern.globMatch($0, resource) }
+    }
+
     /// A wildcard pattern with variables substituted as literal text; nil as in ``resolve(in:)``.
     func resolvePattern(
         in context: RequestContext, wildcards: Bool, caseInsensitive: Bool = false, arnResource: Bool = false

@@ -221,10 +221,18 @@ public struct WildcardPattern: Sendable, Hashable, CustomStringConvertible {
     /// Marks the stars that are followed by more of their ARN segment as segment stars.
     static func segmentStars(_ tokens: [UInt16]) -> [UInt16] {
         var tokens = tokens
+        _ = segmentStarsInPlace(&tokens)
+        return tokens
+    }
+
+    /// ``segmentStars(_:)`` in place; returns whether any star became a segment star.
+    static func segmentStarsInPlace(_ tokens: inout [UInt16]) -> Bool {
+        var any = false
         for i in tokens.indices where tokens[i] == star && i + 1 < tokens.count && tokens[i + 1] != UInt16(UInt8(ascii: ":")) {
             tokens[i] = segmentStar
+            any = true
         }
-        return tokens
+        return any
     }
 
     @usableFromInline
