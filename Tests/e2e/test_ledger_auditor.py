@@ -161,6 +161,7 @@ def notes(home) -> list[bytes]:
 def encode_block(first: int, base: int, recs: list[tuple[int, bytes]], chain: bytes) -> bytes:
     """A §4.2 block holding [(time, event)] (time runs §4.3), with `chain` in the header."""
     def varint(v):
+        assert v >= 0, "§4.3 time deltas are unsigned: times cannot go backwards inside a block"
         out = bytearray()
         while True:
             b = v & 0x7F
@@ -773,3 +774,65 @@ def test_canonical_numbers_round_trip(tmp_path):
     line = out.replace(b'"seq":1,', b"").split(b"\n")[0]
     line = re.sub(rb'"time":"[^"]*",', b"", line)
     assert tally("ledger", "append", "--home", home, stdin=line + b"\n", check=False).returncode == 0
+
+
+def _cut_block(d):
+    data, _, bl = blocks(d, 1)
+    seg_path(d, 1).write_bytes(data[:bl[7].offset] + data[bl[7].end:])
+
+
+def _duplicate_block(d):
+    data, _, bl = blocks(d, 1)
+    seg_path(d, 1).write_bytes(data[:bl[7].end] + data[bl[7].offset:bl[7].end] + data[bl[7].end:])
+
+
+def _replay_old_block_at_end(d):
+    data, _, bl = blocks(d, 1)
+    with open(seg_path(d, 2), "ab") as f:
+        f.write(data[bl[3].offset:bl[3].end])
+
+
+def _swap_notes(d):
+    ns = notes(d)
+    ns[2], ns[3] = ns[3], ns[2]
+    (Path(d) / "ledger" / "checkpoints.log").write_bytes(b"".join(ns))
+
+
+def _drop_note(d):
+    ns = notes(d)
+    del ns[1]
+    (Path(d) / "ledger" / "checkpoints.log").write_bytes(b"".join(ns))
+
+
+def _block_time_back_rewritten(d):
+    _, _, bl = blocks(d, 1)
+    b = bl[30]
+    rewrite_ledger(d, lambda s, t, e: (t - 86_400_000 if b.first <= s < b.first + b.K else t, e))
+
+
+def _rename_segments(d):
+    p1, p2 = seg_path(d, 1), seg_path(d, 2)
+    tmp = p1.with_suffix(".tmp")
+    p1.rename(tmp)
+    p2.rename(p1)
+    tmp.rename(p2)
+
+
+MORE_DAMAGE = [
+    (_cut_block, {"seq-gap"}, True),
+    (_duplicate_block, {"seq-order"}, True),
+    (_replay_old_block_at_end, {"seq-order", "damaged-block"}, False),
+    (_swap_notes, {"checkpoint-order"}, True),
+    (_drop_note, {"epoch-mismatch"}, True),
+    (_block_time_back_rewritten, {"time-order"}, True),
+    (_rename_segments, {"segment-header"}, False),
+]
+
+
+@pytest.mark.parametrize("damage,expected,exact", MORE_DAMAGE, ids=[f.__name__[1:] for f, _, _ in MORE_DAMAGE])
+def test_more_damage(big_copy, big, damage, expected, exact):
+    damage(big_copy)
+    tj, mj = verify_both(big_copy, pub=big["pub"])
+    assert_both_damaged(tj, mj, expected, exact=exact)
+    if damage is _block_time_back_rewritten:
+        assert {"time-order", "epoch-mismatch", "checkpoint-mismatch"} <= kinds(mj)

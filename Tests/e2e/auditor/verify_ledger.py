@@ -757,7 +757,7 @@ class Verifier:
                                     True, "checkpoint-invalid")
         for a, b in zip(cps, cps[1:]):
             if b.size < a.size or b.epoch < a.epoch:
-                self.problem("checkpoint-order", file="ledger/checkpoints.log", offset=b.offset,
+                self.problem("checkpoint-order", seq=b.size, file="ledger/checkpoints.log", offset=b.offset,
                              message=f"checkpoint size/epoch {b.size}/{b.epoch} after {a.size}/{a.epoch}")
         wits: list[Checkpoint] = []
         for w in self.witness_paths:
