@@ -102,6 +102,8 @@ public enum JSONCanonicalForm {
         let s = digits[lead..<trail]
         let k = s.count
         let n = power + k
+        // The canonical exponent must itself be acceptable input (at most 9 digits).
+        if abs(n - 1) > 999_999_999 { return false }
         if negative { out.append(UInt8(ascii: "-")) }
         if k <= n && n <= 21 {
             out.append(contentsOf: s)

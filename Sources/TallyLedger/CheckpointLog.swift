@@ -44,10 +44,14 @@ struct CheckpointLog {
             var j = li + 4
             guard lines[li + 3].start == lines[li + 3].end, isSig(lines[j]) else {
                 log.problems.append(Problem(offset: start, reason: "malformed checkpoint note (expected 3 lines, a blank line and signatures)"))
-                // Resynchronise after the next block of signature lines.
+                // Resynchronise at the next line that starts a note's shape (3 lines, a blank line, a signature line).
                 var k = li + 1
-                while k < lines.count && !(isSig(lines[k]) && (k + 1 == lines.count || !isSig(lines[k + 1]))) { k += 1 }
-                li = k + 1
+                while k + 4 < lines.count && !(lines[k + 3].start == lines[k + 3].end && isSig(lines[k + 4]) && !isSig(lines[k])) { k += 1 }
+                if k + 4 >= lines.count {
+                    // No further note: everything from here is damage.
+                    return log
+                }
+                li = k
                 continue
             }
             while j + 1 < lines.count && isSig(lines[j + 1]) { j += 1 }

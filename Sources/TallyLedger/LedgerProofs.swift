@@ -14,13 +14,11 @@ public enum LedgerProofs {
         let epochs = try LedgerWriter.loadEpochs(paths)
         let log = CheckpointLog.read(try FileIO.readFile(paths.checkpoints), epochs: epochs)
         guard seq >= 1 else { throw TallyError(.badUsage, "--seq must be at least 1") }
-        guard let entry = log.entries.last(where: { !$0.epochs.isEmpty && $0.checkpoint.origin == epochs.origin }) else {
-            throw TallyError(.notFound, "the ledger has no signed checkpoint yet")
+        // The first checkpoint covering the record: it is signed with the key of the record's epoch.
+        guard let entry = log.entries.first(where: { !$0.epochs.isEmpty && $0.checkpoint.origin == epochs.origin && $0.checkpoint.size >= seq }) else {
+            throw TallyError(.notFound, "seq \(seq) is not covered by a signed checkpoint yet (append more or wait for the next checkpoint)")
         }
         let cp = entry.checkpoint
-        guard seq <= cp.size else {
-            throw TallyError(.notFound, "seq \(seq) is not covered by the newest checkpoint (size \(cp.size)); append more or wait for the next checkpoint")
-        }
         guard let record = try reader.recordBytes(seq: seq) else { throw TallyError(.notFound, "no record \(seq)") }
         let leaves = try reader.leafHashes(upTo: cp.size)
         guard UInt64(leaves.count) == cp.size, Merkle.root(leaves) == cp.root else {
@@ -95,9 +93,15 @@ public enum LedgerProofs {
         guard seq >= 1, Merkle.verifyInclusion(leaf: LedgerHash.leaf(record), index: seq - 1, size: size, proof: try digests("inclusion"), root: cp.root) else {
             throw bad("the record is not included in the checkpointed tree")
         }
-        // 5. The record says it is that seq, and its time is not after the checkpoint's epoch.
-        guard let rv = try? JSONValue(parsing: record), case .number(let st)? = rv["seq"], UInt64(st) == seq, rv["event"]?["type"]?.stringValue != nil else {
+        // 5. The record says it is that seq, and it is dated in the epoch whose key signed the
+        //    checkpoint (so a key of a later epoch cannot vouch for a record dated earlier).
+        guard let rv = try? JSONValue(parsing: record), case .number(let st)? = rv["seq"], UInt64(st) == seq, rv["event"]?["type"]?.stringValue != nil,
+              let timeText = rv["time"]?.stringValue, let time = LedgerTime.parse(timeText) else {
             throw bad("the record is not a ledger record with seq \(seq)")
+        }
+        let windowStart = fields.start + Int64(epoch) * fields.length
+        guard time >= windowStart, time < windowStart + fields.length else {
+            throw bad("the record is dated \(timeText), outside epoch \(epoch) whose key signed the checkpoint")
         }
         return seq
     }

@@ -33,6 +33,29 @@ enum LedgerTime {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Parses exactly `YYYY-MM-DDTHH:MM:SS.mmmZ` back to milliseconds; nil for anything else.
+    static func parse(_ text: String) -> Int64? {
+        let u = Array(text.utf8)
+        guard u.count == 24, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54, u[13] == 0x3A, u[16] == 0x3A, u[19] == 0x2E, u[23] == 0x5A else { return nil }
+        func num(_ r: Range<Int>) -> Int64? {
+            var v: Int64 = 0
+            for i in r { guard u[i] >= 0x30 && u[i] <= 0x39 else { return nil }; v = v * 10 + Int64(u[i] - 0x30) }
+            return v
+        }
+        guard let y = num(0..<4), let m = num(5..<7), let d = num(8..<10), let h = num(11..<13), let mi = num(14..<16),
+              let sec = num(17..<19), let ms = num(20..<23), (1...12).contains(m), (1...31).contains(d), h < 24, mi < 60, sec < 60 else { return nil }
+        // Days from civil (Howard Hinnant).
+        let yy = m <= 2 ? y - 1 : y
+        let era = floorDiv(yy, 400)
+        let yoe = yy - era * 400
+        let mp = m > 2 ? m - 3 : m + 9
+        let doy = (153 * mp + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let result = ((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms
+        return string(result) == text ? result : nil
+    }
+
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
     /// Howard Hinnant's days-to-civil algorithm.
