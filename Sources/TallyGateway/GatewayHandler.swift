@@ -61,7 +61,6 @@ final class GatewayHandler: Sendable {
         var body: [UInt8]? = nil
         var auth: SigV4Auth?
         var verified: VerifiedSigV4?
-        var secretUsed = false
         var request = request
 
         do {
@@ -122,7 +121,6 @@ final class GatewayHandler: Sendable {
                 throw Refusal(error: .contentSHA256Mismatch(provided: declared, computed: bodyHash), stage: "authentication",
                               reason: "x-amz-content-sha256 does not match the body")
             }
-            secretUsed = true
             do throws(AWSAuthError) {
                 verified = try SigV4.verify(head, auth: parsed, secretAccessKey: found.secret, payloadHash: payloadHash, now: now)
             } catch {
@@ -148,7 +146,6 @@ final class GatewayHandler: Sendable {
                               stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
             }
         } catch let refusal as Refusal {
-            _ = secretUsed
             try await deny(refusal, context: context, proto: proto, ident: ident, start: start, writer)
             return
         }
