@@ -106,7 +106,7 @@ public struct JSONCanonicalizer {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let range = try s.scanNumber()
             let ok = JSONCanonicalForm.appendNumber(UnsafeBufferPointer(rebasing: s.buf[range]), to: &out)
-            if !ok { throw s.error("invalid number", at: range.lowerBound) }
+            if !ok { throw s.error("invalid number (its canonical exponent would be out of range)", at: range.lowerBound) }
         default:
             throw s.error("expected a value, found \(s.describeCurrent())")
         }

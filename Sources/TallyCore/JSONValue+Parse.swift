@@ -91,6 +91,10 @@ extension JSONScanner {
         case UInt8(ascii: "n"): try literal("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             let range = try scanNumber()
+            scratch.removeAll(keepingCapacity: true)
+            guard JSONCanonicalForm.appendNumber(UnsafeBufferPointer(rebasing: buf[range]), to: &scratch) else {
+                throw error("invalid number (its canonical exponent would be out of range)", at: range.lowerBound)
+            }
             return .number(String(decoding: UnsafeBufferPointer(rebasing: buf[range]), as: UTF8.self))
         default:
             throw error("expected a value, found \(describeCurrent())")
