@@ -71,7 +71,6 @@ final class GatewayHandler: Sendable {
             context.accessKeyId = parsed.accessKeyId
             context.region = parsed.region
             context.service = parsed.service
-            proto = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
             // 2. the credential
             let now = Date()
             let found: (credential: IssuedCredential, secret: String)
@@ -82,7 +81,9 @@ final class GatewayHandler: Sendable {
                 let e: AWSAuthError
                 switch rejection {
                 case .expired: e = .expiredToken()
-                default: e = .unknownAccessKey(service: parsed.service, protocol: proto)
+                default:
+                    let signedFor = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
+                    e = .unknownAccessKey(service: parsed.service, protocol: signedFor)
                 }
                 throw Refusal(error: e, stage: "authentication", reason: rejection.description)
             }
@@ -146,6 +147,12 @@ final class GatewayHandler: Sendable {
                               stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
             }
         } catch let refusal as Refusal {
+            if ident == nil, let auth {
+                // The error format of the service the request was signed for (identified only when refusing).
+                let guessed = identifier.identify(head, signingName: auth.service, region: auth.region, body: body)
+                ident = guessed
+                proto = guessed.protocol
+            }
             try await deny(refusal, context: context, proto: proto, ident: ident, start: start, writer)
             return
         }
