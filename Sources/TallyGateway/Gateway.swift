@@ -75,6 +75,13 @@ public struct Gateway: Sendable {
             ])
         }
         try await handler.flusher.flush(force: true)
+        do {
+            let arn = try await handler.identity.resolveBaseARN()
+            logger.notice("upstream identity", metadata: ["arn": "\(arn)"])
+        } catch {
+            logger.warning("could not learn the upstream identity (STS GetCallerIdentity); events record its access key id",
+                           metadata: ["error": "\(error)"])
+        }
         let closer = MaintenanceService(flusher: handler.flusher, logger: logger) {
             await handler.background.drain()
             try? await client.shutdown()

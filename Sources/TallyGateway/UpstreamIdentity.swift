@@ -14,6 +14,19 @@ final class UpstreamIdentity: Sendable {
     private let upstream: UpstreamEndpoint
     private let client: HTTPClient
     private let cache = Mutex<[String: UpstreamCredential]>([:])
+    private let baseARNBox = Mutex<String?>(nil)
+
+    /// The ARN of the gateway's own credential (from STS GetCallerIdentity at startup), if known.
+    var baseARN: String? { baseARNBox.withLock { $0 } }
+
+    /// Asks the upstream STS who the gateway's own credential is, for the `upstreamIdentity` of events.
+    func resolveBaseARN(region: String = "us-east-1") async throws -> String {
+        let body = Array("Action=GetCallerIdentity&Version=2011-06-15".utf8)
+        let text = try await stsCall(body: body, credential: base, region: region)
+        guard let arn = xmlTag("Arn", in: text) else { throw TallyError(.io, "STS GetCallerIdentity answered without an Arn") }
+        baseARNBox.withLock { $0 = arn }
+        return arn
+    }
 
     init(base: UpstreamCredential, upstream: UpstreamEndpoint, client: HTTPClient) {
         self.base = base
@@ -42,32 +55,40 @@ final class UpstreamIdentity: Sendable {
 
     private func assumeRole(role: String, sessionName: String, region: String) async throws -> UpstreamCredential {
         let form = "Action=AssumeRole&Version=2011-06-15&RoleArn=\(formEncode(role))&RoleSessionName=\(formEncode(sessionName))&DurationSeconds=3600"
-        let body = Array(form.utf8)
-        let url = upstream.baseURL(service: "sts", region: region)
-        var head = TallyAWS.HTTPRequestHead(method: "POST", path: "/", query: nil, headers: [
-            (name: "Host", value: upstreamAuthority(url)),
-            (name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8"),
-        ])
-        SigV4.sign(&head, credentials: AWSCredentials(accessKeyId: base.accessKeyId, secretAccessKey: base.secretAccessKey,
-                                                      sessionToken: base.sessionToken),
-                   region: region, service: "sts", payloadHash: Hex.encode(SHA256.hash(body)), date: Date())
-        var request = HTTPClientRequest(url: upstreamBaseURL(url) + "/")
-        request.method = .POST
-        for (name, value) in head.headers { request.headers.add(name: name, value: value) }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let text = String(buffer: bytes)
-        guard response.status == .ok,
-              let id = xmlTag("AccessKeyId", in: text), let secret = xmlTag("SecretAccessKey", in: text),
+        let text: String
+        do { text = try await stsCall(body: Array(form.utf8), credential: base, region: region) } catch {
+            throw TallyError(.io, "STS AssumeRole of \(role) failed: \(error)")
+        }
+        guard let id = xmlTag("AccessKeyId", in: text), let secret = xmlTag("SecretAccessKey", in: text),
               let token = xmlTag("SessionToken", in: text) else {
-            let code = AWSErrorCode.extract(headerErrorType: nil, queryError: nil, body: Array(text.utf8)) ?? "HTTP \(response.status.code)"
-            throw TallyError(.io, "STS AssumeRole of \(role) failed: \(code)")
+            throw TallyError(.io, "STS AssumeRole of \(role) answered without credentials")
         }
         let expiration = xmlTag("Expiration", in: text).flatMap { ISO8601DateFormatter().date(from: $0) }
             ?? Date().addingTimeInterval(3000)
         return UpstreamCredential(accessKeyId: id, secretAccessKey: secret, sessionToken: token,
                                   source: "sts:AssumeRole \(role)", expiration: expiration)
     }
-}
 
+    /// POSTs a query-protocol STS call signed with `credential`; returns the response text or throws with the AWS error code.
+    private func stsCall(body: [UInt8], credential: UpstreamCredential, region: String) async throws -> String {
+        let url = upstream.baseURL(service: "sts", region: region)
+        var head = TallyAWS.HTTPRequestHead(method: "POST", path: "/", query: nil, headers: [
+            (name: "Host", value: upstreamAuthority(url)),
+            (name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8"),
+        ])
+        SigV4.sign(&head, credentials: AWSCredentials(accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey,
+                                                      sessionToken: credential.sessionToken),
+                   region: region, service: "sts", payloadHash: Hex.encode(SHA256.hash(body)), date: Date())
+        var request = HTTPClientRequest(url: upstreamBaseURL(url) + "/")
+        request.method = .POST
+        for (name, value) in head.headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        guard response.status == .ok else {
+            let code = AWSErrorCode.extract(headerErrorType: nil, queryError: nil, body: Array(text.utf8)) ?? "HTTP \(response.status.code)"
+            throw TallyError(.io, code)
+        }
+        return text
+    }
+}

@@ -32,6 +32,8 @@ def test_pairs_verify_sessions_replay(gateway, agent):
     assert sts[-1]["actions"] == [] and sts[-1]["mapped"] is True and sts[-1]["service"] == "sts"
     users = [e for e in requested.values() if e.get("operation") == "ListUsers"]
     assert users[-1]["actions"] == ["iam:ListUsers"] and users[-1]["resources"] == ["*"]
+    # The upstream identity is the ARN of the gateway's own credential (STS GetCallerIdentity at startup).
+    assert users[-1]["upstreamIdentity"] == "arn:aws:iam::123456789012:user/tally-gateway-admin"
     run([gateway.bin, "ledger", "verify", "--home", str(gateway.home)])
 
     sessions = json.loads(gateway.tally("sessions", "list", "--home", str(gateway.home), "--json").stdout)

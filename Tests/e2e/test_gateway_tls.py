@@ -64,6 +64,9 @@ def test_https_upstream_chain(tls_gateway, moto, tmp_path):
         assert b.client(agent, "s3").get_object(Bucket=bucket, Key="f.txt")["Body"].read() == f.read_bytes()
         in_a = [e for e in a.events() if e.get("session") == b_cred["AccessKeyId"] and e.get("type") == "call.completed"]
         in_b = [e for e in b.events() if e.get("session") == agent["AccessKeyId"] and e.get("type") == "call.completed"]
-        assert len(in_a) == len(in_b) >= 4 and all(e["status"] == 200 for e in in_a + in_b)
+        # A also saw B's startup GetCallerIdentity (B learns its upstream identity for its events).
+        assert len(in_a) == len(in_b) + 1 and len(in_b) >= 4 and all(e["status"] == 200 for e in in_a + in_b)
+        assert all(e["upstreamIdentity"] == "arn:aws:iam::123456789012:user/tally-gateway-admin"
+                   for e in a.events() if e.get("type") == "call.requested" and e.get("session") == b_cred["AccessKeyId"])
     finally:
         b.stop()
