@@ -89,13 +89,13 @@ class _Num:
 def canonical_number(text: str, input_limit: bool = True) -> str:
     """§2.1 Numbers: exact decimal value, ECMAScript Number::toString layout.
 
-    `input_limit`: reject exponents with more than 9 significant digits (§2.1, input rule). Stored
-    canonical texts can exceed it (`12345678901e999999999` is stored as `1.2345678901e+1000000009`),
-    so the check of stored events turns it off."""
+    Rejects exponent parts of more than 9 significant digits and canonical exponents beyond
+    ±999,999,999 (so every canonical form is itself accepted input). `input_limit` is kept for
+    callers; both limits always apply."""
     m = re.fullmatch(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", text)
     if not m:
         raise FormatError(f"bad number {text!r}")
-    if m.group(3) and input_limit:
+    if m.group(3):
         exp_digits = m.group(3).lstrip("eE+-").lstrip("0")
         if len(exp_digits) > 9:
             raise FormatError(f"number exponent too large: {text!r}")
@@ -122,6 +122,8 @@ def canonical_number(text: str, input_limit: bool = True) -> str:
         out += "0." + "0" * (-n) + s
     else:
         e = n - 1
+        if abs(e) > 999_999_999:
+            raise FormatError(f"canonical exponent of {text!r} exceeds 999,999,999")
         out += s[0] + ("." + s[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
     return out
 
@@ -225,6 +227,18 @@ def rfc3339_ms(ms: int) -> str:
     secs, milli = divmod(ms, 1000)
     t = _dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=secs)
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{milli:03d}Z"
+
+
+def parse_rfc3339_ms(text: str) -> int:
+    """Inverse of rfc3339_ms (raises FormatError)."""
+    try:
+        t = _dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError as e:
+        raise FormatError(f"bad time {text!r}") from e
+    ms = (t - _dt.datetime(1970, 1, 1)) // _dt.timedelta(seconds=1) * 1000 + int(text[20:23])
+    if rfc3339_ms(ms) != text:
+        raise FormatError(f"non-canonical time {text!r}")
+    return ms
 
 
 def record_bytes(event: bytes, seq: int, time_ms: int) -> bytes:
@@ -481,6 +495,7 @@ def parse_checkpoint(note: bytes, origin: str, epochs: Epochs) -> tuple[int, byt
     raise FormatError("no valid signature by a certified epoch key")
 
 
+_SHAPE_RE = re.compile(rb"[^\n]*\n[^\n]*\n[^\n]*\n\n\xe2\x80\x94 ")
 _NOTE_RE = re.compile(rb"([^\n]*)\n([^\n]*)\n([^\n]*)\n\n((?:\xe2\x80\x94 [^\n]*\n)+)")
 
 
@@ -525,7 +540,7 @@ def is_torn_prefix(tail: bytes, origin: str) -> bool:
 def split_notes(data: bytes, origin: str | None = None):
     """Yields (offset, note bytes, True) for each complete-looking note and (offset, bytes, False)
     for a region that is not one. With `origin`, resynchronises after a bad region at the next line
-    that starts a well-formed note with that origin (the document does not define a resync rule)."""
+    that starts the shape of a note (§5.2)."""
     pos = 0
     while pos < len(data):
         m = _NOTE_RE.match(data, pos)
@@ -535,14 +550,14 @@ def split_notes(data: bytes, origin: str | None = None):
             continue
         nxt = len(data)
         if origin is not None:
-            head = b"\n" + origin.encode() + b"\n"
-            q = data.find(head, pos)
+            # §5.2: resume at the first later line that starts the shape of a note (a line that is
+            # not a signature line, two more lines, an empty line and a signature line)
+            q = data.find(b"\n", pos)
             while q >= 0:
-                m2 = _NOTE_RE.match(data, q + 1)
-                if m2 and m2.group(1) == origin.encode():
+                if _SHAPE_RE.match(data, q + 1) and not data.startswith(SIG_PREFIX, q + 1):
                     nxt = q + 1
                     break
-                q = data.find(head, q + 1)
+                q = data.find(b"\n", q + 1)
         yield pos, data[pos:nxt], False
         pos = nxt
 
@@ -965,7 +980,7 @@ def verify_bundle(bundle: dict, root_vkey: bytes) -> None:
     root_name, root_pub = parse_vkey(root_vkey)
     if bundle.get("format") != "tally-proof/v1":
         raise FormatError("not a tally-proof/v1 bundle")
-    origin, _start, _length, count, eroot = parse_epochs_note(bundle["epochs_note"].encode(), root_name, root_pub)
+    origin, start, length, count, eroot = parse_epochs_note(bundle["epochs_note"].encode(), root_name, root_pub)
     e = bundle["epoch"]
     ekey = b64d(bundle["epoch_key"], 32)
     eproof = [b64d(x, 32) for x in bundle["epoch_inclusion"]]
@@ -996,6 +1011,9 @@ def verify_bundle(bundle: dict, root_vkey: bytes) -> None:
     if not isinstance(members["time"], str) or not re.fullmatch(
             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", members["time"]):
         raise FormatError("record time is not RFC 3339 with milliseconds")
+    t = parse_rfc3339_ms(members["time"])
+    if not start + e * length <= t < start + (e + 1) * length:
+        raise FormatError(f"record time {members['time']} is outside the window of epoch {e}, whose key signed")
 
 
 # ---------------------------------------------------------------- CLI ---------------------------
