@@ -836,3 +836,28 @@ def test_more_damage(big_copy, big, damage, expected, exact):
     assert_both_damaged(tj, mj, expected, exact=exact)
     if damage is _block_time_back_rewritten:
         assert {"time-order", "epoch-mismatch", "checkpoint-mismatch"} <= kinds(mj)
+
+
+def test_consistency_bundles_verified_independently(big, tmp_path):
+    """§8 `prove --consistency-from M`: the auditor checks the key chain and the RFC 9162 §2.1.4.2
+    proof itself, compares old_root with the checkpoint of size M it kept, and recomputes the proof."""
+    recs = all_records(big["home"])
+    leaves = [V.leaf_hash(V.record_bytes(e, s, t)) for s, t, e in recs]
+    vkey = big["pub"].read_bytes()
+    v = V.Verifier(str(big["home"]), str(big["pub"]))
+    v.run()
+    kept = {s: r for s, r, _ in (V.parse_checkpoint(n, v.origin, v.epochs) for n in notes(big["home"]))}
+    for m in sorted(kept)[:-1]:
+        out = tally("ledger", "prove", "--home", big["home"], "--consistency-from", m).stdout
+        bundle = json.loads(out)
+        assert V.verify_consistency_bundle(bundle, vkey) == (m, kept[m])
+        assert [base64.b64decode(x) for x in bundle["consistency"]] == V.consistency_proof(leaves, m)
+        f = tmp_path / f"c{m}.json"
+        f.write_bytes(out)
+        assert tally("ledger", "verify-proof", f, "--public-key", big["pub"], check=False).returncode == 0
+        # a forked old root or a damaged proof fails for both
+        bad = dict(bundle, old_root=base64.b64encode(V.leaf_hash(b"fork")).decode())
+        with pytest.raises(V.FormatError):
+            V.verify_consistency_bundle(bad, vkey)
+        f.write_text(json.dumps(bad))
+        assert tally("ledger", "verify-proof", f, "--public-key", big["pub"], check=False).returncode == 1

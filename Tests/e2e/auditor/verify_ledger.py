@@ -343,6 +343,54 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], roo
     return sn == 0 and r == root
 
 
+def consistency_proof(leaves: list[bytes], m: int) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 PROOF(m, D[n]) (for the tests)."""
+    def sub(m, d, b):
+        n = len(d)
+        if m == n:
+            return [] if b else [mth(d)]
+        k = 1
+        while k * 2 < n:
+            k *= 2
+        if m <= k:
+            return sub(m, d[:k], b) + [mth(d[k:])]
+        return sub(m - k, d[k:], False) + [mth(d[:k])]
+    return sub(m, leaves, True)
+
+
+def verify_consistency(first: int, second: int, first_hash: bytes, second_hash: bytes,
+                       proof: list[bytes]) -> bool:
+    """RFC 9162 §2.1.4.2."""
+    if first > second or first < 1:
+        return False
+    if first == second:
+        return not proof and first_hash == second_hash
+    if first & (first - 1) == 0:
+        proof = [first_hash] + proof
+    if not proof:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node(c, fr)
+            sr = node(c, sr)
+            if not fn & 1:
+                while not (fn & 1 or fn == 0):
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == first_hash and sr == second_hash and sn == 0
+
+
 # ---------------------------------------------------------------- keys and notes (§5, §6) ------
 
 def key_id(name: str, pub: bytes) -> bytes:
@@ -975,9 +1023,38 @@ def _collapse(problems: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- proof bundles (§8) -----------
 
+def verify_consistency_bundle(bundle: dict, root_vkey: bytes) -> tuple[int, bytes]:
+    """§8 tally-consistency/v1: key chain as for inclusion bundles, then the RFC 9162 §2.1.4.2
+    proof that the checkpoint's tree extends the tree of `old_size` with `old_root`. Returns
+    (old_size, old_root) for the auditor to compare with the checkpoint they kept."""
+    root_name, root_pub = parse_vkey(root_vkey)
+    if bundle.get("format") != "tally-consistency/v1":
+        raise FormatError("not a tally-consistency/v1 bundle")
+    origin, _start, _length, count, eroot = parse_epochs_note(bundle["epochs_note"].encode(), root_name, root_pub)
+    e = bundle["epoch"]
+    ekey = b64d(bundle["epoch_key"], 32)
+    eproof = [b64d(x, 32) for x in bundle["epoch_inclusion"]]
+    if not isinstance(e, int) or not verify_inclusion(leaf_hash(ekey), e, count, eproof, eroot):
+        raise FormatError("epoch key inclusion proof fails")
+    if bundle["origin"] != origin:
+        raise FormatError("bundle origin differs from the epochs note")
+    size, root, _ = parse_checkpoint(bundle["checkpoint"].encode(), origin, Epochs(origin, 0, 1, 1, [ekey]))
+    if bundle["tree_size"] != size:
+        raise FormatError("tree_size differs from the checkpoint size")
+    m = bundle["old_size"]
+    old_root = b64d(bundle["old_root"], 32)
+    proof = [b64d(x, 32) for x in bundle["consistency"]]
+    if not isinstance(m, int) or not verify_consistency(m, size, old_root, root, proof):
+        raise FormatError("consistency proof fails")
+    return m, old_root
+
+
 def verify_bundle(bundle: dict, root_vkey: bytes) -> None:
     """Raises FormatError unless the §8 bundle is valid under the auditor's ledger.pub."""
     root_name, root_pub = parse_vkey(root_vkey)
+    if bundle.get("format") == "tally-consistency/v1":
+        verify_consistency_bundle(bundle, root_vkey)
+        return
     if bundle.get("format") != "tally-proof/v1":
         raise FormatError("not a tally-proof/v1 bundle")
     origin, start, length, count, eroot = parse_epochs_note(bundle["epochs_note"].encode(), root_name, root_pub)
