@@ -78,15 +78,19 @@ class Moto:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
         )
-        wait_http(self.url + "/moto-api/", proc=self.proc)
         self.admin_key_id = None
         self.admin_secret = None
-        if auth:
-            self._bootstrap_admin()
-            req = urllib.request.Request(self.url + "/moto-api/reset-auth", data=b"0", method="POST",
-                                         headers={"Content-Type": "text/plain"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                assert r.status == 200
+        try:
+            wait_http(self.url + "/moto-api/", proc=self.proc)
+            if auth:
+                self._bootstrap_admin()
+                req = urllib.request.Request(self.url + "/moto-api/reset-auth", data=b"0", method="POST",
+                                             headers={"Content-Type": "text/plain"})
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    assert r.status == 200
+        except BaseException:
+            self.stop()  # never leak a moto_server when setting it up fails
+            raise
 
     def _bootstrap_admin(self) -> None:
         # While auth is still off: an admin user with an allow-all inline policy and an access key.
@@ -144,7 +148,11 @@ class Gateway:
         self._log_file = open(self.log, "wb")
         self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env,
                                      preexec_fn=preexec_fn)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop(signal.SIGKILL)  # never leak a gateway when it does not come up
+            raise
 
     def wait_ready(self):
         import ssl
