@@ -11,7 +11,6 @@ final class BodyTap: Sendable {
         var bytes = 0
         var hasher: SHA256?
         var failure: AWSAuthError?
-        var iterated = false
     }
     private let state: Mutex<State>
     let declaredSHA256: String?
@@ -34,15 +33,6 @@ final class BodyTap: Sendable {
 
     func fail(_ error: AWSAuthError) { state.withLock { $0.failure = error } }
 
-    /// True the first time only: an agent's body stream can be read once. (AsyncHTTPClient may retry a
-    /// request on a pooled connection the upstream closed; a streamed body cannot be replayed.)
-    func claimIteration() -> Bool {
-        state.withLock { s in
-            defer { s.iterated = true }
-            return !s.iterated
-        }
-    }
-
     /// Checks the digest at the end of the body.
     func finish() throws(AWSAuthError) {
         let result: AWSAuthError? = state.withLock { s in
@@ -56,31 +46,6 @@ final class BodyTap: Sendable {
             return nil
         }
         if let result { throw result }
-    }
-}
-
-/// The agent's request body as an async sequence for AsyncHTTPClient, passing every buffer through a ``BodyTap``.
-struct TappedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    typealias Element = ByteBuffer
-    let base: Base
-    let tap: BodyTap
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator?
-        let tap: BodyTap
-        mutating func next() async throws -> ByteBuffer? {
-            guard base != nil else { throw BodyReplayError() }
-            if let buffer = try await base!.next() {
-                tap.feed(buffer)
-                return buffer
-            }
-            try tap.finish()
-            return nil
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: tap.claimIteration() ? base.makeAsyncIterator() : nil, tap: tap)
     }
 }
 

@@ -29,7 +29,8 @@ extension GatewayHandler {
     /// Re-signs the request with the upstream credential, streams it to the upstream and the response back.
     func forward(request: Request, head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4, body: [UInt8]?,
                  upstreamCredential: UpstreamCredential, context: CallContext, proto: AWSProtocol,
-                 ident: IdentifiedOperation?, start: ContinuousClock.Instant, writer: consuming ResponseWriter) async -> CallCompletion {
+                 ident: IdentifiedOperation?, start: ContinuousClock.Instant, channel: (any Channel)? = nil,
+                 writer: consuming ResponseWriter) async -> CallCompletion {
         var up = TallyAWS.HTTPRequestHead(method: head.method, path: head.path,
                                  query: auth.isPresigned ? Self.stripPresign(head.query) : head.query, headers: [])
         let upstreamURL = configuration.upstream.baseURL(service: auth.service, region: auth.region)
@@ -77,19 +78,29 @@ extension GatewayHandler {
         outbound.method = HTTPMethod(rawValue: up.method)
         for (name, value) in up.headers { outbound.headers.add(name: name, value: value) }
         let tap: BodyTap
+        // A streamed body is read by exactly one task, the pump (review finding 1), which holds back the last
+        // bytes until the body is verified (finding 2); AsyncHTTPClient reads what the pump releases.
+        var pump: (task: Task<BodyPump.End, Never>, pipe: BodyPipe)?
         if let body {
             tap = BodyTap(declaredSHA256: nil)
             tap.feed(ByteBuffer(bytes: body))
             if !body.isEmpty || head.method != "GET" { outbound.body = .bytes(ByteBuffer(bytes: body)) }
-        } else if decode {
-            tap = BodyTap(declaredSHA256: nil)
-            let decoded = DecodedChunkedBody(base: request.body, tap: tap, mode: auth.payloadMode, verified: verified,
-                                             decodedLength: head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) })
-            outbound.body = .stream(decoded, length: length)
         } else {
-            if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
-            if (declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
-                outbound.body = .stream(TappedBody(base: request.body, tap: tap), length: length)
+            let transform: BodyTransform
+            if decode {
+                tap = BodyTap(declaredSHA256: nil)
+                transform = BodyTransform(tap: tap, decoder: AWSChunkedDecoder(
+                    mode: auth.payloadMode, verified: verified,
+                    decodedContentLength: head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) }))
+            } else {
+                if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
+                transform = BodyTransform(tap: tap, decoder: nil)
+            }
+            if decode || (declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
+                let pipe = BodyPipe()
+                let requestBody = request.body
+                pump = (Task { await BodyPump.run(requestBody, transform: transform, pipe: pipe) }, pipe)
+                outbound.body = .stream(PipeBody(pipe: pipe), length: length)
             }
         }
 
@@ -101,12 +112,15 @@ extension GatewayHandler {
             let latency = seconds(since: start)
             if let failure = tap.failure {
                 try? await writeError(failure, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+                if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
                 return CallCompletion(outcome: "aborted", status: failure.httpStatus, errorCode: failure.code,
-                                      detail: failure.message, latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
+                                      detail: "body verification failed; the upstream request was cancelled short of its length: "
+                                        + failure.message, latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
             }
             logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
             let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not reach the upstream", httpStatus: 503)
             try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+            if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
             return CallCompletion(outcome: "upstream-failure", status: 503, errorCode: "ServiceUnavailable",
                                   detail: String(describing: error), latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
         }
@@ -133,10 +147,19 @@ extension GatewayHandler {
             outcome = "aborted"
             detail = "response stream broke: \(error)"
         }
-        let errorCode = status >= 300
+        if let pump, await !BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel), detail == nil {
+            detail = "the upstream answered before the agent's body ended; the rest of the body was not forwarded"
+        }
+        var errorCode = status >= 300
             ? AWSErrorCode.extract(headerErrorType: response.headers.first(name: "x-amzn-ErrorType"),
                                    queryError: response.headers.first(name: "x-amzn-query-error"), body: errorPrefix)
             : nil
+        if let failure = tap.failure {
+            // The upstream answered, but the agent's body failed verification (the upstream never got its end).
+            outcome = "aborted"
+            errorCode = failure.code
+            detail = "body verification failed after the upstream answered \(status): " + failure.message
+        }
         let upstreamRequestId = response.headers.first(name: "x-amz-request-id") ?? response.headers.first(name: "x-amzn-RequestId")
         return CallCompletion(outcome: outcome, status: status, errorCode: errorCode, detail: detail,
                               upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
@@ -151,45 +174,5 @@ extension GatewayHandler {
             return !presignParameters.contains((name.removingPercentEncoding ?? name).lowercased())
         }
         return kept.isEmpty ? nil : kept.joined(separator: "&")
-    }
-}
-
-/// An aws-chunked body decoded (and, in the signed modes, every chunk signature verified) as it streams.
-struct DecodedChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
-    typealias Element = ByteBuffer
-    let base: Base
-    let tap: BodyTap
-    let mode: SigV4PayloadMode
-    let verified: VerifiedSigV4
-    let decodedLength: Int?
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator?
-        let tap: BodyTap
-        var decoder: AWSChunkedDecoder
-        var done = false
-        mutating func next() async throws -> ByteBuffer? {
-            guard base != nil else { throw BodyReplayError() }
-            while !done {
-                guard let buffer = try await base!.next() else {
-                    done = true
-                    do { _ = try decoder.finish() } catch { tap.fail(error); throw error }
-                    return nil
-                }
-                let out: [UInt8]
-                do { out = try decoder.feed(buffer.readableBytesView) } catch { tap.fail(error); throw error }
-                if !out.isEmpty {
-                    let b = ByteBuffer(bytes: out)
-                    tap.feed(b)
-                    return b
-                }
-            }
-            return nil
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: tap.claimIteration() ? base.makeAsyncIterator() : nil, tap: tap,
-                      decoder: AWSChunkedDecoder(mode: mode, verified: verified, decodedContentLength: decodedLength))
     }
 }

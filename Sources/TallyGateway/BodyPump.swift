@@ -1,0 +1,116 @@
+import HummingbirdCore
+import NIOCore
+import TallyAWS
+import TallyCore
+
+/// Turns the agent's raw body buffers into the upstream body, verifying as it goes: plain bodies pass through a
+/// ``BodyTap`` (count, and sha256 against a declared `x-amz-content-sha256`); aws-chunked bodies are decoded
+/// (every chunk signature, the final chunk and the trailer signature verified).
+struct BodyTransform: Sendable {
+    let tap: BodyTap
+    var decoder: AWSChunkedDecoder?
+
+    /// Upstream bytes for `buffer` (nil when none are ready yet).
+    mutating func feed(_ buffer: ByteBuffer) throws(AWSAuthError) -> ByteBuffer? {
+        guard decoder != nil else {
+            tap.feed(buffer)
+            return buffer
+        }
+        let out: [UInt8]
+        do { out = try decoder!.feed(buffer.readableBytesView) } catch { tap.fail(error); throw error }
+        guard !out.isEmpty else { return nil }
+        let b = ByteBuffer(bytes: out)
+        tap.feed(b)
+        return b
+    }
+
+    /// The end of the agent's body: throws when it fails verification.
+    mutating func finish() throws(AWSAuthError) {
+        if decoder != nil {
+            do { _ = try decoder!.finish() } catch { tap.fail(error); throw error }
+        } else {
+            try tap.finish()
+        }
+    }
+}
+
+/// The one iteration of an agent's streamed request body (review findings 1 and 2).
+///
+/// Only the pump task ever iterates the Hummingbird request body: AsyncHTTPClient reads a ``BodyPipe`` the pump
+/// fills, so no second iterator can exist when the handler returns (NIO traps on two concurrent iterators). The
+/// last upstream buffer is held back until the end of the agent's body has been verified, so an upstream never
+/// receives a complete request whose body failed verification: on failure the pipe ends with the error, and
+/// AsyncHTTPClient cancels the upstream request short of its length.
+enum BodyPump {
+    enum End: Sendable, Equatable {
+        /// The agent's body was read to its end.
+        case complete
+        /// Reading stopped before the end (drain limit, cancellation, a broken connection): the caller closes
+        /// the connection, since the rest of the body cannot be skipped.
+        case abandoned
+    }
+
+    /// At most this many bytes of an agent's body are read and discarded after the upstream stopped reading it.
+    static let drainByteLimit = 16 << 20
+    /// At most this long is spent draining the rest of an agent's body after the response.
+    static let drainTime: Duration = .seconds(10)
+
+    static func run(_ body: RequestBody, transform: BodyTransform, pipe: BodyPipe) async -> End {
+        var transform = transform
+        var held: ByteBuffer?
+        var forwarding = true
+        var discarded = 0
+        do {
+            for try await buffer in body {
+                guard forwarding else {
+                    discarded += buffer.readableBytes
+                    if discarded > drainByteLimit { return .abandoned }
+                    continue
+                }
+                let out: ByteBuffer?
+                do { out = try transform.feed(buffer) } catch {
+                    pipe.finish(error)
+                    forwarding = false
+                    continue
+                }
+                guard let out else { continue }
+                if let previous = held, !(await pipe.send(previous)) {
+                    forwarding = false
+                    held = nil
+                    continue
+                }
+                held = out
+            }
+        } catch {
+            pipe.finish(error)
+            return .abandoned
+        }
+        guard forwarding else { return .complete }
+        do throws(AWSAuthError) {
+            try transform.finish()
+        } catch {
+            pipe.finish(error)
+            return .complete
+        }
+        if let held { _ = await pipe.send(held) }
+        pipe.finish()
+        return .complete
+    }
+
+    /// After the response: stops feeding the upstream and waits for the pump to reach the end of the agent's body,
+    /// at most ``drainTime`` (then cancels it). Returns when no iteration of the body is left running; closes the
+    /// connection when the body was not read to its end. Returns true when the pump had ended the upstream body
+    /// (verified, or failed) before this call, false when the upstream finished without the body's end.
+    @discardableResult
+    static func settle(_ task: Task<End, Never>, pipe: BodyPipe, channel: (any Channel)?) async -> Bool {
+        let ended = pipe.closeConsumer()
+        let timer = Task {
+            try? await Task.sleep(for: drainTime)
+            if !Task.isCancelled { task.cancel() }
+        }
+        let end = await task.value
+        timer.cancel()
+        if end == .abandoned { channel?.close(promise: nil) }
+        return ended
+    }
+}
