@@ -141,7 +141,20 @@ final class GatewayHandler: Sendable {
                 context.mapped = result.mapped
                 context.provenance = result.provenance
             }
-            // 5. guardrails
+            // 5. fail closed where the upstream could read the request differently than Tally did: an operation
+            // the model knows but the request names inexactly (e.g. Action=createUser), a service guessed from the
+            // Host, a virtual-hosted bucket Host the upstream would not see; and, under deny rules, any request
+            // whose operation (hence IAM actions) is unknown.
+            if identified.isUnidentifiedKnownOperation || identified.serviceFromHost || identified.ignoredVirtualHostedBucket
+                || (identified.operation == nil && !configuration.guardrails.denyRules.isEmpty) {
+                let why = identified.unidentifiedReason
+                    ?? (identified.ignoredVirtualHostedBucket ? "a virtual-hosted bucket Host is not supported"
+                        : identified.serviceFromHost ? "the service is not named by the credential scope"
+                        : "the operation could not be identified")
+                throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why)"),
+                              stage: "identification", reason: why)
+            }
+            // 6. guardrails
             if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action }) {
                 throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
                               stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
@@ -189,7 +202,7 @@ final class GatewayHandler: Sendable {
         }
         let completion = await forward(request: request, head: head, auth: auth, verified: verified, body: body,
                                        upstreamCredential: upstreamCredential, context: context, proto: proto,
-                                       ident: ident, start: start, writer: writer)
+                                       ident: ident, start: start, channel: channel, writer: writer)
         let recorder = self.recorder, logger = self.logger, event = context.completedEvent(completion), callId = context.callId
         background.spawn {
             do { try await recorder.record(event) } catch {

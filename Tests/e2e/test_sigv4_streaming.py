@@ -264,9 +264,6 @@ def test_review_virtual_hosted_host_identifies_what_the_upstream_runs(gateway, a
         assert victim not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
-@pytest.mark.xfail(strict=True, reason="GATEWAY TODO (review finding 9): TallyAWS reports Action=createUser as "
-                   "unidentified (isUnidentifiedKnownOperation, AWS matches Action exactly), but the gateway still "
-                   "forwards unidentified operations past a deny rule; remove this marker once it denies them")
 def test_review_case_variant_action_is_denied_under_guardrails(moto, tmp_path):
     from conftest import Gateway
     gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret,
