@@ -83,8 +83,9 @@ extension GatewayHandler {
         var pump: (task: Task<BodyPump.End, Never>, pipe: BodyPipe)?
         if let body {
             tap = BodyTap(declaredSHA256: nil)
-            tap.feed(ByteBuffer(bytes: body))
-            if !body.isEmpty || head.method != "GET" { outbound.body = .bytes(ByteBuffer(bytes: body)) }
+            let buffer = ByteBuffer(bytes: body)  // one copy, shared (copy-on-write) by the tap and the request
+            tap.feed(buffer)
+            if !body.isEmpty || head.method != "GET" { outbound.body = .bytes(buffer) }
         } else {
             let transform: BodyTransform
             if decode {

@@ -18,6 +18,7 @@ final class GatewayHandler: Sendable {
     let recorder: CallRecorder
     let flusher: RegistryEventFlusher
     let background = BackgroundRecords()
+    let bodyBudget = BodyBudget()
     let identity: UpstreamIdentity
     let client: HTTPClient
     let metrics: GatewayMetrics
@@ -101,17 +102,11 @@ final class GatewayHandler: Sendable {
             // if the HTTP client retries on a closed pooled connection). Other services' bodies are buffered.
             let streaming = parsed.isS3 && !Self.isSmallPlainBody(request.head, mode: parsed.payloadMode)
             if !streaming {
+                try checkBufferedLength(request.head)  // 413 before 100-continue and before reading (finding 8)
                 if request.head.headerFields[.expect]?.lowercased() == "100-continue" {
                     try await writer.writeInformationalHead(HTTPResponse(status: .continue))
                 }
-                do {
-                    let buffer = try await request.collectBody(upTo: configuration.maxBufferedBody)
-                    body = Array(buffer.readableBytesView)
-                } catch {
-                    throw Refusal(error: AWSAuthError(code: "RequestEntityTooLarge",
-                                                      message: "The request body exceeds the gateway's limit of \(configuration.maxBufferedBody) bytes",
-                                                      httpStatus: 413), stage: "request", reason: "body too large")
-                }
+                body = try await collectBufferedBody(request, budget: bodyBudget)  // gateway-wide: 503 SlowDown when full
             }
             let bodyHash = body.map { Hex.encode(SHA256.hash($0)) }
             guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: bodyHash) else {

@@ -261,3 +261,77 @@ def test_streamed_chunked_body_with_a_late_bad_final_chunk_never_completes_upstr
     done = completed_for(gateway, path)
     assert done["outcome"] == "aborted" and done["errorCode"] == "SignatureDoesNotMatch", done
     assert gateway.proc.poll() is None
+
+
+def _raw_head(base_url, req, length: int, extra: dict | None = None) -> socket.socket:
+    """Opens a connection and sends only the request head (declaring `length` body bytes)."""
+    host, port = base_url.split("://", 1)[1].split(":")
+    s = socket.create_connection((host, int(port)), timeout=10)
+    lines = [f"{req.method} {req.url.split(base_url, 1)[1]} HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{k}: {v}" for k, v in req.headers.items() if k.lower() not in ("host", "content-length")]
+    lines += [f"{k}: {v}" for k, v in (extra or {}).items()] + [f"Content-Length: {length}", "", ""]
+    s.sendall("\r\n".join(lines).encode())
+    return s
+
+
+def _read_response(s: socket.socket) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = s.recv(65536)
+        if not got:
+            break
+        data += got
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next((int(l.split(b":", 1)[1]) for l in head.split(b"\r\n")[1:] if l.lower().startswith(b"content-length:")), 0)
+    while len(rest) < length:
+        got = s.recv(65536)
+        if not got:
+            break
+        rest += got
+    return int(head.split(b" ")[1]), rest
+
+
+def test_oversized_declared_body_is_refused_before_it_is_read(gateway, agent):
+    """Review finding 8: a non-S3 body declared over the per-request limit (64 MiB) gets 413 at once, without a
+    100 Continue and without the gateway reading (or waiting for) any of it."""
+    req = _sign(gateway.url, agent, "POST", "/", {"Content-Type": "application/x-www-form-urlencoded"}, EMPTY)
+    auth = req.headers["Authorization"].replace("s3/aws4_request", "iam/aws4_request")  # signature need not match
+    del req.headers["Authorization"]
+    req.headers["Authorization"] = auth
+    s = _raw_head(gateway.url, req, 100_000_000, {"Expect": "100-continue"})
+    with s:
+        status, text = _read_response(s)
+    assert status == 413 and b"RequestEntityTooLarge" in text, (status, text)
+    assert gateway.proc.poll() is None
+
+
+def test_buffered_bodies_share_a_gateway_wide_budget(moto, tmp_path):
+    """Review finding 8: bodies buffered before verification count against one budget (maxBufferedBody in all):
+    while one 800 KB upload is being read, a second one is refused with 503 SlowDown instead of buffered."""
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, config={"maxBufferedBody": 1 << 20})
+    try:
+        cred = gw.issue("agent-budget", ttl="1h")
+        bucket = f"budget-{uuid.uuid4().hex[:8]}"
+        gw.client(cred, "s3").create_bucket(Bucket=bucket)
+        data = uuid.uuid4().bytes * 50_000  # 800,000 bytes: buffered (S3, known length, <= 1 MiB)
+        sha = hashlib.sha256(data).hexdigest()
+        first = _raw_head(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/first", {}, sha), len(data))
+        first.sendall(data[:1000])
+        time.sleep(0.5)  # the first body is now being buffered
+        second = _raw_head(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/second", {}, sha), len(data))
+        with second:
+            status, text = _read_response(second)
+        assert status == 503 and b"SlowDown" in text, (status, text)
+        with first:
+            first.sendall(data[1000:])
+            status, text = _read_response(first)
+        assert status == 200, text
+        # the budget is released: the same upload now goes through
+        status, text = send_with_late_tail(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/second", {}, sha), data,
+                                           tail=1, delay=0)
+        assert status == 200, text
+        assert moto_s3(moto).get_object(Bucket=bucket, Key="second")["Body"].read() == data
+        denied = [e for e in gw.events() if e.get("type") == "call.denied" and e.get("path") == f"/{bucket}/second"]
+        assert denied and denied[0].get("code", denied[0].get("errorCode")) == "SlowDown", denied
+    finally:
+        gw.stop()
