@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import TallyCore
 #if canImport(Glibc)
 import Glibc
@@ -54,5 +53,5 @@ struct Tally: AsyncParsableCommand {
 func printError(_ message: String) {
     var line = message
     if !line.hasSuffix("\n") { line += "\n" }
-    FileHandle.standardError.write(Data(line.utf8))
+    writeStderr(line)
 }
