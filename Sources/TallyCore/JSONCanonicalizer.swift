@@ -40,6 +40,12 @@ public struct JSONCanonicalizer {
     /// Canonicalises an event: a JSON object with a string member "type". Appends to `out`.
     /// Throws `TallyError(.badInput)` for invalid JSON, a non-object, or a missing/non-string "type".
     public mutating func canonicalizeEvent(_ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) throws {
+        // Fast path: an event already in canonical form is its own canonical form.
+        if CanonicalEventCheck.isCanonicalEvent(input) {
+            out.append(contentsOf: input)
+            typeMember = .string
+            return
+        }
         var scanner = JSONScanner(input)
         scanner.skipWhitespace()
         guard !scanner.atEnd, scanner.current == UInt8(ascii: "{") else {

@@ -191,10 +191,11 @@ struct RecordBuilder {
     }
 
     private mutating func appendDecimal(_ v: UInt64) {
-        var digits: (UInt64, Int) = (v, 0)
-        var tmp = [UInt8](repeating: 0, count: 20)
-        repeat { tmp[19 - digits.1] = UInt8(0x30 + digits.0 % 10); digits.0 /= 10; digits.1 += 1 } while digits.0 > 0
-        buf.append(contentsOf: tmp[(20 - digits.1)...])
+        // Digits least significant first, then reversed in place (no temporary allocation).
+        let start = buf.count
+        var x = v
+        repeat { buf.append(UInt8(0x30 + x % 10)); x /= 10 } while x > 0
+        buf[start...].reverse()
     }
 
     static let eventPrefix = Array("{\"event\":".utf8)
