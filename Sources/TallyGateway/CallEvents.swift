@@ -82,6 +82,7 @@ struct CallContext: Sendable {
         if let u = c.upstreamLatency { e["upstreamLatencyMs"] = .double((u * 1000 * 1000).rounded() / 1000) }
         e["bytesIn"] = .int(c.bytesIn)
         e["bytesOut"] = .int(c.bytesOut)
+        if !c.masked.isEmpty { e["masked"] = .array(c.masked.map { .string($0) }) }
         return .object(e)
     }
 }
@@ -99,4 +100,6 @@ struct CallCompletion: Sendable {
     var upstreamLatency: Double?
     var bytesIn: Int
     var bytesOut: Int
+    /// Names of the response fields the gateway masked (never their values); see ``ResponseMasking``.
+    var masked: [String] = []
 }

@@ -21,6 +21,9 @@ public struct GatewayConfiguration: Sendable {
     public var guardrails: Guardrails
     /// Largest non-streamed request body the gateway buffers (needed to identify and hash it).
     public var maxBufferedBody: Int
+    /// Mask upstream secrets in responses (credential-minting operations and error bodies; see README "Gateway").
+    /// Config key `maskResponses`, default on.
+    public var maskResponses = true
 
     public init(home: String, host: String, port: Int, upstream: UpstreamEndpoint, tlsCertificate: String? = nil, tlsKey: String? = nil,
                 account: String = "123456789012", guardrails: Guardrails = Guardrails(), maxBufferedBody: Int = 64 << 20) {
@@ -58,7 +61,8 @@ public struct GatewayConfiguration: Sendable {
         return url
     }
 
-    /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
+    /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "maskResponses": true,
+    /// "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
     public mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TallyError(.notFound, "--config \(path): cannot read the file")
@@ -68,7 +72,7 @@ public struct GatewayConfiguration: Sendable {
             throw TallyError(.badInput, "--config \(path): \(error)")
         }
         guard case .object(let object) = value else { throw TallyError(.badInput, "--config \(path): expected a JSON object") }
-        let known: Set<String> = ["account", "deny", "maxBufferedBody"]
+        let known: Set<String> = ["account", "deny", "maxBufferedBody", "maskResponses"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw TallyError(.badInput, "--config \(path): unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -83,6 +87,12 @@ public struct GatewayConfiguration: Sendable {
                 throw TallyError(.badInput, "--config \(path): \"maxBufferedBody\" must be a positive integer")
             }
             maxBufferedBody = n
+        }
+        if let mask = object["maskResponses"] {
+            guard case .bool(let on) = mask else {
+                throw TallyError(.badInput, "--config \(path): \"maskResponses\" must be true or false")
+            }
+            maskResponses = on
         }
         if let deny = object["deny"] {
             guard case .array(let rules) = deny else { throw TallyError(.badInput, "--config \(path): \"deny\" must be an array") }

@@ -16,6 +16,10 @@ extension GatewayHandler {
         "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
         "expect", "content-length",
     ]
+    /// `x-forwarded-*`, `forwarded` and `via`: proxy bookkeeping the agent must not set for the upstream.
+    static func isProxyHeader(_ name: String) -> Bool {
+        name.hasPrefix("x-forwarded-") || name == "forwarded" || name == "via" || name == "x-real-ip"
+    }
     /// Response headers not passed back to the agent (hop-by-hop).
     static let droppedResponseHeaders: Set<String> = [
         "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
@@ -58,9 +62,15 @@ extension GatewayHandler {
                 length = decoded.map { .known($0) } ?? .unknown
             }
         }
-        for h in head.headers {
+        // Only what the agent signed plus the transport allow-list (TallyAWS `forwardableHeaders`), and never the
+        // agent's authentication, hop-by-hop, framing or proxy headers, signed or not (review finding 6).
+        let identityEncoding = configuration.maskResponses
+            && (!auth.isS3 || ResponseMasking.credentialFields(service: ident?.service, operation: ident?.operation) != nil)
+        for h in verified.forwardableHeaders(of: head) {
             let name = h.name.lowercased()
-            if Self.droppedRequestHeaders.contains(name) || dropExtra.contains(name) { continue }
+            if Self.droppedRequestHeaders.contains(name) || dropExtra.contains(name) || Self.isProxyHeader(name) { continue }
+            // Masking needs to read the response: no compressed answers where it may apply.
+            if identityEncoding && name == "accept-encoding" { continue }
             if decode && name == "content-encoding" {
                 let rest = h.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                     .filter { $0.lowercased() != "aws-chunked" && !$0.isEmpty }
@@ -69,6 +79,7 @@ extension GatewayHandler {
             }
             up.headers.append(h)
         }
+        if identityEncoding { up.headers.append((name: "Accept-Encoding", value: "identity")) }
         SigV4.sign(&up, credentials: AWSCredentials(accessKeyId: upstreamCredential.accessKeyId,
                                                     secretAccessKey: upstreamCredential.secretAccessKey,
                                                     sessionToken: upstreamCredential.sessionToken),
@@ -136,17 +147,37 @@ extension GatewayHandler {
         var bytesOut = 0
         var outcome = status < 300 ? "ok" : (status < 400 ? "ok" : "aws-error")
         var detail: String?
-        do {
-            var bodyWriter = try await writer.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
-            for try await buffer in response.body {
-                bytesOut += buffer.readableBytes
-                if status >= 300 && errorPrefix.count < 65536 { errorPrefix += buffer.readableBytesView.prefix(65536 - errorPrefix.count) }
-                try await bodyWriter.write(buffer)
+        var masked: [String] = []
+        if let plan = maskPlan(ident: ident, method: head.method, status: status) {
+            // Credential-minting responses and error bodies: buffered (capped), masked, then written.
+            do {
+                let w = try await writeMasked(response, plan: plan, status: status, fields: fields,
+                                              upstreamCredential: upstreamCredential, callId: context.callId, proto: proto,
+                                              ident: ident, writer: writer)
+                bytesOut = w.bytesOut
+                errorPrefix = w.prefix
+                masked = w.masked
+                if let why = w.withheld {
+                    outcome = "withheld"
+                    detail = "the upstream answered \(status) but its response was withheld: \(why)"
+                }
+            } catch {
+                outcome = "aborted"
+                detail = "response stream broke: \(error)"
             }
-            try await bodyWriter.finish(nil)
-        } catch {
-            outcome = "aborted"
-            detail = "response stream broke: \(error)"
+        } else {
+            do {
+                var bodyWriter = try await writer.writeHead(HTTPResponse(status: .init(code: status), headerFields: fields))
+                for try await buffer in response.body {
+                    bytesOut += buffer.readableBytes
+                    if status >= 300 && errorPrefix.count < 65536 { errorPrefix += buffer.readableBytesView.prefix(65536 - errorPrefix.count) }
+                    try await bodyWriter.write(buffer)
+                }
+                try await bodyWriter.finish(nil)
+            } catch {
+                outcome = "aborted"
+                detail = "response stream broke: \(error)"
+            }
         }
         if let pump, await !BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel), detail == nil {
             detail = "the upstream answered before the agent's body ended; the rest of the body was not forwarded"
@@ -164,7 +195,7 @@ extension GatewayHandler {
         let upstreamRequestId = response.headers.first(name: "x-amz-request-id") ?? response.headers.first(name: "x-amzn-RequestId")
         return CallCompletion(outcome: outcome, status: status, errorCode: errorCode, detail: detail,
                               upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
-                              upstreamLatency: upstreamLatency, bytesIn: tap.byteCount, bytesOut: bytesOut)
+                              upstreamLatency: upstreamLatency, bytesIn: tap.byteCount, bytesOut: bytesOut, masked: masked)
     }
 
     /// The raw query without the presigned-auth parameters (nil when nothing is left).

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import TallyAWS
+
+extension GatewayHandler {
+    /// How one upstream response is masked (``ResponseMasking``); nil when it streams untouched.
+    struct MaskPlan: Sendable {
+        /// XML elements / JSON members to mask.
+        var fields: [String]
+        /// True for a successful credential-minting response: if nothing could be masked (an unknown shape or
+        /// encoding), the response is withheld rather than passed on.
+        var requiresMask: Bool
+    }
+
+    /// The plan for a response of `status` to `ident` (HEAD responses have no body; masking off: none).
+    func maskPlan(ident: IdentifiedOperation?, method: String, status: Int) -> MaskPlan? {
+        guard configuration.maskResponses, method != "HEAD", status != 304 else { return nil }
+        if status >= 300 { return MaskPlan(fields: ResponseMasking.errorFields, requiresMask: false) }
+        guard let fields = ResponseMasking.credentialFields(service: ident?.service, operation: ident?.operation) else { return nil }
+        return MaskPlan(fields: fields + ResponseMasking.errorFields, requiresMask: true)
+    }
+
+    /// What ``writeMasked(_:plan:status:fields:upstreamCredential:callId:proto:ident:writer:)`` sent.
+    struct MaskedWrite: Sendable {
+        var bytesOut: Int
+        /// The upstream body as received, up to 64 KiB (for the AWS error code).
+        var prefix: [UInt8]
+        var masked: [String]
+        /// Why the upstream response was withheld and an error sent instead (nil: it was passed on, masked).
+        var withheld: String?
+    }
+
+    /// Buffers the upstream body (at most ``ResponseMasking/maxBody``), masks it and writes it with a corrected
+    /// Content-Length. A body that is too large, content-encoded, or (for a credential) has nothing maskable is
+    /// withheld: the agent gets an AccessDenied error instead (the upstream call did run; the ledger says so).
+    func writeMasked(_ response: HTTPClientResponse, plan: MaskPlan, status: Int, fields: HTTPFields,
+                     upstreamCredential: UpstreamCredential, callId: String, proto: AWSProtocol, ident: IdentifiedOperation?,
+                     writer: consuming ResponseWriter) async throws -> MaskedWrite {
+        var withheld: String?
+        var original: [UInt8] = []
+        do {
+            let buffer = try await response.body.collect(upTo: ResponseMasking.maxBody)
+            original = Array(buffer.readableBytesView)
+        } catch {
+            withheld = "the upstream response exceeds \(ResponseMasking.maxBody) bytes and must be masked"
+        }
+        let encoding = response.headers.first(name: "content-encoding")?.lowercased()
+        if withheld == nil, let encoding, !encoding.isEmpty, encoding != "identity" {
+            withheld = "the upstream response is content-encoded (\(encoding)) and must be masked"
+        }
+        var result = ResponseMasking.Result(body: original, masked: [])
+        if withheld == nil {
+            var literals = [(name: "upstream-secret", value: upstreamCredential.secretAccessKey),
+                            (name: "upstream-secret", value: identity.base.secretAccessKey)]
+            if let token = upstreamCredential.sessionToken { literals.append((name: "upstream-session-token", value: token)) }
+            if let token = identity.base.sessionToken { literals.append((name: "upstream-session-token", value: token)) }
+            result = ResponseMasking.mask(original, fields: plan.fields, literals: literals)
+            if plan.requiresMask && result.masked.isEmpty && !original.isEmpty {
+                withheld = "no credential field could be found to mask in the \(ident?.operation ?? "") response"
+            }
+        }
+        let prefix = Array(original.prefix(65536))
+        if let withheld {
+            let e = AWSAuthError(code: "AccessDenied", message: "Tally gateway withheld the upstream response: \(withheld)",
+                                 httpStatus: 403)
+            try await writeError(e, proto: proto, ident: ident, requestId: callId, writer)
+            return MaskedWrite(bytesOut: 0, prefix: prefix, masked: [], withheld: withheld)
+        }
+        var out = fields
+        if result.body != original {
+            // The upstream's body checksums no longer hold for the masked body.
+            out[HTTPField.Name("x-amz-crc32")!] = nil
+            out[HTTPField.Name("content-md5")!] = nil
+        }
+        out[.contentLength] = String(result.body.count)
+        var bodyWriter = try await writer.writeHead(HTTPResponse(status: .init(code: status), headerFields: out))
+        if !result.body.isEmpty { try await bodyWriter.write(ByteBuffer(bytes: result.body)) }
+        try await bodyWriter.finish(nil)
+        return MaskedWrite(bytesOut: result.body.count, prefix: prefix, masked: result.masked, withheld: nil)
+    }
+}

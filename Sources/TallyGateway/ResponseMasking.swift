@@ -1,0 +1,186 @@
+/// Response masking (the DESIGN's "mask the response" step; review findings 3 and 14): the agent never receives a
+/// usable upstream secret. Responses of credential-minting operations (IAM CreateAccessKey, STS GetSessionToken /
+/// AssumeRole* / GetFederationToken, ...) and every upstream error body are buffered (small; capped), the secret
+/// fields are replaced by ``placeholder`` and the rest is passed on unchanged, so the call still succeeds and
+/// parses in the client. Every other response streams untouched.
+struct ResponseMasking: Sendable {
+    /// The value a masked field gets: parses as the string it replaces.
+    static let placeholder = "TALLY-MASKED"
+
+    /// Largest response body buffered for masking. A larger body that must be masked is withheld (fail closed).
+    static let maxBody = 1 << 20
+
+    /// Operations (`service:Operation`, the signing name) whose successful responses carry a credential of the
+    /// upstream account, with the fields that hold its secret parts. XML elements and JSON keys alike.
+    static let credentialOperations: [String: [String]] = {
+        let sts = ["SecretAccessKey", "SessionToken"]
+        return [
+            "iam:CreateAccessKey": ["SecretAccessKey"],
+            "iam:CreateServiceSpecificCredential": ["ServicePassword", "ServiceCredentialSecret"],
+            "iam:ResetServiceSpecificCredential": ["ServicePassword", "ServiceCredentialSecret"],
+            "sts:GetSessionToken": sts, "sts:AssumeRole": sts, "sts:AssumeRoleWithSAML": sts,
+            "sts:AssumeRoleWithWebIdentity": sts, "sts:AssumeRoot": sts, "sts:GetFederationToken": sts,
+            "cognito-identity:GetCredentialsForIdentity": ["SecretKey", "SessionToken"],
+            "lightsail:CreateBucketAccessKey": ["secretAccessKey"],
+            "ecr:GetAuthorizationToken": ["authorizationToken"],
+            "ecr-public:GetAuthorizationToken": ["authorizationToken"],
+            "codeartifact:GetAuthorizationToken": ["authorizationToken"],
+        ]
+    }()
+
+    /// Fields masked in every upstream error body (status ≥ 300): echoed upstream credentials (S3's
+    /// `SignatureDoesNotMatch` carries the upstream `AWSAccessKeyId` and the canonical request, which holds the
+    /// upstream `x-amz-security-token`; `InvalidToken` / `ExpiredToken` echo `Token-0`).
+    static let errorFields = ["SecretAccessKey", "SessionToken", "Token-0", "AWSAccessKeyId", "CanonicalRequest",
+                              "CanonicalRequestBytes", "SecurityToken"]
+
+    /// The secret fields of a successful response of `service:operation`, or nil when it carries no credential.
+    static func credentialFields(service: String?, operation: String?) -> [String]? {
+        guard let service, let operation else { return nil }
+        return credentialOperations["\(service):\(operation)"]
+    }
+
+    /// The outcome of masking one body.
+    struct Result: Sendable, Equatable {
+        var body: [UInt8]
+        /// Names of the fields (or literals) replaced, in first-seen order, without repeats. Never values.
+        var masked: [String]
+    }
+
+    /// Masks `fields` (XML elements or JSON string members, whichever the body is) and every literal occurrence
+    /// of `literals` (named by their key, e.g. the upstream secret itself, also in its JSON-escaped form).
+    static func mask(_ body: [UInt8], fields: [String], literals: [(name: String, value: String)] = []) -> Result {
+        var out = body
+        var masked: [String] = []
+        func note(_ name: String) { if !masked.contains(name) { masked.append(name) } }
+        switch out.first(where: { !isSpace($0) }) {
+        case UInt8(ascii: "<"): for f in maskXML(&out, fields: Set(fields)) { note(f) }
+        case UInt8(ascii: "{"), UInt8(ascii: "["): for f in maskJSON(&out, fields: Set(fields)) { note(f) }
+        default: break
+        }
+        for literal in literals where literal.value.utf8.count >= 8 {
+            let forms = Set([literal.value, literal.value.replacingSlashes()])
+            for form in forms where replaceAll(&out, Array(form.utf8), with: Array(placeholder.utf8)) { note(literal.name) }
+        }
+        return Result(body: out, masked: masked)
+    }
+
+    // MARK: XML
+
+    /// Replaces the text of every element named in `fields` (`<Name>…</Name>`, attributes allowed).
+    private static func maskXML(_ body: inout [UInt8], fields: Set<String>) -> [String] {
+        var found: [String] = []
+        var i = 0
+        let lt = UInt8(ascii: "<"), gt = UInt8(ascii: ">")
+        while i < body.count {
+            guard body[i] == lt else { i += 1; continue }
+            // the tag name
+            var j = i + 1
+            while j < body.count, isNameByte(body[j]) { j += 1 }
+            guard j > i + 1, j < body.count else { i += 1; continue }
+            let name = String(decoding: body[(i + 1)..<j], as: UTF8.self)
+            let local = name.split(separator: ":").last.map(String.init) ?? name  // `<p:Name>` matches Name
+            guard fields.contains(local) else { i = j; continue }
+            guard let close = body[j...].firstIndex(of: gt) else { break }
+            if body[close - 1] == UInt8(ascii: "/") { i = close + 1; continue }  // <Name/>: nothing to mask
+            let contentStart = close + 1
+            let endTag = Array("</\(name)>".utf8)
+            guard let end = find(endTag, in: body, from: contentStart) else {
+                // no end tag: mask to the end rather than pass a secret on
+                body.replaceSubrange(contentStart..<body.count, with: Array(placeholder.utf8))
+                found.append(local)
+                break
+            }
+            let replacement = Array(placeholder.utf8)
+            body.replaceSubrange(contentStart..<end, with: replacement)
+            found.append(local)
+            i = contentStart + replacement.count + endTag.count
+        }
+        return found
+    }
+
+    private static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x5F
+            || b == 0x2E || b == 0x3A
+    }
+
+    // MARK: JSON
+
+    /// Replaces the string value of every object member whose key is in `fields` (a tokenizer: strings inside
+    /// other strings are never mistaken for keys). A non-string value under such a key is left alone.
+    private static func maskJSON(_ body: inout [UInt8], fields: Set<String>) -> [String] {
+        var found: [String] = []
+        var i = 0
+        let quote = UInt8(ascii: "\""), colon = UInt8(ascii: ":")
+        while i < body.count {
+            guard body[i] == quote else { i += 1; continue }
+            guard let keyEnd = stringEnd(body, from: i) else { break }
+            var j = keyEnd + 1
+            while j < body.count, isSpace(body[j]) { j += 1 }
+            guard j < body.count, body[j] == colon else { i = keyEnd + 1; continue }  // a value, not a key
+            let key = String(decoding: body[(i + 1)..<keyEnd], as: UTF8.self)
+            j += 1
+            while j < body.count, isSpace(body[j]) { j += 1 }
+            guard fields.contains(key), j < body.count, body[j] == quote else { i = j; continue }
+            guard let valueEnd = stringEnd(body, from: j) else {
+                body.replaceSubrange((j + 1)..<body.count, with: Array(placeholder.utf8) + [quote])
+                found.append(key)
+                break
+            }
+            let replacement = Array(placeholder.utf8)
+            body.replaceSubrange((j + 1)..<valueEnd, with: replacement)
+            found.append(key)
+            i = j + 1 + replacement.count + 1
+        }
+        return found
+    }
+
+    /// The index of the closing quote of the JSON string opening at `start`.
+    private static func stringEnd(_ body: [UInt8], from start: Int) -> Int? {
+        var k = start + 1
+        while k < body.count {
+            switch body[k] {
+            case UInt8(ascii: "\\"): k += 2
+            case UInt8(ascii: "\""): return k
+            default: k += 1
+            }
+        }
+        return nil
+    }
+
+    // MARK: bytes
+
+    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    private static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
+        guard !needle.isEmpty, hay.count >= needle.count, from <= hay.count - needle.count else { return nil }
+        let first = needle[0]
+        var i = from
+        while i <= hay.count - needle.count {
+            if hay[i] == first, hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Replaces every occurrence of `needle`; true when there was one.
+    private static func replaceAll(_ hay: inout [UInt8], _ needle: [UInt8], with replacement: [UInt8]) -> Bool {
+        var any = false
+        var from = 0
+        while let at = find(needle, in: hay, from: from) {
+            hay.replaceSubrange(at..<(at + needle.count), with: replacement)
+            from = at + replacement.count
+            any = true
+        }
+        return any
+    }
+}
+
+private extension String {
+    /// The JSON-escaped form of `/` (`\/`), which a JSON encoder may use.
+    func replacingSlashes() -> String {
+        var s = ""
+        for c in self { if c == "/" { s += "\\/" } else { s.append(c) } }
+        return s
+    }
+}

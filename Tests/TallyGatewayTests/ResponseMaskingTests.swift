@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import TallyGateway
+import TallyCore
+
+/// Response masking (review findings 3 and 14): secrets are replaced, everything else is kept byte for byte.
+@Suite struct ResponseMaskingTests {
+    static let secret = "5CevMoSQYTZKta8EdgA5uD7Tj2gvxHcc+N0vt4aS"
+
+    /// The IAM CreateAccessKey answer of the shared wire capture 04.
+    @Test func iamCreateAccessKeyXML() throws {
+        let xml = """
+            <CreateAccessKeyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><CreateAccessKeyResult><AccessKey>\
+            <UserName>agent1</UserName><AccessKeyId>AKIARZPUZDIKN7GGJNZV</AccessKeyId><Status>Active</Status>\
+            <SecretAccessKey>\(Self.secret)</SecretAccessKey><CreateDate>2026-11-26T14:39:04.720228Z</CreateDate>\
+            </AccessKey></CreateAccessKeyResult><ResponseMetadata><RequestId>4GKh</RequestId></ResponseMetadata>\
+            </CreateAccessKeyResponse>
+            """
+        let fields = try #require(ResponseMasking.credentialFields(service: "iam", operation: "CreateAccessKey"))
+        let r = ResponseMasking.mask(Array(xml.utf8), fields: fields)
+        let text = String(decoding: r.body, as: UTF8.self)
+        #expect(r.masked == ["SecretAccessKey"])
+        #expect(!text.contains(Self.secret))
+        #expect(text == xml.replacingOccurrences(of: Self.secret, with: ResponseMasking.placeholder))
+    }
+
+    @Test func stsCredentialsXMLAndJSON() throws {
+        let fields = try #require(ResponseMasking.credentialFields(service: "sts", operation: "AssumeRole"))
+        for op in ["GetSessionToken", "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetFederationToken", "AssumeRoot"] {
+            #expect(ResponseMasking.credentialFields(service: "sts", operation: op) == ["SecretAccessKey", "SessionToken"], "\(op)")
+        }
+        #expect(ResponseMasking.credentialFields(service: "sts", operation: "GetCallerIdentity") == nil)
+        #expect(ResponseMasking.credentialFields(service: "iam", operation: nil) == nil)
+        let xml = """
+            <AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAX</AccessKeyId>
+              <SecretAccessKey>s3cr3t/+abcdefgh</SecretAccessKey>
+              <SessionToken>FwoGZXIvYXdzEJr//////////wEaDN</SessionToken><Expiration>2026-11-26T20:00:00Z</Expiration>
+            </Credentials></AssumeRoleResult></AssumeRoleResponse>
+            """
+        let x = ResponseMasking.mask(Array(xml.utf8), fields: fields)
+        let xt = String(decoding: x.body, as: UTF8.self)
+        #expect(x.masked == ["SecretAccessKey", "SessionToken"])
+        #expect(!xt.contains("s3cr3t") && !xt.contains("FwoGZXIvYXdz") && xt.contains("<AccessKeyId>ASIAX</AccessKeyId>"))
+        // JSON (awsJson / query-compatible answers): the keys are matched, values inside other strings are not
+        let json = #"{"Credentials": {"AccessKeyId":"ASIAX","SecretAccessKey" : "s3cr3t\/+\"q\"x","SessionToken":"tok\u0065n-abc"},"#
+            + #" "Note":"\"SecretAccessKey\":\"not-a-member\"", "Expiration": 1.7e9}"#
+        let j = ResponseMasking.mask(Array(json.utf8), fields: fields)
+        let jt = String(decoding: j.body, as: UTF8.self)
+        #expect(j.masked == ["SecretAccessKey", "SessionToken"])
+        #expect(jt == #"{"Credentials": {"AccessKeyId":"ASIAX","SecretAccessKey" : "TALLY-MASKED","SessionToken":"TALLY-MASKED"},"#
+            + #" "Note":"\"SecretAccessKey\":\"not-a-member\"", "Expiration": 1.7e9}"#)
+        let parsed = try JSONValue(parsing: j.body)
+        #expect(parsed["Credentials"]?["SecretAccessKey"]?.stringValue == ResponseMasking.placeholder)
+    }
+
+    /// Real S3 error bodies echo the upstream access key id and the canonical request (which holds the upstream
+    /// session token); `InvalidToken` echoes `Token-0`.
+    @Test func errorBodiesAndLiterals() {
+        let token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQ"
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message>\
+            <AWSAccessKeyId>AKIAUPSTREAM0000001</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256</StringToSign>\
+            <CanonicalRequest>GET
+            /b/k
+
+            host:s3.amazonaws.com
+            x-amz-security-token:\(token)
+            </CanonicalRequest><CanonicalRequestBytes>47 45 54</CanonicalRequestBytes><Token-0>\(token)</Token-0>\
+            <RequestId>R</RequestId></Error>
+            """
+        let r = ResponseMasking.mask(Array(xml.utf8), fields: ResponseMasking.errorFields,
+                                     literals: [(name: "upstream-session-token", value: token)])
+        let t = String(decoding: r.body, as: UTF8.self)
+        #expect(!t.contains(token) && !t.contains("AKIAUPSTREAM0000001"))
+        #expect(t.contains("<Code>SignatureDoesNotMatch</Code>") && t.contains("<StringToSign>AWS4-HMAC-SHA256</StringToSign>"))
+        #expect(Set(r.masked) == ["AWSAccessKeyId", "CanonicalRequest", "CanonicalRequestBytes", "Token-0"])
+        // A literal upstream secret anywhere in a buffered body, also JSON-escaped (`\/`).
+        let secret = "abc/def+ghijklmnop"
+        let body = #"{"message":"key abc\/def+ghijklmnop and abc/def+ghijklmnop"}"#
+        let l = ResponseMasking.mask(Array(body.utf8), fields: [], literals: [(name: "upstream-secret", value: secret)])
+        #expect(String(decoding: l.body, as: UTF8.self) == #"{"message":"key TALLY-MASKED and TALLY-MASKED"}"#)
+        #expect(l.masked == ["upstream-secret"])
+    }
+
+    @Test func unknownShapesAreLeftAloneAndReportNothing() {
+        let gz: [UInt8] = [0x1f, 0x8b, 0x08, 0x00] + Array("SecretAccessKey".utf8)
+        #expect(ResponseMasking.mask(gz, fields: ["SecretAccessKey"]).masked.isEmpty)
+        let selfClosing = "<R><SessionToken/><SecretAccessKey>x</SecretAccessKey></R>"
+        let r = ResponseMasking.mask(Array(selfClosing.utf8), fields: ["SessionToken", "SecretAccessKey"])
+        #expect(String(decoding: r.body, as: UTF8.self) == "<R><SessionToken/><SecretAccessKey>TALLY-MASKED</SecretAccessKey></R>")
+        // An unterminated element is masked to the end rather than passed on.
+        let cut = ResponseMasking.mask(Array("<R><SecretAccessKey>abcdef".utf8), fields: ["SecretAccessKey"])
+        #expect(String(decoding: cut.body, as: UTF8.self) == "<R><SecretAccessKey>TALLY-MASKED")
+    }
+
+    @Test func maskingIsConfigurableAndOnByDefault() throws {
+        var c = GatewayConfiguration(home: "/tmp/h", host: "127.0.0.1", port: 1, upstream: try UpstreamEndpoint.parse("http://127.0.0.1:1"))
+        #expect(c.maskResponses)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-mask-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let off = dir.appendingPathComponent("off.json").path
+        try Data(#"{"maskResponses": false}"#.utf8).write(to: URL(fileURLWithPath: off))
+        try c.apply(configFile: off)
+        #expect(!c.maskResponses)
+        let bad = dir.appendingPathComponent("bad.json").path
+        try Data(#"{"maskResponses": "yes"}"#.utf8).write(to: URL(fileURLWithPath: bad))
+        #expect(throws: TallyError.self) { try c.apply(configFile: bad) }
+    }
+
+    @Test func proxyHeadersAreNeverForwarded() {
+        for n in ["x-forwarded-for", "x-forwarded-host", "forwarded", "via", "x-real-ip"] { #expect(GatewayHandler.isProxyHeader(n), "\(n)") }
+        #expect(!GatewayHandler.isProxyHeader("x-amz-target"))
+        for n in ["authorization", "x-amz-security-token", "connection", "transfer-encoding", "content-length"] {
+            #expect(GatewayHandler.droppedRequestHeaders.contains(n), "\(n)")
+        }
+    }
+}
