@@ -68,7 +68,7 @@ public struct CredentialIssuer: Sendable {
         let ledger: Ledger
         do {
             ledger = try await Ledger.open(home: paths.home, options: options)
-        } catch let error as TallyError where error.reason.contains("locked by another process") {
+        } catch let error as TallyError where error.code == .ledgerLocked {
             return false
         }
         do {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TallyGateway
 import TallyCore
+import TallyLedger
 
 private func temporaryHome() throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-gw-\(UUID().uuidString)").path
@@ -82,5 +83,25 @@ private func temporaryHome() throws -> String {
         #expect(throws: CredentialRejection.revoked(at: Int64(now.timeIntervalSince1970))) { try store.lookup(c.accessKeyId, now: later).get() }
         let text = try String(contentsOfFile: paths.registry, encoding: .utf8)
         #expect(!text.contains(found.secret))
+    }
+}
+
+/// `credentials issue` while another writer holds the ledger: recognised by the error code
+/// (``TallyError/Code/ledgerLocked``), not by the message text; any other ledger error still fails the issue.
+@Suite struct CredentialIssuerLockTests {
+    @Test func aLockedLedgerLeavesTheIssuancePendingOtherErrorsThrow() async throws {
+        let home = try temporaryHome() + "/h"
+        _ = try Ledger.initialize(home: home)
+        let holder = try await Ledger.open(home: home)  // holds the writer lock, like a running gateway
+        let pending = try await CredentialIssuer(home: home).issue(principal: "bot", ttl: 3600, role: nil)
+        let entry = try CredentialRegistry(paths: GatewayPaths(home: home)).load()[pending.credential.accessKeyId]
+        #expect(entry?.issuanceRecorded == false)
+        try await holder.close()
+        let recorded = try await CredentialIssuer(home: home).issue(principal: "bot", ttl: 3600, role: nil)
+        #expect(try CredentialRegistry(paths: GatewayPaths(home: home)).load()[recorded.credential.accessKeyId]?.issuanceRecorded != false)
+        // no ledger at all: not "locked", so the issue fails instead of leaving an unrecordable credential
+        let empty = try temporaryHome()
+        await #expect(throws: TallyError.self) { _ = try await CredentialIssuer(home: empty).issue(principal: "bot", ttl: 3600, role: nil) }
+        #expect(TallyError(.ledgerLocked, "any wording").code == .ledgerLocked)
     }
 }
