@@ -46,10 +46,11 @@ public struct Gateway: Sendable {
         }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let metrics = GatewayMetrics()
+        let recorder = CallRecorder(ledger: ledger, metrics: metrics)
         let handler = GatewayHandler(
             configuration: configuration, store: store, identifier: identifier, mapping: mapping,
-            recorder: CallRecorder(ledger: ledger, metrics: metrics),
-            identity: UpstreamIdentity(base: base, upstream: configuration.upstream, client: client),
+            recorder: recorder,
+            identity: UpstreamIdentity(base: base, upstream: configuration.upstream, client: client, recorder: recorder),
             client: client, metrics: metrics, logger: logger)
 
         var builder: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(75)))

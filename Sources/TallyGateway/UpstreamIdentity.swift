@@ -28,10 +28,14 @@ final class UpstreamIdentity: Sendable {
         return arn
     }
 
-    init(base: UpstreamCredential, upstream: UpstreamEndpoint, client: HTTPClient) {
+    /// Where the gateway's own STS AssumeRole calls are recorded (review finding 11); nil records nothing.
+    private let recorder: CallRecorder?
+
+    init(base: UpstreamCredential, upstream: UpstreamEndpoint, client: HTTPClient, recorder: CallRecorder? = nil) {
         self.base = base
         self.upstream = upstream
         self.client = client
+        self.recorder = recorder
     }
 
     /// The credential to sign this principal's calls with.
@@ -41,9 +45,36 @@ final class UpstreamIdentity: Sendable {
         if let cached = cache.withLock({ $0[key] }), let exp = cached.expiration, exp.timeIntervalSinceNow > 300 {
             return cached
         }
-        let fresh = try await assumeRole(role: role, sessionName: sessionName(issued), region: region)
+        let name = sessionName(issued)
+        // Write-ahead like every other upstream call: the AssumeRole is on the record (durably) before it is made,
+        // and its outcome after (the temporary key id and expiry, never the secret or the token).
+        var event = assumeRoleEvent("upstream.assumeRole.requested", role: role, sessionName: name, issued: issued, region: region)
+        try await recorder?.record(.object(event))
+        event["type"] = "upstream.assumeRole.completed"
+        let fresh: UpstreamCredential
+        do {
+            fresh = try await assumeRole(role: role, sessionName: name, region: region)
+        } catch {
+            event["outcome"] = "error"
+            event["detail"] = .string("\(error)")
+            try? await recorder?.record(.object(event))
+            throw error
+        }
+        event["outcome"] = "ok"
+        event["upstreamAccessKeyId"] = .string(fresh.accessKeyId)
+        if let exp = fresh.expiration { event["expiration"] = .string(rfc3339(seconds: Int64(exp.timeIntervalSince1970))) }
+        try await recorder?.record(.object(event))
         cache.withLock { $0[key] = fresh }
         return fresh
+    }
+
+    /// The members of the `upstream.assumeRole.*` events.
+    /// `upstreamIdentity` is who makes the STS call: the gateway's own credential.
+    func assumeRoleEvent(_ type: String, role: String, sessionName: String, issued: IssuedCredential,
+                         region: String) -> [String: JSONValue] {
+        ["type": .string(type), "role": .string(role), "roleSessionName": .string(sessionName),
+         "principal": .string(issued.principal), "session": .string(issued.sessionId), "region": .string(region),
+         "upstreamIdentity": .string(baseARN ?? base.accessKeyId), "durationSeconds": 3600]
     }
 
     /// `tally-<principal>` restricted to the characters STS allows, at most 64.
