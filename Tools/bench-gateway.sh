@@ -111,7 +111,7 @@ printf '%-28s %10s\n' "throughput @ 64 connections" "req/s"
 printf '%-28s %10s\n' "direct (nginx 200)" "$d_tp" "nginx reverse proxy" "$n_tp" "tally gateway" "$t_tp"
 awk -v t="$t_tp" -v n="$n_tp" -v d="$d_tp" 'BEGIN {
   printf "tally / nginx proxy: %.2f (target >= 0.5); tally / direct: %.2f\n", t/n, t/d }'
-metrics="$(curl -s "http://127.0.0.1:$GW/_tally/metrics")"
+metrics="$(curl -s -H "Authorization: Bearer $(cat "$WORK/home/gateway/metrics.token")" "http://127.0.0.1:$GW/_tally/metrics")"
 echo "$metrics" | awk '/^tally_gateway_ledger_commit_seconds_(sum|count)/ {v[$1]=$2} /^tally_gateway_upstream_duration_seconds_(sum|count)/ {v[$1]=$2}
   END { printf "mean ledger commit wait %.3f ms, mean upstream time %.3f ms (gateway metrics over the whole run)\n",
         1000*v["tally_gateway_ledger_commit_seconds_sum"]/v["tally_gateway_ledger_commit_seconds_count"],

@@ -24,6 +24,11 @@ public struct GatewayConfiguration: Sendable {
     /// Mask upstream secrets in responses (credential-minting operations and error bodies; see README "Gateway").
     /// Config key `maskResponses`, default on.
     public var maskResponses = true
+    /// Bearer token `/_tally/metrics` requires (config `metricsToken`); nil and not public: refused until
+    /// ``resolveMetricsToken()`` sets the default one (see ``MetricsAccess``).
+    public var metricsToken: String?
+    /// Serve `/_tally/metrics` without authentication (config `metricsPublic`, default false).
+    public var metricsPublic = false
 
     public init(home: String, host: String, port: Int, upstream: UpstreamEndpoint, tlsCertificate: String? = nil, tlsKey: String? = nil,
                 account: String = "123456789012", guardrails: Guardrails = Guardrails(), maxBufferedBody: Int = 64 << 20) {
@@ -62,7 +67,7 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "maskResponses": true,
-    /// "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
+    /// "metricsToken": "...", "metricsPublic": false, "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
     public mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TallyError(.notFound, "--config \(path): cannot read the file")
@@ -72,7 +77,7 @@ public struct GatewayConfiguration: Sendable {
             throw TallyError(.badInput, "--config \(path): \(error)")
         }
         guard case .object(let object) = value else { throw TallyError(.badInput, "--config \(path): expected a JSON object") }
-        let known: Set<String> = ["account", "deny", "maxBufferedBody", "maskResponses"]
+        let known: Set<String> = ["account", "deny", "maxBufferedBody", "maskResponses", "metricsToken", "metricsPublic"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw TallyError(.badInput, "--config \(path): unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -93,6 +98,18 @@ public struct GatewayConfiguration: Sendable {
                 throw TallyError(.badInput, "--config \(path): \"maskResponses\" must be true or false")
             }
             maskResponses = on
+        }
+        if let token = object["metricsToken"] {
+            guard let text = token.stringValue, text.utf8.count >= 16, text.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+                throw TallyError(.badInput, "--config \(path): \"metricsToken\" must be at least 16 printable ASCII characters")
+            }
+            metricsToken = text
+        }
+        if let open = object["metricsPublic"] {
+            guard case .bool(let on) = open else {
+                throw TallyError(.badInput, "--config \(path): \"metricsPublic\" must be true or false")
+            }
+            metricsPublic = on
         }
         if let deny = object["deny"] {
             guard case .array(let rules) = deny else { throw TallyError(.badInput, "--config \(path): \"deny\" must be an array") }

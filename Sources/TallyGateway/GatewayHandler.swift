@@ -47,7 +47,7 @@ final class GatewayHandler: Sendable {
 
     /// Handles one request end to end, writing the response.
     func respond(_ request: Request, _ writer: consuming ResponseWriter, channel: any Channel) async throws {
-        if request.head.path?.hasPrefix("/_tally/") == true, request.head.headerFields[.authorization] == nil {
+        if request.head.path?.hasPrefix("/_tally/") == true, Self.isInternalRequest(request.head) {
             try await serveInternal(request, writer)
             return
         }
@@ -255,6 +255,7 @@ final class GatewayHandler: Sendable {
             text = "{\"status\":\"ok\"}\n"
             fields[.contentType] = "application/json"
         case "/_tally/metrics":
+            guard metricsAuthorized(request.head) else { try await refuseMetrics(writer); return }  // review finding 13
             text = metrics.render()
             fields[.contentType] = "text/plain; version=0.0.4"
         default:

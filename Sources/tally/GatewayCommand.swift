@@ -7,11 +7,19 @@ import TallyGateway
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
-        abstract: "Run the AWS API gateway: verify agents' SigV4, record each call durably, re-sign and forward.")
+        abstract: "Run the AWS API gateway: verify agents' SigV4, record each call durably, re-sign and forward.",
+        discussion: """
+            Responses that carry an upstream secret (IAM CreateAccessKey, STS GetSessionToken/AssumeRole*/\
+            GetFederationToken, ...) and upstream error bodies are masked: the secret fields read TALLY-MASKED \
+            (config "maskResponses": false turns this off). GET /_tally/health is open; GET /_tally/metrics \
+            (Prometheus) needs "Authorization: Bearer TOKEN", TOKEN being the config's "metricsToken" or the \
+            content of HOME/gateway/metrics.token (written at start, mode 0600); config "metricsPublic": true \
+            serves it without a token.
+            """)
     @OptionGroup var home: HomeOptions
     @Option(help: "Listen address HOST:PORT.") var listen: String = "127.0.0.1:8080"
     @Option(help: "Upstream: a base URL (http or https, e.g. http://127.0.0.1:5000) or `aws` (each service's public endpoint for the signed region).") var upstream: String
-    @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}]}.") var config: String?
+    @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}], \"maskResponses\": true, \"metricsToken\": \"...\", \"metricsPublic\": false, \"maxBufferedBody\": N}.") var config: String?
     @Option(help: "PEM certificate chain for an HTTPS listener.") var tlsCert: String?
     @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
     @Option(help: "PEM CA bundle to trust for an https upstream (default: system roots, or env AWS_CA_BUNDLE).") var upstreamCABundle: String?
@@ -26,6 +34,7 @@ struct GatewayCommand: AsyncParsableCommand {
                                                  tlsCertificate: tlsCert, tlsKey: tlsKey)
         configuration.upstreamCABundle = upstreamCABundle
         if let config { try configuration.apply(configFile: config) }
+        try configuration.resolveMetricsToken()
         var logger = Logger(label: "tally.gateway", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = level
         try await Gateway(configuration: configuration, logger: logger).run()

@@ -129,7 +129,8 @@ def test_guardrail_deny(moto, tmp_path):
 def test_health_and_metrics(gateway, agent):
     gateway.aws(agent, "sts", "get-caller-identity")
     assert requests.get(gateway.url + "/_tally/health").json()["status"] == "ok"
-    text = requests.get(gateway.url + "/_tally/metrics").text
+    token = (gateway.home / "gateway" / "metrics.token").read_text().strip()  # metrics need the token (finding 13)
+    text = requests.get(gateway.url + "/_tally/metrics", headers={"Authorization": f"Bearer {token}"}).text
     assert 'tally_gateway_calls_total{service="sts",outcome="ok"}' in text
     assert "tally_gateway_ledger_commit_seconds_count" in text
     assert "tally_gateway_request_duration_seconds_bucket" in text
