@@ -13,6 +13,9 @@ public final class CredentialStore: Sendable {
         var entries: [String: (IssuedCredential, String)] = [:]
         var stamp: RegistryStamp?
         var lastCheck: Double = 0
+        /// Why the last reload failed (the registry changed but could not be read): every key is refused until
+        /// a reload succeeds, so a revocation written just before the failure is never missed (review finding 10).
+        var failure: String?
     }
 
     public init(paths: GatewayPaths) throws {
@@ -25,8 +28,20 @@ public final class CredentialStore: Sendable {
     /// The credential and its derived secret, or why the key is refused.
     public func lookup(_ accessKeyId: String, now: Date) -> Result<(credential: IssuedCredential, secret: String), CredentialRejection> {
         // One stat(2) per lookup: issuance and revocation take effect on the next request.
-        try? reload(force: false, now: now.timeIntervalSince1970)
-        guard let (credential, secret) = state.withLock({ $0.entries[accessKeyId] }) else { return .failure(.unknown) }
+        do { try reload(force: false, now: now.timeIntervalSince1970) } catch {
+            let reason = "\(error)"
+            state.withLock { $0.failure = reason }
+        }
+        let found = state.withLock { s -> Result<(IssuedCredential, String), CredentialRejection> in
+            if let failure = s.failure { return .failure(.registryUnreadable(failure)) }
+            guard let entry = s.entries[accessKeyId] else { return .failure(.unknown) }
+            return .success(entry)
+        }
+        let credential: IssuedCredential, secret: String
+        switch found {
+        case .failure(let rejection): return .failure(rejection)
+        case .success(let entry): (credential, secret) = entry
+        }
         if let rejection = credential.rejection(at: now) { return .failure(rejection) }
         return .success((credential, secret))
     }
@@ -49,6 +64,7 @@ public final class CredentialStore: Sendable {
         state.withLock {
             $0.entries = entries
             $0.stamp = stamp
+            $0.failure = nil
         }
     }
 }

@@ -98,12 +98,15 @@ public enum CredentialRejection: Error, Sendable, Hashable, CustomStringConverti
     case unknown
     case expired(at: Int64)
     case revoked(at: Int64)
+    /// The registry changed but could not be read: every key is refused until it can (fail closed).
+    case registryUnreadable(String)
 
     public var description: String {
         switch self {
         case .unknown: return "unknown access key"
         case .expired(let at): return "credential expired at \(rfc3339(seconds: at))"
         case .revoked(let at): return "credential revoked at \(rfc3339(seconds: at))"
+        case .registryUnreadable(let why): return "the credential registry cannot be read (all keys refused): \(why)"
         }
     }
 }

@@ -105,3 +105,27 @@ private func temporaryHome() throws -> String {
         #expect(TallyError(.ledgerLocked, "any wording").code == .ledgerLocked)
     }
 }
+
+/// Review finding 10: when the registry changes but cannot be read, the stale cache must not keep serving (a
+/// revocation written just before would be missed): every key is refused until the registry reads again.
+@Suite struct CredentialStoreFailClosedTests {
+    @Test func anUnreadableRegistryRefusesEveryKeyUntilItReadsAgain() async throws {
+        let home = try temporaryHome() + "/h"
+        _ = try Ledger.initialize(home: home)
+        let paths = GatewayPaths(home: home)
+        let issued = try await CredentialIssuer(home: home).issue(principal: "bot", ttl: 3600, role: nil)
+        let id = issued.credential.accessKeyId
+        let store = try CredentialStore(paths: paths)
+        guard case .success(let ok) = store.lookup(id, now: Date()) else { Issue.record("valid key refused"); return }
+        #expect(ok.secret == issued.secretAccessKey)
+        let good = try #require(FileManager.default.contents(atPath: paths.registry))
+        try Data("{ not json, and longer than before: \(String(repeating: "x", count: 64))".utf8)
+            .write(to: URL(fileURLWithPath: paths.registry))
+        guard case .failure(.registryUnreadable) = store.lookup(id, now: Date()) else {
+            Issue.record("a changed, unreadable registry must refuse every key"); return
+        }
+        guard case .failure(.registryUnreadable) = store.lookup(id, now: Date()) else { Issue.record("still refused"); return }
+        try good.write(to: URL(fileURLWithPath: paths.registry))
+        guard case .success = store.lookup(id, now: Date()) else { Issue.record("a readable registry serves again"); return }
+    }
+}
