@@ -25,6 +25,26 @@ public enum LZ4 {
         try source.withUnsafeBytes { try compress($0) }
     }
 
+    /// The default LZ4HC compression level (9): about 30% smaller than `compress` on ledger
+    /// events and several times slower; the output is the same LZ4 block format.
+    public static let highCompressionDefaultLevel = 9
+
+    /// Compresses `source` with LZ4_compress_HC at `level` (1...12) into a new array.
+    public static func compressHC(_ source: UnsafeRawBufferPointer, level: Int = highCompressionDefaultLevel) throws -> [UInt8] {
+        let bound = compressBound(source.count)
+        return try [UInt8](unsafeUninitializedCapacity: max(bound, 1)) { out, n in
+            let written = LZ4_compress_HC(
+                source.baseAddress?.assumingMemoryBound(to: CChar.self),
+                UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
+                Int32(source.count), Int32(bound), Int32(level))
+            guard written > 0 || source.count == 0 else {
+                n = 0
+                throw TallyError(.compression, "LZ4_compress_HC failed on \(source.count) bytes")
+            }
+            n = Int(written)
+        }
+    }
+
     /// Decompresses a block whose decompressed size is exactly `originalSize`.
     /// Throws on malformed input (LZ4_decompress_safe never reads or writes out of bounds).
     public static func decompress(_ source: UnsafeRawBufferPointer, originalSize: Int) throws -> [UInt8] {
@@ -39,6 +59,22 @@ public enum LZ4 {
                 throw TallyError(.compression, "LZ4 block is corrupt (decoded \(got) of \(originalSize) bytes)")
             }
             n = originalSize
+        }
+    }
+
+    /// Decompresses a block into `out`, which must hold exactly its decompressed size (reusing a
+    /// buffer avoids fresh pages for every block). Throws on malformed input.
+    public static func decompress(_ source: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws {
+        guard out.count > 0 else {
+            guard source.count == 1, source[0] == 0 else { throw TallyError(.compression, "LZ4 block is corrupt (expected an empty block)") }
+            return
+        }
+        let got = LZ4_decompress_safe(
+            source.baseAddress?.assumingMemoryBound(to: CChar.self),
+            out.baseAddress!.assumingMemoryBound(to: CChar.self),
+            Int32(source.count), Int32(out.count))
+        guard got == Int32(out.count) else {
+            throw TallyError(.compression, "LZ4 block is corrupt (decoded \(got) of \(out.count) bytes)")
         }
     }
 

@@ -63,21 +63,21 @@ enum FileIO {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw TallyError(.io, "cannot stat \(path): \(errorText())") }
         let size = Int(st.st_size)
-        var out = [UInt8](repeating: 0, count: size)
-        var off = 0
-        try out.withUnsafeMutableBytes { b in
+        // Read straight into uninitialised storage: zero-filling first would touch every page twice.
+        return try [UInt8](unsafeUninitializedCapacity: max(size, 1)) { b, count in
+            var off = 0
             while off < size {
                 let n = pread(fd, b.baseAddress! + off, size - off, off_t(off))
                 if n < 0 {
                     if errno == EINTR { continue }
+                    count = 0
                     throw TallyError(.io, "cannot read \(path): \(errorText())")
                 }
                 if n == 0 { break }
                 off += n
             }
+            count = off
         }
-        if off < size { out.removeSubrange(off...) }
-        return out
     }
 
     static func fileSize(_ path: String) -> Int? {

@@ -20,20 +20,26 @@ extension LedgerWriter {
         return try EpochSet.load(noteText: noteText, publicKeysText: pubText, rootKey: rootKey)
     }
 
+    /// Takes the ledger's exclusive writer lock (waiting up to `timeout` seconds); returns its descriptor.
+    static func acquireLock(_ paths: LedgerPaths, timeout: Double) throws -> Int32 {
+        let lockFD = try FileIO.openFile(paths.lock, O_RDWR | O_CREAT, 0o600)
+        let deadline = Date().addingTimeInterval(timeout)
+        while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            if Date() > deadline {
+                close(lockFD)
+                throw TallyError(.ledgerLocked, "the ledger in \(paths.home) is locked by another process (waited \(timeout) s)")
+            }
+            usleep(20_000)
+        }
+        return lockFD
+    }
+
     /// Opens the ledger for appending: takes the lock, replays the tail since the last checkpoint,
     /// cuts off a torn uncommitted tail (reported), checkpoints committed-but-uncheckpointed
     /// records, and erases the keys of ended epochs. Fails closed on any other damage.
     static func open(paths: LedgerPaths, options: LedgerOptions) throws -> (LedgerWriter, RecoveryReport?) {
         try paths.checkIsHome()
-        let lockFD = try FileIO.openFile(paths.lock, O_RDWR | O_CREAT, 0o600)
-        let deadline = Date().addingTimeInterval(options.lockTimeout)
-        while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-            if Date() > deadline {
-                close(lockFD)
-                throw TallyError(.ledgerLocked, "the ledger in \(paths.home) is locked by another process (waited \(options.lockTimeout) s)")
-            }
-            usleep(20_000)
-        }
+        let lockFD = try acquireLock(paths, timeout: options.lockTimeout)
         let epochs: EpochSet
         let keys: EpochKeyStore
         do {

@@ -63,6 +63,7 @@ struct SegmentVerifyJob: @unchecked Sendable {
             expected = h.firstSeq; chain = h.startChain; chainKnown = true; frontier = h.startFrontier; frontierValid = true
         }
         var builder = RecordBuilder()
+        var scratch: [UInt8] = []
         var cov = 0
         let sortedTargets = targets.sorted()
         var nextTarget = 0
@@ -88,9 +89,15 @@ struct SegmentVerifyJob: @unchecked Sendable {
                 }
                 let blockChainKnown = chainKnown
                 do {
-                    let content = try SegmentScan.content(buf, offset: offset, header: h)
-                    try content.withUnsafeBytes { c in
-                        try BlockContent.forEachRecord(c, header: h) { seq, time, event in
+                    // One decompression buffer for the whole segment (no fresh pages per block).
+                    let u = Int(h.uncompressedLength)
+                    if scratch.count < u { scratch = [UInt8](unsafeUninitializedCapacity: u) { _, n in n = u } }
+                    let payloadStart = offset + SegmentFormat.blockHeaderSize
+                    let payload = UnsafeRawBufferPointer(rebasing: buf[payloadStart..<(payloadStart + Int(h.compressedLength))])
+                    try scratch.withUnsafeMutableBytes { whole in
+                        let c = UnsafeMutableRawBufferPointer(rebasing: whole[0..<u])
+                        try LZ4.decompress(payload, into: c)
+                        try BlockContent.forEachRecord(UnsafeRawBufferPointer(c), header: h) { seq, time, event in
                             let leaf = builder.leaf(event: event, seq: seq, time: time)
                             if chainKnown { chain = LedgerHash.chain(chain, leaf) }
                             if frontierValid {

@@ -140,7 +140,17 @@ struct LedgerBench: AsyncParsableCommand {
         let linesPath = base + "/events.jsonl"
         try Data(input).write(to: URL(fileURLWithPath: linesPath))
         if let lz4Size = lz4CLISize(linesPath) {
-            print("size   ledger segments + checkpoints: \(ledgerBytes) bytes (\(fmt(Double(ledgerBytes) / Double(input.count) * 100))% of input); lz4 -1 of the same JSON lines: \(lz4Size) bytes; ratio ledger/lz4 = \(fmt(Double(ledgerBytes) / Double(lz4Size)))")
+            print("size   ledger segments + checkpoints: \(ledgerBytes) bytes (\(fmt(Double(ledgerBytes) / Double(input.count) * 100))% of input); lz4 -1 of the same JSON lines: \(lz4Size) bytes; ratio ledger/lz4 = \(String(format: "%.4f", Double(ledgerBytes) / Double(lz4Size)))")
+            // `tally ledger compact`: sealed segments recompressed with LZ4HC; then everything must still verify.
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let c0 = processCPUSeconds()
+            let report = try LedgerCompaction.run(home: home)
+            let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let compactCPU = processCPUSeconds() - c0
+            let verified = try LedgerVerifier(home: home).run()
+            precondition(verified.ok && verified.records == UInt64(events), "verify after compaction failed")
+            let compacted = try directorySize(home + "/ledger/segments") + (FileManager.default.attributesOfItem(atPath: home + "/ledger/checkpoints.log")[.size] as? Int ?? 0)
+            print("size   after `ledger compact` (LZ4HC level \(LZ4.highCompressionDefaultLevel), \(report.compacted.count) sealed segments, \(fmt(s)) s, CPU \(fmt(compactCPU)) s; verified again): \(compacted) bytes; ratio ledger/lz4 = \(String(format: "%.4f", Double(compacted) / Double(lz4Size)))")
         } else {
             print("size   ledger segments + checkpoints: \(ledgerBytes) bytes (\(fmt(Double(ledgerBytes) / Double(input.count) * 100))% of input); lz4 CLI not found, no comparison")
         }

@@ -7,7 +7,7 @@ struct LedgerCommand: AsyncParsableCommand {
         abstract: "Write, read, verify and prove the tamper-evident ledger.",
         subcommands: [
             LedgerAppendCommand.self, LedgerVerifyCommand.self, LedgerCheckpointCommand.self,
-            LedgerCatCommand.self, LedgerProveCommand.self, LedgerVerifyProofCommand.self,
+            LedgerCatCommand.self, LedgerProveCommand.self, LedgerVerifyProofCommand.self, LedgerCompactCommand.self,
         ]
     )
 }

@@ -1,0 +1,159 @@
+import Foundation
+public import TallyCore
+
+/// What `LedgerCompaction.run` did.
+public struct CompactionReport: Sendable {
+    public struct Skipped: Sendable {
+        public var file: String
+        public var reason: String
+    }
+    /// Segments rewritten with recompressed blocks.
+    public var compacted: [String] = []
+    /// Sealed segments left as they were, with the reason (damaged, already compact, …).
+    public var skipped: [Skipped] = []
+    /// Bytes of all segment files before and after.
+    public var bytesBefore = 0
+    public var bytesAfter = 0
+}
+
+/// Recompresses the blocks of sealed segments with LZ4HC (docs/LEDGER-FORMAT.md, "Compaction").
+///
+/// The append path compresses with the fast LZ4 compressor so that commits stay cheap; once a
+/// segment is sealed (a newer one exists) nothing appends to it again, and its blocks can be
+/// recompressed with the slower, stronger LZ4HC into the same LZ4 block format. Only the `C`
+/// (compressed length) and CRC fields of each block header change: the uncompressed content, and
+/// so every hash, the chain, the tree and every signed checkpoint and proof, stay exactly as they
+/// were. A segment with any damaged or unreadable byte is never rewritten (its evidence stays
+/// where verify reports it). Each segment is replaced atomically (temporary file, fsync, rename,
+/// directory fsync) under the writer lock, so a crash leaves either the old or the new file.
+public enum LedgerCompaction {
+    static let tempSuffix = ".compact"
+
+    /// Compacts every sealed segment of the ledger in `home` that is not compact yet.
+    /// `progress(done, total)` is called after each segment.
+    public static func run(home: String, level: Int = LZ4.highCompressionDefaultLevel, lockTimeout: Double = 10,
+                           progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> CompactionReport {
+        guard (1...12).contains(level) else {
+            throw TallyError(.badUsage, "compression level \(level) is out of range: LZ4HC levels are 1–12")
+        }
+        let paths = LedgerPaths(home: home)
+        try paths.checkIsHome()
+        let lockFD = try LedgerWriter.acquireLock(paths, timeout: lockTimeout)
+        defer { close(lockFD) }
+        // Leftovers of an interrupted compaction are incomplete copies: the originals are intact.
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: paths.segmentsDir) {
+            for n in names where n.hasSuffix(tempSuffix) { unlink(paths.segmentsDir + "/" + n) }
+        }
+        let indexes = try paths.segmentIndexes()
+        var report = CompactionReport()
+        for i in indexes { report.bytesBefore += FileIO.fileSize(paths.segmentPath(i)) ?? 0 }
+        // Segments whose size is what the last compaction left are not recompressed again.
+        let statePath = paths.dir + "/compacted.list"
+        var state = readState(statePath)
+        var sealed: [UInt32] = []
+        for i in indexes.dropLast() {
+            let name = LedgerPaths.segmentName(i)
+            if let size = state[name], size == FileIO.fileSize(paths.segmentPath(i)) {
+                report.skipped.append(.init(file: name, reason: "already compact"))
+            } else {
+                sealed.append(i)
+            }
+        }
+        let outcomes = Slots<Result<Bool, TallyError>>(count: sealed.count, initial: .success(false))
+        let done = Slots(count: 1, initial: 0)
+        let doneLock = NSLock()
+        parallelFor(sealed.count) { k in
+            do {
+                outcomes[k] = .success(try compactSegment(paths.segmentPath(sealed[k]), level: level))
+            } catch let e as TallyError {
+                outcomes[k] = .failure(e)
+            } catch {
+                outcomes[k] = .failure(TallyError(.io, "\(error)"))
+            }
+            doneLock.lock(); done[0] += 1; let n = done[0]; doneLock.unlock()
+            progress?(n, sealed.count)
+        }
+        var rewrote = false
+        for (k, i) in sealed.enumerated() {
+            let name = LedgerPaths.segmentName(i)
+            switch outcomes[k] {
+            case .success(let didRewrite):
+                if didRewrite { report.compacted.append(name); rewrote = true } else { report.skipped.append(.init(file: name, reason: "already compact")) }
+                state[name] = FileIO.fileSize(paths.segmentPath(i))
+            case .failure(let e): report.skipped.append(.init(file: name, reason: e.reason))
+            }
+        }
+        report.skipped.sort { $0.file < $1.file }
+        if rewrote { try FileIO.syncDirectory(paths.segmentsDir) }
+        if !sealed.isEmpty {
+            let text = state.keys.sorted().map { "\($0) \(state[$0]!)\n" }.joined()
+            try FileIO.writeAtomically(statePath, Array(text.utf8))
+        }
+        for i in indexes { report.bytesAfter += FileIO.fileSize(paths.segmentPath(i)) ?? 0 }
+        return report
+    }
+
+    /// `ledger/compacted.list`: one line per compacted segment, "NAME SIZE". Advisory only (a
+    /// missing or stale entry just means the segment is recompressed again); never trusted by verify.
+    static func readState(_ path: String) -> [String: Int] {
+        guard let bytes = try? FileIO.readFile(path) else { return [:] }
+        var state: [String: Int] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let size = Int(parts[1]) { state[String(parts[0])] = size }
+        }
+        return state
+    }
+
+    /// Rewrites one sealed segment with LZ4HC blocks when that makes it smaller; returns whether it did.
+    /// Throws (leaving the file untouched) when the segment is damaged in any way.
+    static func compactSegment(_ path: String, level: Int) throws -> Bool {
+        let bytes = try FileIO.readFile(path)
+        let rewritten: [UInt8]? = try bytes.withUnsafeBytes { buf in
+            let scan = SegmentScan(buf)
+            guard scan.header != nil, scan.headerProblem == nil else {
+                throw TallyError(.integrity, "the segment header is damaged; not rewritten (run `tally ledger verify`)")
+            }
+            var out: [UInt8] = Array(buf[0..<scan.headerLength])
+            out.reserveCapacity(buf.count)
+            for entry in scan.entries {
+                guard case .good(let offset, let header) = entry else {
+                    throw TallyError(.integrity, "the segment holds a damaged or incomplete block; not rewritten (run `tally ledger verify`)")
+                }
+                let content = try SegmentScan.content(buf, offset: offset, header: header)
+                let hc = try content.withUnsafeBytes { try LZ4.compressHC($0, level: level) }
+                let payloadStart = offset + SegmentFormat.blockHeaderSize
+                let payloadEnd = payloadStart + Int(header.compressedLength)
+                if hc.count < Int(header.compressedLength) {
+                    // Check the new payload decodes to the same content before it replaces the old one.
+                    let back = try LZ4.decompress(hc, originalSize: content.count)
+                    guard back == content else { throw TallyError(.compression, "LZ4HC output did not round-trip; segment not rewritten") }
+                    var h = header
+                    h.compressedLength = UInt32(hc.count)
+                    out.append(contentsOf: h.encoded(payload: hc))
+                } else {
+                    out.append(contentsOf: buf[offset..<payloadEnd])
+                }
+            }
+            return out.count < buf.count ? out : nil
+        }
+        guard let rewritten else { return false }
+        let tmp = path + tempSuffix
+        let fd = try FileIO.openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o644)
+        do {
+            try FileIO.writeAll(fd, rewritten, path: tmp)
+            try FileIO.syncFile(fd, path: tmp)
+        } catch { close(fd); unlink(tmp); throw error }
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            let why = FileIO.errorText()
+            unlink(tmp)
+            throw TallyError(.io, "cannot rename \(tmp) to \(path): \(why)")
+        }
+        return true
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import TallyCore
+@testable import TallyLedger
+
+/// `ledger compact`: sealed segments get LZ4HC blocks; content, hashes, checkpoints and proofs
+/// are unchanged; damaged segments and the open segment are never rewritten.
+@Suite struct CompactionTests {
+    func makeLedger(_ home: TempHome) async throws -> LedgerOptions {
+        var o = testOptions()
+        o.segmentMaxBytes = 6 << 10
+        o.blockMaxBytes = 3 << 10
+        o.checkpointEveryRecords = 500
+        _ = try Ledger.initialize(home: home.path, options: o)
+        let l = try await Ledger.open(home: home.path, options: o)
+        for round in 0..<6 { _ = try await l.append(contentsOf: (round * 400..<(round + 1) * 400).map(sampleEvent)) }
+        try await l.close()
+        return o
+    }
+
+    func segmentFiles(_ home: TempHome) throws -> [String: [UInt8]] {
+        let dir = home.path + "/ledger/segments"
+        var out: [String: [UInt8]] = [:]
+        for n in try FileManager.default.contentsOfDirectory(atPath: dir) { out[n] = try FileIO.readFile(dir + "/" + n) }
+        return out
+    }
+
+    @Test func compactsSealedSegmentsWithoutChangingAnyHash() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        let o = try await makeLedger(home)
+        let before = try segmentFiles(home)
+        #expect(before.count >= 3)
+        let records = try LedgerReader(home: home.path).records()
+        let bundle = try LedgerProofs.prove(home: home.path, seq: 17)
+        let key = try NoteVerifierKey(parsing: String(contentsOfFile: home.path + "/ledger.pub", encoding: .utf8))
+        // A leftover of an interrupted compaction is removed.
+        try Array("partial".utf8).withUnsafeBytes { b in
+            let fd = try FileIO.openFile(home.path + "/ledger/segments/seg-00000001.tseg.compact", O_WRONLY | O_CREAT)
+            try FileIO.writeAll(fd, b, path: "leftover"); close(fd)
+        }
+
+        let report = try LedgerCompaction.run(home: home.path)
+        let after = try segmentFiles(home)
+        let newest = before.keys.max()!
+        #expect(report.compacted.count == before.count - 1)
+        #expect(!report.compacted.contains(newest))
+        #expect(after[newest] == before[newest])
+        #expect(after.keys.sorted() == before.keys.sorted())
+        for name in report.compacted { #expect(after[name]!.count < before[name]!.count, "\(name)") }
+        #expect(report.bytesAfter < report.bytesBefore)
+
+        let verified = try LedgerVerifier(home: home.path).run()
+        #expect(verified.ok && verified.records == 2400, "\(verified.problems.map(\.text))")
+        let reread = try LedgerReader(home: home.path).records()
+        #expect(reread.map(\.seq) == records.map(\.seq))
+        #expect(reread.map(\.event) == records.map(\.event))
+        #expect(reread.map(\.time) == records.map(\.time))
+        #expect(try LedgerProofs.verify(bundle: bundle, rootKey: key) == 17)
+
+        // Re-running finds nothing to do and changes nothing; appends continue afterwards.
+        let again = try LedgerCompaction.run(home: home.path)
+        #expect(again.compacted.isEmpty && again.bytesAfter == report.bytesAfter)
+        let l = try await Ledger.open(home: home.path, options: o)
+        #expect(try await l.append(sampleEvent(9999)) == 2401)
+        try await l.close()
+        #expect(try LedgerVerifier(home: home.path).run().ok)
+    }
+
+    @Test func neverRewritesADamagedSegment() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        _ = try await makeLedger(home)
+        let path = home.path + "/ledger/segments/seg-00000002.tseg"
+        var bytes = try FileIO.readFile(path)
+        bytes[bytes.count / 2] ^= 0x40
+        try FileIO.writeAtomically(path, bytes)
+        let damage = try LedgerVerifier(home: home.path).run().problems
+        #expect(!damage.isEmpty)
+
+        let report = try LedgerCompaction.run(home: home.path)
+        #expect(report.skipped.contains { $0.file == "seg-00000002.tseg" && $0.reason.contains("damaged") })
+        #expect(report.compacted.contains("seg-00000001.tseg"))
+        #expect(try FileIO.readFile(path) == bytes)
+        // Verify reports the same damage at the same places.
+        #expect(try LedgerVerifier(home: home.path).run().problems == damage)
+    }
+
+    @Test func rejectsABadLevelAndAForeignHome() throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        #expect(throws: TallyError.self) { _ = try LedgerCompaction.run(home: home.path) }
+        _ = try Ledger.initialize(home: home.path, options: testOptions())
+        #expect(throws: TallyError.self) { _ = try LedgerCompaction.run(home: home.path, level: 13) }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
