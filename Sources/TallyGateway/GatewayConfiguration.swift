@@ -67,7 +67,7 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "maskResponses": true,
-    /// "metricsToken": "...", "metricsPublic": false, "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
+    /// "metricsToken": "...", "metricsPublic": false, "builtinDeny": true, "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
     public mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TallyError(.notFound, "--config \(path): cannot read the file")
@@ -77,7 +77,7 @@ public struct GatewayConfiguration: Sendable {
             throw TallyError(.badInput, "--config \(path): \(error)")
         }
         guard case .object(let object) = value else { throw TallyError(.badInput, "--config \(path): expected a JSON object") }
-        let known: Set<String> = ["account", "deny", "maxBufferedBody", "maskResponses", "metricsToken", "metricsPublic"]
+        let known: Set<String> = ["account", "builtinDeny", "deny", "maxBufferedBody", "maskResponses", "metricsToken", "metricsPublic"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw TallyError(.badInput, "--config \(path): unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -110,6 +110,12 @@ public struct GatewayConfiguration: Sendable {
                 throw TallyError(.badInput, "--config \(path): \"metricsPublic\" must be true or false")
             }
             metricsPublic = on
+        }
+        if let builtin = object["builtinDeny"] {
+            guard case .bool(let on) = builtin else {
+                throw TallyError(.badInput, "--config \(path): \"builtinDeny\" must be true or false")
+            }
+            guardrails.builtinRules = on ? Guardrails.credentialEscapeRules : []
         }
         if let deny = object["deny"] {
             guard case .array(let rules) = deny else { throw TallyError(.badInput, "--config \(path): \"deny\" must be an array") }

@@ -12,11 +12,30 @@ public struct Guardrails: Sendable {
 
     public var denyRules: [DenyRule] = []
 
+    /// Built-in rules checked before ``denyRules`` (config `"builtinDeny": false` empties them): actions that
+    /// hand the agent a way into the upstream account that response masking cannot take back, because the agent
+    /// chooses the secret itself (a console password, an SSH or signing key, an identity provider it controls).
+    /// Review finding 3. They do not count as configured rules for the "unidentified operation" check.
+    public var builtinRules: [DenyRule] = Guardrails.credentialEscapeRules
+
+    /// The default ``builtinRules``.
+    public static let credentialEscapeRules: [DenyRule] = [
+        ("iam:CreateLoginProfile", "a console password chosen by the agent"),
+        ("iam:UpdateLoginProfile", "a console password chosen by the agent"),
+        ("iam:UploadSSHPublicKey", "an SSH key of the agent's for CodeCommit"),
+        ("iam:UploadSigningCertificate", "a signing certificate of the agent's"),
+        ("iam:CreateOpenIDConnectProvider", "an identity provider the agent could control"),
+        ("iam:AddClientIDToOpenIDConnectProvider", "an identity provider the agent could control"),
+        ("iam:UpdateOpenIDConnectProviderThumbprint", "an identity provider the agent could control"),
+        ("iam:CreateSAMLProvider", "an identity provider the agent could control"),
+        ("iam:UpdateSAMLProvider", "an identity provider the agent could control"),
+    ].map { DenyRule(actionPattern: $0.0, reason: "built-in: \($0.1) gives access outside the gateway") }
+
     public init(denyRules: [DenyRule] = []) { self.denyRules = denyRules }
 
-    /// The first rule that denies one of `actions`, with the matching action.
+    /// The first rule (built-in, then configured) that denies one of `actions`, with the matching action.
     public func denial(for actions: [String]) -> (rule: DenyRule, action: String)? {
-        for rule in denyRules {
+        for rule in builtinRules + denyRules {
             for action in actions where wildcardMatch(rule.actionPattern.lowercased(), action.lowercased()) {
                 return (rule, action)
             }

@@ -18,6 +18,7 @@ struct ResponseMasking: Sendable {
             "iam:CreateAccessKey": ["SecretAccessKey"],
             "iam:CreateServiceSpecificCredential": ["ServicePassword", "ServiceCredentialSecret"],
             "iam:ResetServiceSpecificCredential": ["ServicePassword", "ServiceCredentialSecret"],
+            "iam:CreateVirtualMFADevice": ["Base32StringSeed", "QRCodePNG"],
             "sts:GetSessionToken": sts, "sts:AssumeRole": sts, "sts:AssumeRoleWithSAML": sts,
             "sts:AssumeRoleWithWebIdentity": sts, "sts:AssumeRoot": sts, "sts:GetFederationToken": sts,
             "cognito-identity:GetCredentialsForIdentity": ["SecretKey", "SessionToken"],
