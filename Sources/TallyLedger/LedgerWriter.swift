@@ -110,7 +110,7 @@ final class LedgerWriter {
         let errorLock = NSLock()
         let blockCount = plan.count
         batch.bytes.withUnsafeBytes { all in
-            parallelFor(blockCount + 1) { job in
+            parallelFor(blockCount + 1, inline: batch.bytes.count < inlineBatchBytes) { job in
                 if job == 0 {
                     for b in 0..<blockCount {
                         var p = planSlots[b]

@@ -16,14 +16,23 @@ final class Slots<T>: @unchecked Sendable {
 }
 
 /// Runs `body(i)` for i in 0..<count on all cores (Dispatch), returning when all are done.
-func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    if count == 1 { body(0); return }
+/// With `inline` (work too small to pay for handing it to other threads) it runs them in order
+/// on the calling thread.
+func parallelFor(_ count: Int, inline: Bool = false, _ body: (Int) -> Void) {
+    if count == 1 || inline {
+        for i in 0..<count { body(i) }
+        return
+    }
     // Workers write disjoint slots (see `Slots`); the closure is not actually shared unsafely.
     withoutActuallyEscaping(body) { escapable in
         let sendable = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: count, execute: sendable)
     }
 }
+
+/// Below this many bytes a batch is hashed, chained and compressed on the committing thread alone:
+/// waking a worker costs more than the work.
+let inlineBatchBytes = 64 << 10
 
 /// How many workers to use for CPU-bound work.
 let workerCount: Int = max(1, min(8, sysconfNProcs()))
