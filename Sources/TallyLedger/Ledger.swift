@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 public import TallyCore
 
@@ -28,15 +29,16 @@ public actor Ledger {
     }
 
     /// Appends one event (a JSON object with a string "type"); returns its seq once it is durable
-    /// (fsync'd, group-committed with whatever other appends are waiting).
-    public func append(_ event: JSONValue) async throws -> UInt64 {
+    /// (fsync'd, group-committed with whatever other appends are waiting). The event is
+    /// canonicalised in the caller's task; only the commit thread serialises.
+    public nonisolated func append(_ event: JSONValue) async throws -> UInt64 {
         var batch = EventBatch()
         try batch.append(event)
         return try await append(batch)
     }
 
     /// Appends many; returns the last seq once all are durable.
-    public func append(contentsOf events: [JSONValue]) async throws -> UInt64 {
+    public nonisolated func append(contentsOf events: [JSONValue]) async throws -> UInt64 {
         var batch = EventBatch()
         for e in events { try batch.append(e) }
         return try await append(batch)
@@ -45,29 +47,46 @@ public actor Ledger {
     /// Appends already-canonicalised events (the fast path used by `ledger append` and the
     /// benchmark); returns the last seq once all are durable. The batch's events are given
     /// consecutive seqs.
-    public func append(_ batch: EventBatch) async throws -> UInt64 {
+    public nonisolated func append(_ batch: EventBatch) async throws -> UInt64 {
         guard !batch.isEmpty else { return try committer.currentSize() }
-        for i in 0..<batch.count where batch.ends[i] - batch.start(of: i) > committer.maxEventBytes {
-            throw TallyError(.badInput, "event \(i + 1) of the batch is \(batch.ends[i] - batch.start(of: i)) bytes; the limit is \(committer.maxEventBytes)")
-        }
+        try committer.checkSizes(batch)
         return try await withCheckedThrowingContinuation { cont in
-            committer.enqueue(batch) { cont.resume(with: $0) }
+            committer.enqueue(batch, deferred: false) { cont.resume(with: $0) }
         }
     }
+
+    /// Queues one event for a group commit that nobody waits for: it is written and fsync'd with
+    /// the next awaited append, or on its own at most ``deferredCommitDelay`` after it was queued
+    /// (or when the ledger closes), whichever comes first. `whenDurable` runs on the commit thread
+    /// with its seq once it is durable, or with the error that kept it from being committed.
+    /// Throws (and queues nothing) when the event is not a valid event.
+    ///
+    /// For records that must be kept but need not be durable before the caller goes on (the
+    /// gateway's `call.completed`, written after the response): they then cost no fsync of their own.
+    public nonisolated func appendDeferred(_ event: JSONValue,
+                                           whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
+        var batch = EventBatch()
+        try batch.append(event)
+        try committer.checkSizes(batch)
+        committer.enqueue(batch, deferred: true, whenDurable)
+    }
+
+    /// The longest a deferred append (``appendDeferred(_:whenDurable:)``) waits for an awaited one to share its fsync.
+    public static let deferredCommitDelay: Duration = .milliseconds(10)
 
     /// Queues `batch` for the next group commit right away (in call order) and returns a ticket
     /// to await its durability later, so a producer can prepare the next batch meanwhile.
     public nonisolated func submit(_ batch: EventBatch) -> CommitTicket {
         let ticket = CommitTicket()
-        for i in 0..<batch.count where batch.ends[i] - batch.start(of: i) > committer.maxEventBytes {
-            ticket.complete(.failure(TallyError(.badInput, "event \(i + 1) of the batch is \(batch.ends[i] - batch.start(of: i)) bytes; the limit is \(committer.maxEventBytes)")))
+        do { try committer.checkSizes(batch) } catch {
+            ticket.complete(.failure(error))
             return ticket
         }
         if batch.isEmpty {
             ticket.complete(Result { try committer.currentSize() })
             return ticket
         }
-        committer.enqueue(batch) { ticket.complete($0) }
+        committer.enqueue(batch, deferred: false) { ticket.complete($0) }
         return ticket
     }
 
@@ -83,15 +102,34 @@ public actor Ledger {
 }
 
 /// The commit thread and its queue.
+///
+/// Everything queued while a commit is being written and fsync'd goes into the next commit: small
+/// batches are merged into one (one block, one write), large ones are written one by one, and one
+/// fdatasync covers them all. Deferred entries do not wake the thread; they ride along with the next
+/// awaited commit or are committed once the oldest has waited `Ledger.deferredCommitDelay`.
 final class Committer: @unchecked Sendable {
+    typealias Done = @Sendable (Result<UInt64, any Error>) -> Void
+    private struct Entry {
+        var batch: EventBatch
+        var done: Done
+    }
+
     private let cond = NSCondition()
     private var writer: LedgerWriter?
-    private var queue: [(EventBatch, @Sendable (Result<UInt64, any Error>) -> Void)] = []
+    private var queue: [Entry] = []
+    /// Entries in `queue` that a caller is waiting for.
+    private var awaited = 0
+    /// When the oldest deferred entry in `queue` was queued (nanoseconds of `DispatchTime`), if any.
+    private var oldestDeferred: UInt64?
     private var closeRequest: CheckedContinuation<Void, any Error>?
     private var closed = false
     private var failure: (any Error)?
     private var committedSize: UInt64
     let maxEventBytes: Int
+    /// Queued batches up to this many bytes together are merged into one commit.
+    static let mergeLimit = 256 << 10
+    static let deferredDelayNanos = UInt64(Ledger.deferredCommitDelay.components.seconds) * 1_000_000_000
+        + UInt64(Ledger.deferredCommitDelay.components.attoseconds / 1_000_000_000)
 
     init(writer: LedgerWriter, maxEventBytes: Int) {
         self.writer = writer
@@ -110,7 +148,14 @@ final class Committer: @unchecked Sendable {
         return committedSize
     }
 
-    func enqueue(_ batch: EventBatch, _ done: @escaping @Sendable (Result<UInt64, any Error>) -> Void) {
+    /// Throws when an event of `batch` exceeds the size limit.
+    func checkSizes(_ batch: EventBatch) throws {
+        for i in 0..<batch.count where batch.ends[i] - batch.start(of: i) > maxEventBytes {
+            throw TallyError(.badInput, "event \(i + 1) of the batch is \(batch.ends[i] - batch.start(of: i)) bytes; the limit is \(maxEventBytes)")
+        }
+    }
+
+    func enqueue(_ batch: EventBatch, deferred: Bool, _ done: @escaping Done) {
         cond.lock()
         if closed || closeRequest != nil {
             cond.unlock()
@@ -122,8 +167,16 @@ final class Committer: @unchecked Sendable {
             done(.failure(failure))
             return
         }
-        queue.append((batch, done))
-        cond.signal()
+        queue.append(Entry(batch: batch, done: done))
+        if deferred {
+            if oldestDeferred == nil {
+                oldestDeferred = DispatchTime.now().uptimeNanoseconds
+                cond.signal()  // the thread may be asleep until a far duty: let it set its deadline
+            }
+        } else {
+            awaited += 1
+            if awaited == 1 { cond.signal() }
+        }
         cond.unlock()
     }
 
@@ -135,34 +188,41 @@ final class Committer: @unchecked Sendable {
         cond.unlock()
     }
 
+    /// Waits (holding `cond`) until there is something to commit now, a close, or a timed duty.
+    private func waitForWork() {
+        while closeRequest == nil && awaited == 0 {
+            var wait = writer.map { Double($0.millisecondsUntilNextDuty()) / 1000 } ?? 60
+            if let oldestDeferred {
+                let now = DispatchTime.now().uptimeNanoseconds
+                let due = oldestDeferred &+ Self.deferredDelayNanos
+                if now >= due { return }
+                wait = min(wait, Double(due - now) / 1e9)
+            }
+            if !cond.wait(until: Date().addingTimeInterval(wait)) { return }
+        }
+    }
+
     private func run() {
         while true {
             cond.lock()
-            while queue.isEmpty && closeRequest == nil {
-                let wait = writer.map { Double($0.millisecondsUntilNextDuty()) / 1000 } ?? 60
-                if !cond.wait(until: Date().addingTimeInterval(wait)) { break }
-            }
+            waitForWork()
             let work = queue
-            queue.removeAll()
+            queue.removeAll(keepingCapacity: true)
+            awaited = 0
+            oldestDeferred = nil
             let closing = closeRequest
             cond.unlock()
 
             guard let writer else { return }
             if !work.isEmpty {
-                var lasts: [UInt64] = []
                 do {
-                    // One write per queued batch, one fdatasync for all of them (group commit).
-                    var last: UInt64 = writer.size
-                    for (i, (b, _)) in work.enumerated() {
-                        last = try writer.commit(b, sync: i == work.count - 1)
-                        lasts.append(last)
-                    }
-                    cond.lock(); committedSize = last; cond.unlock()
-                    for (i, (_, c)) in work.enumerated() { c(.success(lasts[i])) }
+                    let lasts = try commit(work, writer)
+                    cond.lock(); committedSize = writer.size; cond.unlock()
+                    for (i, e) in work.enumerated() { e.done(.success(lasts[i])) }
                 } catch {
                     // The writer's state is uncertain after a failed write: fail this and every later append.
                     cond.lock(); failure = error; cond.unlock()
-                    for (_, c) in work { c(.failure(error)) }
+                    for e in work { e.done(.failure(error)) }
                 }
             }
             do {
@@ -185,11 +245,47 @@ final class Committer: @unchecked Sendable {
                 let leftovers = queue
                 queue.removeAll()
                 cond.unlock()
-                for (_, c) in leftovers { c(.failure(TallyError(.badUsage, "the ledger is closed"))) }
+                for e in leftovers { e.done(.failure(TallyError(.badUsage, "the ledger is closed"))) }
                 closing.resume(with: result)
                 return
             }
         }
+    }
+
+    /// Writes `work` in order (consecutive small batches merged into one batch), then one
+    /// fdatasync with the last write; returns each entry's last seq.
+    private func commit(_ work: [Entry], _ writer: LedgerWriter) throws -> [UInt64] {
+        var groups: [Range<Int>] = []
+        var start = 0, bytes = 0
+        for (i, e) in work.enumerated() {
+            if i > start && bytes + e.batch.bytes.count > Self.mergeLimit {
+                groups.append(start..<i)
+                start = i
+                bytes = 0
+            }
+            bytes += e.batch.bytes.count
+        }
+        groups.append(start..<work.count)
+        var lasts: [UInt64] = []
+        lasts.reserveCapacity(work.count)
+        for (g, range) in groups.enumerated() {
+            var seq = writer.size
+            let sync = g == groups.count - 1
+            if range.count == 1 {
+                _ = try writer.commit(work[range.lowerBound].batch, sync: sync)
+            } else {
+                var merged = EventBatch()
+                merged.reserveCapacity(bytes: work[range].reduce(0) { $0 + $1.batch.bytes.count },
+                                       events: work[range].reduce(0) { $0 + $1.batch.count })
+                for i in range { merged.append(contentsOf: work[i].batch) }
+                _ = try writer.commit(merged, sync: sync)
+            }
+            for i in range {
+                seq += UInt64(work[i].batch.count)
+                lasts.append(seq)
+            }
+        }
+        return lasts
     }
 }
 
