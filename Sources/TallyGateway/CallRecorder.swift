@@ -5,6 +5,9 @@ import TallyCore
 protocol CallLog: Sendable {
     /// Appends one event and returns its sequence number once it is durable.
     func append(_ event: JSONValue) async throws -> UInt64
+    /// Queues one event for a group commit nobody waits for (committed with the next awaited append or
+    /// within a few milliseconds); `whenDurable` runs once it is durable or failed. Throws for an invalid event.
+    func appendDeferred(_ event: JSONValue, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws
 }
 
 /// Appends call events to the ledger and times the durable commit.
@@ -19,6 +22,22 @@ struct CallRecorder: Sendable {
         let seq = try await ledger.append(event)
         metrics.recordCommit(seconds: seconds(since: start))
         return seq
+    }
+
+    /// Queues `event` (e.g. `call.completed`, after the response) to be committed with the next group
+    /// commit without waiting for it; `background` tracks it until it is durable so shutdown waits for it.
+    func recordDeferred(_ event: JSONValue, background: BackgroundRecords,
+                        whenFailed: @escaping @Sendable (any Error) -> Void) {
+        background.enter()
+        do {
+            try ledger.appendDeferred(event) { result in
+                if case .failure(let error) = result { whenFailed(error) }
+                background.leave()
+            }
+        } catch {
+            whenFailed(error)
+            background.leave()
+        }
     }
 }
 

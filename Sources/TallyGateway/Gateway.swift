@@ -25,6 +25,15 @@ public struct Gateway: Sendable {
 
     /// Runs until SIGTERM or SIGINT, then drains in-flight calls and closes the ledger.
     public func run() async throws {
+        // Run Swift Concurrency's jobs on NIO's event loops (the singleton group the server and the HTTP
+        // client use): a request's task then resumes on the event loop whose I/O woke it, without a hop to
+        // and from the Dispatch pool per await. Nothing here blocks an event loop (the ledger's fsync has its
+        // own thread). TALLY_GATEWAY_EXECUTOR=dispatch keeps the default pool (for comparison).
+        if ProcessInfo.processInfo.environment["TALLY_GATEWAY_EXECUTOR"] != "dispatch" {
+            if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+                logger.notice("could not run Swift Concurrency on the NIO event loops; using the default executor")
+            }
+        }
         let paths = GatewayPaths(home: configuration.home)
         let store = try CredentialStore(paths: paths)
         let identifier = try OperationIdentifier.load()

@@ -198,11 +198,11 @@ final class GatewayHandler: Sendable {
         let completion = await forward(request: request, head: head, auth: auth, verified: verified, body: body,
                                        upstreamCredential: upstreamCredential, context: context, proto: proto,
                                        ident: ident, start: start, channel: channel, writer: writer)
-        let recorder = self.recorder, logger = self.logger, event = context.completedEvent(completion), callId = context.callId
-        background.spawn {
-            do { try await recorder.record(event) } catch {
-                logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
-            }
+        // Recorded after the response, committed with the next group commit (write-ahead needs only
+        // call.requested durable before forwarding); graceful shutdown waits until it is durable.
+        let logger = self.logger, callId = context.callId
+        recorder.recordDeferred(context.completedEvent(completion), background: background) { error in
+            logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
         }
         metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
                            bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))
@@ -301,6 +301,15 @@ final class GatewayHandler: Sendable {
     /// A request id: 32 hex characters.
     static func newCallId() -> String {
         var g = SystemRandomNumberGenerator()
-        return String(format: "%016llx%016llx", g.next() as UInt64, g.next() as UInt64)
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 32) { out in
+            digits.withUTF8Buffer { hex in
+                for half in 0..<2 {
+                    let v: UInt64 = g.next()
+                    for i in 0..<16 { out[half * 16 + i] = hex[Int((v >> (60 - 4 * UInt64(i))) & 0xF)] }
+                }
+            }
+            return 32
+        }
     }
 }
