@@ -26,8 +26,9 @@ public struct CredentialIssuer: Sendable {
         }
         let key = try MasterKey.loadOrCreate(paths: paths)
         let issuedAt = Int64(now.timeIntervalSince1970)
-        let credential = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: principal,
+        var credential = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: principal,
                                           expiresAt: issuedAt + Int64(ttl.rounded()), issuedAt: issuedAt, role: role)
+        credential.secretVersion = 2  // the secret covers the role too (review finding 12)
         // The ledger first: a credential that is not on the record is never usable. When a running gateway
         // holds the ledger lock, the entry is marked pending and the gateway appends credential.issued
         // (before it accepts the key).

@@ -20,6 +20,10 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
     public var issuanceRecorded: Bool?
     /// false while `credential.revoked` waits to be appended by the running gateway.
     public var revocationRecorded: Bool?
+    /// How the secret is derived: nil or 1 = `tally-credential-v1` (id, expiry, principal); 2 =
+    /// `tally-credential-v2`, which also covers `role`, so editing the registry's role invalidates the secret
+    /// (review finding 12). `credentials issue` writes 2.
+    public var secretVersion: Int?
 
     public init(accessKeyId: String, principal: String, expiresAt: Int64, issuedAt: Int64, role: String? = nil,
                 revokedAt: Int64? = nil) {
@@ -56,15 +60,22 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
 
     public var expiration: Date { Date(timeIntervalSince1970: TimeInterval(expiresAt)) }
 
-    /// The secret access key: base64(HMAC-SHA256(master, "tally-credential-v1" 0 akid 0 expiry 0 principal)), 40 chars.
+    /// The secret access key: base64(HMAC-SHA256(master, "tally-credential-v1" 0 akid 0 expiry 0 principal)), 40 chars;
+    /// version 2: base64(HMAC-SHA256(master, "tally-credential-v2" 0 akid 0 expiry 0 principal 0 (role or "-"))).
     public func secret(masterKey: MasterKey) -> String {
-        var message = Array("tally-credential-v1".utf8)
+        let v2 = secretVersion == 2
+        var message = Array((v2 ? "tally-credential-v2" : "tally-credential-v1").utf8)
         message.append(0)
         message += Array(accessKeyId.utf8)
         message.append(0)
         message += Array(String(expiresAt).utf8)
         message.append(0)
         message += Array(principal.utf8)
+        if v2 {
+            // "-" for no role: a role is an ARN, never "-"; NUL cannot occur in either.
+            message.append(0)
+            message += Array((role ?? "-").utf8)
+        }
         let mac = HMACSHA256.mac(key: masterKey.bytes, message: message)
         return String(Data(mac).base64EncodedString().prefix(40))
     }

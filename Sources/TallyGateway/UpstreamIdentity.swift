@@ -57,7 +57,7 @@ final class UpstreamIdentity: Sendable {
         } catch {
             event["outcome"] = "error"
             event["detail"] = .string("\(error)")
-            try? await recorder?.record(.object(event))
+            _ = try? await recorder?.record(.object(event))
             throw error
         }
         event["outcome"] = "ok"
