@@ -16,6 +16,9 @@ public final class CredentialStore: Sendable {
         /// Why the last reload failed (the registry changed but could not be read): every key is refused until
         /// a reload succeeds, so a revocation written just before the failure is never missed (review finding 10).
         var failure: String?
+        /// Every revocation this process has seen: a revocation stays in force even if a later registry no
+        /// longer shows it (an edited `revokedAt`; review finding 12).
+        var revoked: [String: Int64] = [:]
     }
 
     public init(paths: GatewayPaths) throws {
@@ -62,6 +65,13 @@ public final class CredentialStore: Sendable {
         var entries: [String: (IssuedCredential, String)] = [:]
         for (id, credential) in all { entries[id] = (credential, credential.secret(masterKey: masterKey)) }
         state.withLock {
+            for (id, entry) in entries {
+                if let at = entry.0.revokedAt {
+                    $0.revoked[id] = min(at, $0.revoked[id] ?? at)
+                } else if let at = $0.revoked[id] {
+                    entries[id]?.0.revokedAt = at
+                }
+            }
             $0.entries = entries
             $0.stamp = stamp
             $0.failure = nil

@@ -129,3 +129,25 @@ private func temporaryHome() throws -> String {
         guard case .success = store.lookup(id, now: Date()) else { Issue.record("a readable registry serves again"); return }
     }
 }
+
+/// Review finding 12, second half: a revocation the gateway has seen stays in force when the registry later
+/// loses it (`revokedAt` deleted by hand).
+@Suite struct RevocationIsMonotonicTests {
+    @Test func aDeletedRevocationIsStillEnforced() async throws {
+        let home = try temporaryHome() + "/h"
+        _ = try Ledger.initialize(home: home)
+        let paths = GatewayPaths(home: home)
+        let issuer = CredentialIssuer(home: home)
+        let id = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+        let store = try CredentialStore(paths: paths)
+        guard case .success = store.lookup(id, now: Date()) else { Issue.record("valid key refused"); return }
+        _ = try await issuer.revoke(accessKeyId: id)
+        guard case .failure(.revoked(let at)) = store.lookup(id, now: Date()) else { Issue.record("revoked key served"); return }
+        try CredentialRegistry(paths: paths).update { $0[id]?.revokedAt = nil }
+        #expect(try CredentialRegistry(paths: paths).load()[id]?.revokedAt == nil)
+        guard case .failure(.revoked(let still)) = store.lookup(id, now: Date()) else {
+            Issue.record("a revocation removed from the registry must stay in force"); return
+        }
+        #expect(still == at)
+    }
+}
