@@ -67,13 +67,31 @@ public enum URIEncoding {
 /// Splitting and decoding of `a=1&b=2` strings (URL queries and form bodies).
 public enum QueryString {
     /// The raw `name=value` pairs as sent (not decoded); a pair without `=` has an empty value.
+    /// Split on the bytes `&` and `=` (as AWS does), scanning UTF-8 rather than Characters (this runs
+    /// several times per gateway request).
     public static func rawPairs(_ query: String) -> [(name: Substring, value: Substring)] {
-        query[...].split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            if let eq = pair.firstIndex(of: "=") {
-                return (pair[..<eq], pair[pair.index(after: eq)...])
-            }
-            return (pair[...], pair[pair.endIndex...])
+        var out: [(name: Substring, value: Substring)] = []
+        let u = query.utf8
+        var start = u.startIndex
+        var eq: String.Index?
+        var i = u.startIndex
+        func pair(_ end: String.Index) -> (name: Substring, value: Substring) {
+            guard let eq else { return (query[start..<end], query[end..<end]) }
+            return (query[start..<eq], query[u.index(after: eq)..<end])
         }
+        while i != u.endIndex {
+            let c = u[i]
+            if c == UInt8(ascii: "&") {
+                if i != start { out.append(pair(i)) }
+                start = u.index(after: i)
+                eq = nil
+            } else if c == UInt8(ascii: "="), eq == nil {
+                eq = i
+            }
+            i = u.index(after: i)
+        }
+        if start != u.endIndex { out.append(pair(u.endIndex)) }
+        return out
     }
 
     /// Percent-decoded pairs of a URL query (`+` kept literally).
