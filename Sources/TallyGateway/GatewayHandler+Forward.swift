@@ -201,10 +201,14 @@ extension GatewayHandler {
     /// The raw query without the presigned-auth parameters (nil when nothing is left).
     static func stripPresign(_ query: String?) -> String? {
         guard let query else { return nil }
-        let kept = query.split(separator: "&", omittingEmptySubsequences: true).filter { pair in
-            let name = pair.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
-            return !presignParameters.contains((name.removingPercentEncoding ?? name).lowercased())
+        // Scans UTF-8 (this runs per presigned request); a pair's name is what precedes its first `=`.
+        var out = ""
+        for pair in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let name = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)[0]
+            if presignParameters.contains(URIEncoding.decode(Substring(name)).lowercased()) { continue }
+            if !out.isEmpty { out += "&" }
+            out += Substring(pair)
         }
-        return kept.isEmpty ? nil : kept.joined(separator: "&")
+        return out.isEmpty ? nil : out
     }
 }
