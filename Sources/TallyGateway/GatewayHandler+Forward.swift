@@ -148,7 +148,8 @@ extension GatewayHandler {
         var outcome = status < 300 ? "ok" : (status < 400 ? "ok" : "aws-error")
         var detail: String?
         var masked: [String] = []
-        if let plan = maskPlan(ident: ident, method: head.method, status: status) {
+        if let plan = maskPlan(ident: ident, method: head.method, status: status,
+                               contentLength: response.headers.first(name: "content-length")) {
             // Credential-minting responses and error bodies: buffered (capped), masked, then written.
             do {
                 let w = try await writeMasked(response, plan: plan, status: status, fields: fields,

@@ -35,10 +35,29 @@ struct ResponseMasking: Sendable {
     static let errorFields = ["SecretAccessKey", "SessionToken", "Token-0", "AWSAccessKeyId", "CanonicalRequest",
                               "CanonicalRequestBytes", "SecurityToken"]
 
+    /// ``credentialOperations`` by service, then operation (no string building per request).
+    private static let byService: [String: [String: [String]]] = {
+        var out: [String: [String: [String]]] = [:]
+        for (key, fields) in credentialOperations {
+            let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
+            out[parts[0], default: [:]][parts[1]] = fields
+        }
+        return out
+    }()
+
+    /// Every field name of ``credentialOperations`` and ``errorFields`` (for answers of unidentified operations).
+    static let allSecretFields: [String] = {
+        var all: [String] = []
+        for fields in credentialOperations.values.sorted(by: { $0.description < $1.description }) + [errorFields] {
+            for f in fields where !all.contains(f) { all.append(f) }
+        }
+        return all
+    }()
+
     /// The secret fields of a successful response of `service:operation`, or nil when it carries no credential.
     static func credentialFields(service: String?, operation: String?) -> [String]? {
-        guard let service, let operation else { return nil }
-        return credentialOperations["\(service):\(operation)"]
+        guard let service, let operation, let ops = byService[service] else { return nil }
+        return ops[operation]
     }
 
     /// The outcome of masking one body.

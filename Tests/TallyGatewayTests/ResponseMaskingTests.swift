@@ -83,6 +83,16 @@ import TallyCore
         #expect(l.masked == ["upstream-secret"])
     }
 
+    /// Small answers of unidentified operations are masked for every known secret field.
+    @Test func allSecretFieldsCoverEveryTableEntry() {
+        let all = Set(ResponseMasking.allSecretFields)
+        for fields in ResponseMasking.credentialOperations.values { #expect(all.isSuperset(of: fields)) }
+        #expect(all.isSuperset(of: ResponseMasking.errorFields))
+        #expect(ResponseMasking.allSecretFields.count == all.count)
+        let json = #"{"Credentials":{"SecretKey":"abc","authorizationToken":"tok"}}"#
+        #expect(ResponseMasking.mask(Array(json.utf8), fields: ResponseMasking.allSecretFields).masked == ["SecretKey", "authorizationToken"])
+    }
+
     @Test func unknownShapesAreLeftAloneAndReportNothing() {
         let gz: [UInt8] = [0x1f, 0x8b, 0x08, 0x00] + Array("SecretAccessKey".utf8)
         #expect(ResponseMasking.mask(gz, fields: ["SecretAccessKey"]).masked.isEmpty)

@@ -263,3 +263,15 @@ def test_only_signed_and_transport_headers_reach_the_upstream(fake, fake_gateway
     # re-signed with the gateway's upstream credential, not the agent's
     assert "Credential=AKIAUPSTREAMFAKE0001/" in got["authorization"] and cred["AccessKeyId"] not in json.dumps(got)
     assert "x-amz-security-token" not in got
+
+
+def test_small_answers_of_unidentified_operations_are_masked(fake, fake_gateway):
+    """A service missing from Tally's model (here a made-up signing name) cannot be checked against the table of
+    credential-minting operations: its small answers are masked for every known secret field."""
+    gw = fake_gateway
+    cred = gw.issue("agent-unknown-service")
+    r = signed(gw, cred, "tallyunknownsvc", "Action=CreateAccessKey&UserName=u", FORM)
+    assert r.status_code == 200, r.text
+    assert CANARY_SECRET not in r.text and "<SecretAccessKey>TALLY-MASKED</SecretAccessKey>" in r.text
+    done = [e for e in gw.events() if e.get("type") == "call.completed" and e.get("service") == "tallyunknownsvc"]
+    assert done and done[-1]["masked"] == ["SecretAccessKey"] and "operation" not in done[-1]
