@@ -83,7 +83,7 @@ extension GatewayHandler {
         SigV4.sign(&up, credentials: AWSCredentials(accessKeyId: upstreamCredential.accessKeyId,
                                                     secretAccessKey: upstreamCredential.secretAccessKey,
                                                     sessionToken: upstreamCredential.sessionToken),
-                   region: auth.region, service: auth.service, payloadHash: payloadHash, date: Date())
+                   region: auth.region, service: auth.service, payloadHash: payloadHash, date: Date(), keyCache: keyCache)
 
         var outbound = HTTPClientRequest(url: upstreamBaseURL(upstreamURL) + up.target)
         outbound.method = HTTPMethod(rawValue: up.method)
@@ -148,8 +148,7 @@ extension GatewayHandler {
         var outcome = status < 300 ? "ok" : (status < 400 ? "ok" : "aws-error")
         var detail: String?
         var masked: [String] = []
-        if let plan = maskPlan(ident: ident, method: head.method, status: status,
-                               contentLength: response.headers.first(name: "content-length")) {
+        if let plan = maskPlan(ident: ident, method: head.method, status: status, headers: response.headers) {
             // Credential-minting responses and error bodies: buffered (capped), masked, then written.
             do {
                 let w = try await writeMasked(response, plan: plan, status: status, fields: fields,

@@ -17,13 +17,14 @@ extension GatewayHandler {
 
     /// The plan for a response of `status` to `ident` (HEAD responses have no body; masking off: none).
     /// An operation Tally could not identify (a service missing from its model) may be one that mints
-    /// credentials: a small answer of known length (`contentLength` ≤ ``ResponseMasking/maxBody``) is masked for
+    /// credentials: a small answer of known length (Content-Length ≤ ``ResponseMasking/maxBody``) is masked for
     /// every known secret field; a larger one streams (nothing that mints credentials answers with megabytes).
-    func maskPlan(ident: IdentifiedOperation?, method: String, status: Int, contentLength: String? = nil) -> MaskPlan? {
+    func maskPlan(ident: IdentifiedOperation?, method: String, status: Int, headers: HTTPHeaders = [:]) -> MaskPlan? {
         guard configuration.maskResponses, method != "HEAD", status != 304 else { return nil }
         if status >= 300 { return MaskPlan(fields: ResponseMasking.errorFields, requiresMask: false) }
         if ident?.operation == nil {
-            guard let length = contentLength.flatMap({ Int($0) }), length <= ResponseMasking.maxBody else { return nil }
+            guard let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.maxBody
+            else { return nil }
             return MaskPlan(fields: ResponseMasking.allSecretFields, requiresMask: false)
         }
         guard let fields = ResponseMasking.credentialFields(service: ident?.service, operation: ident?.operation) else { return nil }
