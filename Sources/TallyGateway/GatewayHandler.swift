@@ -19,6 +19,8 @@ final class GatewayHandler: Sendable {
     let flusher: RegistryEventFlusher
     let background = BackgroundRecords()
     let bodyBudget = BodyBudget()
+    /// Derived SigV4 signing keys (four HMACs each), per secret, day, region and service.
+    let keyCache = SigningKeyCache()
     let identity: UpstreamIdentity
     let client: HTTPClient
     let metrics: GatewayMetrics
@@ -118,7 +120,8 @@ final class GatewayHandler: Sendable {
                               reason: "x-amz-content-sha256 does not match the body")
             }
             do throws(AWSAuthError) {
-                verified = try SigV4.verify(head, auth: parsed, secretAccessKey: found.secret, payloadHash: payloadHash, now: now)
+                verified = try SigV4.verify(head, auth: parsed, secretAccessKey: found.secret, payloadHash: payloadHash, now: now,
+                                           keyCache: keyCache)
             } catch {
                 throw Refusal(error: error, stage: "authentication", reason: error.message)
             }
