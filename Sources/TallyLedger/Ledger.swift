@@ -8,7 +8,7 @@ public import TallyCore
 /// arrives while a batch is being written and fsync'd goes into the next batch, so concurrent
 /// callers share fsyncs. A caller's `append` returns only once its record is durable.
 public actor Ledger {
-    private let committer: Committer
+    nonisolated let committer: Committer
     /// What `open` repaired, if anything.
     public let recovery: RecoveryReport?
     /// The checkpoint origin (also the epoch keys' signed-note name).
@@ -217,8 +217,20 @@ final class Committer: @unchecked Sendable {
             if !work.isEmpty {
                 do {
                     let lasts = try commit(work, writer)
-                    cond.lock(); committedSize = writer.size; cond.unlock()
-                    for (i, e) in work.enumerated() { e.done(.success(lasts[i])) }
+                    // More appends already waiting (or a sync still running): hand this fdatasync to the
+                    // sync thread and go on hashing and compressing the next group meanwhile. Otherwise
+                    // sync here, which is the shortest path for a lone append.
+                    cond.lock()
+                    let handOff = awaited > 0 || syncsInFlight > 0
+                    if handOff { syncsInFlight += 1; handedOffSyncsValue += 1 }
+                    cond.unlock()
+                    if handOff {
+                        try handOffSync(work, lasts, writer)
+                    } else {
+                        try writer.syncAndCheckpoint()
+                        cond.lock(); committedSize = writer.size; cond.unlock()
+                        for (i, e) in work.enumerated() { e.done(.success(lasts[i])) }
+                    }
                 } catch {
                     // The writer's state is uncertain after a failed write: fail this and every later append.
                     cond.lock(); failure = error; cond.unlock()
@@ -226,14 +238,25 @@ final class Committer: @unchecked Sendable {
                 }
             }
             do {
-                if failure == nil {
-                    try writer.checkpointIfDue(force: false)
-                    try writer.eraseExpiredKeys()
+                cond.lock(); let durable = committedSize; let bad = failure != nil; cond.unlock()
+                if !bad {
+                    // Checkpoints only ever cover records that are durable.
+                    try writer.writePendingCheckpoints(durableUpTo: durable)
+                    if writer.timedDutyDue() {
+                        drainSyncs()
+                        cond.lock(); let ok = failure == nil; cond.unlock()
+                        if ok {
+                            try writer.writePendingCheckpoints()
+                            try writer.checkpointIfDue(force: false)
+                            try writer.eraseExpiredKeys()
+                        }
+                    }
                 }
             } catch {
                 cond.lock(); failure = error; cond.unlock()
             }
             if let closing {
+                drainSyncs()
                 var result: Result<Void, any Error> = .success(())
                 if failure == nil {
                     do { try writer.checkpointIfDue(force: true) } catch { result = .failure(error) }
@@ -254,6 +277,46 @@ final class Committer: @unchecked Sendable {
 
     /// Writes `work` in order (consecutive small batches merged into one batch), then one
     /// fdatasync with the last write; returns each entry's last seq.
+    /// fdatasyncs of written groups, in order, on their own thread (see `run`).
+    private let syncer = DispatchQueue(label: "tally-ledger-sync")
+    /// Groups written but not yet synced (guarded by `cond`).
+    private var syncsInFlight = 0
+    /// How many groups were synced on the sync thread (for tests).
+    private var handedOffSyncsValue = 0
+    var handedOffSyncs: Int { cond.lock(); defer { cond.unlock() }; return handedOffSyncsValue }
+
+    /// Queues the fdatasync of what `work` wrote; its appends are acknowledged once it is durable.
+    /// The sync goes through a duplicate descriptor, so a segment rollover on the commit thread
+    /// (which syncs and closes the old segment itself) cannot pull the file from under it. Syncs run
+    /// in order, and once one fails every later acknowledgement fails too.
+    private func handOffSync(_ work: [Entry], _ lasts: [UInt64], _ writer: LedgerWriter) throws {
+        let path = writer.paths.segmentPath(writer.segIndex)
+        let fd = dup(writer.segFD)
+        guard fd >= 0 else {
+            cond.lock(); syncsInFlight -= 1; cond.unlock()
+            throw TallyError(.io, "cannot duplicate the descriptor of \(path): \(FileIO.errorText())")
+        }
+        let upTo = writer.size
+        syncer.async { [self] in
+            var error: (any Error)?
+            do { try FileIO.syncData(fd, path: path) } catch let e { error = e }
+            Glibc.close(fd)
+            cond.lock()
+            syncsInFlight -= 1
+            if error == nil, let earlier = failure { error = earlier }
+            if let error { if failure == nil { failure = error } } else { committedSize = max(committedSize, upTo) }
+            cond.signal()
+            cond.unlock()
+            for (i, e) in work.enumerated() { e.done(error.map { .failure($0) } ?? .success(lasts[i])) }
+        }
+    }
+
+    /// Waits until every handed-off sync has finished.
+    private func drainSyncs() {
+        cond.lock(); let any = syncsInFlight > 0; cond.unlock()
+        if any { syncer.sync {} }
+    }
+
     private func commit(_ work: [Entry], _ writer: LedgerWriter) throws -> [UInt64] {
         var groups: [Range<Int>] = []
         var start = 0, bytes = 0
@@ -268,9 +331,9 @@ final class Committer: @unchecked Sendable {
         groups.append(start..<work.count)
         var lasts: [UInt64] = []
         lasts.reserveCapacity(work.count)
-        for (g, range) in groups.enumerated() {
+        for range in groups {
             var seq = writer.size
-            let sync = g == groups.count - 1
+            let sync = false  // the caller syncs (on this thread or the sync thread)
             if range.count == 1 {
                 _ = try writer.commit(work[range.lowerBound].batch, sync: sync)
             } else {

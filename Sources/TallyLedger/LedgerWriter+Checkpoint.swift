@@ -3,12 +3,17 @@ import TallyCore
 extension LedgerWriter {
     /// Signs and appends the queued checkpoints (data is already durable), then erases the keys
     /// of epochs that can no longer be needed.
-    func writePendingCheckpoints() throws {
-        guard !pending.isEmpty else { return }
+    func writePendingCheckpoints() throws { try writePendingCheckpoints(durableUpTo: size) }
+
+    /// Writes the queued checkpoints that cover only records known to be durable (`durableUpTo`);
+    /// later ones stay queued until their records are.
+    func writePendingCheckpoints(durableUpTo durable: UInt64) throws {
+        guard let first = pending.first, first.size <= durable else { return }
+        let ready = pending.prefix { $0.size <= durable }
         var text: [UInt8] = []
         var newest = checkpointedSize
         var newestEpoch = 0
-        for p in pending where p.size > newest {
+        for p in ready where p.size > newest {
             guard let key = try keys.privateKey(p.epoch) else {
                 throw TallyError(.integrity, "cannot sign a checkpoint of size \(p.size): the key of epoch \(p.epoch) has been erased")
             }
@@ -18,7 +23,7 @@ extension LedgerWriter {
             newest = p.size
             newestEpoch = p.epoch
         }
-        pending.removeAll()
+        pending.removeFirst(ready.count)
         guard !text.isEmpty else { return }
         try FileIO.writeAll(ckptFD, text, path: paths.checkpoints)
         try FileIO.syncData(ckptFD, path: paths.checkpoints)
@@ -26,6 +31,22 @@ extension LedgerWriter {
         lastCheckpointClock = options.clock()
         // Every record of an epoch before `newestEpoch` is now covered by a checkpoint signed in its epoch.
         try eraseEpochs(below: newestEpoch)
+    }
+
+    /// Makes the current segment's written data durable, then writes the queued checkpoints.
+    func syncAndCheckpoint() throws {
+        try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
+        try writePendingCheckpoints()
+    }
+
+    /// Whether a timed checkpoint or an epoch duty (key erasure, an epoch-boundary checkpoint) is due now.
+    func timedDutyDue() -> Bool {
+        let now = options.clock()
+        if size > checkpointedSize && (size - checkpointedSize >= options.checkpointEveryRecords
+            || Double(now - lastCheckpointClock) >= options.checkpointInterval * 1000) { return true }
+        let t = max(now, lastTime)
+        let current = epochs.epoch(at: t) ?? (t < epochs.start ? 0 : epochs.publicKeys.count)
+        return current > firstLiveEpoch
     }
 
     /// Writes a checkpoint when one is due: `force` (close), N records, or T seconds with records pending.
