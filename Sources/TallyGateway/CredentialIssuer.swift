@@ -64,7 +64,7 @@ public struct CredentialIssuer: Sendable {
 
     /// Appends `event` durably; false when another process (the running gateway) holds the ledger lock.
     private func appendToLedger(_ event: JSONValue) async throws -> Bool {
-        var options = LedgerOptions()
+        var options = try LedgerOptions.forHome(paths.home)
         options.lockTimeout = 0.5
         let ledger: Ledger
         do {

@@ -39,7 +39,7 @@ public struct Gateway: Sendable {
         let identifier = try OperationIdentifier.load()
         let mapping = try APIMapping.load()
         let base = try UpstreamCredentialChain.resolve()
-        let ledger = try await Ledger.open(home: configuration.home)
+        let ledger = try await Ledger.open(home: configuration.home, options: LedgerOptions.forHome(configuration.home))
         if let recovery = await ledger.recovery {
             logger.warning("ledger recovered a torn tail on open", metadata: ["recovery": "\(recovery)"])
         }

@@ -18,6 +18,7 @@ extension Ledger {
         guard options.epochCount > 0, options.epochSeconds > 0 else {
             throw TallyError(.badUsage, "epoch count and length must be positive")
         }
+        try options.validateWriterSettings()
         do {
             try FileManager.default.createDirectory(atPath: paths.home, withIntermediateDirectories: true)
         } catch {
@@ -26,6 +27,7 @@ extension Ledger {
         try FileIO.makeDirectory(paths.dir)
         try FileIO.makeDirectory(paths.keysDir, mode: 0o700)
         try FileIO.makeDirectory(paths.segmentsDir)
+        try FileIO.writeAtomically(LedgerOptions.settingsPath(home), options.settingsJSON.canonicalBytes() + [0x0A])
 
         // Epoch keys, with distinct key ids under the origin name.
         var seeds: [UInt8] = []

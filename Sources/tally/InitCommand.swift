@@ -10,12 +10,20 @@ struct InitCommand: AsyncParsableCommand {
     @Option(help: "The checkpoint origin line (default: tally.ledger/<random>).") var origin: String?
     @Option(help: "Epoch length in seconds (forward-security granularity).") var epochSeconds: Int64 = 3600
     @Option(help: "Number of epoch keys to generate.") var epochs: Int = 8784
+    @Option(help: "Write a signed checkpoint at least every N records (kept in H/ledger/settings.json for every writer).") var checkpointEvery: UInt64 = 10_000
+    @Option(help: "…and at least every S seconds while records are uncheckpointed.") var checkpointInterval: Double = 1
+    @Option(help: "Uncompressed bytes of events per LZ4 block.") var blockBytes: Int = 4 << 20
+    @Option(help: "Start a new segment file beyond this many bytes.") var segmentBytes: Int = 8 << 20
 
     func run() async throws {
         var options = LedgerOptions()
         options.origin = origin
         options.epochSeconds = epochSeconds
         options.epochCount = epochs
+        options.checkpointEveryRecords = checkpointEvery
+        options.checkpointInterval = checkpointInterval
+        options.blockMaxBytes = blockBytes
+        options.segmentMaxBytes = segmentBytes
         let report = try Ledger.initialize(home: home.homePath, options: options)
         if json.json {
             printJSONObject([

@@ -13,7 +13,7 @@ struct LedgerAppendCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func run() async throws {
-        let ledger = try await Ledger.open(home: home.homePath)
+        let ledger = try await Ledger.open(home: home.homePath, options: LedgerOptions.forHome(home.homePath))
         if let r = await ledger.recovery { printError("tally: recovery: \(r.description)") }
         var batcher = JSONLinesBatcher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
