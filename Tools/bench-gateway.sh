@@ -9,12 +9,15 @@
 # runs send the identical request line (nginx ignores the query).
 #
 # Usage: Tools/bench-gateway.sh [DURATION_SECONDS]   (env TALLY_BIN, default .build/release/tally;
-#        BENCH_HOME_DIR: where the ledger lives, default a temp dir under the repo's filesystem)
+#        BENCH_HOME_DIR: where the ledger lives, default a temp dir under the repo's filesystem;
+#        GATEWAY_THREADS: the gateway's event-loop threads, default 1 like the nginx proxy's worker_processes 1
+#        — on a small machine shared with wrk and the upstream, one loop avoids cross-thread hops)
 # Needs: wrk, nginx, python3 with botocore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 TALLY="${TALLY_BIN:-.build/release/tally}"
+THREADS="${GATEWAY_THREADS:-1}"
 [ -x "$TALLY" ] || { echo "build it first: swift build -c release --product tally" >&2; exit 2; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx (apt-get install wrk nginx)" >&2; exit 2; }
 
@@ -46,7 +49,7 @@ nginx -c "$WORK/px/nginx.conf" -p "$WORK/px" & PIDS+=($!)
 
 "$TALLY" init --home "$WORK/home" >/dev/null
 CRED="$("$TALLY" credentials issue --home "$WORK/home" --principal bench --ttl 2h --json)"
-AWS_ACCESS_KEY_ID=AKIABENCHUPSTREAM000 AWS_SECRET_ACCESS_KEY=bench-upstream-secret \
+AWS_ACCESS_KEY_ID=AKIABENCHUPSTREAM000 AWS_SECRET_ACCESS_KEY=bench-upstream-secret NIO_SINGLETON_GROUP_LOOP_COUNT="$THREADS" \
   "$TALLY" gateway --home "$WORK/home" --listen "127.0.0.1:$GW" --upstream "http://127.0.0.1:$UP" --log-level warning \
   2> "$WORK/gateway.log" & PIDS+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW/_tally/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -92,7 +95,7 @@ print(f"{lat[len(lat)//2]:.3f} {lat[int(len(lat)*0.99)]:.3f}")
 PY
 )"
 read -r f_p50 f_p99 <<<"$FSYNC"
-echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}'))"
+echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, gateway event-loop threads $THREADS (nginx: 1 worker each), ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}')); $(uptime | sed 's/.*load/load/')"
 read -r d_rps d_p50 d_p99 <<<"$(latency "http://127.0.0.1:$UP$TARGET")"
 read -r n_rps n_p50 n_p99 <<<"$(latency "http://127.0.0.1:$PX$TARGET")"
 read -r t_rps t_p50 t_p99 <<<"$(latency "http://127.0.0.1:$GW$TARGET")"
@@ -118,3 +121,4 @@ echo "$metrics" | awk '/^tally_gateway_ledger_commit_seconds_(sum|count)/ {v[$1]
         1000*v["tally_gateway_upstream_duration_seconds_sum"]/v["tally_gateway_upstream_duration_seconds_count"] }'
 records=$("$TALLY" ledger cat --home "$WORK/home" 2>/dev/null | wc -l || echo "?")
 echo "ledger records written during the run: $records (call.requested + call.completed per call, durable)"
+echo "load at the end: $(uptime | sed 's/.*load/load/')"

@@ -28,7 +28,9 @@ public struct Gateway: Sendable {
         // Run Swift Concurrency's jobs on NIO's event loops (the singleton group the server and the HTTP
         // client use): a request's task then resumes on the event loop whose I/O woke it, without a hop to
         // and from the Dispatch pool per await. Nothing here blocks an event loop (the ledger's fsync has its
-        // own thread). TALLY_GATEWAY_EXECUTOR=dispatch keeps the default pool (for comparison).
+        // own thread). TALLY_GATEWAY_EXECUTOR=dispatch keeps the default pool (for comparison). The number of
+        // event-loop threads is NIO's: one per core, or env NIO_SINGLETON_GROUP_LOOP_COUNT. A gateway takes over
+        // its process's executor: run one per process.
         if ProcessInfo.processInfo.environment["TALLY_GATEWAY_EXECUTOR"] != "dispatch" {
             if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
                 logger.notice("could not run Swift Concurrency on the NIO event loops; using the default executor")
