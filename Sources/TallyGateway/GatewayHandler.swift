@@ -153,7 +153,8 @@ final class GatewayHandler: Sendable {
                               stage: "identification", reason: why)
             }
             // 6. guardrails
-            if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action }) {
+            if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action })
+                ?? trustPolicyDenial(identified, head: head, body: body) {
                 throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
                               stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
             }

@@ -2,11 +2,14 @@
 public struct Guardrails: Sendable {
     /// One rule: deny any call needing an action matching `actionPattern` (`*` and `?` wildcards, case-insensitive).
     public struct DenyRule: Sendable, Hashable {
-        public var actionPattern: String
+        public var actionPattern: String { didSet { loweredPattern = actionPattern.lowercased() } }
         public var reason: String?
+        /// `actionPattern` lower-cased once (matching runs per request).
+        private(set) var loweredPattern: String
         public init(actionPattern: String, reason: String? = nil) {
             self.actionPattern = actionPattern
             self.reason = reason
+            self.loweredPattern = actionPattern.lowercased()
         }
     }
 
@@ -35,18 +38,27 @@ public struct Guardrails: Sendable {
 
     /// The first rule (built-in, then configured) that denies one of `actions`, with the matching action.
     public func denial(for actions: [String]) -> (rule: DenyRule, action: String)? {
-        for rule in builtinRules + denyRules {
-            for action in actions where wildcardMatch(rule.actionPattern.lowercased(), action.lowercased()) {
-                return (rule, action)
+        guard !actions.isEmpty, !(builtinRules.isEmpty && denyRules.isEmpty) else { return nil }
+        let lowered = actions.map { $0.lowercased() }
+        func first(in rules: [DenyRule]) -> (rule: DenyRule, action: String)? {
+            for rule in rules {
+                for (i, action) in lowered.enumerated() where wildcardMatch(rule.loweredPattern, action) {
+                    return (rule, actions[i])
+                }
             }
+            return nil
         }
-        return nil
+        return first(in: builtinRules) ?? first(in: denyRules)
     }
 }
 
 /// IAM-style glob: `*` any run, `?` one character.
 func wildcardMatch(_ pattern: String, _ text: String) -> Bool {
-    let p = Array(pattern.utf8), t = Array(text.utf8)
+    var pattern = pattern, text = text  // native strings are contiguous: withUTF8 copies nothing
+    return pattern.withUTF8 { p in text.withUTF8 { t in wildcardMatch(p, t) } }
+}
+
+private func wildcardMatch(_ p: UnsafeBufferPointer<UInt8>, _ t: UnsafeBufferPointer<UInt8>) -> Bool {
     var pi = 0, ti = 0, star = -1, mark = 0
     while ti < t.count {
         if pi < p.count && (p[pi] == UInt8(ascii: "?") || p[pi] == t[ti]) {
