@@ -21,6 +21,19 @@ public enum LZ4 {
         }
     }
 
+    /// Compresses `source` with LZ4_compress_default into `destination` (at least
+    /// `compressBound(source.count)` bytes); returns the compressed length.
+    public static func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+        let written = LZ4_compress_default(
+            source.baseAddress?.assumingMemoryBound(to: CChar.self),
+            destination.baseAddress!.assumingMemoryBound(to: CChar.self),
+            Int32(source.count), Int32(destination.count))
+        guard written > 0 || source.count == 0 else {
+            throw TallyError(.compression, "LZ4_compress_default failed on \(source.count) bytes")
+        }
+        return Int(written)
+    }
+
     public static func compress<C: ContiguousBytes>(_ source: C) throws -> [UInt8] {
         try source.withUnsafeBytes { try compress($0) }
     }

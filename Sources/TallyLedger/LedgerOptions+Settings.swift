@@ -20,11 +20,11 @@ extension LedgerOptions {
         guard checkpointInterval > 0, checkpointInterval <= 86_400 else {
             throw TallyError(.badUsage, "checkpoint interval \(checkpointInterval) s: must be more than 0 and at most 86400")
         }
-        guard blockMaxBytes >= 4096, blockMaxBytes <= 64 << 20 else {
-            throw TallyError(.badUsage, "block size \(blockMaxBytes) bytes: must be between 4096 and 67108864")
+        guard blockMaxBytes >= 256, blockMaxBytes <= 64 << 20 else {
+            throw TallyError(.badUsage, "block size \(blockMaxBytes) bytes: must be between 256 and 67108864")
         }
-        guard segmentMaxBytes >= blockMaxBytes, segmentMaxBytes <= 1 << 30 else {
-            throw TallyError(.badUsage, "segment size \(segmentMaxBytes) bytes: must be at least the block size and at most 1073741824")
+        guard segmentMaxBytes >= 256, segmentMaxBytes <= 1 << 30 else {
+            throw TallyError(.badUsage, "segment size \(segmentMaxBytes) bytes: must be between 256 and 1073741824")
         }
     }
 

@@ -136,7 +136,15 @@ final class LedgerWriter {
                     BlockContent.encodeTimes([(0, UInt64(p.end - p.first))], into: &content)
                     content.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[s..<e]))
                     do {
-                        payloads[job - 1] = try LZ4.compress(content)
+                        // Compress straight into the block's bytes, after room for its header.
+                        let bound = SegmentFormat.blockHeaderSize + LZ4.compressBound(content.count)
+                        payloads[job - 1] = try [UInt8](unsafeUninitializedCapacity: bound) { b, n in
+                            n = 0
+                            let c = try content.withUnsafeBytes {
+                                try LZ4.compress($0, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(b)[SegmentFormat.blockHeaderSize...]))
+                            }
+                            n = SegmentFormat.blockHeaderSize + c
+                        }
                         rawLengths[job - 1] = content.count
                     } catch {
                         errorLock.lock(); compressError = error; errorLock.unlock()
@@ -151,12 +159,13 @@ final class LedgerWriter {
         var createdSegment = false
         for b in 0..<blockCount {
             let p = planSlots[b]
-            let payload = payloads[b]
-            let header = BlockHeader(compressedLength: UInt32(payload.count),
+            var blockBytes = payloads[b]
+            payloads[b] = []
+            let header = BlockHeader(compressedLength: UInt32(blockBytes.count - SegmentFormat.blockHeaderSize),
                                      uncompressedLength: UInt32(rawLengths[b]),
                                      recordCount: UInt32(p.end - p.first), firstSeq: base + UInt64(p.first) + 1,
                                      baseTime: time, endChain: p.endChain)
-            let blockBytes = header.encoded(payload: payload)
+            blockBytes.withUnsafeMutableBytes { header.fill($0) }
             if segBlocks > 0 && segSize + out.count + blockBytes.count > options.segmentMaxBytes {
                 try FileIO.writeAll(segFD, out, path: paths.segmentPath(segIndex))
                 try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))

@@ -74,6 +74,25 @@ struct BlockHeader {
     var totalSize: Int { SegmentFormat.blockHeaderSize + Int(compressedLength) }
     var lastSeq: UInt64 { firstSeq + UInt64(recordCount) - 1 }
 
+    /// Fills the header (with its CRC) into the first 68 bytes of `block`, whose remaining bytes
+    /// are the payload, in place.
+    func fill(_ block: UnsafeMutableRawBufferPointer) {
+        precondition(block.count == SegmentFormat.blockHeaderSize + Int(compressedLength))
+        var b: [UInt8] = []
+        b.reserveCapacity(64)
+        b.append(contentsOf: SegmentFormat.blockMagic)
+        b.appendLE(compressedLength)
+        b.appendLE(uncompressedLength)
+        b.appendLE(recordCount)
+        b.appendLE(firstSeq)
+        b.appendLE(baseTime)
+        b.append(contentsOf: endChain.bytes)
+        var crc = b.withUnsafeBytes { CRC32.update(0, $0) }
+        crc = CRC32.update(crc, UnsafeRawBufferPointer(rebasing: block[SegmentFormat.blockHeaderSize...]))
+        b.appendLE(crc)
+        block.copyBytes(from: b)
+    }
+
     /// Header bytes + payload, with the CRC over header[0..<64] ‖ payload.
     func encoded(payload: [UInt8]) -> [UInt8] {
         var b: [UInt8] = []

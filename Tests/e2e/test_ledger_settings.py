@@ -41,7 +41,7 @@ def test_small_segments_roll_over(tmp_path):
 
 def test_bad_settings_are_refused(tmp_path):
     for args, word in [(["--checkpoint-every", 0], "checkpoint every"), (["--checkpoint-interval", 0], "interval"),
-                       (["--block-bytes", 10], "block size"), (["--segment-bytes", 5000], "segment size")]:
+                       (["--block-bytes", 10], "block size"), (["--segment-bytes", 100], "segment size")]:
         h = tmp_path / ("h%d" % len(word))
         r = tally("init", "--home", h, "--epochs", 4, *args)
         assert r.returncode == 2 and word in r.stderr.decode(), r.stderr
