@@ -220,27 +220,54 @@ struct RecordBuilder {
     static let eventPrefix = Array("{\"event\":".utf8)
     static let seqPrefix = Array(",\"seq\":".utf8)
 
-    /// SHA-256(0x00 ‖ record), hashing the event in place (no copy).
+    /// SHA-256(0x00 ‖ record), hashing the event in place (no copy). The suffix
+    /// `,"seq":N,"time":"T"}` is kept between calls: for consecutive seqs at the same time only
+    /// its digits are incremented in place.
     mutating func leaf(event: UnsafeRawBufferPointer, seq: UInt64, time: Int64) -> Digest {
-        if time != cachedTime {
-            cachedTime = time
-            timeSuffix = Array(",\"time\":\"".utf8)
-            LedgerTime.append(time, to: &timeSuffix)
-            timeSuffix.append(contentsOf: "\"}".utf8)
+        if time != cachedTime || suffixSeq == 0 || seq != suffixSeq &+ 1 || !incrementSuffixSeq() {
+            if time != cachedTime {
+                cachedTime = time
+                timeSuffix = Array(",\"time\":\"".utf8)
+                LedgerTime.append(time, to: &timeSuffix)
+                timeSuffix.append(contentsOf: "\"}".utf8)
+            }
+            suffix.removeAll(keepingCapacity: true)
+            suffix.append(contentsOf: RecordBuilder.seqPrefix)
+            let start = suffix.count
+            var x = seq
+            repeat { suffix.append(UInt8(0x30 + x % 10)); x /= 10 } while x > 0
+            suffix[start...].reverse()
+            digitsEnd = suffix.count
+            suffix.append(contentsOf: timeSuffix)
         }
-        // Suffix: ,"seq":N,"time":"T"}
-        buf.removeAll(keepingCapacity: true)
-        buf.append(contentsOf: RecordBuilder.seqPrefix)
-        appendDecimal(seq)
-        buf.append(contentsOf: timeSuffix)
+        suffixSeq = seq
         var d = Digest()
-        RecordBuilder.leafPrefix.withUnsafeBytes { p in
-            buf.withUnsafeBytes { s in
+        leafPrefix.withUnsafeBytes { p in
+            suffix.withUnsafeBytes { s in
                 Swift.withUnsafeMutableBytes(of: &d) { SHA256.digest(p, event, s, into: $0.baseAddress!) }
             }
         }
         return d
     }
+
+    /// Adds one to the decimal seq in `suffix`; false when that needs one more digit.
+    private mutating func incrementSuffixSeq() -> Bool {
+        let first = RecordBuilder.seqPrefix.count
+        var i = digitsEnd - 1
+        return suffix.withUnsafeMutableBufferPointer { b in
+            while i >= first {
+                if b[i] != UInt8(ascii: "9") { b[i] += 1; return true }
+                b[i] = UInt8(ascii: "0")
+                i -= 1
+            }
+            return false
+        }
+    }
+
+    private var suffix: [UInt8] = []
+    private var suffixSeq: UInt64 = 0
+    private var digitsEnd = 0
+    private let leafPrefix: [UInt8] = RecordBuilder.leafPrefix
 
     static let leafPrefix: [UInt8] = [0] + Array("{\"event\":".utf8)
 }
