@@ -48,6 +48,7 @@ public struct Gateway: Sendable {
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled
+        clientConfiguration.tracing.tracer = nil  // no span per upstream call (the default no-op tracer still costs one)
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(900))
         if let bundle = configuration.upstreamCABundle ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap({ $0.isEmpty ? nil : $0 }) {

@@ -24,6 +24,8 @@ extension GatewayHandler {
     static let droppedResponseHeaders: Set<String> = [
         "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
     ]
+    /// Largest upstream answer (by Content-Length) read whole and written in one go rather than streamed.
+    static let coalescedResponseLimit = 64 << 10
     /// Query parameters of presigned (query) authentication, removed before re-signing with header auth.
     static let presignParameters: Set<String> = [
         "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
@@ -164,6 +166,34 @@ extension GatewayHandler {
             } catch {
                 outcome = "aborted"
                 detail = "response stream broke: \(error)"
+            }
+        } else if let length = response.headers.first(name: "content-length").flatMap({ Int($0) }),
+                  length <= Self.coalescedResponseLimit {
+            // A small answer of known length: read it whole, then head, body and end go out in one write
+            // (one packet, as a proxy like nginx sends it) instead of one write per part.
+            var whole: ByteBuffer?
+            var broken: (any Error)?
+            do {
+                for try await buffer in response.body {
+                    if whole == nil { whole = buffer } else { whole!.writeImmutableBuffer(buffer) }
+                }
+            } catch { broken = error }
+            if let broken {
+                // Nothing was sent yet: answer with an error rather than leave the agent waiting.
+                outcome = "aborted"
+                detail = "response stream broke: \(broken)"
+                let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway lost the upstream response", httpStatus: 503)
+                try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+            } else {
+                bytesOut = whole?.readableBytes ?? 0
+                if status >= 300, let whole { errorPrefix = Array(whole.readableBytesView.prefix(65536)) }
+                do {
+                    try await writer.write(response: HTTPResponse(status: .init(code: status), headerFields: fields),
+                                           body: whole.map { ResponseBody(byteBuffer: $0) } ?? ResponseBody())
+                } catch {
+                    outcome = "aborted"
+                    detail = "response stream broke: \(error)"
+                }
             }
         } else {
             do {
