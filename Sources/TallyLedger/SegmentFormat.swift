@@ -74,12 +74,10 @@ struct BlockHeader {
     var totalSize: Int { SegmentFormat.blockHeaderSize + Int(compressedLength) }
     var lastSeq: UInt64 { firstSeq + UInt64(recordCount) - 1 }
 
-    /// Fills the header (with its CRC) into the first 68 bytes of `block`, whose remaining bytes
-    /// are the payload, in place.
-    func fill(_ block: UnsafeMutableRawBufferPointer) {
-        precondition(block.count == SegmentFormat.blockHeaderSize + Int(compressedLength))
+    /// The header bytes [0, 64) (everything but the CRC).
+    private func fieldBytes(reserving extra: Int = 0) -> [UInt8] {
         var b: [UInt8] = []
-        b.reserveCapacity(64)
+        b.reserveCapacity(64 + extra)
         b.append(contentsOf: SegmentFormat.blockMagic)
         b.appendLE(compressedLength)
         b.appendLE(uncompressedLength)
@@ -87,6 +85,14 @@ struct BlockHeader {
         b.appendLE(firstSeq)
         b.appendLE(baseTime)
         b.append(contentsOf: endChain.bytes)
+        return b
+    }
+
+    /// Fills the header (with its CRC) into the first 68 bytes of `block`, whose remaining bytes
+    /// are the payload, in place.
+    func fill(_ block: UnsafeMutableRawBufferPointer) {
+        precondition(block.count == SegmentFormat.blockHeaderSize + Int(compressedLength))
+        var b = fieldBytes()
         var crc = b.withUnsafeBytes { CRC32.update(0, $0) }
         crc = CRC32.update(crc, UnsafeRawBufferPointer(rebasing: block[SegmentFormat.blockHeaderSize...]))
         b.appendLE(crc)
@@ -95,15 +101,7 @@ struct BlockHeader {
 
     /// Header bytes + payload, with the CRC over header[0..<64] ‖ payload.
     func encoded(payload: [UInt8]) -> [UInt8] {
-        var b: [UInt8] = []
-        b.reserveCapacity(SegmentFormat.blockHeaderSize + payload.count)
-        b.append(contentsOf: SegmentFormat.blockMagic)
-        b.appendLE(compressedLength)
-        b.appendLE(uncompressedLength)
-        b.appendLE(recordCount)
-        b.appendLE(firstSeq)
-        b.appendLE(baseTime)
-        b.append(contentsOf: endChain.bytes)
+        var b = fieldBytes(reserving: 4 + payload.count)
         var crc = b.withUnsafeBytes { CRC32.update(0, $0) }
         crc = payload.withUnsafeBytes { CRC32.update(crc, $0) }
         b.appendLE(crc)
