@@ -26,9 +26,9 @@ public struct JSONLinesBatcher {
 
     /// Canonicalises the complete lines of `buf` (the last line counts as complete at end of input).
     private static func process(_ buf: UnsafeBufferPointer<UInt8>, endOfInput: Bool, maxLineBytes: Int,
-                                firstLine: Int, canonicalizer: inout JSONCanonicalizer) -> Part {
+                                firstLine: Int, reserve: Int, canonicalizer: inout JSONCanonicalizer) -> Part {
         var part = Part()
-        part.batch.reserveCapacity(bytes: buf.count + 64, events: buf.count / 256)
+        part.batch.reserveCapacity(bytes: max(reserve, buf.count) + 64, events: max(reserve, buf.count) / 256)
         var start = 0
         let base = UnsafeRawPointer(buf.baseAddress!)
         while start < buf.count {
@@ -85,7 +85,8 @@ public struct JSONLinesBatcher {
                 let last = i == parts - 1
                 var engine = engines[i]
                 results[i] = Self.process(UnsafeBufferPointer(rebasing: buf[range.lowerBound..<(last ? buf.count : range.upperBound)]),
-                                          endOfInput: last ? endOfInput : true, maxLineBytes: maxLine, firstLine: 0, canonicalizer: &engine)
+                                          endOfInput: last ? endOfInput : true, maxLineBytes: maxLine, firstLine: 0,
+                                          reserve: i == 0 ? completeEnd : 0, canonicalizer: &engine)
                 engines[i] = engine
             }
         }
@@ -97,7 +98,7 @@ public struct JSONLinesBatcher {
         var lines = firstLine
         for i in 0..<parts {
             guard let p = results[i] else { break }
-            if i == 0 && parts == 1 { batch = p.batch } else { batch.append(contentsOf: p.batch) }
+            if i == 0 { batch = p.batch } else { batch.append(contentsOf: p.batch) }  // the first part is taken, not copied
             consumed = cuts[i] + p.consumed
             if let e = p.error {
                 // Renumber: the part counted from 0.
