@@ -189,6 +189,11 @@ public struct LedgerVerifier: Sendable {
         } else if trusted.isEmpty && lastGoodSeq > 0 {
             report.warnings.append(.init(kind: "uncheckpointed", seq: 1, lastSeq: lastGoodSeq, message: "no record is covered by a checkpoint"))
         }
+        // One entry per damaged place: a note can fail more than one check at the same offset.
+        var seen = Set<String>()
+        report.problems = report.problems.filter {
+            seen.insert("\($0.kind)|\($0.file ?? "")|\($0.offset ?? -1)|\($0.seq ?? 0)|\($0.lastSeq ?? 0)").inserted
+        }
         return report
     }
 }

@@ -72,3 +72,32 @@ import TallyCore
         #expect(throws: TallyError.self) { try LedgerProofs.verify(bundle: forged, rootKey: key) }
     }
 }
+
+/// Auditor finding: one damaged checkpoint note was sometimes listed twice (same kind and offset).
+@Suite struct VerifyProblemUniquenessTests {
+    @Test func everyDamagedPlaceIsListedOnce() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        var o = testOptions()
+        o.checkpointEveryRecords = 3
+        _ = try Ledger.initialize(home: home.path, options: o)
+        let l = try await Ledger.open(home: home.path, options: o)
+        _ = try await l.append(contentsOf: (1...9).map(sampleEvent))
+        try await l.close()
+        let path = home.path + "/ledger/checkpoints.log"
+        let original = try FileIO.readFile(path)
+        let firstNote = original.firstIndex(of: 0xE2).map { $0 + 100 } ?? original.count
+        var damaged = 0
+        for offset in stride(from: 0, to: min(firstNote, original.count), by: 3) {
+            var bytes = original
+            bytes[offset] ^= 0x04
+            try FileIO.writeAtomically(path, bytes)
+            let problems = try LedgerVerifier(home: home.path).run().problems
+            if !problems.isEmpty { damaged += 1 }
+            let keys = problems.map { "\($0.kind)|\($0.file ?? "")|\($0.offset ?? -1)|\($0.seq ?? 0)|\($0.lastSeq ?? 0)" }
+            #expect(Set(keys).count == keys.count, "flip at \(offset): \(keys)")
+        }
+        try FileIO.writeAtomically(path, original)
+        #expect(damaged > 10)
+    }
+}
