@@ -2,15 +2,14 @@ import TallyAWS
 import TallyCore
 
 extension GatewayHandler {
-    /// Built-in guardrail (with ``Guardrails/builtinRules``; config `builtinDeny: false` turns it off): an IAM role
+    /// Built-in guardrail (run by ``builtinRequestDenial(_:permissions:head:body:)``): an IAM role
     /// trust policy (`iam:CreateRole`, `iam:UpdateAssumeRolePolicy`) may trust only principals of the upstream
     /// account and AWS services. A role that trusts another account, `*`, or a federated identity provider lets
     /// the agent assume it from outside the gateway and hold upstream credentials with no record (review
     /// finding 3). Nil when the request is not such a call or its policy passes.
     func trustPolicyDenial(_ identified: IdentifiedOperation, head: TallyAWS.HTTPRequestHead, body: [UInt8]?)
         -> (rule: Guardrails.DenyRule, action: String)? {
-        guard !configuration.guardrails.builtinRules.isEmpty, identified.service == "iam",
-              let operation = identified.operation, operation == "CreateRole" || operation == "UpdateAssumeRolePolicy"
+        guard let operation = identified.operation, operation == "CreateRole" || operation == "UpdateAssumeRolePolicy"
         else { return nil }
         let action = "iam:\(operation)"
         let member = operation == "CreateRole" ? "AssumeRolePolicyDocument" : "PolicyDocument"

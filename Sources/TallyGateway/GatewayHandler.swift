@@ -154,7 +154,7 @@ final class GatewayHandler: Sendable {
             }
             // 6. guardrails
             if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action })
-                ?? trustPolicyDenial(identified, head: head, body: body) {
+                ?? builtinRequestDenial(identified, permissions: context.permissions, head: head, body: body) {
                 throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
                               stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
             }

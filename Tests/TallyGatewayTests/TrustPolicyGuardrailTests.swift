@@ -42,4 +42,16 @@ import Testing
         #expect(GatewayHandler.accountOf("arn:aws:iam::*:root") == nil)
         #expect(GatewayHandler.accountOf("123456789012") == nil)
     }
+
+    @Test func ownIdentityOfUserRoleAndAssumedRoleARNs() {
+        let user = GatewayHandler.iamIdentity("arn:aws:iam::123456789012:user/ops/tally-gateway-admin")
+        #expect(user == GatewayHandler.IAMIdentity(account: "123456789012", kind: "user", name: "tally-gateway-admin"))
+        #expect(GatewayHandler.iamIdentity("arn:aws:iam::123456789012:user/tally-gateway-admin") == user)  // path ignored
+        let role = GatewayHandler.iamIdentity("arn:aws:sts::123456789012:assumed-role/gateway-role/session-1")
+        #expect(role == GatewayHandler.IAMIdentity(account: "123456789012", kind: "role", name: "gateway-role"))
+        #expect(GatewayHandler.iamIdentity("arn:aws:iam::123456789012:role/svc/gateway-role") == role)
+        #expect(GatewayHandler.iamIdentity("arn:aws:iam::999999999999:user/tally-gateway-admin") != user)
+        #expect(GatewayHandler.iamIdentity("*") == nil && GatewayHandler.iamIdentity("arn:aws:s3:::bucket/user/x") == nil)
+        #expect(GatewayHandler.callerUserOperations.contains("CreateAccessKey"))
+    }
 }

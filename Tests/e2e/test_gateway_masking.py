@@ -46,10 +46,12 @@ def test_iam_create_access_key_works_but_the_secret_is_masked(gateway, agent, mo
     assert ids == [key["AccessKeyId"]]
     done = completed(gateway, "CreateAccessKey")[-1]
     assert done["status"] == 200 and done["outcome"] == "ok" and done["masked"] == ["SecretAccessKey"]
-    # the gateway's own key as well (probe1 of the review): no usable secret comes back
-    own = json.loads(gateway.aws(agent, "iam", "create-access-key", "--user-name", "tally-gateway-admin").stdout)
-    assert own["AccessKey"]["SecretAccessKey"] == MASK
-    iam.delete_access_key(UserName="tally-gateway-admin", AccessKeyId=own["AccessKey"]["AccessKeyId"])
+    # the gateway's own user (probe1 of the review): refused outright, named or implied (no UserName = the caller)
+    before = iam.list_access_keys(UserName="tally-gateway-admin")["AccessKeyMetadata"]
+    for args in (["--user-name", "tally-gateway-admin"], []):
+        p = gateway.aws(agent, "iam", "create-access-key", *args, check=False)
+        assert p.returncode != 0 and "AccessDenied" in p.stderr and "own upstream identity" in p.stderr, p.stderr
+    assert iam.list_access_keys(UserName="tally-gateway-admin")["AccessKeyMetadata"] == before
 
 
 def test_sts_temporary_credentials_are_masked(gateway, agent, moto):
