@@ -156,7 +156,7 @@ final class GatewayHandler: Sendable {
             if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action })
                 ?? builtinRequestDenial(identified, permissions: context.permissions, head: head, body: body) {
                 throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
-                              stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)")
+                              stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)\(rule.reason.map { ": \($0)" } ?? "")")
             }
         } catch let refusal as Refusal {
             if ident == nil, let auth {

@@ -32,7 +32,7 @@ def test_the_gateways_own_user_is_off_limits(gateway, agent, moto):
     gateway.aws(agent, "iam", "update-access-key", "--user-name", user, "--access-key-id", key["AccessKeyId"], "--status", "Inactive")
     denied = [e for e in gateway.events() if e.get("type") == "call.denied" and e.get("stage") == "guardrail"
               and e.get("operation") in ("UpdateAccessKey", "DeleteAccessKey", "DeleteUserPolicy", "AttachUserPolicy")]
-    assert len(denied) == 5
+    assert len(denied) == 5 and all("own upstream identity" in e["reason"] for e in denied)
 
 
 def test_own_identity_check_is_part_of_builtin_deny(moto, tmp_path):
