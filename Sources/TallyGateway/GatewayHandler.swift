@@ -84,6 +84,9 @@ final class GatewayHandler: Sendable {
                 let e: AWSAuthError
                 switch rejection {
                 case .expired: e = .expiredToken()
+                case .registryUnreadable:  // fail closed, but as a transient server-side fault the SDK retries
+                    e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry",
+                                     httpStatus: 503)
                 default:
                     let signedFor = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
                     e = .unknownAccessKey(service: parsed.service, protocol: signedFor)
