@@ -4,6 +4,7 @@ that may still hold a key revoked just before; once the registry reads again, va
 
 from conftest import Gateway
 
+
 def test_unreadable_registry_refuses_every_key_until_it_reads(moto, tmp_path):
     gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret)
     try:
