@@ -20,7 +20,13 @@ extension GatewayHandler {
     /// credentials: a small answer of known length (Content-Length ≤ ``ResponseMasking/maxBody``) is masked for
     /// every known secret field; a larger one streams (nothing that mints credentials answers with megabytes).
     func maskPlan(ident: IdentifiedOperation?, method: String, status: Int, headers: HTTPHeaders = [:]) -> MaskPlan? {
-        guard configuration.maskResponses, method != "HEAD", status != 304 else { return nil }
+        Self.maskPlan(enabled: configuration.maskResponses, ident: ident, method: method, status: status, headers: headers)
+    }
+
+    /// ``maskPlan(ident:method:status:headers:)`` with the configuration's `maskResponses` as `enabled`.
+    static func maskPlan(enabled: Bool, ident: IdentifiedOperation?, method: String, status: Int,
+                         headers: HTTPHeaders = [:]) -> MaskPlan? {
+        guard enabled, method != "HEAD", status != 304 else { return nil }
         if status >= 300 { return MaskPlan(fields: ResponseMasking.errorFields, requiresMask: false) }
         if ident?.operation == nil {
             guard let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.maxBody

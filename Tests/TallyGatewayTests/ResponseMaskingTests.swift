@@ -1,6 +1,8 @@
 import Foundation
+import NIOHTTP1
 import Testing
 @testable import TallyGateway
+import TallyAWS
 import TallyCore
 
 /// Response masking (review findings 3 and 14): secrets are replaced, everything else is kept byte for byte.
@@ -125,5 +127,30 @@ import TallyCore
         for n in ["authorization", "x-amz-security-token", "connection", "transfer-encoding", "content-length"] {
             #expect(GatewayHandler.droppedRequestHeaders.contains(n), "\(n)")
         }
+    }
+
+    /// Which responses are buffered and masked: credential-minting successes (must find a field), every error
+    /// body, small answers of unidentified operations; never HEAD, 304, or anything with masking off.
+    @Test func whichResponsesAreMasked() {
+        func op(_ service: String, _ operation: String?) -> IdentifiedOperation {
+            IdentifiedOperation(service: service, signingName: service, operation: operation, protocol: .query,
+                                parameters: [:], region: "us-east-1")
+        }
+        let plan = { (enabled: Bool, ident: IdentifiedOperation?, method: String, status: Int, headers: HTTPHeaders) in
+            GatewayHandler.maskPlan(enabled: enabled, ident: ident, method: method, status: status, headers: headers)
+        }
+        let key = plan(true, op("iam", "CreateAccessKey"), "POST", 200, [:])
+        #expect(key?.requiresMask == true && key?.fields.first == "SecretAccessKey")
+        #expect(plan(true, op("iam", "CreateAccessKey"), "POST", 403, [:])?.requiresMask == false)
+        #expect(plan(true, op("s3", "GetObject"), "GET", 404, [:])?.fields == ResponseMasking.errorFields)
+        #expect(plan(true, op("s3", "GetObject"), "GET", 200, ["content-length": "10"]) == nil)  // streams
+        #expect(plan(true, op("s3", "HeadObject"), "HEAD", 403, [:]) == nil)
+        #expect(plan(true, op("s3", "GetObject"), "GET", 304, [:]) == nil)
+        #expect(plan(false, op("iam", "CreateAccessKey"), "POST", 200, [:]) == nil)
+        #expect(plan(false, op("s3", "GetObject"), "GET", 500, [:]) == nil)
+        let unknown = op("newsvc", nil)
+        #expect(plan(true, unknown, "POST", 200, ["content-length": "512"])?.fields == ResponseMasking.allSecretFields)
+        #expect(plan(true, unknown, "POST", 200, ["content-length": String(ResponseMasking.maxBody + 1)]) == nil)
+        #expect(plan(true, unknown, "POST", 200, [:]) == nil)  // unknown length: streams
     }
 }
