@@ -80,6 +80,23 @@ enum FileIO {
         }
     }
 
+    /// Runs `body` over the file's bytes mapped read-only (no copy). Only for files nobody
+    /// truncates while they are read (sealed segments): a truncation under a mapping is SIGBUS.
+    /// Falls back to reading the file when it is empty or cannot be mapped.
+    static func withMappedFile<R>(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let fd = try openFile(path, O_RDONLY)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw TallyError(.io, "cannot stat \(path): \(errorText())") }
+        let size = Int(st.st_size)
+        guard size > 0, let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            return try readFile(path).withUnsafeBytes(body)
+        }
+        defer { munmap(base, size) }
+        _ = madvise(base, size, MADV_SEQUENTIAL)
+        return try body(UnsafeRawBufferPointer(start: base, count: size))
+    }
+
     static func fileSize(_ path: String) -> Int? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }

@@ -108,7 +108,7 @@ public struct LedgerVerifier: Sendable {
         let lock = NSLock()
         let body: (Int) -> Void = { i in
             let path = paths.segmentPath(indexes[i])
-            results[i] = job.verify(path: path, relPath: rel(path), index: indexes[i], start: nil)
+            results[i] = job.verify(path: path, relPath: rel(path), index: indexes[i], start: nil, sealed: i < indexes.count - 1)
             if let progress {
                 lock.lock(); doneBytes[0] += sizes[i]; let f = Double(doneBytes[0]) / Double(totalBytes); lock.unlock()
                 progress(f)
@@ -124,7 +124,7 @@ public struct LedgerVerifier: Sendable {
             if all[i].header == nil, i > 0, let prevEnd = all[i - 1].end, all[i].firstBlockSeq == prevEnd.size + 1 {
                 // Damaged header: verify the segment again from the previous segment's end state.
                 let path = paths.segmentPath(indexes[i])
-                all[i] = job.verify(path: path, relPath: rel(path), index: indexes[i], start: prevEnd)
+                all[i] = job.verify(path: path, relPath: rel(path), index: indexes[i], start: prevEnd, sealed: i < indexes.count - 1)
             }
             let r = all[i]
             report.problems.append(contentsOf: r.problems)

@@ -27,14 +27,19 @@ struct SegmentVerifyJob: @unchecked Sendable {
     let targets: Set<UInt64>
     let coverage: [(size: UInt64, epochs: Set<Int>)]
 
-    func verify(path: String, relPath: String, index: UInt32, start: SegmentEndState?) -> SegmentVerifyResult {
+    /// `sealed`: a segment before the newest, which no writer truncates, so it is mapped rather
+    /// than copied (the newest can be cut back by a writer's torn-tail repair and is read).
+    func verify(path: String, relPath: String, index: UInt32, start: SegmentEndState?, sealed: Bool = false) -> SegmentVerifyResult {
         var r = SegmentVerifyResult(file: relPath)
-        let bytes: [UInt8]
-        do { bytes = try FileIO.readFile(path) } catch let e as TallyError {
+        do {
+            if sealed {
+                try FileIO.withMappedFile(path) { buf in scan(buf, &r, index: index, start: start) }
+            } else {
+                try FileIO.readFile(path).withUnsafeBytes { buf in scan(buf, &r, index: index, start: start) }
+            }
+        } catch let e as TallyError {
             r.problems.append(.init(kind: "missing-segment", file: relPath, message: e.reason))
-            return r
-        } catch { return r }
-        bytes.withUnsafeBytes { buf in scan(buf, &r, index: index, start: start) }
+        } catch {}
         return r
     }
 
