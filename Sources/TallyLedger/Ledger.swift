@@ -214,7 +214,11 @@ final class Committer: @unchecked Sendable {
             cond.unlock()
 
             guard let writer else { return }
-            if !work.isEmpty {
+            cond.lock(); let earlierFailure = failure; cond.unlock()
+            if let earlierFailure, !work.isEmpty {
+                // A sync failed after these were queued: nothing more is written or acknowledged.
+                for e in work { e.done(.failure(earlierFailure)) }
+            } else if !work.isEmpty {
                 do {
                     let lasts = try commit(work, writer)
                     // More appends already waiting (or a sync still running): hand this fdatasync to the
