@@ -1,5 +1,5 @@
 import Foundation
-public import TallyCore
+import TallyCore
 
 /// The writer settings of a home, chosen at `tally init` and kept in `H/ledger/settings.json`
 /// (docs/LEDGER-FORMAT.md, "Files"), so that every writer of the home (`ledger append`, the
