@@ -1,5 +1,5 @@
 import Foundation
-public import TallyCore
+import TallyCore
 
 extension Ledger {
     /// Creates a new home: directories, epoch keys, H/ledger.pub. Throws if H already holds a ledger.

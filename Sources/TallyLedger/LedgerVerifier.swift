@@ -1,5 +1,5 @@
 import Foundation
-public import TallyCore
+import TallyCore
 
 /// Verifies everything in a ledger (docs/LEDGER-FORMAT.md, "Verification"), reporting every
 /// damaged range rather than stopping at the first. Segments are verified in parallel, each from
