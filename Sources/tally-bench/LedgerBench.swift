@@ -91,8 +91,8 @@ struct LedgerBench: AsyncParsableCommand {
         let start = DispatchTime.now().uptimeNanoseconds
         let ledger = try await Ledger.open(home: home, options: options)
         let frozen = input
-        // A bounded hand-off (at most 4 canonicalised batches ahead of the ledger).
-        let permits = DispatchSemaphore(value: 4)
+        // A bounded hand-off (at most 8 canonicalised batches of 8,192 events ahead of the ledger, 6 of them submitted).
+        let permits = DispatchSemaphore(value: 8)
         let stream = AsyncStream<EventBatch>(bufferingPolicy: .unbounded) { cont in
             let t = Thread {
                 var batcher = JSONLinesBatcher()
@@ -113,7 +113,7 @@ struct LedgerBench: AsyncParsableCommand {
                 permits.signal()
                 group.addTask { try await ledger.append(b) }
                 inFlight += 1
-                if inFlight >= 3, let s = try await group.next() { last = max(last, s); inFlight -= 1 }
+                if inFlight >= 6, let s = try await group.next() { last = max(last, s); inFlight -= 1 }
             }
             for try await s in group { last = max(last, s) }
         }

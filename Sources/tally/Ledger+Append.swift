@@ -19,8 +19,8 @@ struct LedgerAppendCommand: AsyncParsableCommand {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var failure: TallyError?
         var eof = false
-        // Up to two batches in flight: the next chunk is read and canonicalised while the
-        // previous one is being written and fsync'd. "committed N" lines come out in order.
+        // Up to four batches in flight: the next chunks are read and canonicalised while earlier
+        // ones are hashed, compressed, written and fsync'd. "committed N" lines come out in order.
         var inFlight: [CommitTicket] = []
         func drain(keeping n: Int) async throws {
             while inFlight.count > n {
@@ -45,7 +45,7 @@ struct LedgerAppendCommand: AsyncParsableCommand {
             let (batch, error) = buffer.withUnsafeBytes { batcher.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), endOfInput: eof) }
             if !batch.isEmpty {
                 inFlight.append(ledger.submit(batch))
-                try await drain(keeping: 1)
+                try await drain(keeping: 3)
             }
             failure = error
         }
