@@ -40,10 +40,12 @@ extension LedgerWriter {
     }
 
     /// Whether a timed checkpoint or an epoch duty (key erasure, an epoch-boundary checkpoint) is due now.
+    /// (The every-N-records checkpoints are queued by `commit` at exact multiples and written by
+    /// `writePendingCheckpoints(durableUpTo:)` once their records are durable.)
     func timedDutyDue() -> Bool {
         let now = options.clock()
-        if size > checkpointedSize && (size - checkpointedSize >= options.checkpointEveryRecords
-            || Double(now - lastCheckpointClock) >= options.checkpointInterval * 1000) { return true }
+        if size > checkpointedSize && pending.isEmpty
+            && Double(now - lastCheckpointClock) >= options.checkpointInterval * 1000 { return true }
         let t = max(now, lastTime)
         let current = epochs.epoch(at: t) ?? (t < epochs.start ? 0 : epochs.publicKeys.count)
         return current > firstLiveEpoch
