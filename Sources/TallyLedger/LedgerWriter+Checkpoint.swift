@@ -78,6 +78,7 @@ extension LedgerWriter {
     func eraseEpochs(below e: Int) throws {
         guard e > firstLiveEpoch else { return }
         try keys.erase(firstLiveEpoch..<e)
+        if keyCheckedEpoch < e { keyCheckedEpoch = -1 }
         firstLiveEpoch = e
     }
 

@@ -27,6 +27,8 @@ final class LedgerWriter {
     var lastCheckpointClock: Int64 = 0
     var pending: [(size: UInt64, root: Digest, epoch: Int)] = []
     var firstLiveEpoch = 0
+    /// The epoch whose private key `commit` last found present (keys are erased only by this writer).
+    var keyCheckedEpoch = -1
 
     init(paths: LedgerPaths, options: LedgerOptions, epochs: EpochSet, keys: EpochKeyStore, lockFD: Int32) {
         self.paths = paths
@@ -64,8 +66,11 @@ final class LedgerWriter {
         if size > checkpointedSize, let last = epochs.epoch(at: lastTime), last != epoch {
             pending.append((size, frontier.root, last))
         }
-        guard (try keys.privateKey(epoch)) != nil else {
-            throw TallyError(.integrity, "the key of the current epoch \(epoch) has been erased; refusing to append records that could not be checkpointed")
+        if epoch != keyCheckedEpoch {  // read the key file once per epoch, not once per commit
+            guard (try keys.privateKey(epoch)) != nil else {
+                throw TallyError(.integrity, "the key of the current epoch \(epoch) has been erased; refusing to append records that could not be checkpointed")
+            }
+            keyCheckedEpoch = epoch
         }
 
         // 1. Leaf hashes, in parallel.
