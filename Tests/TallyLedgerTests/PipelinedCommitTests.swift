@@ -17,11 +17,16 @@ import TallyCore
         let ledger = try await Ledger.open(home: home.path, options: o)
         var tickets: [(CommitTicket, UInt64)] = []
         var expected: UInt64 = 0
-        for round in 0..<300 {
+        // Submissions spread over time so that some arrive while a group is being written (which is
+        // when its sync is handed off); keep going (bounded) until that has happened several times.
+        var round = 0
+        while round < 300 || (ledger.committer.handedOffSyncs < 5 && round < 5_000) {
             var batch = EventBatch()
             for i in 0..<(1 + round % 23) { try batch.append(sampleEvent(round * 100 + i)) }
             expected += UInt64(batch.count)
             tickets.append((ledger.submit(batch), expected))
+            if round % 4 == 0 { usleep(100) }
+            round += 1
         }
         for (t, last) in tickets { #expect(try await t.value == last) }
         #expect(try await ledger.size == expected)
@@ -37,3 +42,7 @@ import TallyCore
         try await reopened.close()
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
