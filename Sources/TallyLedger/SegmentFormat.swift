@@ -180,7 +180,7 @@ enum BlockContent {
 struct RecordBuilder {
     private var buf: [UInt8] = []
     private var cachedTime: Int64 = .min
-    private var timeSuffix: [UInt8] = []
+    private var timeSuffixBytes: [UInt8] = []
 
     init() { buf.reserveCapacity(4096) }
 
@@ -192,27 +192,32 @@ struct RecordBuilder {
     }
 
     private mutating func build(event: UnsafeRawBufferPointer, seq: UInt64, time: Int64, leafPrefix: Bool) {
-        if time != cachedTime {
-            cachedTime = time
-            timeSuffix = Array(",\"time\":\"".utf8)
-            LedgerTime.append(time, to: &timeSuffix)
-            timeSuffix.append(contentsOf: "\"}".utf8)
-        }
         buf.removeAll(keepingCapacity: true)
         if leafPrefix { buf.append(0) }
         buf.append(contentsOf: RecordBuilder.eventPrefix)
         buf.append(contentsOf: event)
         buf.append(contentsOf: RecordBuilder.seqPrefix)
-        appendDecimal(seq)
-        buf.append(contentsOf: timeSuffix)
+        Self.appendDecimal(seq, to: &buf)
+        buf.append(contentsOf: timeSuffix(time))
     }
 
-    private mutating func appendDecimal(_ v: UInt64) {
-        // Digits least significant first, then reversed in place (no temporary allocation).
-        let start = buf.count
+    /// `,"time":"T"}` for `time`, cached for the last time seen.
+    private mutating func timeSuffix(_ time: Int64) -> [UInt8] {
+        if time != cachedTime {
+            cachedTime = time
+            timeSuffixBytes = Array(",\"time\":\"".utf8)
+            LedgerTime.append(time, to: &timeSuffixBytes)
+            timeSuffixBytes.append(contentsOf: "\"}".utf8)
+        }
+        return timeSuffixBytes
+    }
+
+    /// Appends `v` in decimal: digits least significant first, then reversed in place (no temporary allocation).
+    private static func appendDecimal(_ v: UInt64, to out: inout [UInt8]) {
+        let start = out.count
         var x = v
-        repeat { buf.append(UInt8(0x30 + x % 10)); x /= 10 } while x > 0
-        buf[start...].reverse()
+        repeat { out.append(UInt8(0x30 + x % 10)); x /= 10 } while x > 0
+        out[start...].reverse()
     }
 
     static let eventPrefix = Array("{\"event\":".utf8)
@@ -223,20 +228,12 @@ struct RecordBuilder {
     /// its digits are incremented in place.
     mutating func leaf(event: UnsafeRawBufferPointer, seq: UInt64, time: Int64) -> Digest {
         if time != cachedTime || suffixSeq == 0 || seq != suffixSeq &+ 1 || !incrementSuffixSeq() {
-            if time != cachedTime {
-                cachedTime = time
-                timeSuffix = Array(",\"time\":\"".utf8)
-                LedgerTime.append(time, to: &timeSuffix)
-                timeSuffix.append(contentsOf: "\"}".utf8)
-            }
+            let t = timeSuffix(time)
             suffix.removeAll(keepingCapacity: true)
             suffix.append(contentsOf: RecordBuilder.seqPrefix)
-            let start = suffix.count
-            var x = seq
-            repeat { suffix.append(UInt8(0x30 + x % 10)); x /= 10 } while x > 0
-            suffix[start...].reverse()
+            Self.appendDecimal(seq, to: &suffix)
             digitsEnd = suffix.count
-            suffix.append(contentsOf: timeSuffix)
+            suffix.append(contentsOf: t)
         }
         suffixSeq = seq
         var d = Digest()
