@@ -31,25 +31,8 @@ extension APIMapping {
         var compiled: [[CompiledPermission]] = []
         var patternCache: [String: [PatternSegment]] = [:]
         try payload.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var fields: [Range<Int>] = []
-            var lineNumber = 0
-            var start = 0
             func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: buffer[r]), as: UTF8.self) }
-            while start < buffer.count {
-                let end = Self.find(0x0A, base, from: start, to: buffer.count)
-                lineNumber += 1
-                fields.removeAll(keepingCapacity: true)
-                var fieldStart = start
-                while true {
-                    let tab = Self.find(0x09, base, from: fieldStart, to: end)
-                    fields.append(fieldStart..<tab)
-                    if tab == end { break }
-                    fieldStart = tab + 1
-                }
-                let empty = end == start
-                start = end + 1
-                if empty { continue }
+            try TabSeparatedLines.forEach(in: buffer) { lineNumber, fields in
                 let kind = buffer[fields[0].lowerBound]
                 func bad(_ why: String) -> TallyError { TallyError(.badInput, "\(path): line \(lineNumber): \(why)") }
                 switch kind {
@@ -104,11 +87,5 @@ extension APIMapping {
         self.sources = sources
         self.index = index
         self.compiled = compiled
-    }
-
-    /// The index of the first `byte` in base[from..<to], or `to`.
-    private static func find(_ byte: UInt8, _ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
-        guard from < to, let hit = memchr(base + from, Int32(byte), to - from) else { return to }
-        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 }

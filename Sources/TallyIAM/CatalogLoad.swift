@@ -27,36 +27,12 @@ extension IAMCatalog {
         builder.actions.reserveCapacity(min(max(expectedActions, 0), 1 << 20))
         builder.strings.reserveCapacity(min(max(expectedStrings, 0), 1 << 20))
         try payload.withUnsafeBufferPointer { buffer in
-            var fields: [Range<Int>] = []
-            fields.reserveCapacity(6)
-            var lineNumber = 0
-            var start = 0
-            guard let base = buffer.baseAddress else { return }
-            while start < buffer.count {
-                let end = Self.find(0x0A, base, from: start, to: buffer.count)
-                lineNumber += 1
-                fields.removeAll(keepingCapacity: true)
-                var fieldStart = start
-                while true {
-                    let tab = Self.find(0x09, base, from: fieldStart, to: end)
-                    fields.append(fieldStart..<tab)
-                    if tab == end { break }
-                    fieldStart = tab + 1
-                }
-                let lineStart = start
-                start = end + 1
-                if end == lineStart { continue }
+            try TabSeparatedLines.forEach(in: buffer) { lineNumber, fields in
                 do { try builder.add(CatalogLine(bytes: buffer, fields: fields)) }
                 catch { throw TallyError(.badInput, "\(origin): line \(lineNumber): \(error)") }
             }
         }
         self = try builder.finish(source: source)
-    }
-
-    /// The index of the first `byte` in base[from..<to], or `to`.
-    private static func find(_ byte: UInt8, _ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
-        guard from < to, let hit = memchr(base + from, Int32(byte), to - from) else { return to }
-        return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
     }
 
     init(source: IAMCatalogSource, services: [IAMService], allActions: [IAMAction],
