@@ -9,15 +9,8 @@ public enum LZ4 {
     public static func compress(_ source: UnsafeRawBufferPointer) throws -> [UInt8] {
         let bound = compressBound(source.count)
         return try [UInt8](unsafeUninitializedCapacity: max(bound, 1)) { out, n in
-            let written = LZ4_compress_default(
-                source.baseAddress?.assumingMemoryBound(to: CChar.self), 
-                UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
-                Int32(source.count), Int32(bound))
-            guard written > 0 || source.count == 0 else {
-                n = 0
-                throw TallyError(.compression, "LZ4_compress_default failed on \(source.count) bytes")
-            }
-            n = Int(written)
+            n = 0
+            n = try compress(source, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(out)[0..<bound]))
         }
     }
 
@@ -63,14 +56,8 @@ public enum LZ4 {
     public static func decompress(_ source: UnsafeRawBufferPointer, originalSize: Int) throws -> [UInt8] {
         guard originalSize >= 0 else { throw TallyError(.compression, "negative decompressed size") }
         return try [UInt8](unsafeUninitializedCapacity: max(originalSize, 1)) { out, n in
-            let got = LZ4_decompress_safe(
-                source.baseAddress?.assumingMemoryBound(to: CChar.self),
-                UnsafeMutableRawPointer(out.baseAddress!).assumingMemoryBound(to: CChar.self),
-                Int32(source.count), Int32(originalSize))
-            guard got == Int32(originalSize) else {
-                n = 0
-                throw TallyError(.compression, "LZ4 block is corrupt (decoded \(got) of \(originalSize) bytes)")
-            }
+            n = 0
+            try decompress(source, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(out)[0..<originalSize]))
             n = originalSize
         }
     }

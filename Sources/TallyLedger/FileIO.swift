@@ -106,8 +106,8 @@ enum FileIO {
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
     /// Writes a file atomically: temp file, fsync, rename over `path`, fsync the directory.
-    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        let tmp = path + ".tmp"
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, tempSuffix: String = ".tmp") throws {
+        let tmp = path + tempSuffix
         let fd = try openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)
         do {
             try writeAll(fd, bytes, path: tmp)

@@ -24,8 +24,9 @@ public struct CompactionReport: Sendable {
 /// (compressed length) and CRC fields of each block header change: the uncompressed content, and
 /// so every hash, the chain, the tree and every signed checkpoint and proof, stay exactly as they
 /// were. A segment with any damaged or unreadable byte is never rewritten (its evidence stays
-/// where verify reports it). Each segment is replaced atomically (temporary file, fsync, rename,
-/// directory fsync) under the writer lock, so a crash leaves either the old or the new file.
+/// where verify reports it). Each segment is replaced atomically (`FileIO.writeAtomically`:
+/// temporary file, fsync, rename, directory fsync) under the writer lock, so a crash leaves either
+/// the old or the new file.
 public enum LedgerCompaction {
     static let tempSuffix = ".compact"
 
@@ -73,18 +74,16 @@ public enum LedgerCompaction {
             doneLock.lock(); done[0] += 1; let n = done[0]; doneLock.unlock()
             progress?(n, sealed.count)
         }
-        var rewrote = false
         for (k, i) in sealed.enumerated() {
             let name = LedgerPaths.segmentName(i)
             switch outcomes[k] {
             case .success(let didRewrite):
-                if didRewrite { report.compacted.append(name); rewrote = true } else { report.skipped.append(.init(file: name, reason: "already compact")) }
+                if didRewrite { report.compacted.append(name) } else { report.skipped.append(.init(file: name, reason: "already compact")) }
                 state[name] = FileIO.fileSize(paths.segmentPath(i))
             case .failure(let e): report.skipped.append(.init(file: name, reason: e.reason))
             }
         }
         report.skipped.sort { $0.file < $1.file }
-        if rewrote { try FileIO.syncDirectory(paths.segmentsDir) }
         if !sealed.isEmpty {
             let text = state.keys.sorted().map { "\($0) \(state[$0]!)\n" }.joined()
             try FileIO.writeAtomically(statePath, Array(text.utf8))
@@ -122,8 +121,6 @@ public enum LedgerCompaction {
                 }
                 let content = try SegmentScan.content(buf, offset: offset, header: header)
                 let hc = try content.withUnsafeBytes { try LZ4.compressHC($0, level: level) }
-                let payloadStart = offset + SegmentFormat.blockHeaderSize
-                let payloadEnd = payloadStart + Int(header.compressedLength)
                 if hc.count < Int(header.compressedLength) {
                     // Check the new payload decodes to the same content before it replaces the old one.
                     let back = try LZ4.decompress(hc, originalSize: content.count)
@@ -132,24 +129,13 @@ public enum LedgerCompaction {
                     h.compressedLength = UInt32(hc.count)
                     out.append(contentsOf: h.encoded(payload: hc))
                 } else {
-                    out.append(contentsOf: buf[offset..<payloadEnd])
+                    out.append(contentsOf: buf[offset..<(offset + header.totalSize)])
                 }
             }
             return out.count < buf.count ? out : nil
         }
         guard let rewritten else { return false }
-        let tmp = path + tempSuffix
-        let fd = try FileIO.openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0o644)
-        do {
-            try FileIO.writeAll(fd, rewritten, path: tmp)
-            try FileIO.syncFile(fd, path: tmp)
-        } catch { close(fd); unlink(tmp); throw error }
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            let why = FileIO.errorText()
-            unlink(tmp)
-            throw TallyError(.io, "cannot rename \(tmp) to \(path): \(why)")
-        }
+        try FileIO.writeAtomically(path, rewritten, tempSuffix: tempSuffix)
         return true
     }
 }

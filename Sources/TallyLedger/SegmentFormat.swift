@@ -72,6 +72,11 @@ struct BlockHeader {
     var endChain: Digest
 
     var totalSize: Int { SegmentFormat.blockHeaderSize + Int(compressedLength) }
+
+    /// The LZ4 payload of this block, whose header starts at `offset` in `bytes`.
+    func payload(in bytes: UnsafeRawBufferPointer, at offset: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[(offset + SegmentFormat.blockHeaderSize)..<(offset + totalSize)])
+    }
     var lastSeq: UInt64 { firstSeq + UInt64(recordCount) - 1 }
 
     /// The header bytes [0, 64) (everything but the CRC).

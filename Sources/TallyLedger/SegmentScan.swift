@@ -78,8 +78,6 @@ struct SegmentScan {
 
     /// Decompresses a good block's payload.
     static func content(_ bytes: UnsafeRawBufferPointer, offset: Int, header: BlockHeader) throws -> [UInt8] {
-        let start = offset + SegmentFormat.blockHeaderSize
-        return try LZ4.decompress(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + Int(header.compressedLength))]),
-                                  originalSize: Int(header.uncompressedLength))
+        try LZ4.decompress(header.payload(in: bytes, at: offset), originalSize: Int(header.uncompressedLength))
     }
 }

@@ -97,8 +97,7 @@ struct SegmentVerifyJob: @unchecked Sendable {
                     // One decompression buffer for the whole segment (no fresh pages per block).
                     let u = Int(h.uncompressedLength)
                     if scratch.count < u { scratch = [UInt8](unsafeUninitializedCapacity: u) { _, n in n = u } }
-                    let payloadStart = offset + SegmentFormat.blockHeaderSize
-                    let payload = UnsafeRawBufferPointer(rebasing: buf[payloadStart..<(payloadStart + Int(h.compressedLength))])
+                    let payload = h.payload(in: buf, at: offset)
                     try scratch.withUnsafeMutableBytes { whole in
                         let c = UnsafeMutableRawBufferPointer(rebasing: whole[0..<u])
                         try LZ4.decompress(payload, into: c)
