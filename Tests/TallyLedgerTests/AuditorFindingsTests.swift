@@ -19,10 +19,7 @@ import TallyCore
         defer { home.cleanup() }
         var o = testOptions()
         o.checkpointEveryRecords = 2
-        _ = try Ledger.initialize(home: home.path, options: o)
-        let l = try await Ledger.open(home: home.path, options: o)
-        _ = try await l.append(contentsOf: (1...6).map(sampleEvent))
-        try await l.close()
+        try await writeLedger(home, options: o, batches: [(1...6).map(sampleEvent)])
         let path = home.path + "/ledger/checkpoints.log"
         var bytes = try FileIO.readFile(path)
         let epochs = try LedgerWriter.loadEpochs(LedgerPaths(home: home.path))
@@ -80,10 +77,7 @@ import TallyCore
         defer { home.cleanup() }
         var o = testOptions()
         o.checkpointEveryRecords = 3
-        _ = try Ledger.initialize(home: home.path, options: o)
-        let l = try await Ledger.open(home: home.path, options: o)
-        _ = try await l.append(contentsOf: (1...9).map(sampleEvent))
-        try await l.close()
+        try await writeLedger(home, options: o, batches: [(1...9).map(sampleEvent)])
         let path = home.path + "/ledger/checkpoints.log"
         let original = try FileIO.readFile(path)
         let firstNote = original.firstIndex(of: 0xE2).map { $0 + 100 } ?? original.count

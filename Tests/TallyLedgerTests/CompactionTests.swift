@@ -11,10 +11,7 @@ import TallyCore
         o.segmentMaxBytes = 6 << 10
         o.blockMaxBytes = 3 << 10
         o.checkpointEveryRecords = 500
-        _ = try Ledger.initialize(home: home.path, options: o)
-        let l = try await Ledger.open(home: home.path, options: o)
-        for round in 0..<6 { _ = try await l.append(contentsOf: (round * 400..<(round + 1) * 400).map(sampleEvent)) }
-        try await l.close()
+        try await writeLedger(home, options: o, batches: (0..<6).map { round in (round * 400..<(round + 1) * 400).map(sampleEvent) })
         return o
     }
 

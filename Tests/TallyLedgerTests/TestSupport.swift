@@ -20,6 +20,14 @@ func testOptions(epochCount: Int = 8, epochSeconds: Int64 = 3600) -> LedgerOptio
     return o
 }
 
+/// Creates a ledger in `home` with `options`, appends each of `batches` as one commit, and closes it.
+func writeLedger(_ home: TempHome, options: LedgerOptions, batches: [[JSONValue]]) async throws {
+    _ = try Ledger.initialize(home: home.path, options: options)
+    let ledger = try await Ledger.open(home: home.path, options: options)
+    for b in batches { _ = try await ledger.append(contentsOf: b) }
+    try await ledger.close()
+}
+
 func sampleEvent(_ i: Int) -> JSONValue {
     ["type": "call.requested", "n": .int(i), "service": "s3", "operation": "GetObject",
      "params": ["Bucket": .string("bucket-\(i % 7)"), "Key": .string("k/\(i)")]]
