@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import CTallyShim
 
 extension SHA256 {
     /// SHA-256 of the concatenation of `parts`, written to `out` (32 bytes), through libcrypto's
@@ -19,31 +20,29 @@ extension SHA256 {
     /// SHA-256(a) into `out` (32 bytes).
     @inline(__always)
     public static func digest(_ a: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
-        var ctx = SHA256_CTX()
-        SHA256_Init(&ctx)
-        if a.count > 0 { SHA256_Update(&ctx, a.baseAddress, a.count) }
-        SHA256_Final(out.assumingMemoryBound(to: UInt8.self), &ctx)
+        tally_sha256_parts3(a.baseAddress, a.count, nil, 0, nil, 0, out.assumingMemoryBound(to: UInt8.self))
     }
 
     /// SHA-256(a ‖ b) into `out` (32 bytes).
     @inline(__always)
     public static func digest(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) {
-        var ctx = SHA256_CTX()
-        SHA256_Init(&ctx)
-        if a.count > 0 { SHA256_Update(&ctx, a.baseAddress, a.count) }
-        if b.count > 0 { SHA256_Update(&ctx, b.baseAddress, b.count) }
-        SHA256_Final(out.assumingMemoryBound(to: UInt8.self), &ctx)
+        tally_sha256_parts3(a.baseAddress, a.count, b.baseAddress, b.count, nil, 0, out.assumingMemoryBound(to: UInt8.self))
     }
 
-    /// SHA-256(a ‖ b ‖ c) into `out` (32 bytes).
+    /// SHA-256(a ‖ b ‖ c) into `out` (32 bytes). The C helper pads the message itself and hands
+    /// libcrypto whole blocks only, so the block function runs straight over the caller's bytes.
     @inline(__always)
     public static func digest(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ c: UnsafeRawBufferPointer,
                               into out: UnsafeMutableRawPointer) {
-        var ctx = SHA256_CTX()
-        SHA256_Init(&ctx)
-        if a.count > 0 { SHA256_Update(&ctx, a.baseAddress, a.count) }
-        if b.count > 0 { SHA256_Update(&ctx, b.baseAddress, b.count) }
-        if c.count > 0 { SHA256_Update(&ctx, c.baseAddress, c.count) }
-        SHA256_Final(out.assumingMemoryBound(to: UInt8.self), &ctx)
+        tally_sha256_parts3(a.baseAddress, a.count, b.baseAddress, b.count, c.baseAddress, c.count,
+                            out.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// SHA-256(prefix ‖ left ‖ right) for two 32-byte values (Merkle nodes, hash chains) into `out`.
+    @inline(__always)
+    public static func digestPair(prefix: UInt8, _ left: UnsafeRawPointer, _ right: UnsafeRawPointer,
+                                  into out: UnsafeMutableRawPointer) {
+        tally_sha256_pair(prefix, left.assumingMemoryBound(to: UInt8.self), right.assumingMemoryBound(to: UInt8.self),
+                          out.assumingMemoryBound(to: UInt8.self))
     }
 }

@@ -1,7 +1,8 @@
 import TallyCore
 
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, initial value and final XOR 0xFFFFFFFF):
-/// the same function as zlib's `crc32` and Python's `zlib.crc32`. Slicing-by-8.
+/// the same function as zlib's `crc32` and Python's `zlib.crc32`. Carry-less-multiply folding
+/// (`CRC32Fold`) where the CPU has it, slicing-by-8 for the tail and elsewhere.
 enum CRC32 {
     static let tables: [[UInt32]] = {
         var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
@@ -18,6 +19,13 @@ enum CRC32 {
 
     /// Continues a CRC over `bytes` (pass the previous result as `crc`, 0 to start).
     static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var register = ~crc
+        let folded = CRC32Fold.advance(&register, over: bytes)
+        return tableUpdate(~register, UnsafeRawBufferPointer(rebasing: bytes[folded...]))
+    }
+
+    /// The table-driven CRC alone (the reference the folding path is tested against).
+    static func tableUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         let n = bytes.count
         guard n > 0 else { return crc }

@@ -32,10 +32,9 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     static func combine(_ prefix: UInt8, _ a: Digest, _ b: Digest) -> Digest {
         var d = Digest()
         var buf: (Digest, Digest) = (a, b)  // two 32-byte values, contiguous
-        var p = prefix
-        Swift.withUnsafeBytes(of: &p) { pp in
-            Swift.withUnsafeBytes(of: &buf) { ab in
-                Swift.withUnsafeMutableBytes(of: &d) { SHA256.digest(pp, ab, into: $0.baseAddress!) }
+        Swift.withUnsafeBytes(of: &buf) { ab in
+            Swift.withUnsafeMutableBytes(of: &d) {
+                SHA256.digestPair(prefix: prefix, ab.baseAddress!, ab.baseAddress! + 32, into: $0.baseAddress!)
             }
         }
         return d

@@ -7,4 +7,19 @@
 /// Returns the OpenSSL version number (OPENSSL_VERSION_NUMBER is a macro).
 unsigned long tally_openssl_version_number(void);
 
+/// SHA-256(a ‖ b ‖ c) into out (32 bytes); any part may be empty (length 0).
+void tally_sha256_parts3(const void *a, size_t na, const void *b, size_t nb, const void *c, size_t nc,
+                         uint8_t out[32]);
+/// SHA-256(prefix ‖ left ‖ right) for two 32-byte hashes (Merkle nodes, the chain).
+void tally_sha256_pair(uint8_t prefix, const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
+/// Advances the CRC-32 register *reg (already inverted, zlib convention inside) over a prefix of
+/// p[0..n) with carry-less multiplication; returns how many bytes it consumed (a multiple of 16,
+/// or 0 when the CPU lacks PCLMULQDQ or n < 64). The caller finishes the rest with a table.
+size_t tally_crc32_fold(uint32_t *reg, const uint8_t *p, size_t n);
+/// The folding constants, for the test that recomputes them: x^544, x^480, x^160, x^96, x^64 mod P,
+/// P and mu, each bit-reflected as the code uses them.
+void tally_crc32_fold_constants(uint64_t out[7]);
+/// 1 when tally_crc32_fold can run on this CPU.
+int tally_crc32_fold_available(void);
+
 #endif
