@@ -168,16 +168,20 @@ final class Committer: @unchecked Sendable {
             return
         }
         queue.append(Entry(batch: batch, done: done))
+        var wake = false
         if deferred {
             if oldestDeferred == nil {
                 oldestDeferred = DispatchTime.now().uptimeNanoseconds
-                cond.signal()  // the thread may be asleep until a far duty: let it set its deadline
+                wake = true  // the thread may be asleep until a far duty: let it set its deadline
             }
         } else {
             awaited += 1
-            if awaited == 1 { cond.signal() }
+            wake = awaited == 1
         }
         cond.unlock()
+        // Signalled after unlocking, so the woken commit thread does not at once block on the lock this
+        // thread still holds (the state it waits for was changed under the lock: no wake-up is lost).
+        if wake { cond.signal() }
     }
 
     func close(_ cont: CheckedContinuation<Void, any Error>) {
@@ -309,8 +313,8 @@ final class Committer: @unchecked Sendable {
             syncsInFlight -= 1
             if error == nil, let earlier = failure { error = earlier }
             if let error { if failure == nil { failure = error } } else { committedSize = max(committedSize, upTo) }
-            cond.signal()
             cond.unlock()
+            cond.signal()
             for (i, e) in work.enumerated() { e.done(error.map { .failure($0) } ?? .success(lasts[i])) }
         }
     }
