@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Fixed slots that parallel workers fill, each index written by exactly one worker.
 final class Slots<T>: @unchecked Sendable {
@@ -48,3 +49,23 @@ private func sysconfNProcs() -> Int {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Byte buffers handed from one parallel job to the next, so each worker thread reuses pages it has
+/// already touched instead of faulting in (and the kernel zeroing) a fresh multi-MiB buffer per job.
+final class BufferPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [[UInt8]] = []
+
+    /// A buffer of at least `count` bytes (contents unspecified).
+    func take(atLeast count: Int) -> [UInt8] {
+        lock.lock()
+        var b = free.popLast() ?? []
+        lock.unlock()
+        if b.count < count { b = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count } }
+        return b
+    }
+
+    func give(_ b: [UInt8]) {
+        lock.lock(); free.append(b); lock.unlock()
+    }
+}

@@ -26,6 +26,8 @@ struct SegmentVerifyJob: @unchecked Sendable {
     let epochs: EpochSet?
     let targets: Set<UInt64>
     let coverage: [(size: UInt64, epochs: Set<Int>)]
+    /// Decompression buffers shared by the jobs of one verify run.
+    var buffers = BufferPool()
 
     /// `sealed`: a segment before the newest, which no writer truncates, so it is mapped rather
     /// than copied (the newest can be cut back by a writer's torn-tail repair and is read).
@@ -68,7 +70,8 @@ struct SegmentVerifyJob: @unchecked Sendable {
             expected = h.firstSeq; chain = h.startChain; chainKnown = true; frontier = h.startFrontier; frontierValid = true
         }
         var builder = RecordBuilder()
-        var scratch: [UInt8] = []
+        var scratch = buffers.take(atLeast: 0)
+        defer { buffers.give(scratch) }
         var cov = 0
         let sortedTargets = targets.sorted()
         var nextTarget = 0
@@ -94,7 +97,7 @@ struct SegmentVerifyJob: @unchecked Sendable {
                 }
                 let blockChainKnown = chainKnown
                 do {
-                    // One decompression buffer for the whole segment (no fresh pages per block).
+                    // One decompression buffer per worker, reused across blocks and segments (no fresh pages).
                     let u = Int(h.uncompressedLength)
                     if scratch.count < u { scratch = [UInt8](unsafeUninitializedCapacity: u) { _, n in n = u } }
                     let payload = h.payload(in: buf, at: offset)
