@@ -16,6 +16,7 @@ struct LedgerBench: AsyncParsableCommand {
     var keyOrder = "canonical"
 
     @Option(help: "Only verify this existing home (for profiling).") var verifyOnly: String?
+    @Flag(help: "Only generate the input and append it, then stop (for profiling the append path).") var appendOnly = false
 
     func run() async throws {
         if let verifyOnly {
@@ -44,39 +45,42 @@ struct LedgerBench: AsyncParsableCommand {
         print("input: \(events) events, \(fmt(mb)) MB of JSON lines (\(keyOrder) key order), \(input.count / events) bytes/event on average")
 
         // Raw limits on the same bytes.
-        let lz4Rate = try measure(bytes: input.count) { try compressAll(input) }
-        let shaRate = measure(bytes: input.count) { hashAll(input) }
-        print("limit  LZ4_compress_default (1 core, 1 MiB chunks): \(fmt(lz4Rate)) MB/s = \(fmt(lz4Rate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
-        print("limit  SHA-256 (1 core, 1 MiB chunks):             \(fmt(shaRate)) MB/s = \(fmt(shaRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
-        let slower = min(lz4Rate, shaRate)
+        var slower = Double.nan, shaRate = Double.nan
+        if !appendOnly {
+            let lz4Rate = try measure(bytes: input.count) { try compressAll(input) }
+            shaRate = measure(bytes: input.count) { hashAll(input) }
+            print("limit  LZ4_compress_default (1 core, 1 MiB chunks): \(fmt(lz4Rate)) MB/s = \(fmt(lz4Rate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+            print("limit  SHA-256 (1 core, 1 MiB chunks):             \(fmt(shaRate)) MB/s = \(fmt(shaRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+            slower = min(lz4Rate, shaRate)
 
-        // Stage: canonicalisation alone (JSONLinesBatcher, 1 core).
-        let chunksForStage = splitLines(input, linesPerChunk: batch)
-        var canonical: [EventBatch] = []
-        let canonRate = measure(bytes: input.count) {
-            canonical.removeAll()
-            var batcher = JSONLinesBatcher()
-            input.withUnsafeBytes { b in
-                for c in chunksForStage { canonical.append(batcher.feed(UnsafeRawBufferPointer(rebasing: b[c])).0) }
+            // Stage: canonicalisation alone (JSONLinesBatcher, 1 core).
+            let chunksForStage = splitLines(input, linesPerChunk: batch)
+            var canonical: [EventBatch] = []
+            let canonRate = measure(bytes: input.count) {
+                canonical.removeAll()
+                var batcher = JSONLinesBatcher()
+                input.withUnsafeBytes { b in
+                    for c in chunksForStage { canonical.append(batcher.feed(UnsafeRawBufferPointer(rebasing: b[c])).0) }
+                }
             }
-        }
-        // The same on one thread, timed by that thread's CPU clock (insensitive to other load).
-        var one = JSONCanonicalizer()
-        var sink: [UInt8] = []
-        sink.reserveCapacity(1 << 16)
-        let cpu0 = threadCPUSeconds()
-        try input.withUnsafeBufferPointer { b in
-            var start = 0
-            for i in 0..<b.count where b[i] == 0x0A {
-                sink.removeAll(keepingCapacity: true)
-                try one.canonicalizeEvent(UnsafeBufferPointer(rebasing: b[start..<i]), into: &sink)
-                start = i + 1
+            // The same on one thread, timed by that thread's CPU clock (insensitive to other load).
+            var one = JSONCanonicalizer()
+            var sink: [UInt8] = []
+            sink.reserveCapacity(1 << 16)
+            let cpu0 = threadCPUSeconds()
+            try input.withUnsafeBufferPointer { b in
+                var start = 0
+                for i in 0..<b.count where b[i] == 0x0A {
+                    sink.removeAll(keepingCapacity: true)
+                    try one.canonicalizeEvent(UnsafeBufferPointer(rebasing: b[start..<i]), into: &sink)
+                    start = i + 1
+                }
             }
-        }
-        let canonCPU = Double(input.count) / (threadCPUSeconds() - cpu0) / 1e6
-        print("stage  canonicalise (1 thread, per CPU-second): \(fmt(canonCPU)) MB/s")
-        print("stage  canonicalise JSON lines (JSONLinesBatcher, \(ProcessInfo.processInfo.activeProcessorCount) cores): \(fmt(canonRate)) MB/s = \(fmt(canonRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
+            let canonCPU = Double(input.count) / (threadCPUSeconds() - cpu0) / 1e6
+            print("stage  canonicalise (1 thread, per CPU-second): \(fmt(canonCPU)) MB/s")
+            print("stage  canonicalise JSON lines (JSONLinesBatcher, \(ProcessInfo.processInfo.activeProcessorCount) cores): \(fmt(canonRate)) MB/s = \(fmt(canonRate * 1e6 / Double(input.count) * Double(events) / 1e6)) M events/s")
 
+        }
         let base = dir ?? (NSTemporaryDirectory() + "tally-bench-\(UUID().uuidString)")
         let home = base + "/home"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
@@ -123,6 +127,8 @@ struct LedgerBench: AsyncParsableCommand {
         let appendRate = Double(events) / appendSeconds
         let appendCPU = processCPUSeconds() - cpuStart
         print("tally  append (durable group commit, canonicalise + hash + chain + tree + LZ4 + fdatasync): \(fmt(appendRate / 1e6)) M events/s, \(fmt(mb / appendSeconds)) MB/s of input (\(fmt(100 * mb / appendSeconds / slower))% of the slower limit) in \(fmt(appendSeconds)) s; CPU \(fmt(appendCPU * 1e6 / Double(events))) µs/event")
+
+        if appendOnly { return }
 
         // Verify, 1 core and all cores.
         for single in [true, false] {
