@@ -13,30 +13,95 @@ public struct CredentialRegistry: Sendable {
 
     public init(paths: GatewayPaths) { self.paths = paths }
 
-    /// All credentials, keyed by access key id (empty when the file does not exist yet).
+    /// All credentials, keyed by access key id (empty when the file does not exist yet), as the file says: NOT
+    /// authenticated (for listings). Whatever decides about access uses ``loadAuthenticated(mac:)``.
     public func load() throws -> [String: IssuedCredential] {
-        guard let data = FileManager.default.contents(atPath: paths.registry) else { return [:] }
-        do {
-            let list = try JSONDecoder().decode(RegistryFile.self, from: data).credentials
-            return Dictionary(list.map { ($0.accessKeyId, $0) }, uniquingKeysWith: { _, b in b })
-        } catch {
-            throw TallyError(.integrity, "\(paths.registry) is not a valid credential registry: \(error)")
-        }
+        try read()?.entries ?? [:]
     }
 
-    /// Runs `change` on the current contents under the lock and writes the result atomically.
+    /// The entries, all of whose MACs check, and which of them were written before MACs existed (`legacy`:
+    /// accepted only as far as the ledger backs them, see ``CredentialStore``). Throws `TallyError(.integrity)`
+    /// naming the file and the entry when a MAC does not check, or when an entry of an authenticated
+    /// (`tally-credentials-v2`) file has none.
+    func loadAuthenticated(mac: RegistryMAC) throws -> (entries: [String: IssuedCredential], legacy: Set<String>) {
+        guard let file = try read() else { return ([:], []) }
+        var legacy = Set<String>()
+        for (id, credential) in file.entries {
+            if let tag = file.macs[id] {
+                guard mac.check(credential, mac: tag) else {
+                    throw TallyError(.integrity, "\(paths.registry): the MAC of entry \(id) does not check: the entry was changed "
+                                     + "outside tally (restore the file, or delete the entry to drop that credential)")
+                }
+            } else if file.authenticated {
+                throw TallyError(.integrity, "\(paths.registry): entry \(id) has no MAC (in a tally-credentials-v2 file every "
+                                 + "entry has one): it was added or changed outside tally")
+            } else {
+                legacy.insert(id)
+            }
+        }
+        return (file.entries, legacy)
+    }
+
+    /// Runs `change` on the current contents under the lock and writes the result atomically, every entry with its
+    /// MAC (a registry written before MACs existed is upgraded). Refuses (`.integrity`) to rewrite a registry whose
+    /// MACs do not check: that would re-authenticate whatever was changed in it.
     @discardableResult
     public func update<R>(_ change: (inout [String: IssuedCredential]) throws -> R) throws -> R {
+        let mac = try RegistryMAC(paths: paths)
         try ensureDirectory(paths.directory)
         let lockFD = open(paths.registryLock, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lockFD >= 0 else { throw TallyError(.io, "cannot open \(paths.registryLock): \(String(cString: strerror(errno)))") }
         defer { close(lockFD) }
         guard flock(lockFD, LOCK_EX) == 0 else { throw TallyError(.io, "cannot lock \(paths.registryLock)") }
         defer { _ = flock(lockFD, LOCK_UN) }
-        var all = try load()
+        let (loaded, legacy) = try loadAuthenticated(mac: mac)
+        if !legacy.isEmpty { try checkBeforeUpgrade(loaded, legacy: legacy) }
+        var all = loaded
         let result = try change(&all)
-        try write(all)
+        try write(all, mac: mac)
         return result
+    }
+
+    /// Entries without a MAC get one only when the ledger backs them as they are, and their `credential.issued` does
+    /// not say they had one: otherwise stripping the MACs and waiting for the next `credentials issue` would
+    /// re-authenticate an edited entry (e.g. a pending revocation removed).
+    private func checkBeforeUpgrade(_ entries: [String: IssuedCredential], legacy: Set<String>) throws {
+        let facts = try CredentialLedgerFacts.scan(home: paths.home)
+        for id in legacy.sorted() {
+            guard let entry = entries[id] else { continue }
+            let why: String?
+            if entry.issuanceRecorded == false {
+                why = facts.issued[id]?.registryMAC == true ? "entry \(id) has no MAC, but its credential.issued says it was written with one" : nil
+            } else {
+                why = facts.disagreement(with: entry, legacy: true)
+            }
+            if let why {
+                throw TallyError(.integrity, "\(paths.registry): \(why); refusing to add MACs to it (restore the file, "
+                                 + "or delete the entry to drop that credential)")
+            }
+        }
+    }
+
+    /// The parsed file: entries, their MACs, and whether it is the authenticated format.
+    private func read() throws -> (entries: [String: IssuedCredential], macs: [String: String], authenticated: Bool)? {
+        guard let data = FileManager.default.contents(atPath: paths.registry) else { return nil }
+        let file: RegistryFile
+        do {
+            file = try JSONDecoder().decode(RegistryFile.self, from: data)
+        } catch {
+            throw TallyError(.integrity, "\(paths.registry) is not a valid credential registry: \(error)")
+        }
+        guard file.format == RegistryFile.legacyFormat || file.format == RegistryFile.currentFormat else {
+            throw TallyError(.integrity, "\(paths.registry) has format \(file.format); this tally reads "
+                             + "\(RegistryFile.legacyFormat) and \(RegistryFile.currentFormat)")
+        }
+        var entries: [String: IssuedCredential] = [:]
+        for c in file.credentials {
+            guard entries.updateValue(c, forKey: c.accessKeyId) == nil else {
+                throw TallyError(.integrity, "\(paths.registry) lists \(c.accessKeyId) twice")
+            }
+        }
+        return (entries, file.macs ?? [:], file.format == RegistryFile.currentFormat)
     }
 
     /// The registry's modification stamp (for cheap reload checks), nil if it does not exist.
@@ -46,11 +111,12 @@ public struct CredentialRegistry: Sendable {
         return RegistryStamp(seconds: st.st_mtim.tv_sec, nanoseconds: st.st_mtim.tv_nsec, inode: st.st_ino, size: st.st_size)
     }
 
-    private func write(_ all: [String: IssuedCredential]) throws {
+    private func write(_ all: [String: IssuedCredential], mac: RegistryMAC) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let list = all.values.sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
-        let data = try encoder.encode(RegistryFile(credentials: list))
+        let macs = Dictionary(list.map { ($0.accessKeyId, mac.mac($0)) }, uniquingKeysWith: { _, b in b })
+        let data = try encoder.encode(RegistryFile(credentials: list, macs: macs))
         let temp = paths.registry + ".tmp.\(getpid())"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw TallyError(.io, "cannot create \(temp): \(String(cString: strerror(errno)))") }
@@ -77,8 +143,16 @@ public struct RegistryStamp: Sendable, Hashable {
     var seconds: Int, nanoseconds: Int, inode: UInt, size: Int
 }
 
+/// `credentials.json`. `tally-credentials-v1` (before review finding 12 was closed) has no `macs`;
+/// `tally-credentials-v2` has one MAC per entry (``RegistryMAC``), keyed by access key id.
 private struct RegistryFile: Codable {
-    var format = "tally-credentials-v1"
+    static let legacyFormat = "tally-credentials-v1"
+    static let currentFormat = "tally-credentials-v2"
+    var format = currentFormat
     var credentials: [IssuedCredential]
-    init(credentials: [IssuedCredential]) { self.credentials = credentials }
+    var macs: [String: String]?
+    init(credentials: [IssuedCredential], macs: [String: String]) {
+        self.credentials = credentials
+        self.macs = macs
+    }
 }

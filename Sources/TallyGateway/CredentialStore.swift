@@ -1,39 +1,58 @@
 public import Foundation
+public import Logging
 import Synchronization
 import TallyCore
 
 /// The gateway's view of issued credentials: the registry file, cached in memory and reloaded
-/// when the file changes (one stat per lookup).
+/// when the file changes (one stat per lookup), checked against the ledger.
+///
+/// Review finding 12: the registry's entries are authenticated (``RegistryMAC``); every entry whose issuance is
+/// recorded must agree with its `credential.issued` in the ledger (principal, issue time, expiry, role); and every
+/// `credential.revoked` of the ledger is in force whatever the registry says. A registry that fails any of these is
+/// refused as a whole (every key: 503), like an unreadable one, with an error log line naming the file.
 public final class CredentialStore: Sendable {
     private let registry: CredentialRegistry
     private let masterKey: MasterKey
+    private let mac: RegistryMAC
+    private let logger: Logger?
     private let state: Mutex<State>
 
     private struct State {
         var entries: [String: (IssuedCredential, String)] = [:]
         var stamp: RegistryStamp?
         var lastCheck: Double = 0
-        /// Why the last reload failed (the registry changed but could not be read): every key is refused until
-        /// a reload succeeds, so a revocation written just before the failure is never missed (review finding 10).
+        /// Why the last reload failed (the registry changed but could not be read or trusted): every key is refused
+        /// until a reload succeeds, so a revocation written just before the failure is never missed (finding 10).
         var failure: String?
+        /// What the ledger says (read at start, then what this gateway records itself).
+        var ledger: CredentialLedgerFacts
         /// Every revocation this process has seen: a revocation stays in force even if a later registry no
-        /// longer shows it (an edited `revokedAt`; review finding 12).
+        /// longer shows it (finding 12).
         var revoked: [String: Int64] = [:]
     }
 
-    public init(paths: GatewayPaths) throws {
+    /// A store for the gateway of `paths.home`: reads the credential events of its ledger (call it after the
+    /// gateway has opened the ledger, so no `credentials issue` can append in between) and the registry.
+    public convenience init(paths: GatewayPaths, logger: Logger? = nil) throws {
+        try self.init(paths: paths, ledger: CredentialLedgerFacts.scan(home: paths.home), logger: logger)
+    }
+
+    init(paths: GatewayPaths, ledger: CredentialLedgerFacts, logger: Logger? = nil) throws {
         registry = CredentialRegistry(paths: paths)
         masterKey = try MasterKey.loadOrCreate(paths: paths)
-        state = Mutex(State())
-        try reload(force: true)
+        mac = RegistryMAC(masterKey: masterKey)
+        self.logger = logger
+        state = Mutex(State(ledger: ledger, revoked: ledger.revoked))
+        // A registry that cannot be read or trusted at start refuses every key (503) until it is fixed; the gateway
+        // still starts, and serves again once the file reads and checks (no restart needed).
+        do { try reload(force: true) } catch { fail("\(error)") }
     }
 
     /// The credential and its derived secret, or why the key is refused.
     public func lookup(_ accessKeyId: String, now: Date) -> Result<(credential: IssuedCredential, secret: String), CredentialRejection> {
         // One stat(2) per lookup: issuance and revocation take effect on the next request.
         do { try reload(force: false, now: now.timeIntervalSince1970) } catch {
-            let reason = "\(error)"
-            state.withLock { $0.failure = reason }
+            fail("\(error)")
         }
         let found = state.withLock { s -> Result<(IssuedCredential, String), CredentialRejection> in
             if let failure = s.failure { return .failure(.registryUnreadable(failure)) }
@@ -54,6 +73,33 @@ public final class CredentialStore: Sendable {
         state.withLock { $0.entries[accessKeyId]?.0 }
     }
 
+    /// Takes in a credential event this gateway has just committed to the ledger (the registry flusher's), so the
+    /// entry that says it is recorded is checked against it, and a revocation is in force at once.
+    func learn(_ event: JSONValue) {
+        state.withLock { s in
+            s.ledger.learn(event)
+            for (id, at) in s.ledger.revoked where s.revoked[id].map({ at < $0 }) ?? true {
+                s.revoked[id] = at
+                if var entry = s.entries[id] {
+                    entry.0.revokedAt = min(at, entry.0.revokedAt ?? at)
+                    s.entries[id] = entry
+                }
+            }
+        }
+    }
+
+    /// Enters the failure state, logging the transition once.
+    private func fail(_ reason: String) {
+        let first = state.withLock { s -> Bool in
+            defer { s.failure = reason }
+            return s.failure != reason
+        }
+        if first {
+            logger?.error("credential registry refused: every key is refused (503) until it reads and checks again",
+                          metadata: ["file": "\(registry.paths.registry)", "reason": "\(reason)"])
+        }
+    }
+
     private func reload(force: Bool, now: Double = Date().timeIntervalSince1970) throws {
         let stamp = registry.stamp()
         let unchanged = state.withLock { s -> Bool in
@@ -61,20 +107,29 @@ public final class CredentialStore: Sendable {
             return !force && s.stamp == stamp
         }
         if unchanged { return }
-        let all = try registry.load()
+        let (all, legacy) = try registry.loadAuthenticated(mac: mac)
         var entries: [String: (IssuedCredential, String)] = [:]
         for (id, credential) in all { entries[id] = (credential, credential.secret(masterKey: masterKey)) }
-        state.withLock {
+        try state.withLock { s in
             for (id, entry) in entries {
+                // A pending issuance (not yet in the ledger) is refused by the handler until it is recorded.
+                if entry.0.issuanceRecorded != false,
+                   let why = s.ledger.disagreement(with: entry.0, legacy: legacy.contains(id)) {
+                    throw TallyError(.integrity, "\(registry.paths.registry): \(why)")
+                }
                 if let at = entry.0.revokedAt {
-                    $0.revoked[id] = min(at, $0.revoked[id] ?? at)
-                } else if let at = $0.revoked[id] {
+                    s.revoked[id] = min(at, s.revoked[id] ?? at)
+                }
+                if let at = s.revoked[id] {
                     entries[id]?.0.revokedAt = at
                 }
             }
-            $0.entries = entries
-            $0.stamp = stamp
-            $0.failure = nil
+            s.entries = entries
+            s.stamp = stamp
+            if s.failure != nil {
+                logger?.notice("credential registry reads and checks again", metadata: ["file": "\(registry.paths.registry)"])
+            }
+            s.failure = nil
         }
     }
 }

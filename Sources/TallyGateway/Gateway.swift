@@ -37,7 +37,6 @@ public struct Gateway: Sendable {
             }
         }
         let paths = GatewayPaths(home: configuration.home)
-        let store = try CredentialStore(paths: paths)
         let identifier = try OperationIdentifier.load()
         let mapping = try APIMapping.load()
         let base = try UpstreamCredentialChain.resolve()
@@ -45,6 +44,9 @@ public struct Gateway: Sendable {
         if let recovery = await ledger.recovery {
             logger.warning("ledger recovered a torn tail on open", metadata: ["recovery": "\(recovery)"])
         }
+        // After the ledger is open (this process is now its only writer): every credential.issued / .revoked so far
+        // is read, so a revocation survives a restart and any edit of the registry (review finding 12).
+        let store = try CredentialStore(paths: paths, logger: logger)
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.redirectConfiguration = .disallow
         clientConfiguration.decompression = .disabled

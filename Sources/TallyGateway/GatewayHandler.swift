@@ -33,7 +33,7 @@ final class GatewayHandler: Sendable {
         self.identifier = identifier
         self.mapping = mapping
         self.recorder = recorder
-        self.flusher = RegistryEventFlusher(paths: GatewayPaths(home: configuration.home), recorder: recorder)
+        self.flusher = RegistryEventFlusher(paths: GatewayPaths(home: configuration.home), recorder: recorder, store: store)
         self.identity = identity
         self.client = client
         self.metrics = metrics

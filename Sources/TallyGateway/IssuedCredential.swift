@@ -43,8 +43,13 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
             "expiration": .string(rfc3339(seconds: expiresAt)),
         ]
         if let role { event["role"] = .string(role) }
+        // This version writes every registry entry with a MAC: a later entry without one was stripped (finding 12).
+        event[Self.registryMACField] = "hmac-sha256-v1"
         return .object(event)
     }
+
+    /// The `credential.issued` field saying the registry entry is authenticated (``RegistryMAC``).
+    static let registryMACField = "registryMAC"
 
     /// The `credential.revoked` event (nil when not revoked).
     public var revokedEvent: JSONValue? {

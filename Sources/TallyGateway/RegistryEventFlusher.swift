@@ -7,11 +7,14 @@ import TallyCore
 actor RegistryEventFlusher {
     private let registry: CredentialRegistry
     private let recorder: CallRecorder
+    /// Told of every event once it is durable, before the registry says it is recorded (finding 12).
+    private let store: CredentialStore?
     private var lastStamp: RegistryStamp?
 
-    init(paths: GatewayPaths, recorder: CallRecorder) {
+    init(paths: GatewayPaths, recorder: CallRecorder, store: CredentialStore?) {
         registry = CredentialRegistry(paths: paths)
         self.recorder = recorder
+        self.store = store
     }
 
     /// Records pending events if the registry changed since the last look (or `force`). Returns how many.
@@ -26,7 +29,10 @@ actor RegistryEventFlusher {
             if c.issuanceRecorded == false { events.append(c.issuedEvent) }
             if c.revocationRecorded == false, let e = c.revokedEvent { events.append(e) }
         }
-        for e in events { try await recorder.record(e) }
+        for e in events {
+            try await recorder.record(e)
+            store?.learn(e)
+        }
         if !pending.isEmpty {
             let ids = Set(pending.map(\.accessKeyId))
             try registry.update { all in

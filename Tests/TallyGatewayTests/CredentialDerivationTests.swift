@@ -38,10 +38,17 @@ import TallyLedger
         }
         #expect(before.secret == issued.secretAccessKey)
         try CredentialRegistry(paths: paths).update { $0[id]?.role = "arn:aws:iam::123456789012:role/admin" }
-        guard case .success(let after) = try CredentialStore(paths: paths).lookup(id, now: Date()) else {
-            Issue.record("lookup failed"); return
+        var edited = try #require(try CredentialRegistry(paths: paths).load()[id])
+        #expect(edited.role == "arn:aws:iam::123456789012:role/admin")
+        #expect(edited.secret(masterKey: try MasterKey.loadOrCreate(paths: paths)) != issued.secretAccessKey)  // the agent's signature no longer verifies
+        // Even an edit made through the registry API (its MAC checks) no longer serves: the role disagrees with the
+        // ledger's credential.issued, and the gateway refuses the registry (review finding 12, second half).
+        guard case .failure(.registryUnreadable(let why)) = try CredentialStore(paths: paths).lookup(id, now: Date()) else {
+            Issue.record("a registry whose role disagrees with the ledger must be refused"); return
         }
-        #expect(after.credential.role == "arn:aws:iam::123456789012:role/admin")
-        #expect(after.secret != issued.secretAccessKey)  // the agent's signature no longer verifies
+        #expect(why.contains("role") && why.contains(paths.registry))
+        edited.role = "arn:aws:iam::123456789012:role/reader"
+        try CredentialRegistry(paths: paths).update { $0[id] = edited }
+        guard case .success = try CredentialStore(paths: paths).lookup(id, now: Date()) else { Issue.record("restored entry refused"); return }
     }
 }

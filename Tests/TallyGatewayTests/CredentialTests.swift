@@ -70,7 +70,9 @@ private func temporaryHome() throws -> String {
         let now = Date()
         let c = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: "agent",
                                  expiresAt: Int64(now.timeIntervalSince1970) + 3600, issuedAt: Int64(now.timeIntervalSince1970))
-        let store = try CredentialStore(paths: paths)
+        var ledger = CredentialLedgerFacts()
+        ledger.learn(c.issuedEvent)  // what the ledger would say (the registry entry must agree with it)
+        let store = try CredentialStore(paths: paths, ledger: ledger)
         #expect(throws: CredentialRejection.unknown) { try store.lookup(c.accessKeyId, now: now).get() }
         try registry.update { $0[c.accessKeyId] = c }
         #expect(try registry.load()[c.accessKeyId] == c)

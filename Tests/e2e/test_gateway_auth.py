@@ -78,19 +78,25 @@ def test_revoked_and_expired(gateway, moto):
     p = gateway.aws(cred, "sts", "get-caller-identity", check=False)
     assert p.returncode != 0 and "InvalidClientTokenId" in p.stderr
     short = gateway.issue("agent-expiring", ttl="60s")
-    # Expire it by rewriting its registry entry into the past (the secret is derived from the expiry,
-    # so a forged expiry also breaks the signature check: either way it must be refused).
+    # Rewriting its registry entry into the past by hand (the secret is derived from the expiry, so a forged
+    # expiry also breaks the signature check) now fails the entry's MAC (review finding 12): the whole registry is
+    # refused (503) until it is restored. Expiry itself: CredentialTests / RegistryIntegrityTests (Swift).
     reg = gateway.home / "gateway" / "credentials.json"
-    data = json.loads(reg.read_text())
+    good = reg.read_bytes()
+    data = json.loads(good)
     for c in data["credentials"]:
         if c["accessKeyId"] == short["AccessKeyId"]:
             c["expiresAt"] = c["issuedAt"] - 10
     reg.write_text(json.dumps(data))
-    p = gateway.aws(short, "sts", "get-caller-identity", check=False)
-    assert p.returncode != 0 and ("ExpiredToken" in p.stderr or "InvalidClientTokenId" in p.stderr)
+    try:
+        p = gateway.aws(short, "sts", "get-caller-identity", check=False, AWS_MAX_ATTEMPTS="1")
+        assert p.returncode != 0 and "ServiceUnavailable" in p.stderr, p.stderr
+    finally:
+        reg.write_bytes(good)
+    gateway.aws(short, "sts", "get-caller-identity")
     reasons = [e.get("reason", "") for e in denied(gateway, "authentication")]
     assert any("revoked" in r for r in reasons)
-    assert any("expired" in r for r in reasons)
+    assert any("registry" in r and "MAC" in r and short["AccessKeyId"] in r for r in reasons)
 
 
 def test_tampered_body_never_reaches_moto(gateway, agent, moto):

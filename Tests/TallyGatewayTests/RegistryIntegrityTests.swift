@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+@testable import TallyGateway
+import TallyCore
+import TallyLedger
+
+/// Review finding 12 (rest): revocations survive a gateway restart and any edit of `credentials.json`; registry entries
+/// are authenticated with a MAC under a key derived from the master key; a registry that fails is refused as a whole.
+@Suite struct RegistryIntegrityTests {
+    private func home() throws -> String {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("tally-reg-\(UUID().uuidString)").path + "/h"
+        _ = try Ledger.initialize(home: home)
+        return home
+    }
+
+    private func json(_ path: String) throws -> [String: Any] {
+        let data = try #require(FileManager.default.contents(atPath: path))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    private func write(_ object: [String: Any], _ path: String) throws {
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// `body` applied to the entry `id` of the raw file (an edit outside tally: no MAC is recomputed).
+    private func editEntry(_ path: String, _ id: String, _ body: (inout [String: Any]) -> Void) throws {
+        var file = try json(path)
+        var list = try #require(file["credentials"] as? [[String: Any]])
+        let i = try #require(list.firstIndex { $0["accessKeyId"] as? String == id })
+        body(&list[i])
+        file["credentials"] = list
+        try write(file, path)
+    }
+
+    @Test func theMACKeyIsDomainSeparatedAndEveryFieldIsCovered() throws {
+        let dir = try home()
+        let key = try MasterKey.loadOrCreate(paths: GatewayPaths(home: dir))
+        #expect(key.derivedKey(purpose: "credential-registry-mac") != key.derivedKey(purpose: "other"))
+        #expect(key.derivedKey(purpose: "credential-registry-mac") != key.bytes)
+        let mac = RegistryMAC(masterKey: key)
+        let c = IssuedCredential(accessKeyId: "ASIATLYAAAAAAAAAAAAA", principal: "bot", expiresAt: 2_000_000_000,
+                                 issuedAt: 1_900_000_000, role: "arn:aws:iam::123456789012:role/reader")
+        let tag = mac.mac(c)
+        #expect(tag.count == 64 && mac.check(c, mac: tag))
+        var variants: [IssuedCredential] = []
+        var v = c; v.principal = "bot2"; variants.append(v)
+        v = c; v.expiresAt += 1; variants.append(v)
+        v = c; v.issuedAt += 1; variants.append(v)
+        v = c; v.role = nil; variants.append(v)
+        v = c; v.revokedAt = 1_950_000_000; variants.append(v)
+        v = c; v.issuanceRecorded = false; variants.append(v)
+        v = c; v.issuanceRecorded = true; variants.append(v)
+        v = c; v.revocationRecorded = false; variants.append(v)
+        v = c; v.secretVersion = 2; variants.append(v)
+        for variant in variants { #expect(!mac.check(variant, mac: tag), "\(variant)") }
+        // absent and empty differ, and fields cannot slide into each other
+        v = c; v.role = ""; #expect(!mac.check(v, mac: tag))
+        var a = c; a.principal = "ab"; a.role = "c"
+        var b = c; b.principal = "a"; b.role = "bc"
+        #expect(mac.mac(a) != mac.mac(b))
+    }
+
+    @Test func anEntryEditedOutsideTallyRefusesTheWholeRegistryAndIsNotReauthenticated() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let issuer = CredentialIssuer(home: home)
+        let a = try await issuer.issue(principal: "a", ttl: 3600, role: nil).credential.accessKeyId
+        let b = try await issuer.issue(principal: "b", ttl: 3600, role: nil).credential.accessKeyId
+        _ = try await issuer.revoke(accessKeyId: a)
+        #expect(try json(paths.registry)["format"] as? String == "tally-credentials-v2")
+        let store = try CredentialStore(paths: paths)
+        guard case .success = store.lookup(b, now: Date()) else { Issue.record("valid key refused"); return }
+        let good = try #require(FileManager.default.contents(atPath: paths.registry))
+        try editEntry(paths.registry, a) { $0.removeValue(forKey: "revokedAt") }
+        for id in [a, b] {
+            guard case .failure(.registryUnreadable(let why)) = store.lookup(id, now: Date()) else {
+                Issue.record("an entry whose MAC does not check must refuse every key"); return
+            }
+            #expect(why.contains(paths.registry) && why.contains(a) && why.contains("MAC"))
+        }
+        // A restarted gateway refuses it too, and tally does not re-authenticate it by writing the registry.
+        guard case .failure(.registryUnreadable) = try CredentialStore(paths: paths).lookup(b, now: Date()) else {
+            Issue.record("refused after a restart too"); return
+        }
+        await #expect(throws: TallyError.self) { _ = try await issuer.issue(principal: "c", ttl: 3600, role: nil) }
+        try good.write(to: URL(fileURLWithPath: paths.registry))
+        guard case .success = store.lookup(b, now: Date()) else { Issue.record("the restored registry serves again"); return }
+        guard case .failure(.revoked) = store.lookup(a, now: Date()) else { Issue.record("a still revoked"); return }
+        // Deleting the tampered entry is the other way out: the rest of the registry serves (that key is unknown).
+        try editEntry(paths.registry, a) { $0["role"] = "arn:aws:iam::123456789012:role/admin" }
+        var file = try json(paths.registry)
+        file["credentials"] = (file["credentials"] as? [[String: Any]])?.filter { $0["accessKeyId"] as? String != a }
+        try write(file, paths.registry)
+        guard case .success = store.lookup(b, now: Date()) else { Issue.record("b serves without a's entry"); return }
+        guard case .failure(.unknown) = store.lookup(a, now: Date()) else { Issue.record("a is gone"); return }
+    }
+
+    @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let issuer = CredentialIssuer(home: home)
+        let id = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+        let before = try #require(FileManager.default.contents(atPath: paths.registry))  // valid MACs, not revoked
+        let revoked = try await issuer.revoke(accessKeyId: id)
+        try before.write(to: URL(fileURLWithPath: paths.registry))  // rolled back
+        #expect(try CredentialRegistry(paths: paths).load()[id]?.revokedAt == nil)
+        // A gateway started now (a new store) knows the revocation from the ledger.
+        guard case .failure(.revoked(let at)) = try CredentialStore(paths: paths).lookup(id, now: Date()) else {
+            Issue.record("a revocation in the ledger must be in force after a restart, whatever the registry says"); return
+        }
+        #expect(at == revoked.revokedAt)
+    }
+
+    @Test func strippingTheMACsIsRefused() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let id = try await CredentialIssuer(home: home).issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+        var file = try json(paths.registry)
+        file["format"] = "tally-credentials-v1"
+        file.removeValue(forKey: "macs")
+        try write(file, paths.registry)
+        // The entry now looks as if an older tally wrote it, but its credential.issued says it had a MAC.
+        guard case .failure(.registryUnreadable(let why)) = try CredentialStore(paths: paths).lookup(id, now: Date()) else {
+            Issue.record("a registry whose MACs were stripped must be refused"); return
+        }
+        #expect(why.contains("no MAC"))
+        // and tally does not add MACs to it again (which would authenticate whatever was edited meanwhile)
+        await #expect(throws: TallyError.self) { _ = try await CredentialIssuer(home: home).issue(principal: "c", ttl: 3600, role: nil) }
+        // In the v2 format, an entry without a MAC is refused by the file check itself.
+        file["format"] = "tally-credentials-v2"
+        file["macs"] = [String: String]()
+        try write(file, paths.registry)
+        #expect(throws: TallyError.self) { _ = try CredentialRegistry(paths: paths).loadAuthenticated(mac: RegistryMAC(paths: paths)) }
+    }
+
+    @Test func anEntryTheLedgerDoesNotBackIsRefused() throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let now = Int64(Date().timeIntervalSince1970)
+        // Added through the API (its MAC checks) but never recorded in the ledger.
+        let c = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: "ghost", expiresAt: now + 3600, issuedAt: now)
+        try CredentialRegistry(paths: paths).update { $0[c.accessKeyId] = c }
+        guard case .failure(.registryUnreadable(let why)) = try CredentialStore(paths: paths).lookup(c.accessKeyId, now: Date()) else {
+            Issue.record("an entry without credential.issued must not serve"); return
+        }
+        #expect(why.contains("no credential.issued"))
+        // Pending (issuanceRecorded false) is fine: the gateway records it before the first use, and learns it.
+        var pending = c
+        pending.issuanceRecorded = false
+        try CredentialRegistry(paths: paths).update { $0[c.accessKeyId] = pending }
+        let store = try CredentialStore(paths: paths)
+        guard case .success = store.lookup(c.accessKeyId, now: Date()) else { Issue.record("pending entry refused"); return }
+        store.learn(pending.issuedEvent)
+        try CredentialRegistry(paths: paths).update { $0[c.accessKeyId]?.issuanceRecorded = true }
+        guard case .success = store.lookup(c.accessKeyId, now: Date()) else { Issue.record("recorded entry refused"); return }
+        // A revocation recorded by the gateway is in force at once (before the registry shows it).
+        var revoked = c
+        revoked.revokedAt = now
+        store.learn(try #require(revoked.revokedEvent))
+        guard case .failure(.revoked(now)) = store.lookup(c.accessKeyId, now: Date()) else { Issue.record("learned revocation"); return }
+    }
+
+    @Test func anExpiredCredentialIsRefusedAsExpired() throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let now = Int64(Date().timeIntervalSince1970)
+        let c = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: "short", expiresAt: now - 1, issuedAt: now - 61)
+        try CredentialRegistry(paths: paths).update { $0[c.accessKeyId] = c }
+        var ledger = CredentialLedgerFacts()
+        ledger.learn(c.issuedEvent)
+        guard case .failure(.expired(let at)) = try CredentialStore(paths: paths, ledger: ledger).lookup(c.accessKeyId, now: Date()) else {
+            Issue.record("an expired credential must be refused as expired"); return
+        }
+        #expect(at == now - 1)
+    }
+
+    /// A registry written by the previous version (`tally-credentials-v1`, no MACs; `credential.issued` without the
+    /// `registryMAC` field) keeps working as far as the ledger backs it, and is upgraded by the next write.
+    @Test func aRegistryOfThePreviousVersionKeepsWorkingAndIsUpgraded() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let now = Int64(Date().timeIntervalSince1970)
+        var old = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: "old", expiresAt: now + 3600,
+                                   issuedAt: now, role: "arn:aws:iam::123456789012:role/reader")
+        old.secretVersion = 2
+        var revokedOld = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: "gone", expiresAt: now + 3600, issuedAt: now)
+        revokedOld.revokedAt = now
+        var legacyEvents: [JSONValue] = []
+        for c in [old, revokedOld] {
+            var event = try #require(c.issuedEvent.objectValue)
+            event.removeValue(forKey: IssuedCredential.registryMACField)  // what the previous version recorded
+            legacyEvents.append(.object(event))
+        }
+        legacyEvents.append(try #require(revokedOld.revokedEvent))
+        let ledger = try await Ledger.open(home: home)
+        _ = try await ledger.append(contentsOf: legacyEvents)
+        try await ledger.close()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var legacyFile: [String: Any] = ["format": "tally-credentials-v1"]
+        var unrevoked = revokedOld
+        unrevoked.revokedAt = nil  // the registry lost the revocation: the ledger still has it
+        legacyFile["credentials"] = try [old, unrevoked].map { try JSONSerialization.jsonObject(with: encoder.encode($0)) }
+        let key = try MasterKey.loadOrCreate(paths: paths)  // creates H/gateway
+        try write(legacyFile, paths.registry)
+        let store = try CredentialStore(paths: paths)
+        guard case .success(let found) = store.lookup(old.accessKeyId, now: Date()) else { Issue.record("legacy entry refused"); return }
+        #expect(found.secret == old.secret(masterKey: key))
+        guard case .failure(.revoked(now)) = store.lookup(revokedOld.accessKeyId, now: Date()) else {
+            Issue.record("the ledger's revocation holds for a legacy entry"); return
+        }
+        // A legacy entry that disagrees with the ledger (its role raised) is refused: no MAC needed for that.
+        try editEntry(paths.registry, old.accessKeyId) { $0["role"] = "arn:aws:iam::123456789012:role/admin" }
+        guard case .failure(.registryUnreadable(let why)) = store.lookup(old.accessKeyId, now: Date()) else {
+            Issue.record("legacy entry with another role must be refused"); return
+        }
+        #expect(why.contains("role"))
+        try editEntry(paths.registry, old.accessKeyId) { $0["role"] = old.role }
+        // The next write by tally (here: an issue) upgrades the file: every entry gets a MAC.
+        _ = try await CredentialIssuer(home: home).issue(principal: "new", ttl: 3600, role: nil)
+        let upgraded = try json(paths.registry)
+        #expect(upgraded["format"] as? String == "tally-credentials-v2")
+        #expect((upgraded["macs"] as? [String: String])?.count == 3)
+        // (A new store: this test's store does not hold the ledger, so it never learns what the CLI appended itself.)
+        guard case .success = try CredentialStore(paths: paths).lookup(old.accessKeyId, now: Date()) else {
+            Issue.record("upgraded entry refused"); return
+        }
+    }
+}
