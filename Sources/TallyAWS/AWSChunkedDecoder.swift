@@ -120,6 +120,11 @@ public struct AWSChunkedDecoder: Sendable {
                     throw AWSAuthError.incompleteBody("\(input.count - i) bytes after the end of the aws-chunked body")
                 }
             }
+            if let expectedLength, decodedCount > expectedLength {
+                // At once, not only at the end: a re-encoder sized by the declared length must never see more.
+                throw AWSAuthError.incompleteBody("the aws-chunked body decodes to more than its x-amz-decoded-content-length "
+                                                  + "of \(expectedLength) bytes")
+            }
         } catch let e as AWSAuthError {
             failed = e
             throw e

@@ -5,10 +5,28 @@ import TallyCore
 
 /// Turns the agent's raw body buffers into the upstream body, verifying as it goes: plain bodies pass through a
 /// ``BodyTap`` (count, and sha256 against a declared `x-amz-content-sha256`); aws-chunked bodies are decoded
-/// (every chunk signature, the final chunk and the trailer signature verified).
+/// (every chunk signature, the final chunk and the trailer signature verified), and the checksum their trailer
+/// declares is computed over the decoded payload and checked at the end (`checksum`).
+///
+/// What goes upstream: the decoded payload; or, with `encoder`, the payload re-framed as aws-chunked
+/// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`) whose final chunk and checksum trailer ``finish()`` returns only once the
+/// body verified; or, with `passthrough`, the agent's own aws-chunked bytes unchanged (decoded on the side only).
 struct BodyTransform: Sendable {
     let tap: BodyTap
     var decoder: AWSChunkedDecoder?
+    /// The agent's aws-chunked bytes go upstream as they are; the decoder only verifies them.
+    var passthrough = false
+    var checksum: ChecksumTap?
+    var encoder: AWSChunkedEncoder?
+
+    init(tap: BodyTap, decoder: AWSChunkedDecoder?, passthrough: Bool = false, checksum: ChecksumTap? = nil,
+         encoder: AWSChunkedEncoder? = nil) {
+        self.tap = tap
+        self.decoder = decoder
+        self.passthrough = passthrough
+        self.checksum = checksum
+        self.encoder = encoder
+    }
 
     /// Upstream bytes for `buffer` (nil when none are ready yet).
     mutating func feed(_ buffer: ByteBuffer) throws(AWSAuthError) -> ByteBuffer? {
@@ -18,19 +36,37 @@ struct BodyTransform: Sendable {
         }
         let out: [UInt8]
         do { out = try decoder!.feed(buffer.readableBytesView) } catch { tap.fail(error); throw error }
+        if !out.isEmpty { checksum?.update(out) }
+        if passthrough {
+            tap.feed(buffer)
+            return buffer
+        }
         guard !out.isEmpty else { return nil }
         let b = ByteBuffer(bytes: out)
         tap.feed(b)
-        return b
+        guard encoder != nil else { return b }
+        let encoded = encoder!.feed(out)
+        return encoded.isEmpty ? nil : ByteBuffer(bytes: encoded)
     }
 
-    /// The end of the agent's body: throws when it fails verification.
-    mutating func finish() throws(AWSAuthError) {
-        if decoder != nil {
-            do { _ = try decoder!.finish() } catch { tap.fail(error); throw error }
-        } else {
+    /// The end of the agent's body: throws when it fails verification; returns the last upstream bytes, if any
+    /// (the re-encoder's final chunk and trailer).
+    mutating func finish() throws(AWSAuthError) -> ByteBuffer? {
+        guard decoder != nil else {
             try tap.finish()
+            return nil
         }
+        var value: String?
+        do {
+            let trailers = try decoder!.finish()
+            if let checksum { value = try checksum.verify(trailers) }
+        } catch {
+            tap.fail(error)
+            throw error
+        }
+        guard encoder != nil else { return nil }
+        let trailers = checksum.flatMap { c in value.map { [(c.algorithm.headerName, $0)] } } ?? []
+        return ByteBuffer(bytes: encoder!.finish(trailers: trailers))
     }
 }
 
@@ -86,13 +122,18 @@ enum BodyPump {
             return .abandoned
         }
         guard forwarding else { return .complete }
+        let tail: ByteBuffer?
         do throws(AWSAuthError) {
-            try transform.finish()
+            tail = try transform.finish()
         } catch {
             pipe.finish(error)
             return .complete
         }
-        if let held { _ = await pipe.send(held) }
+        if let held, !(await pipe.send(held)) {
+            pipe.finish()
+            return .complete
+        }
+        if let tail { _ = await pipe.send(tail) }
         pipe.finish()
         return .complete
     }

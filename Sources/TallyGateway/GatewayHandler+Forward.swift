@@ -43,8 +43,12 @@ extension GatewayHandler {
         up.headers.append((name: "Host", value: upstreamAuthority(upstreamURL)))
         let declaredLength = request.head.headerFields[.contentLength].flatMap { Int64($0) }
         var decode = false
+        var reencode = false
         var dropExtra: Set<String> = []
-        let payloadHash: String
+        // The checksum an aws-chunked upload declares in its trailer (the handler refused an unknown one).
+        let trailerChecksum = auth.payloadMode.isChunked
+            ? (try? AWSChecksumAlgorithm.declaredTrailer(head.value(of: "x-amz-trailer"))) ?? nil : nil
+        var payloadHash: String
         var length: HTTPClientRequest.Body.Length = declaredLength.map { .known($0) } ?? .unknown
         if let body {
             payloadHash = Hex.encode(SHA256.hash(body))
@@ -62,6 +66,22 @@ extension GatewayHandler {
                 dropExtra = ["x-amz-decoded-content-length", "x-amz-trailer"]
                 let decoded = head.value(of: "x-amz-decoded-content-length").flatMap { Int64($0) }
                 length = decoded.map { .known($0) } ?? .unknown
+                if let checksum = trailerChecksum {
+                    // The checksum trailer is kept: the verified payload is re-framed as aws-chunked
+                    // STREAMING-UNSIGNED-PAYLOAD-TRAILER (fixed 64 KiB chunks, so the length is known in advance) and the
+                    // trailer, checked here first, ends it; the upstream stores and checks the checksum as it would have.
+                    payloadHash = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+                    reencode = true
+                    length = decoded.map { .known(Int64(AWSChunkedEncoder.encodedLength(
+                        decodedLength: Int($0), mode: .streamingUnsignedTrailer,
+                        trailers: [(checksum.headerName, String(repeating: "=", count: checksum.base64Length))]))) } ?? .unknown
+                    dropExtra.insert("content-encoding")
+                    up.headers.append((name: "X-Amz-Trailer", value: checksum.headerName))
+                    if let decoded { up.headers.append((name: "X-Amz-Decoded-Content-Length", value: String(decoded))) }
+                    let other = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
+                        .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0.lowercased() != "aws-chunked" }
+                    up.headers.append((name: "Content-Encoding", value: (["aws-chunked"] + other).joined(separator: ",")))
+                }
             }
         }
         // Only what the agent signed plus the transport allow-list (TallyAWS `forwardableHeaders`), and never the
@@ -101,11 +121,20 @@ extension GatewayHandler {
             if !body.isEmpty || head.method != "GET" { outbound.body = .bytes(buffer) }
         } else {
             let transform: BodyTransform
+            let decodedLength = head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) }
             if decode {
                 tap = BodyTap(declaredSHA256: nil)
-                transform = BodyTransform(tap: tap, decoder: AWSChunkedDecoder(
-                    mode: auth.payloadMode, verified: verified,
-                    decodedContentLength: head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) }))
+                transform = BodyTransform(
+                    tap: tap, decoder: AWSChunkedDecoder(mode: auth.payloadMode, verified: verified, decodedContentLength: decodedLength),
+                    checksum: trailerChecksum.map(ChecksumTap.init),
+                    encoder: reencode ? AWSChunkedEncoder(mode: .streamingUnsignedTrailer, context: nil) : nil)
+            } else if auth.payloadMode == .streamingUnsignedTrailer {
+                // Forwarded as the agent framed it (the upstream gets the trailer as sent), decoded on the side: the
+                // framing, the decoded length and the trailer's checksum are checked before the last bytes go out.
+                tap = BodyTap(declaredSHA256: nil)
+                transform = BodyTransform(
+                    tap: tap, decoder: AWSChunkedDecoder(mode: .streamingUnsignedTrailer, verified: nil, decodedContentLength: decodedLength),
+                    passthrough: true, checksum: trailerChecksum.map(ChecksumTap.init))
             } else {
                 if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
                 transform = BodyTransform(tap: tap, decoder: nil)

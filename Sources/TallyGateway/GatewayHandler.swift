@@ -128,6 +128,12 @@ final class GatewayHandler: Sendable {
             } catch {
                 throw Refusal(error: error, stage: "authentication", reason: error.message)
             }
+            if parsed.payloadMode.isChunked {
+                // The checksum an aws-chunked upload's trailer will carry: one S3 defines, or the request is refused.
+                do throws(AWSAuthError) { _ = try AWSChecksumAlgorithm.declaredTrailer(head.value(of: "x-amz-trailer")) } catch {
+                    throw Refusal(error: error, stage: "request", reason: error.message)
+                }
+            }
             // 4. identification and IAM permissions
             let identified = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: body)
             ident = identified
