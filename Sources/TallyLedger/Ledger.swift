@@ -239,24 +239,42 @@ final class Committer: @unchecked Sendable {
                 for e in work { e.done(.failure(earlierFailure)) }
             } else if !work.isEmpty {
                 do {
-                    let lasts = try commit(work, writer)
-                    // More appends already waiting (or a sync still running): hand this fdatasync to the
-                    // sync thread and go on hashing and compressing the next group meanwhile. Otherwise
-                    // sync here, which is the shortest path for a lone append.
+                    // Under load (several large batches taken at once, or earlier groups still being
+                    // written): hash group by group here and hand each group's compression and write to
+                    // the write thread, which hands its fdatasync on to the sync thread; this thread goes
+                    // on with the next group, and each group is acknowledged as soon as it is durable.
+                    // Otherwise write here, and sync here too unless more appends arrived meanwhile (then
+                    // the sync thread syncs while this thread takes them): a lone append's shortest path.
+                    let bytes = work.reduce(0) { $0 + $1.batch.bytes.count }
                     cond.lock()
-                    let handOff = awaited > 0 || syncsInFlight > 0
-                    if handOff { syncsInFlight += 1; handedOffSyncsValue += 1 }
+                    let pipeline = (work.count > 1 && bytes >= inlineBatchBytes) || writesInFlight > 0
                     cond.unlock()
-                    if handOff {
-                        try handOffSync(work, lasts, writer)
+                    if pipeline {
+                        try forEachGroup(of: work, writer) { range, prepared, lasts in
+                            cond.lock(); writesInFlight += 1; handedOffWritesValue += 1; cond.unlock()
+                            handOffWrite(Array(work[range]), prepared, lasts, writer)
+                        }
                     } else {
-                        try writer.syncAndCheckpoint()
-                        cond.lock(); committedSize = writer.size; cond.unlock()
-                        for (i, e) in work.enumerated() { e.done(.success(lasts[i])) }
+                        var lasts: [UInt64] = []
+                        try forEachGroup(of: work, writer) { _, prepared, groupLasts in
+                            if let prepared { try writer.write(prepared) }
+                            lasts += groupLasts
+                        }
+                        cond.lock()
+                        let handOff = awaited > 0 || syncsInFlight > 0
+                        if handOff { syncsInFlight += 1; handedOffSyncsValue += 1 }
+                        cond.unlock()
+                        if handOff {
+                            try handOffSync(work, lasts, writer, upTo: writer.size)
+                        } else {
+                            try writer.syncAndCheckpoint()
+                            cond.lock(); committedSize = writer.size; cond.unlock()
+                            for (i, e) in work.enumerated() { e.done(.success(lasts[i])) }
+                        }
                     }
                 } catch {
                     // The writer's state is uncertain after a failed write: fail this and every later append.
-                    cond.lock(); failure = error; cond.unlock()
+                    cond.lock(); if failure == nil { failure = error }; cond.unlock()
                     for e in work { e.done(.failure(error)) }
                 }
             }
@@ -298,28 +316,60 @@ final class Committer: @unchecked Sendable {
         }
     }
 
-    /// Writes `work` in order (consecutive small batches merged into one batch), then one
-    /// fdatasync with the last write; returns each entry's last seq.
+    /// Compressions and writes of prepared groups, in order, on their own thread (see `run`).
+    private let writeThread = DispatchQueue(label: "tally-ledger-write")
+    /// Groups prepared but not yet written (guarded by `cond`).
+    private var writesInFlight = 0
     /// fdatasyncs of written groups, in order, on their own thread (see `run`).
     private let syncer = DispatchQueue(label: "tally-ledger-sync")
     /// Groups written but not yet synced (guarded by `cond`).
     private var syncsInFlight = 0
+    /// How many groups were compressed and written on the write thread (for tests).
+    private var handedOffWritesValue = 0
+    var handedOffWrites: Int { cond.lock(); defer { cond.unlock() }; return handedOffWritesValue }
     /// How many groups were synced on the sync thread (for tests).
     private var handedOffSyncsValue = 0
     var handedOffSyncs: Int { cond.lock(); defer { cond.unlock() }; return handedOffSyncsValue }
 
-    /// Queues the fdatasync of what `work` wrote; its appends are acknowledged once it is durable.
-    /// The sync goes through a duplicate descriptor, so a segment rollover on the commit thread
-    /// (which syncs and closes the old segment itself) cannot pull the file from under it. Syncs run
-    /// in order, and once one fails every later acknowledgement fails too.
-    private func handOffSync(_ work: [Entry], _ lasts: [UInt64], _ writer: LedgerWriter) throws {
+    /// Queues the compression and write of prepared groups (the caller counted it in `writesInFlight`).
+    /// Writes run in prepare order; after a failed write or sync nothing more is written, and every
+    /// later acknowledgement fails.
+    private func handOffWrite(_ work: [Entry], _ prepared: LedgerWriter.PreparedCommit?, _ lasts: [UInt64], _ writer: LedgerWriter) {
+        let upTo = prepared?.endSize ?? writer.size
+        // While writes are in flight the write thread alone touches the writer's segment state
+        // (`write`, `handOffSync`); the commit thread touches only the chain and checkpoint state, and
+        // does everything inline only when no write or sync is in flight.
+        nonisolated(unsafe) let writer = writer
+        writeThread.async { [self] in
+            cond.lock(); let earlier = failure; cond.unlock()
+            var error: (any Error)? = earlier
+            if error == nil {
+                do {
+                    if let prepared { try writer.write(prepared) }
+                    cond.lock(); syncsInFlight += 1; handedOffSyncsValue += 1; cond.unlock()
+                    try handOffSync(work, lasts, writer, upTo: upTo)
+                } catch let e { error = e }
+            }
+            cond.lock()
+            writesInFlight -= 1
+            if let error, failure == nil { failure = error }
+            cond.unlock()
+            cond.signal()
+            if let error { for e in work { e.done(.failure(error)) } }
+        }
+    }
+
+    /// Queues the fdatasync of what `work` wrote (on the write thread, right after the write); its
+    /// appends are acknowledged once it is durable. The sync goes through a duplicate descriptor, so a
+    /// later segment rollover (which syncs and closes the old segment itself) cannot pull the file
+    /// from under it. Syncs run in order, and once one fails every later acknowledgement fails too.
+    private func handOffSync(_ work: [Entry], _ lasts: [UInt64], _ writer: LedgerWriter, upTo: UInt64) throws {
         let path = writer.paths.segmentPath(writer.segIndex)
         let fd = dup(writer.segFD)
         guard fd >= 0 else {
             cond.lock(); syncsInFlight -= 1; cond.unlock()
             throw TallyError(.io, "cannot duplicate the descriptor of \(path): \(FileIO.errorText())")
         }
-        let upTo = writer.size
         syncer.async { [self] in
             var error: (any Error)?
             do { try FileIO.syncData(fd, path: path) } catch let e { error = e }
@@ -336,42 +386,48 @@ final class Committer: @unchecked Sendable {
 
     /// Waits until every handed-off sync has finished.
     private func drainSyncs() {
+        cond.lock(); let writing = writesInFlight > 0; cond.unlock()
+        if writing { writeThread.sync {} }  // every write queues its sync before it finishes
         cond.lock(); let any = syncsInFlight > 0; cond.unlock()
         if any { syncer.sync {} }
     }
 
-    private func commit(_ work: [Entry], _ writer: LedgerWriter) throws -> [UInt64] {
-        var groups: [Range<Int>] = []
+    /// Sequences and hashes `work` in order, consecutive small batches merged into one group (so one
+    /// block and one write). Hands each group's entries, its prepared batch (nil when it holds no
+    /// events) and each entry's last seq to `body`, one group at a time: a group is prepared only after
+    /// `body` has taken the previous one.
+    private func forEachGroup(of work: [Entry], _ writer: LedgerWriter,
+                              _ body: (Range<Int>, LedgerWriter.PreparedCommit?, [UInt64]) throws -> Void) throws {
+        var ranges: [Range<Int>] = []
         var start = 0, bytes = 0
         for (i, e) in work.enumerated() {
             if i > start && bytes + e.batch.bytes.count > Self.mergeLimit {
-                groups.append(start..<i)
+                ranges.append(start..<i)
                 start = i
                 bytes = 0
             }
             bytes += e.batch.bytes.count
         }
-        groups.append(start..<work.count)
-        var lasts: [UInt64] = []
-        lasts.reserveCapacity(work.count)
-        for range in groups {
+        ranges.append(start..<work.count)
+        for range in ranges {
             var seq = writer.size
-            let sync = false  // the caller syncs (on this thread or the sync thread)
+            var batch: EventBatch
             if range.count == 1 {
-                _ = try writer.commit(work[range.lowerBound].batch, sync: sync)
+                batch = work[range.lowerBound].batch
             } else {
-                var merged = EventBatch()
-                merged.reserveCapacity(bytes: work[range].reduce(0) { $0 + $1.batch.bytes.count },
-                                       events: work[range].reduce(0) { $0 + $1.batch.count })
-                for i in range { merged.append(contentsOf: work[i].batch) }
-                _ = try writer.commit(merged, sync: sync)
+                batch = EventBatch()
+                batch.reserveCapacity(bytes: work[range].reduce(0) { $0 + $1.batch.bytes.count },
+                                      events: work[range].reduce(0) { $0 + $1.batch.count })
+                for i in range { batch.append(contentsOf: work[i].batch) }
             }
+            let prepared = batch.isEmpty ? nil : try writer.prepare(batch)
+            var lasts: [UInt64] = []
             for i in range {
                 seq += UInt64(work[i].batch.count)
                 lasts.append(seq)
             }
+            try body(range, prepared, lasts)
         }
-        return lasts
     }
 }
 
@@ -409,3 +465,4 @@ public final class CommitTicket: @unchecked Sendable {
         }
     }
 }
+

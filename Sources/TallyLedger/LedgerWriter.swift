@@ -44,7 +44,7 @@ final class LedgerWriter {
         close(lockFD)
     }
 
-    private struct PlannedBlock {
+    struct PlannedBlock {
         var first: Int       // event index
         var end: Int         // event index (exclusive)
         var startChain = Digest()
@@ -52,19 +52,42 @@ final class LedgerWriter {
         var endChain = Digest()
     }
 
+    /// A batch that has been sequenced and hashed (chain, tree and queued checkpoints already
+    /// advanced) but not yet compressed and written: `write` does that, possibly on another thread.
+    struct PreparedCommit: @unchecked Sendable {
+        let batch: EventBatch
+        /// Seq of the record before the batch's first.
+        let base: UInt64
+        let time: Int64
+        let plan: [PlannedBlock]
+        /// The ledger size once this batch is written.
+        var endSize: UInt64 { base + UInt64(batch.count) }
+    }
+
     /// Sequences, hashes, compresses and durably writes `batch`; returns the last seq.
     /// Records are acknowledged (the return) only after fdatasync.
     /// With `sync` false the blocks are written but neither fdatasync'd nor checkpointed: the
     /// caller commits several queued batches and syncs once with the last.
     func commit(_ batch: EventBatch, sync: Bool = true) throws -> UInt64 {
+        guard batch.count > 0 else { return size }
+        let prepared = try prepare(batch)
+        try write(prepared)
+        if sync {
+            try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
+            try writePendingCheckpoints()
+        }
+        return size
+    }
+
+    /// Sequences and hashes `batch`: leaf hashes (in parallel), the chain and the Merkle frontier,
+    /// the block plan with each block's chain values, and the every-N checkpoints it completes.
+    /// Advances the writer's chain state (`size`, `chain`, `frontier`, `lastTime`, `pending`); the
+    /// records become durable only once `write` and an fdatasync have run.
+    func prepare(_ batch: EventBatch) throws -> PreparedCommit {
         let k = batch.count
-        guard k > 0 else { return size }
         let time = max(options.clock(), lastTime, epochs.start)
         guard let epoch = epochs.epoch(at: time) else {
             throw TallyError(.io, "ledger time \(LedgerTime.string(time)) is past the last certified epoch (\(LedgerTime.string(epochs.window(epochs.publicKeys.count - 1).end))): the epoch keys are exhausted; nothing was appended. Start a new home with `tally init` (see docs/LEDGER-FORMAT.md, \"When epochs run out\")")
-        }
-        if size > checkpointedSize, let last = epochs.epoch(at: lastTime), last != epoch {
-            pending.append((size, frontier.root, last))
         }
         if epoch != keyCheckedEpoch {  // read the key file once per epoch, not once per commit
             guard (try keys.privateKey(epoch)) != nil else {
@@ -72,10 +95,13 @@ final class LedgerWriter {
             }
             keyCheckedEpoch = epoch
         }
+        if size > checkpointedSize, let last = epochs.epoch(at: lastTime), last != epoch {
+            pending.append((size, frontier.root, last))
+        }
 
         // 1. Leaf hashes, in parallel.
         let base = size
-        let leaves = Slots(count: k, initial: Digest())
+        let leaves = Slots(count: max(k, 1), initial: Digest())
         let chunks = k >= 2048 ? workerCount * 4 : 1
         batch.bytes.withUnsafeBytes { all in
             parallelFor(chunks) { c in
@@ -88,7 +114,7 @@ final class LedgerWriter {
             }
         }
 
-        // 2. Plan blocks.
+        // 2. Plan blocks, then chain + tree over them.
         var plan: [PlannedBlock] = []
         var first = 0
         var bytesInBlock = 0
@@ -100,76 +126,76 @@ final class LedgerWriter {
                 bytesInBlock = 0
             }
         }
-
-        // 3. Chain + tree (sequential) while the other workers compress blocks.
-        let payloads = Slots<[UInt8]>(count: plan.count, initial: [])
-        let rawLengths = Slots(count: plan.count, initial: 0)
-        let planSlots = Slots(count: plan.count, initial: PlannedBlock(first: 0, end: 0))
-        for (i, p) in plan.enumerated() { planSlots[i] = p }
-        var newChain = chain
-        var newFrontier = frontier
-        var newPending: [(size: UInt64, root: Digest, epoch: Int)] = []
         var lastQueued = max(checkpointedSize, pending.last?.size ?? 0)
         let every = options.checkpointEveryRecords
+        for b in plan.indices {
+            plan[b].startChain = chain
+            plan[b].startFrontier = frontier
+            for i in plan[b].first..<plan[b].end {
+                let leaf = leaves[i]
+                chain = LedgerHash.chain(chain, leaf)
+                frontier.append(leaf)
+                if every > 0 && frontier.size - lastQueued >= every {
+                    pending.append((frontier.size, frontier.root, epoch))
+                    lastQueued = frontier.size
+                }
+            }
+            plan[b].endChain = chain
+        }
+        size += UInt64(k)
+        lastTime = time
+        return PreparedCommit(batch: batch, base: base, time: time, plan: plan)
+    }
+
+    /// Compresses the blocks of a prepared batch (in parallel when there are several) and writes
+    /// them to the segment files, rolling over to a new segment when one is full. Touches only the
+    /// segment state (`segFD`, `segIndex`, `segSize`, `segBlocks`), so it may run on another thread
+    /// than `prepare` as long as writes run one at a time, in prepare order.
+    func write(_ prepared: PreparedCommit) throws {
+        let batch = prepared.batch
+        let plan = prepared.plan
+        let blockCount = plan.count
+        let payloads = Slots<[UInt8]>(count: blockCount, initial: [])
+        let rawLengths = Slots(count: blockCount, initial: 0)
         var compressError: (any Error)?
         let errorLock = NSLock()
-        let blockCount = plan.count
         batch.bytes.withUnsafeBytes { all in
-            parallelFor(blockCount + 1, inline: batch.bytes.count < inlineBatchBytes) { job in
-                if job == 0 {
-                    for b in 0..<blockCount {
-                        var p = planSlots[b]
-                        p.startChain = newChain
-                        p.startFrontier = newFrontier
-                        for i in p.first..<p.end {
-                            let leaf = leaves[i]
-                            newChain = LedgerHash.chain(newChain, leaf)
-                            newFrontier.append(leaf)
-                            if every > 0 && newFrontier.size - lastQueued >= every {
-                                newPending.append((newFrontier.size, newFrontier.root, epoch))
-                                lastQueued = newFrontier.size
-                            }
+            parallelFor(blockCount, inline: batch.bytes.count < inlineBatchBytes) { job in
+                let p = plan[job]
+                var content: [UInt8] = []
+                let s = batch.start(of: p.first), e = batch.ends[p.end - 1] + 1
+                content.reserveCapacity(e - s + 12)
+                BlockContent.encodeTimes([(0, UInt64(p.end - p.first))], into: &content)
+                content.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[s..<e]))
+                do {
+                    // Compress straight into the block's bytes, after room for its header.
+                    let bound = SegmentFormat.blockHeaderSize + LZ4.compressBound(content.count)
+                    payloads[job] = try [UInt8](unsafeUninitializedCapacity: bound) { b, n in
+                        n = 0
+                        let c = try content.withUnsafeBytes {
+                            try LZ4.compress($0, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(b)[SegmentFormat.blockHeaderSize...]))
                         }
-                        p.endChain = newChain
-                        planSlots[b] = p
+                        n = SegmentFormat.blockHeaderSize + c
                     }
-                } else {
-                    let p = plan[job - 1]
-                    var content: [UInt8] = []
-                    let s = batch.start(of: p.first), e = batch.ends[p.end - 1] + 1
-                    content.reserveCapacity(e - s + 12)
-                    BlockContent.encodeTimes([(0, UInt64(p.end - p.first))], into: &content)
-                    content.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[s..<e]))
-                    do {
-                        // Compress straight into the block's bytes, after room for its header.
-                        let bound = SegmentFormat.blockHeaderSize + LZ4.compressBound(content.count)
-                        payloads[job - 1] = try [UInt8](unsafeUninitializedCapacity: bound) { b, n in
-                            n = 0
-                            let c = try content.withUnsafeBytes {
-                                try LZ4.compress($0, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(b)[SegmentFormat.blockHeaderSize...]))
-                            }
-                            n = SegmentFormat.blockHeaderSize + c
-                        }
-                        rawLengths[job - 1] = content.count
-                    } catch {
-                        errorLock.lock(); compressError = error; errorLock.unlock()
-                    }
+                    rawLengths[job] = content.count
+                } catch {
+                    errorLock.lock(); compressError = error; errorLock.unlock()
                 }
             }
         }
         if let compressError { throw compressError }
 
-        // 4. Write the blocks (rolling segments over), then one fdatasync.
+        // Write the blocks (rolling segments over).
         var out: [UInt8] = []
         var createdSegment = false
         for b in 0..<blockCount {
-            let p = planSlots[b]
+            let p = plan[b]
             var blockBytes = payloads[b]
             payloads[b] = []
             let header = BlockHeader(compressedLength: UInt32(blockBytes.count - SegmentFormat.blockHeaderSize),
                                      uncompressedLength: UInt32(rawLengths[b]),
-                                     recordCount: UInt32(p.end - p.first), firstSeq: base + UInt64(p.first) + 1,
-                                     baseTime: time, endChain: p.endChain)
+                                     recordCount: UInt32(p.end - p.first), firstSeq: prepared.base + UInt64(p.first) + 1,
+                                     baseTime: prepared.time, endChain: p.endChain)
             blockBytes.withUnsafeMutableBytes { header.fill($0) }
             if segBlocks > 0 && segSize + out.count + blockBytes.count > options.segmentMaxBytes {
                 try FileIO.writeAll(segFD, out, path: paths.segmentPath(segIndex))
@@ -193,17 +219,6 @@ final class LedgerWriter {
         try FileIO.writeAll(segFD, out, path: path)
         if createdSegment { try FileIO.syncDirectory(paths.segmentsDir) }
         segSize += out.count
-
-        size += UInt64(k)
-        chain = newChain
-        frontier = newFrontier
-        lastTime = time
-        pending.append(contentsOf: newPending)
-        if sync {
-            try FileIO.syncData(segFD, path: path)
-            try writePendingCheckpoints()
-        }
-        return size
     }
 }
 
