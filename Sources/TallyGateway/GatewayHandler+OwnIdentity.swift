@@ -3,11 +3,15 @@ import TallyIAM
 
 extension GatewayHandler {
     /// The built-in guardrails that read the request, not only its IAM actions (config `builtinDeny: false` turns
-    /// them off): role trust policies (``trustPolicyDenial(_:head:body:)``) and the gateway's own identity
-    /// (``ownIdentityDenial(_:permissions:)``).
+    /// them off): role trust policies (``trustPolicyDenial(_:head:body:)``), the gateway's own identity
+    /// (``ownIdentityDenial(_:permissions:)``), and resource policies, grants and sharing that reach outside the
+    /// upstream account (``resourcePolicyDenial(_:permissions:head:body:)``).
     func builtinRequestDenial(_ identified: IdentifiedOperation, permissions: [RequiredPermission],
                               head: TallyAWS.HTTPRequestHead, body: [UInt8]?) -> (rule: Guardrails.DenyRule, action: String)? {
-        guard !configuration.guardrails.builtinRules.isEmpty, identified.service == "iam" else { return nil }
+        guard !configuration.guardrails.builtinRules.isEmpty else { return nil }
+        guard identified.service == "iam" else {
+            return resourcePolicyDenial(identified, permissions: permissions, head: head, body: body)
+        }
         return ownIdentityDenial(identified, permissions: permissions) ?? trustPolicyDenial(identified, head: head, body: body)
     }
 

@@ -1,0 +1,245 @@
+import Foundation
+import TallyAWS
+import TallyCore
+import TallyIAM
+
+extension GatewayHandler {
+    /// Built-in guardrail (run by ``builtinRequestDenial(_:permissions:head:body:)``): a resource policy, grant or
+    /// sharing setting may give access only to principals of the upstream account and to AWS services. A bucket,
+    /// queue, topic, key, secret, repository or function opened to another account or to everyone lets the agent (or
+    /// anyone) reach the data from outside the gateway, with no record. Nil when the request is no such call or it
+    /// grants nothing outside the account.
+    func resourcePolicyDenial(_ identified: IdentifiedOperation, permissions: [RequiredPermission], head: TallyAWS.HTTPRequestHead,
+                              body: [UInt8]?) -> (rule: Guardrails.DenyRule, action: String)? {
+        guard let operation = identified.operation,
+              Self.resourceSharingOperations[identified.service]?.contains(operation) == true else { return nil }
+        let account = identity.baseARN.flatMap(Self.accountOf) ?? configuration.account
+        guard let problem = Self.resourceSharingProblem(service: identified.service, operation: operation, head: head,
+                                                        body: body, account: account) else { return nil }
+        let action = permissions.first { $0.action.lowercased().hasSuffix(":" + operation.lowercased()) }?.action
+            ?? permissions.first?.action ?? "\(identified.service):\(operation)"
+        return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: \(problem); resource policies and grants may "
+                                    + "name only principals of account \(account) and AWS services"), action)
+    }
+
+    /// The operations ``resourceSharingProblem(service:operation:head:body:account:)`` reads, by signing name.
+    static let resourceSharingOperations: [String: Set<String>] = [
+        "s3": ["PutBucketPolicy", "PutBucketAcl", "PutObjectAcl", "CreateBucket", "PutObject", "CopyObject", "CreateMultipartUpload"],
+        "sqs": ["SetQueueAttributes", "CreateQueue", "AddPermission"],
+        "sns": ["SetTopicAttributes", "CreateTopic", "AddPermission"],
+        "lambda": ["AddPermission", "AddLayerVersionPermission", "CreateFunctionUrlConfig", "UpdateFunctionUrlConfig"],
+        "kms": ["PutKeyPolicy", "CreateKey", "ReplicateKey", "CreateGrant"],
+        "secretsmanager": ["PutResourcePolicy"],
+        "ecr": ["SetRepositoryPolicy", "PutRegistryPolicy"],
+        "ecr-public": ["SetRepositoryPolicy"],
+        "logs": ["PutResourcePolicy"],
+        "events": ["PutPermission"],
+        "elasticfilesystem": ["PutFileSystemPolicy"],
+        "backup": ["PutBackupVaultAccessPolicy"],
+        "ec2": ["ModifySnapshotAttribute", "ModifyImageAttribute"],
+        "rds": ["ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"],
+    ]
+
+    /// What the request grants outside `account` (or why it cannot be checked), or nil.
+    static func resourceSharingProblem(service: String, operation: String, head: TallyAWS.HTTPRequestHead, body: [UInt8]?,
+                                       account: String) -> String? {
+        let text = body.map { String(decoding: $0, as: UTF8.self) }
+        let json = body.flatMap { try? JSONValue(parsing: $0) }
+        // Query-protocol parameters: the form body, else the query string.
+        let form = head.queryItems + (text.map(QueryString.formPairs) ?? [])
+        func formValue(_ name: String) -> [String] { form.filter { $0.name == name }.map(\.value) }
+        /// The policy documents in `member` (a JSON member or a form parameter); a non-string JSON value is a problem.
+        func policies(_ member: String, what: String) -> String? {
+            var documents = formValue(member)
+            if let value = json?[member] {
+                guard let s = value.stringValue else { return "the \(what) (\(member)) is not a string" }
+                documents.append(s)
+            }
+            guard documents.count <= 1 else { return "\(member) is sent more than once" }
+            return documents.first.flatMap { resourcePolicyProblem($0, account: account).map { "the \(what) \($0)" } }
+        }
+        func principals(_ names: [String], what: String) -> String? {
+            for name in names where !principalIsInside(name, account: account) { return "\(what) grants \(name)" }
+            return nil
+        }
+        switch (service, operation) {
+        case ("s3", "PutBucketPolicy"):
+            guard let text else { return "the bucket policy was streamed, so it could not be checked" }
+            return resourcePolicyProblem(text, account: account).map { "the bucket policy \($0)" }
+        case ("s3", _):
+            return s3ACLProblem(head: head, body: operation.hasSuffix("Acl") ? text : nil)
+        case ("sqs", "AddPermission"), ("sns", "AddPermission"):
+            var accounts = form.filter { $0.name.hasPrefix("AWSAccountId.") }.map(\.value)
+            accounts += json?["AWSAccountIds"]?.arrayValue?.map { $0.stringValue ?? "?" } ?? []
+            return principals(accounts, what: "the permission")
+        case ("sqs", _):
+            // Query: Attribute.N.Name=Policy / Attribute.N.Value; JSON: {"Attributes": {"Policy": "..."}}.
+            var documents: [String] = []
+            for item in form where item.name.hasPrefix("Attribute.") && item.name.hasSuffix(".Name") && item.value == "Policy" {
+                documents += formValue(String(item.name.dropLast(".Name".count)) + ".Value")
+            }
+            if let value = json?["Attributes"]?["Policy"] {
+                guard let s = value.stringValue else { return "the queue policy is not a string" }
+                documents.append(s)
+            }
+            guard documents.count <= 1 else { return "the queue policy is sent more than once" }
+            return documents.first.flatMap { resourcePolicyProblem($0, account: account).map { "the queue policy \($0)" } }
+        case ("sns", "SetTopicAttributes"):
+            guard formValue("AttributeName").contains("Policy") else { return nil }
+            let values = formValue("AttributeValue")
+            guard values.count == 1 else { return "the topic policy is missing or sent more than once" }
+            return resourcePolicyProblem(values[0], account: account).map { "the topic policy \($0)" }
+        case ("sns", _):  // CreateTopic: Attributes.entry.N.key=Policy / Attributes.entry.N.value
+            var documents: [String] = []
+            for item in form where item.name.hasPrefix("Attributes.entry.") && item.name.hasSuffix(".key") && item.value == "Policy" {
+                documents += formValue(String(item.name.dropLast(".key".count)) + ".value")
+            }
+            guard documents.count <= 1 else { return "the topic policy is sent more than once" }
+            return documents.first.flatMap { resourcePolicyProblem($0, account: account).map { "the topic policy \($0)" } }
+        case ("lambda", "CreateFunctionUrlConfig"), ("lambda", "UpdateFunctionUrlConfig"):
+            return json?["AuthType"]?.stringValue == "NONE" ? "a function URL with AuthType NONE is open to everyone" : nil
+        case ("lambda", _), ("events", "PutPermission"):
+            if let policy = json?["Policy"] {
+                guard let s = policy.stringValue else { return "the policy is not a string" }
+                if let problem = resourcePolicyProblem(s, account: account) { return "the policy \(problem)" }
+            }
+            guard let principal = json?["Principal"] else { return nil }
+            guard let name = principal.stringValue else { return "the Principal is not a string" }
+            if name == "*" {
+                // Everyone, unless the permission is pinned to this account's sources.
+                if json?["SourceAccount"]?.stringValue == account { return nil }
+                return "the permission grants * (everyone)"
+            }
+            return principals([name], what: "the permission")
+        case ("kms", "CreateGrant"):
+            let names = ["GranteePrincipal", "RetiringPrincipal"].compactMap { json?[$0]?.stringValue }
+            return principals(names, what: "the grant")
+        case ("kms", _): return policies("Policy", what: "key policy")
+        case ("secretsmanager", _): return policies("ResourcePolicy", what: "secret policy")
+        case ("ecr", _), ("ecr-public", _): return policies("policyText", what: "repository policy")
+        case ("logs", _): return policies("policyDocument", what: "resource policy")
+        case ("elasticfilesystem", _): return policies("Policy", what: "file system policy")
+        case ("backup", _): return policies("Policy", what: "backup vault policy")
+        case ("ec2", _):
+            // CreateVolumePermission.Add.N.Group|UserId|..., LaunchPermission.Add.N.*, or OperationType=add with UserId.N /
+            // UserGroup.N / OrganizationArn.N / OrganizationalUnitArn.N.
+            let adding = formValue("OperationType").contains { $0.lowercased() == "add" }
+            for item in form {
+                let parts = item.name.split(separator: ".")
+                let added = parts.count == 4 && parts[1] == "Add" && (parts[0] == "CreateVolumePermission" || parts[0] == "LaunchPermission")
+                let listed = adding && parts.count == 2 && Int(parts[1]) != nil
+                guard added || listed else { continue }
+                switch added ? parts[3] : parts[0] {
+                case "Group", "UserGroup": return "shares the \(operation == "ModifyImageAttribute" ? "image" : "snapshot") with group \(item.value)"
+                case "UserId" where item.value != account: return "shares with account \(item.value)"
+                case "OrganizationArn", "OrganizationalUnitArn": return "shares with \(item.value)"
+                default: continue
+                }
+            }
+            return nil
+        case ("rds", _):
+            guard formValue("AttributeName").contains("restore") else { return nil }
+            let added = form.filter { $0.name.hasPrefix("ValuesToAdd.") }.map(\.value)
+            for value in added where value != account { return "shares the snapshot with \(value == "all" ? "everyone (all)" : "account \(value)")" }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// True for a principal of `account` (its id or an ARN in it) or an AWS service principal.
+    static func principalIsInside(_ name: String, account: String) -> Bool {
+        name == account || accountOf(name) == account || name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn")
+    }
+
+    /// S3 canned ACLs and grants that open a bucket or object to everyone (`AllUsers`) or every AWS account
+    /// (`AuthenticatedUsers`), in the headers or an `AccessControlPolicy` body.
+    static func s3ACLProblem(head: TallyAWS.HTTPRequestHead, body: String?) -> String? {
+        for acl in head.values(of: "x-amz-acl") {
+            let canned = acl.trimmingCharacters(in: .whitespaces).lowercased()
+            if ["public-read", "public-read-write", "authenticated-read"].contains(canned) { return "the canned ACL \(canned) is public" }
+        }
+        for (name, value) in head.headers where name.lowercased().hasPrefix("x-amz-grant-") {
+            if value.contains("/groups/global/AllUsers") || value.contains("/groups/global/AuthenticatedUsers") {
+                return "\(name.lowercased()) grants a public group"
+            }
+        }
+        if let body, body.contains("/groups/global/AllUsers") || body.contains("/groups/global/AuthenticatedUsers") {
+            return "the ACL grants a public group"
+        }
+        return nil
+    }
+
+    /// Why a resource `document` grants something outside `account` (or cannot be checked), or nil when it does not.
+    /// An `Allow` statement may name principals of the account and AWS services; `*` only under a condition that pins
+    /// the caller to the account (`aws:PrincipalAccount`, `aws:SourceAccount`, `kms:CallerAccount`, `aws:PrincipalArn`
+    /// or `aws:SourceArn` with `StringEquals`/`ArnEquals`, every value in the account).
+    static func resourcePolicyProblem(_ document: String, account: String) -> String? {
+        guard let policy = try? JSONValue(parsing: Array(document.utf8)), case .object = policy else { return "is not a JSON object" }
+        let statements: [JSONValue]
+        switch policy["Statement"] {
+        case .array(let list)?: statements = list
+        case .object?: statements = [policy["Statement"]!]
+        default: return "has no Statement"
+        }
+        for statement in statements {
+            guard case .object = statement else { return "has a Statement that is not an object" }
+            if statement["Effect"]?.stringValue == "Deny" { continue }
+            if statement["NotPrincipal"] != nil { return "uses NotPrincipal" }
+            guard let principal = statement["Principal"] else { continue }
+            let pinned = pinsToAccount(statement["Condition"], account: account)
+            if let s = principal.stringValue {
+                if s == "*" && pinned { continue }
+                return "grants \(s)"
+            }
+            guard case .object(let kinds) = principal else { return "has a Principal of an unknown shape" }
+            for (kind, value) in kinds {
+                let names: [String]
+                switch value {
+                case .string(let s): names = [s]
+                case .array(let list):
+                    names = list.compactMap(\.stringValue)
+                    if names.count != list.count { return "has a non-string \(kind) principal" }
+                default: return "has a non-string \(kind) principal"
+                }
+                for name in names {
+                    switch kind {
+                    case "AWS":
+                        if name == "*" { if pinned { continue }; return "grants * (everyone)" }
+                        if name == account || accountOf(name) == account { continue }
+                        return "grants the AWS principal \(name)"
+                    case "Service":
+                        if name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn") { continue }
+                        return "grants the service principal \(name)"
+                    default:
+                        return "grants the \(kind) principal \(name)"
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// True when `condition` limits the caller to `account`.
+    static func pinsToAccount(_ condition: JSONValue?, account: String) -> Bool {
+        guard case .object(let operators)? = condition else { return false }
+        let accountKeys: Set<String> = ["aws:principalaccount", "aws:sourceaccount", "kms:calleraccount", "aws:sourceowner"]
+        let arnKeys: Set<String> = ["aws:principalarn", "aws:sourcearn"]
+        for (op, block) in operators {
+            guard ["stringequals", "arnequals"].contains(op.lowercased()), case .object(let keys) = block else { continue }
+            for (key, value) in keys {
+                let values: [String]
+                switch value {
+                case .string(let s): values = [s]
+                case .array(let list): values = list.compactMap(\.stringValue); if values.count != list.count { continue }
+                default: continue
+                }
+                guard !values.isEmpty else { continue }
+                let k = key.lowercased()
+                if accountKeys.contains(k) && values.allSatisfy({ $0 == account }) { return true }
+                if arnKeys.contains(k) && values.allSatisfy({ accountOf($0) == account }) { return true }
+            }
+        }
+        return false
+    }
+}
