@@ -70,7 +70,7 @@ public struct CredentialRegistry: Sendable {
         for id in legacy.sorted() {
             guard let entry = entries[id] else { continue }
             let why: String?
-            if entry.issuanceRecorded == false {
+            if entry.issuanceRecorded == false && facts.issued[id] == nil {
                 why = facts.issued[id]?.registryMAC == true ? "entry \(id) has no MAC, but its credential.issued says it was written with one" : nil
             } else {
                 why = facts.disagreement(with: entry, legacy: true)

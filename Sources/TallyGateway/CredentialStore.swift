@@ -112,8 +112,9 @@ public final class CredentialStore: Sendable {
         for (id, credential) in all { entries[id] = (credential, credential.secret(masterKey: masterKey)) }
         try state.withLock { s in
             for (id, entry) in entries {
-                // A pending issuance (not yet in the ledger) is refused by the handler until it is recorded.
-                if entry.0.issuanceRecorded != false,
+                // A pending issuance (not yet in the ledger) is recorded by the handler before its first use; once the
+                // ledger has it (recorded, or marked pending again by hand), the entry must agree with it.
+                if entry.0.issuanceRecorded != false || s.ledger.issued[id] != nil,
                    let why = s.ledger.disagreement(with: entry.0, legacy: legacy.contains(id)) {
                     throw TallyError(.integrity, "\(registry.paths.registry): \(why)")
                 }

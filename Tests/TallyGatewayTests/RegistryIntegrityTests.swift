@@ -215,7 +215,12 @@ import TallyLedger
             Issue.record("legacy entry with another role must be refused"); return
         }
         #expect(why.contains("role"))
-        try editEntry(paths.registry, old.accessKeyId) { $0["role"] = old.role }
+        // Marking it pending again does not skip that check (its credential.issued is in the ledger).
+        try editEntry(paths.registry, old.accessKeyId) { $0["issuanceRecorded"] = false }
+        guard case .failure(.registryUnreadable) = store.lookup(old.accessKeyId, now: Date()) else {
+            Issue.record("a pending mark must not hide a disagreement with the ledger"); return
+        }
+        try editEntry(paths.registry, old.accessKeyId) { $0.removeValue(forKey: "issuanceRecorded"); $0["role"] = old.role }
         // The next write by tally (here: an issue) upgrades the file: every entry gets a MAC.
         _ = try await CredentialIssuer(home: home).issue(principal: "new", ttl: 3600, role: nil)
         let upgraded = try json(paths.registry)
