@@ -62,23 +62,48 @@ public struct JSONLinesBatcher {
     /// Feeds bytes; returns the events of the complete lines and, if a line was bad, the error
     /// (later bytes are not consumed after an error).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, endOfInput: Bool = false) -> (EventBatch, TallyError?) {
-        pending.append(contentsOf: bytes)
+        // With nothing left over from the previous call, work straight on the caller's bytes and keep
+        // only the incomplete last line (no copy of the whole input).
+        if pending.isEmpty {
+            let (batch, error, consumed) = bytes.withMemoryRebound(to: UInt8.self) { feed(buffer: $0, endOfInput: endOfInput) }
+            pending.append(contentsOf: bytes[consumed...])
+            return finish(batch, error)
+        }
+        var input: [UInt8] = []
+        swap(&input, &pending)
+        input.append(contentsOf: bytes)
+        let (batch, error, consumed) = input.withUnsafeBufferPointer { feed(buffer: $0, endOfInput: endOfInput) }
+        pending.append(contentsOf: input[consumed...])
+        return finish(batch, error)
+    }
+
+    /// The line-length check on what stays pending.
+    private func finish(_ batch: EventBatch, _ error: TallyError?) -> (EventBatch, TallyError?) {
+        if error == nil, pending.count > maxLineBytes {
+            return (batch, TallyError(.badInput, "line \(lineNumber + 1): longer than the limit of \(maxLineBytes) bytes"))
+        }
+        return (batch, error)
+    }
+
+    /// Canonicalises the complete lines of `buf` on all cores; returns the batch, the first error
+    /// and how many bytes of `buf` were consumed.
+    private mutating func feed(buffer buf: UnsafeBufferPointer<UInt8>, endOfInput: Bool) -> (EventBatch, TallyError?, Int) {
         let maxLine = maxLineBytes
         let firstLine = lineNumber
         // Split the complete lines into one part per core (at newlines) when there is enough input.
         var cuts: [Int] = [0]
-        let completeEnd = endOfInput ? pending.count : ((pending.lastIndex(of: 0x0A)).map { $0 + 1 } ?? 0)
+        let completeEnd = endOfInput ? buf.count : ((buf.lastIndex(of: 0x0A)).map { $0 + 1 } ?? 0)
         let parts = completeEnd >= (256 << 10) ? canonicalizers.count : 1
         for k in 1..<max(parts, 1) {
             var c = completeEnd * k / parts
-            while c < completeEnd && pending[c - 1] != 0x0A { c += 1 }
+            while c < completeEnd && buf[c - 1] != 0x0A { c += 1 }
             cuts.append(max(c, cuts.last!))
         }
         cuts.append(completeEnd)
         let results = Slots<Part?>(count: parts, initial: nil)
         let engines = Slots<JSONCanonicalizer>(count: parts, initial: JSONCanonicalizer())
         for i in 0..<parts { engines[i] = canonicalizers[i] }
-        pending.withUnsafeBufferPointer { buf in
+        do {
             let cutsCopy = cuts
             parallelFor(parts) { i in
                 let range = cutsCopy[i]..<cutsCopy[i + 1]
@@ -110,11 +135,7 @@ public struct JSONLinesBatcher {
             lines += p.lines
         }
         lineNumber = lines
-        pending.removeSubrange(0..<consumed)
-        if error == nil, pending.count > maxLineBytes {
-            error = TallyError(.badInput, "line \(lineNumber + 1): longer than the limit of \(maxLineBytes) bytes")
-        }
-        return (batch, error)
+        return (batch, error, consumed)
     }
 }
 

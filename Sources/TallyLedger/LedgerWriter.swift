@@ -30,6 +30,12 @@ final class LedgerWriter {
     /// The epoch whose private key `commit` last found present (keys are erased only by this writer).
     var keyCheckedEpoch = -1
 
+    // Buffers reused from commit to commit: leaf hashes (`prepare`), block content and compressed
+    // blocks, and the bytes of one write (`write`).
+    var leafSlots = Slots(count: 1, initial: Digest())
+    let blockBuffers = BufferPool()
+    var outBuffer: [UInt8] = []
+
     init(paths: LedgerPaths, options: LedgerOptions, epochs: EpochSet, keys: EpochKeyStore, lockFD: Int32) {
         self.paths = paths
         self.options = options
@@ -101,7 +107,8 @@ final class LedgerWriter {
 
         // 1. Leaf hashes, in parallel.
         let base = size
-        let leaves = Slots(count: max(k, 1), initial: Digest())
+        if leafSlots.buffer.count < k { leafSlots = Slots(count: k, initial: Digest()) }
+        let leaves = leafSlots
         let chunks = k >= 2048 ? workerCount * 4 : 1
         batch.bytes.withUnsafeBytes { all in
             parallelFor(chunks) { c in
@@ -155,49 +162,60 @@ final class LedgerWriter {
         let batch = prepared.batch
         let plan = prepared.plan
         let blockCount = plan.count
+        // Buffers come from a pool the writer keeps (content, compressed block) and are reused from
+        // batch to batch: fresh multi-MiB buffers would each be faulted in and zeroed by the kernel.
         let payloads = Slots<[UInt8]>(count: blockCount, initial: [])
+        let blockLengths = Slots(count: blockCount, initial: 0)
         let rawLengths = Slots(count: blockCount, initial: 0)
         var compressError: (any Error)?
         let errorLock = NSLock()
+        let pool = blockBuffers
         batch.bytes.withUnsafeBytes { all in
             parallelFor(blockCount, inline: batch.bytes.count < inlineBatchBytes) { job in
                 let p = plan[job]
-                var content: [UInt8] = []
                 let s = batch.start(of: p.first), e = batch.ends[p.end - 1] + 1
-                content.reserveCapacity(e - s + 12)
-                BlockContent.encodeTimes([(0, UInt64(p.end - p.first))], into: &content)
-                content.append(contentsOf: UnsafeRawBufferPointer(rebasing: all[s..<e]))
+                var times: [UInt8] = []
+                BlockContent.encodeTimes([(0, UInt64(p.end - p.first))], into: &times)
+                let rawCount = times.count + (e - s)
+                var content = pool.take(atLeast: rawCount)
+                var block = pool.take(atLeast: SegmentFormat.blockHeaderSize + LZ4.compressBound(rawCount))
                 do {
-                    // Compress straight into the block's bytes, after room for its header.
-                    let bound = SegmentFormat.blockHeaderSize + LZ4.compressBound(content.count)
-                    payloads[job] = try [UInt8](unsafeUninitializedCapacity: bound) { b, n in
-                        n = 0
-                        let c = try content.withUnsafeBytes {
-                            try LZ4.compress($0, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(b)[SegmentFormat.blockHeaderSize...]))
+                    try content.withUnsafeMutableBytes { c in
+                        times.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: c[0..<times.count]).copyMemory(from: $0) }
+                        UnsafeMutableRawBufferPointer(rebasing: c[times.count..<rawCount]).copyMemory(from: UnsafeRawBufferPointer(rebasing: all[s..<e]))
+                        // Compress straight into the block's bytes, after room for its header.
+                        let n = try block.withUnsafeMutableBytes {
+                            try LZ4.compress(UnsafeRawBufferPointer(rebasing: c[0..<rawCount]),
+                                             into: UnsafeMutableRawBufferPointer(rebasing: $0[SegmentFormat.blockHeaderSize...]))
                         }
-                        n = SegmentFormat.blockHeaderSize + c
+                        blockLengths[job] = SegmentFormat.blockHeaderSize + n
                     }
-                    rawLengths[job] = content.count
+                    rawLengths[job] = rawCount
                 } catch {
                     errorLock.lock(); compressError = error; errorLock.unlock()
                 }
+                pool.give(content)
+                payloads[job] = block
             }
         }
+        defer { for b in 0..<blockCount { pool.give(payloads[b]) } }
         if let compressError { throw compressError }
 
         // Write the blocks (rolling segments over).
         var out: [UInt8] = []
+        swap(&out, &outBuffer)  // unique owner: no copy on write
+        out.removeAll(keepingCapacity: true)
+        defer { outBuffer = out }
         var createdSegment = false
         for b in 0..<blockCount {
             let p = plan[b]
-            var blockBytes = payloads[b]
-            payloads[b] = []
-            let header = BlockHeader(compressedLength: UInt32(blockBytes.count - SegmentFormat.blockHeaderSize),
+            let length = blockLengths[b]
+            let header = BlockHeader(compressedLength: UInt32(length - SegmentFormat.blockHeaderSize),
                                      uncompressedLength: UInt32(rawLengths[b]),
                                      recordCount: UInt32(p.end - p.first), firstSeq: prepared.base + UInt64(p.first) + 1,
                                      baseTime: prepared.time, endChain: p.endChain)
-            blockBytes.withUnsafeMutableBytes { header.fill($0) }
-            if segBlocks > 0 && segSize + out.count + blockBytes.count > options.segmentMaxBytes {
+            payloads[b].withUnsafeMutableBytes { header.fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<length])) }
+            if segBlocks > 0 && segSize + out.count + length > options.segmentMaxBytes {
                 try FileIO.writeAll(segFD, out, path: paths.segmentPath(segIndex))
                 try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
                 out.removeAll(keepingCapacity: true)
@@ -212,7 +230,7 @@ final class LedgerWriter {
                 segBlocks = 0
                 createdSegment = true
             }
-            out.append(contentsOf: blockBytes)
+            payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
             segBlocks += 1
         }
         let path = paths.segmentPath(segIndex)

@@ -56,12 +56,16 @@ final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [[UInt8]] = []
 
-    /// A buffer of at least `count` bytes (contents unspecified).
+    /// A buffer of at least `count` bytes (contents unspecified). New buffers are sized to the next
+    /// power of two, so requests of similar sizes keep fitting the buffers already in the pool.
     func take(atLeast count: Int) -> [UInt8] {
         lock.lock()
         var b = free.popLast() ?? []
         lock.unlock()
-        if b.count < count { b = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count } }
+        if b.count < count {
+            let size = count <= 4096 ? 4096 : 1 << (Int.bitWidth - (count - 1).leadingZeroBitCount)
+            b = [UInt8](unsafeUninitializedCapacity: size) { _, n in n = size }
+        }
         return b
     }
 
