@@ -47,12 +47,16 @@ public struct Sessions: Sendable {
         let credentials = try CredentialRegistry(paths: GatewayPaths(home: home)).load()
         var calls: [String: (allowed: Int, denied: Int, last: String?)] = [:]
         var issuedOnly: [String: JSONValue] = [:]
+        // The ledger's revocations hold whatever the registry (not authenticated here) says (review finding 12).
+        var revokedInLedger: [String: String] = [:]
         for record in try LedgerReader(home: home).records() {
             guard let type = record.event["type"]?.stringValue, let session = record.event["session"]?.stringValue else { continue }
             switch type {
             case "call.requested": calls[session, default: (0, 0, nil)].allowed += 1; calls[session]?.last = record.time
             case "call.denied": calls[session, default: (0, 0, nil)].denied += 1; calls[session]?.last = record.time
             case "credential.issued": issuedOnly[session] = record.event
+            case "credential.revoked":
+                if revokedInLedger[session] == nil { revokedInLedger[session] = record.event["revokedAt"]?.stringValue ?? record.time }
             default: break
             }
         }
@@ -66,10 +70,14 @@ public struct Sessions: Sendable {
                 o["issuedAt"] = .string(rfc3339(seconds: c.issuedAt))
                 o["expiration"] = .string(rfc3339(seconds: c.expiresAt))
                 if let role = c.role { o["role"] = .string(role) }
-                if let r = c.revokedAt { o["revokedAt"] = .string(rfc3339(seconds: r)) }
-                o["status"] = .string(c.revokedAt != nil ? "revoked" : (c.rejection(at: now) == nil ? "active" : "expired"))
+                if let r = c.revokedAt { o["revokedAt"] = .string(rfc3339(seconds: r)) } else if let r = revokedInLedger[id] {
+                    o["revokedAt"] = .string(r)
+                }
+                let revoked = c.revokedAt != nil || revokedInLedger[id] != nil
+                o["status"] = .string(revoked ? "revoked" : (c.rejection(at: now) == nil ? "active" : "expired"))
             } else if let e = issuedOnly[id] {
                 for key in ["principal", "issuedAt", "expiration", "role"] { if let v = e[key] { o[key] = v } }
+                if let r = revokedInLedger[id] { o["revokedAt"] = .string(r) }
                 o["status"] = "unknown-to-registry"
             }
             let c = calls[id] ?? (0, 0, nil)

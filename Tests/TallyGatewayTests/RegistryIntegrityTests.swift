@@ -109,6 +109,9 @@ import TallyLedger
             Issue.record("a revocation in the ledger must be in force after a restart, whatever the registry says"); return
         }
         #expect(at == revoked.revokedAt)
+        // `sessions list` says so too (it reads the registry without its MACs, and the ledger).
+        let listed = try Sessions(home: home).list().first { $0["session"]?.stringValue == id }
+        #expect(listed?["status"]?.stringValue == "revoked" && listed?["revokedAt"]?.stringValue == rfc3339(seconds: revoked.revokedAt!))
     }
 
     @Test func strippingTheMACsIsRefused() async throws {
