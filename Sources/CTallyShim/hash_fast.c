@@ -18,6 +18,14 @@
 // only, so libcrypto runs its block function straight over the caller's bytes; the digest is
 // read from the context's state words (SHA256_CTX.h), skipping SHA256_Final's copy and cleanse.
 
+/// The state words, big-endian: the digest.
+static inline void store_digest(const SHA256_CTX *c, uint8_t out[32]) {
+    for (int i = 0; i < 8; i++) {
+        uint32_t w = __builtin_bswap32(c->h[i]);
+        memcpy(out + 4 * i, &w, 4);
+    }
+}
+
 typedef struct {
     SHA256_CTX ctx;
     uint8_t stage[128];
@@ -50,11 +58,7 @@ static inline void stream_finish(tally_sha_stream *s, uint8_t out[32]) {
     memset(s->stage + n, 0, end - 8 - n);
     for (int i = 0; i < 8; i++) s->stage[end - 1 - i] = (uint8_t)(bits >> (8 * i));
     SHA256_Update(&s->ctx, s->stage, end);
-    for (int i = 0; i < 8; i++) {
-        uint32_t w = s->ctx.h[i];
-        out[4 * i] = (uint8_t)(w >> 24); out[4 * i + 1] = (uint8_t)(w >> 16);
-        out[4 * i + 2] = (uint8_t)(w >> 8); out[4 * i + 3] = (uint8_t)w;
-    }
+    store_digest(&s->ctx, out);
 }
 
 void tally_sha256_parts3(const void *a, size_t na, const void *b, size_t nb, const void *c, size_t nc,
@@ -81,11 +85,7 @@ void tally_sha256_pair(uint8_t prefix, const uint8_t left[32], const uint8_t rig
     SHA256_CTX ctx;
     SHA256_Init(&ctx);
     SHA256_Update(&ctx, m, 128);
-    for (int i = 0; i < 8; i++) {
-        uint32_t w = ctx.h[i];
-        out[4 * i] = (uint8_t)(w >> 24); out[4 * i + 1] = (uint8_t)(w >> 16);
-        out[4 * i + 2] = (uint8_t)(w >> 8); out[4 * i + 3] = (uint8_t)w;
-    }
+    store_digest(&ctx, out);
 }
 
 // --- CRC-32 (IEEE 802.3, reflected 0xEDB88320) -------------------------------------------------

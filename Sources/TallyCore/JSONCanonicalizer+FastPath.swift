@@ -63,8 +63,11 @@ struct CanonicalEventCheck {
             let keyLen = i - 1 - keyStart
             if prevStart >= 0 {
                 // Strictly increasing by unsigned bytes, shorter first on a common prefix (also rules out duplicates).
-                let c = memcmp(p + keyStart, p + prevStart, min(keyLen, prevLen))
-                guard c > 0 || (c == 0 && keyLen > prevLen) else { return false }
+                // Compared inline: keys are short and usually differ early, where a memcmp call costs more.
+                let m = min(keyLen, prevLen)
+                var j = 0
+                while j < m && p[keyStart + j] == p[prevStart + j] { j += 1 }
+                guard j < m ? p[keyStart + j] > p[prevStart + j] : keyLen > prevLen else { return false }
             }
             prevStart = keyStart
             prevLen = keyLen
