@@ -165,14 +165,33 @@ extension AWSChecksumAlgorithm {
             value = v
         }
         guard let value else { throw .invalidRequest("the aws-chunked body has no \(headerName) trailer, which x-amz-trailer declares") }
+        return try verify(value, digest: digest, as: "trailing header")
+    }
+
+    /// Checks a declared base64 `value` (a header or a trailer, named by `as` in errors) against `digest`:
+    /// `InvalidRequest` when it is not the base64 of a digest of this length, `BadDigest` when it differs (S3's
+    /// answers). Returns the canonical value.
+    public func verify(_ value: String, digest: [UInt8], as kind: String = "header") throws(AWSAuthError) -> String {
         guard let provided = Data(base64Encoded: value), provided.count == digestLength else {
-            throw .invalidRequest("Value for \(headerName) trailing header is invalid.")
+            throw .invalidRequest("Value for \(headerName) \(kind) is invalid.")
         }
         guard constantTimeEquals(Array(provided), digest) else {
             throw AWSAuthError(code: "BadDigest", message: "The \(displayName) you specified did not match the calculated checksum.",
                                httpStatus: 400)
         }
         return Data(digest).base64EncodedString()
+    }
+
+    /// The one `x-amz-checksum-ALGORITHM` header of a request and its value (nil when there is none; the
+    /// `x-amz-checksum-type/-mode/-algorithm` headers are no checksums). Throws `InvalidRequest` for two of them.
+    public static func declaredHeader(_ head: HTTPRequestHead) throws(AWSAuthError) -> (AWSChecksumAlgorithm, String)? {
+        var found: (AWSChecksumAlgorithm, String)?
+        for (name, value) in head.headers {
+            guard let algorithm = AWSChecksumAlgorithm(headerName: name) else { continue }
+            guard found == nil else { throw .invalidRequest("Expecting a single x-amz-checksum- header") }
+            found = (algorithm, value.trimmingCharacters(in: .whitespaces))
+        }
+        return found
     }
 
     /// The length of a canonical base64 value (what the gateway writes in a re-encoded trailer).

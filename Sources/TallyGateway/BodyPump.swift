@@ -6,7 +6,8 @@ import TallyCore
 /// Turns the agent's raw body buffers into the upstream body, verifying as it goes: plain bodies pass through a
 /// ``BodyTap`` (count, and sha256 against a declared `x-amz-content-sha256`); aws-chunked bodies are decoded
 /// (every chunk signature, the final chunk and the trailer signature verified), and the checksum their trailer
-/// declares is computed over the decoded payload and checked at the end (`checksum`).
+/// declares is computed over the decoded payload and checked at the end (`checksum`); for a plain body, `checksum`
+/// is the one an `x-amz-checksum-*` header declares, checked the same way.
 ///
 /// What goes upstream: the decoded payload; or, with `encoder`, the payload re-framed as aws-chunked
 /// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`) whose final chunk and checksum trailer ``finish()`` returns only once the
@@ -32,6 +33,7 @@ struct BodyTransform: Sendable {
     mutating func feed(_ buffer: ByteBuffer) throws(AWSAuthError) -> ByteBuffer? {
         guard decoder != nil else {
             tap.feed(buffer)
+            checksum?.update(buffer)  // an x-amz-checksum-* header's, over the plain body
             return buffer
         }
         let out: [UInt8]
@@ -54,6 +56,9 @@ struct BodyTransform: Sendable {
     mutating func finish() throws(AWSAuthError) -> ByteBuffer? {
         guard decoder != nil else {
             try tap.finish()
+            if let checksum {
+                do { try checksum.verifyDeclared() } catch { tap.fail(error); throw error }
+            }
             return nil
         }
         var value: String?

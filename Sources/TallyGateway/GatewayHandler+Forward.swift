@@ -137,7 +137,7 @@ extension GatewayHandler {
                     passthrough: true, checksum: trailerChecksum.map(ChecksumTap.init))
             } else {
                 if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
-                transform = BodyTransform(tap: tap, decoder: nil)
+                transform = BodyTransform(tap: tap, decoder: nil, checksum: Self.headerChecksumTap(ident, head: head))
             }
             if decode || (declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
                 let pipe = BodyPipe()

@@ -148,6 +148,10 @@ final class GatewayHandler: Sendable {
                 context.mapped = result.mapped
                 context.provenance = result.provenance
             }
+            // An object upload's x-amz-checksum-* header is checked against a buffered body here (a streamed one as it streams).
+            do throws(AWSAuthError) { try Self.checkHeaderChecksum(identified, head: head, body: body) } catch {
+                throw Refusal(error: error, stage: "request", reason: error.message)
+            }
             // 5. fail closed where the upstream could read the request differently than Tally did: an operation
             // the model knows but the request names inexactly (e.g. Action=createUser), a service guessed from the
             // Host, a virtual-hosted bucket Host the upstream would not see; and, under deny rules, any request

@@ -101,4 +101,38 @@ import TallyCore
         let undeclared = await Self.run(other, transform(otherTap))
         #expect((undeclared.error as? AWSAuthError)?.code == "InvalidRequest")
     }
+
+    @Test func aPlainBodyIsCheckedAgainstItsChecksumHeader() async throws {
+        let right = ChecksumTap(.sha256, declared: AWSChecksumHasher.value(.sha256, of: Self.payload))
+        let okTap = BodyTap(declaredSHA256: nil)
+        let ok = await Self.run(Self.payload, BodyTransform(tap: okTap, decoder: nil, checksum: right))
+        #expect(ok.error == nil && ok.received == Self.payload)
+        let wrong = ChecksumTap(.crc64nvme, declared: AWSChecksumHasher.value(.crc64nvme, of: Array("other".utf8)))
+        let badTap = BodyTap(declaredSHA256: nil)
+        let bad = await Self.run(Self.payload, BodyTransform(tap: badTap, decoder: nil, checksum: wrong))
+        #expect((bad.error as? AWSAuthError)?.code == "BadDigest" && badTap.failure?.code == "BadDigest")
+        #expect(bad.received == Array(Self.payload.prefix(Self.payload.count - 10_000)))  // the last buffer never left
+    }
+
+    @Test func theChecksumHeaderOfAnObjectUploadIsTheOneThatCounts() throws {
+        func head(_ headers: [(String, String)]) -> TallyAWS.HTTPRequestHead {
+            TallyAWS.HTTPRequestHead(method: "PUT", target: "/b/k", headers: [("Host", "h")] + headers)
+        }
+        let put = IdentifiedOperation(service: "s3", signingName: "s3", operation: "PutObject", protocol: .restXML,
+                                      parameters: [:], region: "us-east-1")
+        let body = Array("hello stdin".utf8)
+        try GatewayHandler.checkHeaderChecksum(put, head: head([("x-amz-checksum-crc32", "+tulQg=="), ("x-amz-checksum-type", "FULL_OBJECT")]),
+                                               body: body)
+        func code(_ headers: [(String, String)], _ ident: IdentifiedOperation = put) -> String? {
+            do { try GatewayHandler.checkHeaderChecksum(ident, head: head(headers), body: body); return nil } catch { return error.code }
+        }
+        #expect(code([("x-amz-checksum-crc32", "+tulQw==")]) == "BadDigest")
+        #expect(code([("x-amz-checksum-crc32", "+tulQg"), ]) == "InvalidRequest")
+        #expect(code([("x-amz-checksum-crc32", "+tulQg=="), ("x-amz-checksum-sha1", "x")]) == "InvalidRequest")
+        var complete = put
+        complete.operation = "CompleteMultipartUpload"  // its header is the whole object's checksum
+        #expect(code([("x-amz-checksum-crc32", "+tulQw==")], complete) == nil)
+        #expect(GatewayHandler.headerChecksumTap(put, head: head([("x-amz-checksum-crc32c", "AAAAAA==")]))?.algorithm == .crc32c)
+        #expect(GatewayHandler.headerChecksumTap(complete, head: head([("x-amz-checksum-crc32c", "AAAAAA==")])) == nil)
+    }
 }

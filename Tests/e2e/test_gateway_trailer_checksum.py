@@ -138,6 +138,31 @@ def test_a_wrong_trailer_checksum_is_refused_with_bad_digest_and_not_stored(gate
     assert len(done) == 1 and done[0]["outcome"] == "aborted" and done[0]["errorCode"] == "BadDigest", done
 
 
+@pytest.mark.parametrize("size", [3000, 2 << 20], ids=["buffered", "streamed"])
+def test_a_wrong_checksum_header_is_refused_with_bad_digest(gateway, agent, bucket, size):
+    """boto3 over HTTP sends a given checksum as an x-amz-checksum-* header: checked against a buffered body before
+    forwarding, or against a streamed one (over 1 MiB) before its last bytes go upstream."""
+    s3 = gateway.client(agent, "s3")
+    data = bytes(range(256)) * (size // 256)
+    key = f"hdr-{size}-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ChecksumCRC32=checksum("crc32", data + b"!"))
+    assert e.value.response["Error"]["Code"] == "BadDigest", e.value.response
+    assert not stored(s3, bucket, key)
+    events = gateway.events()
+    puts = [x for x in events if x.get("path") == f"/{bucket}/{key}" and x.get("method") == "PUT"
+            and x.get("type") in ("call.requested", "call.denied")]
+    assert len(puts) == 1 and puts[0]["operation"] == "PutObject"
+    if size < 1 << 20:
+        assert puts[0]["type"] == "call.denied" and puts[0]["errorCode"] == "BadDigest"  # never forwarded
+    else:
+        done = [x for x in events if x.get("type") == "call.completed" and x.get("callId") == puts[0]["callId"]]
+        assert done[0]["outcome"] == "aborted" and done[0]["errorCode"] == "BadDigest"
+    # the right checksum (botocore computes it and names the algorithm, which moto needs to store it)
+    s3.put_object(Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256")
+    assert s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")["ChecksumSHA256"] == checksum("sha256", data)
+
+
 def test_an_unsupported_checksum_trailer_is_refused_before_forwarding(gateway, agent, bucket, moto):
     data = b"x" * 1000
     seen = moto.log_text().count("\n")
