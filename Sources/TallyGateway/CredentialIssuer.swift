@@ -48,7 +48,18 @@ public struct CredentialIssuer: Sendable {
             let at = Int64(now.timeIntervalSince1970)
             credential.revokedAt = at
             // The registry first, so the refusal takes effect at once; then the ledger (or the gateway).
-            try registry.update { all in all[accessKeyId]?.revokedAt = at }
+            do {
+                try registry.update { all in all[accessKeyId]?.revokedAt = at }
+            } catch let error as TallyError where error.code == .integrity {
+                // A registry that fails its MACs is refused by the gateway as a whole; the revocation still goes into
+                // the ledger (when no gateway holds it), which every later gateway start reads (review finding 12).
+                let recorded = (try? await appendToLedger(credential.revokedEvent!)) ?? false
+                throw TallyError(.integrity, "\(error.reason) — "
+                                 + (recorded ? "credential.revoked for \(accessKeyId) was recorded in the ledger, so the revocation "
+                                    + "holds once the registry is restored"
+                                    : "the revocation could not be recorded (a running gateway holds the ledger; it refuses "
+                                    + "every key while the registry fails); restore the registry and revoke again"))
+            }
             if try await !appendToLedger(credential.revokedEvent!) {
                 credential.revocationRecorded = false
                 try registry.update { all in all[accessKeyId]?.revocationRecorded = false }

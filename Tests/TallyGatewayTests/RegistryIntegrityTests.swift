@@ -95,6 +95,26 @@ import TallyLedger
         guard case .failure(.unknown) = store.lookup(a, now: Date()) else { Issue.record("a is gone"); return }
     }
 
+    @Test func revokingWithATamperedRegistryStillRecordsTheRevocation() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let issuer = CredentialIssuer(home: home)
+        let a = try await issuer.issue(principal: "a", ttl: 3600, role: nil).credential.accessKeyId
+        let b = try await issuer.issue(principal: "b", ttl: 3600, role: nil).credential.accessKeyId
+        let good = try #require(FileManager.default.contents(atPath: paths.registry))
+        try editEntry(paths.registry, b) { $0["principal"] = "edited" }
+        do {
+            _ = try await issuer.revoke(accessKeyId: a)
+            Issue.record("revoke must report the tampered registry")
+        } catch let error as TallyError {
+            #expect(error.code == .integrity && error.reason.contains("recorded in the ledger"))
+        }
+        try good.write(to: URL(fileURLWithPath: paths.registry))  // restored (without the revocation)
+        guard case .failure(.revoked) = try CredentialStore(paths: paths).lookup(a, now: Date()) else {
+            Issue.record("the revocation recorded in the ledger holds once the registry is restored"); return
+        }
+    }
+
     @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
         let home = try home()
         let paths = GatewayPaths(home: home)
