@@ -83,3 +83,53 @@ def test_revocation_survives_restart_with_a_rolled_back_registry_and_edits_are_r
         assert len(denied) == 2 and all(e["status"] == 503 and "registry" in e["reason"] for e in denied)
     finally:
         gw.stop()
+
+
+def _secret_v2(master: bytes, akid: str, expires_at: int, principal: str, role: str | None) -> str:
+    """The credential secret as `tally credentials issue` derives it (tally-credential-v2)."""
+    import base64
+    import hashlib
+    import hmac
+    message = b"\0".join([b"tally-credential-v2", akid.encode(), str(expires_at).encode(), principal.encode(),
+                          (role or "-").encode()])
+    return base64.b64encode(hmac.new(master, message, hashlib.sha256).digest()).decode()[:40]
+
+
+def test_a_registry_of_the_previous_version_keeps_working_and_is_upgraded(moto, tmp_path):
+    """Migration: a credentials.json written before MACs existed (format tally-credentials-v1), whose credential.issued
+    (recorded by the previous version, without `registryMAC`) is in the ledger, keeps working; the next
+    `credentials issue` gives every entry a MAC; a legacy entry edited against the ledger is refused."""
+    import subprocess
+    from conftest import run, tally_bin
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])
+    now = int(time.time())
+    akid, principal = "ASIATLYLEGACY2345672", "legacy-agent"
+    issued = {"type": "credential.issued", "session": akid, "accessKeyId": akid, "principal": principal,
+              "issuedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+              "expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600))}
+    p = subprocess.run([tally_bin(), "ledger", "append", "--home", str(home)], input=json.dumps(issued) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, home=home)  # creates the master key
+    try:
+        registry = home / "gateway" / "credentials.json"
+        legacy = {"format": "tally-credentials-v1", "credentials": [
+            {"accessKeyId": akid, "principal": principal, "issuedAt": now, "expiresAt": now + 3600, "secretVersion": 2}]}
+        registry.write_text(json.dumps(legacy, indent=2))
+        master = (home / "gateway" / "master.key").read_bytes()
+        cred = {"AccessKeyId": akid, "SecretAccessKey": _secret_v2(master, akid, now + 3600, principal, None)}
+        gw.aws(cred, "sts", "get-caller-identity")
+        # the next issue (pending: the running gateway holds the ledger) upgrades the file: every entry gets a MAC
+        new = gw.issue("new-agent")
+        doc = json.loads(registry.read_text())
+        assert doc["format"] == "tally-credentials-v2" and set(doc["macs"]) == {akid, new["AccessKeyId"]}
+        gw.aws(cred, "sts", "get-caller-identity")
+        gw.aws(new, "sts", "get-caller-identity")
+        # a legacy-format entry whose principal disagrees with the ledger is refused (the whole registry: 503)
+        legacy["credentials"][0]["principal"] = "someone-else"
+        registry.write_text(json.dumps(legacy, indent=2))
+        p = gw.aws(cred, "sts", "get-caller-identity", check=False, AWS_MAX_ATTEMPTS="1")
+        assert p.returncode != 0 and "ServiceUnavailable" in p.stderr, p.stderr
+    finally:
+        gw.stop()
