@@ -20,10 +20,10 @@ public struct CompactionReport: Sendable {
 ///
 /// The append path compresses with the fast LZ4 compressor so that commits stay cheap; once a
 /// segment is sealed (a newer one exists) nothing appends to it again, and its blocks can be
-/// recompressed with the slower, stronger LZ4HC into the same LZ4 block format. Only the `C`
-/// (compressed length) and CRC fields of each block header change: the uncompressed content, and
-/// so every hash, the chain, the tree and every signed checkpoint and proof, stay exactly as they
-/// were. A segment with any damaged or unreadable byte is never rewritten (its evidence stays
+/// recompressed with the slower, stronger LZ4HC into the same LZ4 block format, and consecutive
+/// small blocks merged into one. The records (seq, time, event bytes), and so every hash, the
+/// chain, the tree and every signed checkpoint and proof, stay exactly as they were; only block
+/// boundaries, time-run encoding, `C` and CRC fields change. A segment with any damaged or unreadable byte is never rewritten (its evidence stays
 /// where verify reports it). Each segment is replaced atomically (`FileIO.writeAtomically`:
 /// temporary file, fsync, rename, directory fsync) under the writer lock, so a crash leaves either
 /// the old or the new file.
@@ -105,8 +105,10 @@ public enum LedgerCompaction {
     }
 
     /// Rewrites one sealed segment with LZ4HC blocks when that makes it smaller; returns whether it did.
+    /// Consecutive blocks are merged while their content stays within `mergeBytes` (a gateway under
+    /// light load commits a few records per block; merged, they compress as well as bulk appends).
     /// Throws (leaving the file untouched) when the segment is damaged in any way.
-    static func compactSegment(_ path: String, level: Int) throws -> Bool {
+    static func compactSegment(_ path: String, level: Int, mergeBytes: Int = LedgerOptions().blockMaxBytes) throws -> Bool {
         let bytes = try FileIO.readFile(path)
         let rewritten: [UInt8]? = try bytes.withUnsafeBytes { buf in
             let scan = SegmentScan(buf)
@@ -115,28 +117,91 @@ public enum LedgerCompaction {
             }
             var out: [UInt8] = Array(buf[0..<scan.headerLength])
             out.reserveCapacity(buf.count)
+            var run: [(offset: Int, header: BlockHeader)] = []
+            var runBytes = 0
+            func flush() throws {
+                defer { run.removeAll(); runBytes = 0 }
+                guard let first = run.first else { return }
+                if run.count == 1 {
+                    try out.append(contentsOf: recompressed(buf, offset: first.offset, header: first.header, level: level))
+                } else {
+                    try out.append(contentsOf: merged(buf, run, level: level))
+                }
+            }
             for entry in scan.entries {
                 guard case .good(let offset, let header) = entry else {
                     throw TallyError(.integrity, "the segment holds a damaged or incomplete block; not rewritten (run `tally ledger verify`)")
                 }
-                let content = try SegmentScan.content(buf, offset: offset, header: header)
-                let hc = try content.withUnsafeBytes { try LZ4.compressHC($0, level: level) }
-                if hc.count < Int(header.compressedLength) {
-                    // Check the new payload decodes to the same content before it replaces the old one.
-                    let back = try LZ4.decompress(hc, originalSize: content.count)
-                    guard back == content else { throw TallyError(.compression, "LZ4HC output did not round-trip; segment not rewritten") }
-                    var h = header
-                    h.compressedLength = UInt32(hc.count)
-                    out.append(contentsOf: h.encoded(payload: hc))
-                } else {
-                    out.append(contentsOf: buf[offset..<(offset + header.totalSize)])
-                }
+                let u = Int(header.uncompressedLength)
+                if let last = run.last?.header, last.lastSeq + 1 != header.firstSeq || runBytes + u > mergeBytes { try flush() }
+                run.append((offset, header))
+                runBytes += u
             }
+            try flush()
             return out.count < buf.count ? out : nil
         }
         guard let rewritten else { return false }
         try FileIO.writeAtomically(path, rewritten, tempSuffix: tempSuffix)
         return true
+    }
+
+    /// One block recompressed with LZ4HC (header and CRC updated), or as it was when that is not smaller.
+    private static func recompressed(_ buf: UnsafeRawBufferPointer, offset: Int, header: BlockHeader, level: Int) throws -> [UInt8] {
+        let content = try SegmentScan.content(buf, offset: offset, header: header)
+        let hc = try roundTripped(content, level: level)
+        guard hc.count < Int(header.compressedLength) else { return Array(buf[offset..<(offset + header.totalSize)]) }
+        var h = header
+        h.compressedLength = UInt32(hc.count)
+        return h.encoded(payload: hc)
+    }
+
+    /// Consecutive blocks as one: the same records (seq, time, event) in the same order, with time runs
+    /// re-encoded from the first record's time, and the chain value of the last block; so every record
+    /// byte, hash and checkpoint stays the same.
+    private static func merged(_ buf: UnsafeRawBufferPointer, _ run: [(offset: Int, header: BlockHeader)], level: Int) throws -> [UInt8] {
+        var events: [UInt8] = []
+        var runs: [(delta: UInt64, count: UInt64)] = []
+        var baseTime: Int64?
+        var runTime: Int64 = 0
+        var count: UInt64 = 0
+        for (offset, header) in run {
+            let content = try SegmentScan.content(buf, offset: offset, header: header)
+            try content.withUnsafeBytes { c in
+                try BlockContent.forEachRecord(c, header: header) { _, time, event in
+                    if baseTime == nil { baseTime = time; runTime = time; runs.append((0, 0)) }
+                    if time != runTime {
+                        guard time > runTime else {
+                            throw TallyError(.integrity, "record times go backwards in block at offset \(offset); not rewritten (run `tally ledger verify`)")
+                        }
+                        runs.append((UInt64(time - runTime), 0))
+                        runTime = time
+                    }
+                    runs[runs.count - 1].count += 1
+                    events.append(contentsOf: event)
+                    events.append(0x0A)
+                    count += 1
+                }
+            }
+        }
+        var content: [UInt8] = []
+        BlockContent.encodeTimes(runs, into: &content)
+        content.append(contentsOf: events)
+        guard let first = run.first?.header, let last = run.last?.header, let baseTime,
+              count == last.lastSeq - first.firstSeq + 1, content.count <= SegmentFormat.maxBlockBytes else {
+            throw TallyError(.integrity, "blocks from offset \(run.first?.offset ?? 0) do not merge into one block; not rewritten")
+        }
+        let hc = try roundTripped(content, level: level)
+        let h = BlockHeader(compressedLength: UInt32(hc.count), uncompressedLength: UInt32(content.count), recordCount: UInt32(count),
+                            firstSeq: first.firstSeq, baseTime: baseTime, endChain: last.endChain)
+        return h.encoded(payload: hc)
+    }
+
+    /// LZ4HC of `content`, checked to decode back to it before it replaces anything.
+    private static func roundTripped(_ content: [UInt8], level: Int) throws -> [UInt8] {
+        let hc = try content.withUnsafeBytes { try LZ4.compressHC($0, level: level) }
+        let back = try LZ4.decompress(hc, originalSize: content.count)
+        guard back == content else { throw TallyError(.compression, "LZ4HC output did not round-trip; segment not rewritten") }
+        return hc
     }
 }
 

@@ -623,7 +623,12 @@ def _tamper_bundle(bundle: dict, how: str) -> dict:
     elif how == "epoch":
         b["epoch"] += 1
     elif how == "checkpoint":
-        b["checkpoint"] = b["checkpoint"].replace("\n1", "\n2", 1)
+        # The note's second line is the tree size: change it (whatever its digits; a time-based
+        # checkpoint can have any size, so a fixed text replacement could leave the note as it was).
+        lines = b["checkpoint"].split("\n")
+        lines[1] = str(int(lines[1]) + 1)
+        b["checkpoint"] = "\n".join(lines)
+        assert b["checkpoint"] != bundle["checkpoint"]
     elif how == "tree_size":
         b["tree_size"] -= 1
     return b
