@@ -25,7 +25,11 @@ def test_sigkill_rounds(home):
         try:
             while time.time() < deadline:
                 chunk = []
-                for _ in range(rng.randrange(1, 400)):
+                # Mostly small writes; every third round large bursts too, which the CLI reads as
+                # several ~1 MiB batches at once: the ledger then hashes, writes and syncs them in
+                # its pipeline (write and sync threads), and the kill lands in the middle of that.
+                size = rng.randrange(1, 400) if rnd % 3 or rng.random() < 0.5 else rng.randrange(5_000, 20_000)
+                for _ in range(size):
                     chunk.append(counter)
                     counter += 1
                 p.stdin.write("".join('{"type":"crash.test","n":%d,"pad":"%s"}\n' % (n, "x" * (n % 50)) for n in chunk).encode())
