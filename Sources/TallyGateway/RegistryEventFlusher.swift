@@ -22,7 +22,9 @@ actor RegistryEventFlusher {
     func flush(force: Bool = false) async throws -> Int {
         let stamp = registry.stamp()
         if !force && stamp == lastStamp { return 0 }
-        let pending = try registry.load().values.filter { $0.issuanceRecorded == false || $0.revocationRecorded == false }
+        // Only from an authenticated registry: an entry edited outside tally must never reach the ledger (finding 12).
+        let pending = try registry.loadAuthenticated(mac: RegistryMAC(paths: registry.paths)).entries.values
+            .filter { $0.issuanceRecorded == false || $0.revocationRecorded == false }
             .sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
         var events: [JSONValue] = []
         for c in pending {

@@ -115,6 +115,27 @@ import TallyLedger
         }
     }
 
+    @Test func theGatewayNeverRecordsAPendingEntryEditedOutsideTally() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let ledger = try await Ledger.open(home: home)  // held, as by a running gateway: the issue stays pending
+        let pending = try await CredentialIssuer(home: home).issue(principal: "bot", ttl: 3600, role: nil).credential
+        #expect(try CredentialRegistry(paths: paths).load()[pending.accessKeyId]?.issuanceRecorded == false)
+        let good = try #require(FileManager.default.contents(atPath: paths.registry))
+        try editEntry(paths.registry, pending.accessKeyId) { $0["expiresAt"] = pending.expiresAt + 86400 }
+        let flusher = RegistryEventFlusher(paths: paths, recorder: CallRecorder(ledger: ledger, metrics: GatewayMetrics()), store: nil)
+        await #expect(throws: TallyError.self) { try await flusher.flush(force: true) }
+        try good.write(to: URL(fileURLWithPath: paths.registry))
+        #expect(try await flusher.flush(force: true) == 1)  // the authentic entry is recorded, once
+        try await ledger.close()
+        let facts = try CredentialLedgerFacts.scan(home: home)
+        #expect(facts.issued[pending.accessKeyId]?.expiration == rfc3339(seconds: pending.expiresAt))
+        #expect(facts.conflicting.isEmpty)
+        guard case .success = try CredentialStore(paths: paths).lookup(pending.accessKeyId, now: Date()) else {
+            Issue.record("the restored, recorded credential serves"); return
+        }
+    }
+
     @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
         let home = try home()
         let paths = GatewayPaths(home: home)
