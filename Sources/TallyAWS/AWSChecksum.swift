@@ -48,7 +48,11 @@ public struct AWSChecksumHasher: ~Copyable {
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         switch algorithm {
-        case .crc32: crc = UInt64(CRCTables.crc32.update(UInt32(truncatingIfNeeded: crc), bytes))
+        case .crc32:
+            // CRC-32 is the ledger's: fold with PCLMULQDQ where the CPU has it (TallyCore), the rest by table.
+            var register = ~UInt32(truncatingIfNeeded: crc)
+            let folded = CRC32Fold.advance(&register, over: bytes)
+            crc = UInt64(CRCTables.crc32.update(~register, UnsafeRawBufferPointer(rebasing: bytes[folded...])))
         case .crc32c: crc = UInt64(CRCTables.crc32c.update(UInt32(truncatingIfNeeded: crc), bytes))
         case .crc64nvme: crc = CRCTables.crc64nvme.update(crc, bytes)
         case .sha1: sha1!.update(bytes)

@@ -47,8 +47,8 @@ import TallyCore
     }
 
     @Test func tablesAgreeWithTheDefinitionAtEveryLengthAndSplit() {
-        let data = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
-        for n in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 299, 300] {
+        let data = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        for n in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 299, 300, 4096, 4109, 5000] {  // ≥ 64: CRC-32 folds
             let part = Array(data.prefix(n))
             #expect(hex(.crc32, part) == String(format: "%08x", reference(part, poly: UInt32(0xEDB8_8320))))
             #expect(hex(.crc32c, part) == String(format: "%08x", reference(part, poly: UInt32(0x82F6_3B78))))
@@ -56,7 +56,7 @@ import TallyCore
         }
         for algorithm in AWSChecksumAlgorithm.allCases {
             let whole = hex(algorithm, data)
-            for cut in [1, 3, 8, 13, 100, 299] {
+            for cut in [1, 3, 8, 13, 100, 299, 1000, 4937] {
                 var h = AWSChecksumHasher(algorithm)
                 h.update(Array(data[..<cut]))
                 h.update(Array(data[cut...]))
