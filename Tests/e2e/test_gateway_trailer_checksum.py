@@ -378,3 +378,25 @@ def test_large_trailer_uploads_stream_in_bounded_memory(tmp_path):
     finally:
         gw.stop()
         up.close()
+
+
+if __name__ == "__main__":
+    # Manual measurement (not collected by pytest): `TALLY_BIN=... python3 Tests/e2e/test_gateway_trailer_checksum.py 1024`
+    # streams a MiB-sized upload in each mode through a gateway into a discarding upstream; prints time and peak RSS.
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+    mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    upstream = DiscardingUpstream()
+    gateway = Gateway(Path(tempfile.mkdtemp(prefix="tally-trailer-")), upstream.url, "AKIAUPSTREAMFAKE0001", "fake-secret")
+    try:
+        agent_cred = gateway.issue("agent-measure")
+        for signed_mode in (True, False):
+            started = time.time()
+            status = streamed_trailer_put(gateway, agent_cred, mib, signed_mode)
+            print(f"{'signed chunks' if signed_mode else 'unsigned trailer'}: {mib} MiB -> {status} in {time.time() - started:.1f} s, "
+                  f"upstream got {upstream.received[-1]} bytes, gateway peak RSS {peak_rss_kib(gateway.proc.pid) // 1024} MiB")
+    finally:
+        gateway.stop()
+        upstream.close()
