@@ -152,8 +152,9 @@ extension GatewayHandler {
         name == account || accountOf(name) == account || name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn")
     }
 
-    /// S3 canned ACLs and grants that open a bucket or object to everyone (`AllUsers`) or every AWS account
-    /// (`AuthenticatedUsers`), in the headers or an `AccessControlPolicy` body.
+    /// S3 canned ACLs and grants that open a bucket or object to everyone (`AllUsers`), every AWS account
+    /// (`AuthenticatedUsers`) or an account named by e-mail, in the headers or an `AccessControlPolicy` body. (A grant
+    /// to a canonical user id is not checked: the account's own canonical id is not known here.)
     static func s3ACLProblem(head: TallyAWS.HTTPRequestHead, body: String?) -> String? {
         for acl in head.values(of: "x-amz-acl") {
             let canned = acl.trimmingCharacters(in: .whitespaces).lowercased()
@@ -163,10 +164,13 @@ extension GatewayHandler {
             if value.contains("/groups/global/AllUsers") || value.contains("/groups/global/AuthenticatedUsers") {
                 return "\(name.lowercased()) grants a public group"
             }
+            // An e-mail address names an AWS account (the owner already holds every permission on its own resources).
+            if value.lowercased().contains("emailaddress=") { return "\(name.lowercased()) grants an e-mail address (another account)" }
         }
         if let body, body.contains("/groups/global/AllUsers") || body.contains("/groups/global/AuthenticatedUsers") {
             return "the ACL grants a public group"
         }
+        if let body, body.contains("<EmailAddress>") { return "the ACL grants an e-mail address (another account)" }
         return nil
     }
 

@@ -108,6 +108,14 @@ import TallyAWS
                         body: "<AccessControlPolicy><AccessControlList><Grant><Grantee><URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>") != nil)
     }
 
+    @Test func s3GrantsByEmailAreRefused() {
+        #expect(problem("s3", "PutObjectAcl", method: "PUT", target: "/b/k?acl",
+                        headers: [("x-amz-grant-read", "emailAddress=\"someone@example.com\"")])?.contains("e-mail") == true)
+        #expect(problem("s3", "PutBucketAcl", method: "PUT", target: "/b?acl",
+                        body: "<AccessControlPolicy><AccessControlList><Grant><Grantee><EmailAddress>x@example.com</EmailAddress></Grantee></Grant></AccessControlList></AccessControlPolicy>") != nil)
+        #expect(problem("s3", "PutObject", method: "PUT", target: "/b/k", headers: [("x-amz-grant-read", "id=\"abc\"")]) == nil)
+    }
+
     func jsonString(_ s: String) -> String {
         String(decoding: try! JSONSerialization.data(withJSONObject: [s]), as: UTF8.self).dropFirst().dropLast().description
     }
