@@ -65,10 +65,7 @@ public actor Ledger {
     /// gateway's `call.completed`, written after the response): they then cost no fsync of their own.
     public nonisolated func appendDeferred(_ event: JSONValue,
                                            whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
-        var batch = EventBatch()
-        try batch.append(event)
-        try committer.checkSizes(batch)
-        committer.enqueue(batch, deferred: true, whenDurable)
+        try enqueue(event, deferred: true, whenDurable)
     }
 
     /// Queues one event for the next group commit right away (waking the commit thread, like
@@ -80,10 +77,16 @@ public actor Ledger {
     /// (the gateway re-signs the upstream request meanwhile, and forwards only once this reports durable).
     public nonisolated func append(_ event: JSONValue,
                                    whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
+        try enqueue(event, deferred: false, whenDurable)
+    }
+
+    /// Validates and canonicalises one event in the caller, then queues it (see the two callers).
+    private nonisolated func enqueue(_ event: JSONValue, deferred: Bool,
+                                     _ whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
         var batch = EventBatch()
         try batch.append(event)
         try committer.checkSizes(batch)
-        committer.enqueue(batch, deferred: false, whenDurable)
+        committer.enqueue(batch, deferred: deferred, whenDurable)
     }
 
     /// The longest a deferred append (``appendDeferred(_:whenDurable:)``) waits for an awaited one to share its fsync.
