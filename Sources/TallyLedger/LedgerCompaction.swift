@@ -84,12 +84,26 @@ public enum LedgerCompaction {
             }
         }
         report.skipped.sort { $0.file < $1.file }
-        if !sealed.isEmpty {
-            let text = state.keys.sorted().map { "\($0) \(state[$0]!)\n" }.joined()
-            try FileIO.writeAtomically(statePath, Array(text.utf8))
-        }
+        if !sealed.isEmpty { try writeState(statePath, state) }
         for i in indexes { report.bytesAfter += FileIO.fileSize(paths.segmentPath(i)) ?? 0 }
         return report
+    }
+
+    /// Compacts one sealed segment and records it in `compacted.list`; for a writer that holds the lock
+    /// (background compaction after a rollover). Returns whether the segment was rewritten.
+    static func compactSealedSegment(_ paths: LedgerPaths, _ index: UInt32, level: Int) throws -> Bool {
+        let path = paths.segmentPath(index)
+        let rewritten = try compactSegment(path, level: level)
+        let statePath = paths.dir + "/compacted.list"
+        var state = readState(statePath)
+        state[LedgerPaths.segmentName(index)] = FileIO.fileSize(path)
+        try writeState(statePath, state)
+        return rewritten
+    }
+
+    static func writeState(_ path: String, _ state: [String: Int]) throws {
+        let text = state.keys.sorted().map { "\($0) \(state[$0]!)\n" }.joined()
+        try FileIO.writeAtomically(path, Array(text.utf8))
     }
 
     /// `ledger/compacted.list`: one line per compacted segment, "NAME SIZE". Advisory only (a

@@ -20,6 +20,11 @@ public struct LedgerOptions: Sendable {
     public var clock: @Sendable () -> Int64 = { LedgerTime.nowMillis() }
     /// How long `open` waits for another process holding the ledger lock (default 10 s).
     public var lockTimeout: Double = 10
+    /// When set, each segment the writer seals (by starting a new one) is compacted in the background
+    /// at this LZ4HC level, as `tally ledger compact` would (small blocks merged, LZ4HC). Off by default:
+    /// a bulk append should not spend CPU on it; a long-running writer of small commits (the gateway)
+    /// turns it on.
+    public var autoCompactLevel: Int? = nil
 
     public init() {}
 }

@@ -33,6 +33,8 @@ final class LedgerWriter {
     // Buffers reused from commit to commit: leaf hashes (`prepare`), block content and compressed
     // blocks, and the bytes of one write (`write`).
     var leafSlots = Slots(count: 1, initial: Digest())
+    /// Background compaction of sealed segments (`LedgerOptions.autoCompactLevel`), one at a time.
+    let compactor = DispatchQueue(label: "tally-ledger-compact", qos: .utility)
     let blockBuffers = BufferPool()
     var outBuffer: [UInt8] = []
 
@@ -45,6 +47,7 @@ final class LedgerWriter {
     }
 
     deinit {
+        compactor.sync {}  // a background compaction finishes under the lock this writer holds
         if segFD >= 0 { close(segFD) }
         if ckptFD >= 0 { close(ckptFD) }
         close(lockFD)
@@ -229,6 +232,7 @@ final class LedgerWriter {
                 segSize = 0
                 segBlocks = 0
                 createdSegment = true
+                if let level = options.autoCompactLevel { compactInBackground(segIndex - 1, level: level) }
             }
             payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
             segBlocks += 1
@@ -238,6 +242,22 @@ final class LedgerWriter {
         if createdSegment { try FileIO.syncDirectory(paths.segmentsDir) }
         segSize += out.count
     }
+}
+
+extension LedgerWriter {
+    /// Compacts sealed segment `index` on the compactor queue while appends go on in the newer
+    /// segment. This writer holds the ledger lock, so no `tally ledger compact` runs meanwhile; the
+    /// segment is replaced atomically, so readers see the old or the new file, both valid. A failure
+    /// leaves the segment as it was (`tally ledger verify` reports any damage).
+    func compactInBackground(_ index: UInt32, level: Int) {
+        let paths = self.paths
+        compactor.async {
+            _ = try? LedgerCompaction.compactSealedSegment(paths, index, level: level)
+        }
+    }
+
+    /// Waits until background compactions have finished.
+    func waitForCompactions() { compactor.sync {} }
 }
 
 #if canImport(Glibc)
