@@ -18,6 +18,15 @@
 // only, so libcrypto runs its block function straight over the caller's bytes; the digest is
 // read from the context's state words (SHA256_CTX.h), skipping SHA256_Final's copy and cleanse.
 
+/// What SHA256_Init does, without its call and memset: the initial hash value (FIPS 180-4 §5.3.3)
+/// and empty counters. Only SHA256_Update and the state words are used afterwards.
+static inline void init_ctx(SHA256_CTX *c) {
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, iv, sizeof iv);
+    c->Nl = 0; c->Nh = 0; c->num = 0; c->md_len = SHA256_DIGEST_LENGTH;
+}
+
 /// The state words, big-endian: the digest.
 static inline void store_digest(const SHA256_CTX *c, uint8_t out[32]) {
     for (int i = 0; i < 8; i++) {
@@ -64,7 +73,7 @@ static inline void stream_finish(tally_sha_stream *s, uint8_t out[32]) {
 void tally_sha256_parts3(const void *a, size_t na, const void *b, size_t nb, const void *c, size_t nc,
                          uint8_t out[32]) {
     tally_sha_stream s;
-    SHA256_Init(&s.ctx);
+    init_ctx(&s.ctx);
     s.staged = 0; s.total = 0;
     if (na) stream_feed(&s, a, na);
     if (nb) stream_feed(&s, b, nb);
@@ -83,7 +92,7 @@ void tally_sha256_pair(uint8_t prefix, const uint8_t left[32], const uint8_t rig
     m[126] = (uint8_t)((65 * 8) >> 8);
     m[127] = (uint8_t)(65 * 8);
     SHA256_CTX ctx;
-    SHA256_Init(&ctx);
+    init_ctx(&ctx);
     SHA256_Update(&ctx, m, 128);
     store_digest(&ctx, out);
 }
