@@ -32,16 +32,31 @@ extension GatewayHandler {
         "x-amz-signature", "x-amz-security-token",
     ]
 
-    /// Re-signs the request with the upstream credential, streams it to the upstream and the response back.
-    func forward(request: Request, head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4, body: [UInt8]?,
-                 upstreamCredential: UpstreamCredential, context: CallContext, proto: AWSProtocol,
-                 ident: IdentifiedOperation?, start: ContinuousClock.Instant, channel: (any Channel)? = nil,
-                 writer: consuming ResponseWriter) async -> CallCompletion {
+    /// The re-signed upstream request (built once `call.requested` is durable).
+    struct UpstreamRequest: Sendable {
+        var url: String
+        var method: HTTPMethod
+        var headers: HTTPHeaders
+        /// The agent's aws-chunked body is decoded (and its chunk signatures checked) on the way.
+        var decode: Bool
+        /// The length of the body as forwarded.
+        var length: HTTPClientRequest.Body.Length
+        /// The agent's Content-Length.
+        var declaredLength: Int64?
+        /// The verified aws-chunked payload is re-framed as STREAMING-UNSIGNED-PAYLOAD-TRAILER (checksum trailer kept).
+        var reencode = false
+        /// The checksum an aws-chunked upload declares in its trailer.
+        var trailerChecksum: AWSChecksumAlgorithm?
+    }
+
+    /// Re-signs the request with the upstream credential; ``forward`` sends it.
+    func prepareUpstream(_ request: HTTPRequest, head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4,
+                         body: [UInt8]?, upstreamCredential: UpstreamCredential, ident: IdentifiedOperation?) -> UpstreamRequest {
         var up = TallyAWS.HTTPRequestHead(method: head.method, path: head.path,
                                  query: auth.isPresigned ? Self.stripPresign(head.query) : head.query, headers: [])
         let upstreamURL = configuration.upstream.baseURL(service: auth.service, region: auth.region)
         up.headers.append((name: "Host", value: upstreamAuthority(upstreamURL)))
-        let declaredLength = request.head.headerFields[.contentLength].flatMap { Int64($0) }
+        let declaredLength = request.headerFields[.contentLength].flatMap { Int64($0) }
         var decode = false
         var reencode = false
         var dropExtra: Set<String> = []
@@ -106,19 +121,32 @@ extension GatewayHandler {
                                                     secretAccessKey: upstreamCredential.secretAccessKey,
                                                     sessionToken: upstreamCredential.sessionToken),
                    region: auth.region, service: auth.service, payloadHash: payloadHash, date: Date(), keyCache: keyCache)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(up.headers.count)
+        for (name, value) in up.headers { headers.add(name: name, value: value) }
+        return UpstreamRequest(url: upstreamBaseURL(upstreamURL) + up.target, method: HTTPMethod(rawValue: up.method),
+                               headers: headers, decode: decode, length: length, declaredLength: declaredLength,
+                               reencode: reencode, trailerChecksum: trailerChecksum)
+    }
 
-        var outbound = HTTPClientRequest(url: upstreamBaseURL(upstreamURL) + up.target)
-        outbound.method = HTTPMethod(rawValue: up.method)
-        for (name, value) in up.headers { outbound.headers.add(name: name, value: value) }
+    /// Streams the prepared request to the upstream and the response back. Call only once `call.requested`
+    /// is durable.
+    func forward(request: Request, prepared: UpstreamRequest, head: TallyAWS.HTTPRequestHead, auth: SigV4Auth,
+                 verified: VerifiedSigV4, body: [UInt8]?, upstreamCredential: UpstreamCredential, context: CallContext,
+                 proto: AWSProtocol, ident: IdentifiedOperation?, start: ContinuousClock.Instant, channel: (any Channel)? = nil,
+                 writer: consuming ResponseWriter) async -> CallCompletion {
+        let decode = prepared.decode, reencode = prepared.reencode, trailerChecksum = prepared.trailerChecksum
         let tap: BodyTap
         // A streamed body is read by exactly one task, the pump (review finding 1), which holds back the last
         // bytes until the body is verified (finding 2); AsyncHTTPClient reads what the pump releases.
         var pump: (task: Task<BodyPump.End, Never>, pipe: BodyPipe)?
+        var outboundBody: HTTPClientRequest.Body?
+        var bufferedBody: ByteBuffer?
         if let body {
             tap = BodyTap(declaredSHA256: nil)
             let buffer = ByteBuffer(bytes: body)  // one copy, shared (copy-on-write) by the tap and the request
             tap.feed(buffer)
-            if !body.isEmpty || head.method != "GET" { outbound.body = .bytes(buffer) }
+            if !body.isEmpty || head.method != "GET" { bufferedBody = buffer }
         } else {
             let transform: BodyTransform
             let decodedLength = head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) }
@@ -139,18 +167,33 @@ extension GatewayHandler {
                 if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
                 transform = BodyTransform(tap: tap, decoder: nil, checksum: Self.headerChecksumTap(ident, head: head))
             }
-            if decode || (declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
+            if decode || (prepared.declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
                 let pipe = BodyPipe()
                 let requestBody = request.body
                 pump = (Task { await BodyPump.run(requestBody, transform: transform, pipe: pipe) }, pipe)
-                outbound.body = .stream(PipeBody(pipe: pipe), length: length)
+                outboundBody = .stream(PipeBody(pipe: pipe), length: prepared.length)
             }
         }
 
         let upstreamStart = ContinuousClock.now
-        let response: HTTPClientResponse
+        let response: UpstreamResponse
+        // Without a streamed body (most calls): AsyncHTTPClient's delegate API, the delegate on this connection's
+        // event loop (``UpstreamExchange``). A streamed body goes through the async API, which reads it from the pump.
+        var exchange: (exchange: UpstreamExchange, task: HTTPClient.Task<Void>)?
         do {
-            response = try await client.execute(outbound, timeout: .seconds(900))
+            if pump == nil, let channel {
+                let x = UpstreamExchange(eventLoop: channel.eventLoop, coalesceLimit: Self.coalescedResponseLimit)
+                let outbound = try HTTPClient.Request(url: prepared.url, method: prepared.method, headers: prepared.headers,
+                                                      body: bufferedBody.map { .byteBuffer($0) })
+                exchange = (x, x.start(outbound, on: client, deadline: .now() + .seconds(900)))
+                response = try await x.response()
+            } else {
+                var outbound = HTTPClientRequest(url: prepared.url)
+                outbound.method = prepared.method
+                outbound.headers = prepared.headers
+                if let outboundBody { outbound.body = outboundBody } else if let bufferedBody { outbound.body = .bytes(bufferedBody) }
+                response = UpstreamResponse(try await client.execute(outbound, timeout: .seconds(900)))
+            }
         } catch {
             let latency = seconds(since: start)
             if let failure = tap.failure {
@@ -238,6 +281,8 @@ extension GatewayHandler {
                 detail = "response stream broke: \(error)"
             }
         }
+        // The agent went away mid-stream (or the body was too large to mask): stop the upstream call.
+        if let exchange, !exchange.exchange.isComplete { exchange.task.cancel() }
         if let pump, await !BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel), detail == nil {
             detail = "the upstream answered before the agent's body ended; the rest of the body was not forwarded"
         }

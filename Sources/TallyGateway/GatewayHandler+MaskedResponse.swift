@@ -50,7 +50,7 @@ extension GatewayHandler {
     /// Buffers the upstream body (at most ``ResponseMasking/maxBody``), masks it and writes it with a corrected
     /// Content-Length. A body that is too large, content-encoded, or (for a credential) has nothing maskable is
     /// withheld: the agent gets an AccessDenied error instead (the upstream call did run; the ledger says so).
-    func writeMasked(_ response: HTTPClientResponse, plan: MaskPlan, status: Int, fields: HTTPFields,
+    func writeMasked(_ response: UpstreamResponse, plan: MaskPlan, status: Int, fields: HTTPFields,
                      upstreamCredential: UpstreamCredential, callId: String, proto: AWSProtocol, ident: IdentifiedOperation?,
                      writer: consuming ResponseWriter) async throws -> MaskedWrite {
         var withheld: String?

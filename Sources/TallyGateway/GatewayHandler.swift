@@ -212,7 +212,9 @@ final class GatewayHandler: Sendable {
         if request.head.headerFields[.expect]?.lowercased() == "100-continue" && auth.isS3 {
             try await writer.writeInformationalHead(HTTPResponse(status: .continue))
         }
-        let completion = await forward(request: request, head: head, auth: auth, verified: verified, body: body,
+        let prepared = prepareUpstream(request.head, head: head, auth: auth, verified: verified, body: body,
+                                       upstreamCredential: upstreamCredential, ident: ident)
+        let completion = await forward(request: request, prepared: prepared, head: head, auth: auth, verified: verified, body: body,
                                        upstreamCredential: upstreamCredential, context: context, proto: proto,
                                        ident: ident, start: start, channel: channel, writer: writer)
         // Recorded after the response, committed with the next group commit (write-ahead needs only
