@@ -305,14 +305,51 @@ extension GatewayHandler {
     /// The raw query without the presigned-auth parameters (nil when nothing is left).
     static func stripPresign(_ query: String?) -> String? {
         guard let query else { return nil }
-        // Scans UTF-8 (this runs per presigned request); a pair's name is what precedes its first `=`.
-        var out = ""
-        for pair in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let name = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)[0]
-            if presignParameters.contains(URIEncoding.decode(Substring(name)).lowercased()) { continue }
-            if !out.isEmpty { out += "&" }
-            out += Substring(pair)
+        // Scans UTF-8 bytes (this runs per presigned request); a pair's name is what precedes its first `=`.
+        var text = query
+        return text.withUTF8 { bytes -> String? in
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: "&") { end += 1 }
+                if end > start {
+                    let pair = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                    var nameEnd = 0
+                    while nameEnd < pair.count && pair[nameEnd] != UInt8(ascii: "=") { nameEnd += 1 }
+                    if !isPresignParameter(UnsafeBufferPointer(rebasing: pair[..<nameEnd])) {
+                        if !out.isEmpty { out.append(UInt8(ascii: "&")) }
+                        out.append(contentsOf: pair)
+                    }
+                }
+                start = end + 1
+            }
+            return out.isEmpty ? nil : String(decoding: out, as: UTF8.self)
         }
-        return out.isEmpty ? nil : out
     }
+
+    /// Whether a raw query parameter name is one of ``presignParameters`` once percent-decoded and lowercased.
+    /// Plain ASCII names (the usual case) are compared byte by byte, ASCII case-insensitively; a name with a
+    /// `%` or any non-ASCII byte takes the general path (decode, Unicode lowercasing), so the answer is the same.
+    static func isPresignParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        if name.contains(where: { $0 == UInt8(ascii: "%") || $0 >= 0x80 }) {
+            return presignParameters.contains(URIEncoding.decode(String(decoding: name, as: UTF8.self)).lowercased())
+        }
+        guard name.count >= 10, name.count <= 20,
+              name[0] | 0x20 == UInt8(ascii: "x"), name[1] == UInt8(ascii: "-") else { return false }
+        for candidate in presignParameterBytes where candidate.count == name.count {
+            var same = true
+            for i in 0..<name.count {
+                let c = name[i]
+                let lower = c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z") ? c | 0x20 : c
+                if lower != candidate[i] { same = false; break }
+            }
+            if same { return true }
+        }
+        return false
+    }
+
+    /// ``presignParameters`` as UTF-8 bytes.
+    static let presignParameterBytes: [[UInt8]] = presignParameters.map { Array($0.utf8) }
 }
