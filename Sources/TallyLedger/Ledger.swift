@@ -137,6 +137,8 @@ final class Committer: @unchecked Sendable {
     private var queue: [Entry] = []
     /// Entries in `queue` that a caller is waiting for.
     private var awaited = 0
+    /// Bytes of events in `queue`.
+    private var queuedBytes = 0
     /// When the oldest deferred entry in `queue` was queued (nanoseconds of `DispatchTime`), if any.
     private var oldestDeferred: UInt64?
     private var closeRequest: CheckedContinuation<Void, any Error>?
@@ -186,6 +188,7 @@ final class Committer: @unchecked Sendable {
             return
         }
         queue.append(Entry(batch: batch, done: done))
+        queuedBytes += batch.bytes.count
         var wake = false
         if deferred {
             if oldestDeferred == nil {
@@ -222,6 +225,13 @@ final class Committer: @unchecked Sendable {
             }
             if !cond.wait(until: Date().addingTimeInterval(wait)) { return }
         }
+        // Group commit: while a small group's fdatasync is in flight, let the next small group grow
+        // rather than start a sync of its own. Otherwise, once one sync is in flight, every arrival
+        // would be written and handed off at once, each with its own fdatasync of one or two records.
+        // (Large work, or work behind writes in flight, goes through the pipeline instead.)
+        while closeRequest == nil && syncsInFlight > 0 && writesInFlight == 0 && queuedBytes < inlineBatchBytes {
+            _ = cond.wait(until: Date().addingTimeInterval(0.05))
+        }
     }
 
     private func run() {
@@ -230,6 +240,7 @@ final class Committer: @unchecked Sendable {
             waitForWork()
             let work = queue
             queue.removeAll(keepingCapacity: true)
+            queuedBytes = 0
             awaited = 0
             oldestDeferred = nil
             let closing = closeRequest
