@@ -59,7 +59,7 @@ struct LedgerBench: AsyncParsableCommand {
             var canonical: [EventBatch] = []
             let canonRate = measure(bytes: input.count) {
                 canonical.removeAll()
-                var batcher = JSONLinesBatcher()
+                var batcher = JSONLinesBatcher(parts: ProcessInfo.processInfo.activeProcessorCount)
                 input.withUnsafeBytes { b in
                     for c in chunksForStage { canonical.append(batcher.feed(UnsafeRawBufferPointer(rebasing: b[c])).0) }
                 }

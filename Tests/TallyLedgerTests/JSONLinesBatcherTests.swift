@@ -14,7 +14,7 @@ import TallyCore
         var lines = text.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
         lines[badLine - 1] = Array(#"{"type": 1}"#.utf8)
         text = Array(lines.joined(separator: [0x0A]))
-        var b = JSONLinesBatcher()
+        var b = JSONLinesBatcher(parts: 2)
         let (batch, error) = feed(&b, text)
         #expect(error?.reason.hasPrefix("line \(badLine):") == true, "\(String(describing: error))")
         #expect(batch.count == badLine - 1)
