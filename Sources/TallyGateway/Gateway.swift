@@ -40,7 +40,11 @@ public struct Gateway: Sendable {
         let identifier = try OperationIdentifier.load()
         let mapping = try APIMapping.load()
         let base = try UpstreamCredentialChain.resolve()
-        let ledger = try await Ledger.open(home: configuration.home, options: LedgerOptions.forHome(configuration.home))
+        // The gateway commits a record or two per block; each segment it seals is compacted in the background
+        // (small blocks merged, LZ4HC level 3), so its ledger ends up smaller than `lz4 -1` of the same lines.
+        var ledgerOptions = try LedgerOptions.forHome(configuration.home)
+        ledgerOptions.autoCompactLevel = 3
+        let ledger = try await Ledger.open(home: configuration.home, options: ledgerOptions)
         if let recovery = await ledger.recovery {
             logger.warning("ledger recovered a torn tail on open", metadata: ["recovery": "\(recovery)"])
         }

@@ -68,19 +68,7 @@ public actor Ledger {
         try enqueue(event, deferred: true, whenDurable)
     }
 
-    /// Queues one event for the next group commit right away (waking the commit thread, like
-    /// `append`) and calls `whenDurable` with its seq once it is durable (fsync'd), or
-    /// with the error that kept it from being committed. `whenDurable` runs on the commit (or sync)
-    /// thread: it must not block. Throws (and queues nothing) when the event is not a valid event.
-    ///
-    /// For a caller that prepares other work while the commit runs and resumes on its own thread
-    /// (the gateway re-signs the upstream request meanwhile, and forwards only once this reports durable).
-    public nonisolated func append(_ event: JSONValue,
-                                   whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
-        try enqueue(event, deferred: false, whenDurable)
-    }
-
-    /// Validates and canonicalises one event in the caller, then queues it (see the two callers).
+    /// Validates and canonicalises one event in the caller, then queues it.
     private nonisolated func enqueue(_ event: JSONValue, deferred: Bool,
                                      _ whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
         var batch = EventBatch()
