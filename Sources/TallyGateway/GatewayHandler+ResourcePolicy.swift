@@ -179,49 +179,7 @@ extension GatewayHandler {
     /// the caller to the account (`aws:PrincipalAccount`, `aws:SourceAccount`, `kms:CallerAccount`, `aws:PrincipalArn`
     /// or `aws:SourceArn` with `StringEquals`/`ArnEquals`, every value in the account).
     static func resourcePolicyProblem(_ document: String, account: String) -> String? {
-        guard let policy = try? JSONValue(parsing: Array(document.utf8)), case .object = policy else { return "is not a JSON object" }
-        let statements: [JSONValue]
-        switch policy["Statement"] {
-        case .array(let list)?: statements = list
-        case .object?: statements = [policy["Statement"]!]
-        default: return "has no Statement"
-        }
-        for statement in statements {
-            guard case .object = statement else { return "has a Statement that is not an object" }
-            if statement["Effect"]?.stringValue == "Deny" { continue }
-            if statement["NotPrincipal"] != nil { return "uses NotPrincipal" }
-            guard let principal = statement["Principal"] else { continue }
-            let pinned = pinsToAccount(statement["Condition"], account: account)
-            if let s = principal.stringValue {
-                if s == "*" && pinned { continue }
-                return "grants \(s)"
-            }
-            guard case .object(let kinds) = principal else { return "has a Principal of an unknown shape" }
-            for (kind, value) in kinds {
-                let names: [String]
-                switch value {
-                case .string(let s): names = [s]
-                case .array(let list):
-                    names = list.compactMap(\.stringValue)
-                    if names.count != list.count { return "has a non-string \(kind) principal" }
-                default: return "has a non-string \(kind) principal"
-                }
-                for name in names {
-                    switch kind {
-                    case "AWS":
-                        if name == "*" { if pinned { continue }; return "grants * (everyone)" }
-                        if name == account || accountOf(name) == account { continue }
-                        return "grants the AWS principal \(name)"
-                    case "Service":
-                        if name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn") { continue }
-                        return "grants the service principal \(name)"
-                    default:
-                        return "grants the \(kind) principal \(name)"
-                    }
-                }
-            }
-        }
-        return nil
+        policyPrincipalProblem(document, account: account, verb: "grants", starWhenPinned: true)
     }
 
     /// True when `condition` limits the caller to `account`.

@@ -36,7 +36,16 @@ extension GatewayHandler {
     }
 
     /// Why `document` trusts something outside `account` (or cannot be checked), or nil when it does not.
+    /// Unlike a resource policy, a trust policy may not name `*` even under a condition.
     static func trustPolicyProblem(_ document: String, account: String) -> String? {
+        policyPrincipalProblem(document, account: account, verb: "trusts", starWhenPinned: false)
+    }
+
+    /// Why a policy document's Allow statements reach principals outside `account` (or cannot be
+    /// checked), or nil when they do not: principals must be the account (id or its ARNs) or AWS
+    /// services; `NotPrincipal` is refused; `*` passes only when `starWhenPinned` and the statement's
+    /// condition pins the caller to the account. `verb` words the reason ("trusts", "grants").
+    static func policyPrincipalProblem(_ document: String, account: String, verb: String, starWhenPinned: Bool) -> String? {
         guard let policy = try? JSONValue(parsing: Array(document.utf8)), case .object = policy else {
             return "is not a JSON object"
         }
@@ -51,26 +60,32 @@ extension GatewayHandler {
             if statement["Effect"]?.stringValue == "Deny" { continue }
             if statement["NotPrincipal"] != nil { return "uses NotPrincipal" }
             guard let principal = statement["Principal"] else { continue }
-            if principal.stringValue != nil { return "trusts \(principal.stringValue!)" }  // "*"
+            let pinned = starWhenPinned && pinsToAccount(statement["Condition"], account: account)
+            if let s = principal.stringValue {
+                if s == "*" && pinned { continue }
+                return "\(verb) \(s)"
+            }
             guard case .object(let kinds) = principal else { return "has a Principal of an unknown shape" }
             for (kind, value) in kinds {
                 let names: [String]
                 switch value {
                 case .string(let s): names = [s]
-                case .array(let list): names = list.compactMap(\.stringValue)
+                case .array(let list):
+                    names = list.compactMap(\.stringValue)
                     if names.count != list.count { return "has a non-string \(kind) principal" }
                 default: return "has a non-string \(kind) principal"
                 }
                 for name in names {
                     switch kind {
                     case "AWS":
+                        if name == "*" && pinned { continue }
                         if name == account || accountOf(name) == account { continue }
-                        return "trusts the AWS principal \(name)"
+                        return name == "*" ? "\(verb) * (everyone)" : "\(verb) the AWS principal \(name)"
                     case "Service":
                         if name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn") { continue }
-                        return "trusts the service principal \(name)"
+                        return "\(verb) the service principal \(name)"
                     default:
-                        return "trusts the \(kind) principal \(name)"
+                        return "\(verb) the \(kind) principal \(name)"
                     }
                 }
             }
