@@ -8,7 +8,7 @@ struct LedgerCompactCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Merge small blocks and recompress sealed segments with LZ4HC (smaller on disk; every hash, checkpoint and proof is unchanged).",
-        discussion: "Appends compress with fast LZ4, one block per commit. This rewrites every sealed segment (all but the newest): consecutive blocks are merged into blocks of up to 4 MiB of events (a gateway commits a few records per block) and compressed with LZ4HC in the same LZ4 block format, each segment atomically, under the writer lock: stop the gateway or other writers first. Damaged segments are never rewritten. Safe to re-run; segments that are already compact are left alone."
+        discussion: "Appends compress with fast LZ4, one block per commit. This rewrites every sealed segment (all but the newest): consecutive blocks are merged into blocks of up to 4 MiB of events (a gateway commits a few records per block) and compressed with LZ4HC in the same LZ4 block format, each segment atomically, under the writer lock: stop other writers first (a running gateway compacts each segment it seals by itself). Damaged segments are never rewritten. Safe to re-run; segments that are already compact are left alone."
     )
     @OptionGroup var home: HomeOptions
     @OptionGroup var json: JSONOption
