@@ -188,13 +188,11 @@ def test_aws_cli_over_tls_unsigned_trailer_checksum(tls_gateway, moto, tmp_path)
     assert requested and requested[-1]["payloadMode"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 
 
-class RecordingUpstream:
-    """A fake S3 that records each PUT's headers and raw body and answers 200."""
+class FakeS3:
+    """A fake S3 on 127.0.0.1 that hands each PUT to `on_put(handler)` (which must read the body) and
+    answers 200; the gateway's GetCallerIdentity at start gets 403."""
 
-    def __init__(self):
-        self.puts = []
-        outer = self
-
+    def __init__(self, on_put):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -202,14 +200,13 @@ class RecordingUpstream:
                 pass
 
             def do_PUT(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                outer.puts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                on_put(self)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.send_header("ETag", '"fake"')
                 self.end_headers()
 
-            def do_POST(self):  # the gateway's GetCallerIdentity at start
+            def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self.send_response(403)
                 self.send_header("Content-Length", "0")
@@ -222,6 +219,18 @@ class RecordingUpstream:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class RecordingUpstream(FakeS3):
+    """Records each PUT's headers and raw body."""
+
+    def __init__(self):
+        self.puts = []
+
+        def record(h):
+            headers = {k.lower(): v for k, v in h.headers.items()}
+            self.puts.append((headers, h.rfile.read(int(h.headers.get("Content-Length") or 0))))
+        super().__init__(record)
 
 
 def test_the_upstream_gets_the_trailer_in_a_reframed_body(tmp_path):
@@ -255,43 +264,22 @@ def test_the_upstream_gets_the_trailer_in_a_reframed_body(tmp_path):
         up.close()
 
 
-class DiscardingUpstream:
+class DiscardingUpstream(FakeS3):
     """Reads each PUT body in 1 MiB pieces and keeps only its length."""
 
     def __init__(self):
         self.received = []
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_PUT(self):
-                n, got = int(self.headers.get("Content-Length") or 0), 0
-                while n > 0:
-                    piece = self.rfile.read(min(n, 1 << 20))
-                    n -= len(piece)
-                    got += len(piece)
-                outer.received.append(got)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def do_POST(self):  # the gateway's GetCallerIdentity at start
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(403)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        def discard(h):
+            n, got = int(h.headers.get("Content-Length") or 0), 0
+            while n > 0:
+                piece = h.rfile.read(min(n, 1 << 20))
+                if not piece:
+                    break
+                n -= len(piece)
+                got += len(piece)
+            self.received.append(got)
+        super().__init__(discard)
 
 
 def streamed_trailer_put(gw: Gateway, cred: dict, mib: int, signed: bool) -> int:
