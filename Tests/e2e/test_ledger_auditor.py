@@ -804,8 +804,16 @@ def _swap_notes(d):
 
 
 def _drop_note(d):
+    # Drop the last note signed in some epoch: the records it covered first are then first covered by a
+    # note signed in a later epoch. (Dropping a fixed note was flaky: when the fixture's first append ran
+    # longer than the 1 s checkpoint interval, a timed note came first and the dropped one shared its epoch
+    # with the next, which is undetectable and not damage that verify can see.)
+    v = V.Verifier(str(d))
+    v.run()
     ns = notes(d)
-    del ns[1]
+    epochs = [V.parse_checkpoint(n, v.origin, v.epochs)[2] for n in ns]
+    i = next(k for k in range(len(ns) - 1) if epochs[k] != epochs[k + 1])
+    del ns[i]
     (Path(d) / "ledger" / "checkpoints.log").write_bytes(b"".join(ns))
 
 
