@@ -40,7 +40,7 @@ extension LedgerWriter {
     }
 
     /// Whether a timed checkpoint or an epoch duty (key erasure, an epoch-boundary checkpoint) is due now.
-    /// (The every-N-records checkpoints are queued by `commit` at exact multiples and written by
+    /// (The every-N-records checkpoints are queued by `prepare` at exact multiples and written by
     /// `writePendingCheckpoints(durableUpTo:)` once their records are durable.)
     func timedDutyDue() -> Bool {
         let now = options.clock()

@@ -27,7 +27,7 @@ final class LedgerWriter {
     var lastCheckpointClock: Int64 = 0
     var pending: [(size: UInt64, root: Digest, epoch: Int)] = []
     var firstLiveEpoch = 0
-    /// The epoch whose private key `commit` last found present (keys are erased only by this writer).
+    /// The epoch whose private key `prepare` last found present (keys are erased only by this writer).
     var keyCheckedEpoch = -1
 
     // Buffers reused from commit to commit: leaf hashes (`prepare`), block content and compressed
@@ -71,21 +71,6 @@ final class LedgerWriter {
         let plan: [PlannedBlock]
         /// The ledger size once this batch is written.
         var endSize: UInt64 { base + UInt64(batch.count) }
-    }
-
-    /// Sequences, hashes, compresses and durably writes `batch`; returns the last seq.
-    /// Records are acknowledged (the return) only after fdatasync.
-    /// With `sync` false the blocks are written but neither fdatasync'd nor checkpointed: the
-    /// caller commits several queued batches and syncs once with the last.
-    func commit(_ batch: EventBatch, sync: Bool = true) throws -> UInt64 {
-        guard batch.count > 0 else { return size }
-        let prepared = try prepare(batch)
-        try write(prepared)
-        if sync {
-            try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
-            try writePendingCheckpoints()
-        }
-        return size
     }
 
     /// Sequences and hashes `batch`: leaf hashes (in parallel), the chain and the Merkle frontier,
@@ -255,9 +240,6 @@ extension LedgerWriter {
             _ = try? LedgerCompaction.compactSealedSegment(paths, index, level: level)
         }
     }
-
-    /// Waits until background compactions have finished.
-    func waitForCompactions() { compactor.sync {} }
 }
 
 #if canImport(Glibc)
