@@ -61,13 +61,11 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-def trailer_put(url: str, cred: dict, data: bytes, algorithm: str, value: str, signed=True, chunk=8192):
-    """PUT `data` as aws-chunked with an `x-amz-checksum-ALGORITHM: value` trailer: STREAMING-AWS4-HMAC-SHA256-PAYLOAD-
-    TRAILER (every chunk and the trailer signed) or STREAMING-UNSIGNED-PAYLOAD-TRAILER."""
+def signed_chunked_request(url: str, cred: dict, headers: dict, signed: bool):
+    """An aws-chunked PUT with its header signature (the seed of chunk signatures): STREAMING-AWS4-HMAC-SHA256-
+    PAYLOAD-TRAILER when `signed`, else STREAMING-UNSIGNED-PAYLOAD-TRAILER. Returns the request, its X-Amz-Date,
+    the credential scope and the signing key."""
     mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" if signed else "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-    name = f"x-amz-checksum-{algorithm}"
-    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
-               "x-amz-trailer": name, "x-amz-sdk-checksum-algorithm": algorithm.upper()}
     req = AWSRequest(method="PUT", url=url, headers=headers)
     signer = S3SigV4Auth(Credentials(cred["AccessKeyId"], cred["SecretAccessKey"]), "s3", REGION)
     signer.payload = lambda _r: mode
@@ -75,6 +73,16 @@ def trailer_put(url: str, cred: dict, data: bytes, algorithm: str, value: str, s
     amz_date = req.headers["X-Amz-Date"]
     scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
     key = _hmac(_hmac(_hmac(_hmac(("AWS4" + cred["SecretAccessKey"]).encode(), amz_date[:8]), REGION), "s3"), "aws4_request")
+    return req, amz_date, scope, key
+
+
+def trailer_put(url: str, cred: dict, data: bytes, algorithm: str, value: str, signed=True, chunk=8192):
+    """PUT `data` as aws-chunked with an `x-amz-checksum-ALGORITHM: value` trailer: STREAMING-AWS4-HMAC-SHA256-PAYLOAD-
+    TRAILER (every chunk and the trailer signed) or STREAMING-UNSIGNED-PAYLOAD-TRAILER."""
+    name = f"x-amz-checksum-{algorithm}"
+    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+               "x-amz-trailer": name, "x-amz-sdk-checksum-algorithm": algorithm.upper()}
+    req, amz_date, scope, key = signed_chunked_request(url, cred, headers, signed)
     prev = req.headers["Authorization"].split("Signature=")[1]
     body = b""
     for piece in [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]:
@@ -291,17 +299,10 @@ def streamed_trailer_put(gw: Gateway, cred: dict, mib: int, signed: bool) -> int
     for _ in range(n):
         crc = zlib.crc32(block, crc)
     value = base64.b64encode(crc.to_bytes(4, "big")).decode()
-    mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" if signed else "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
     url = f"{gw.url}/b/big.bin"
-    req = AWSRequest(method="PUT", url=url, headers={
+    req, amz_date, scope, key = signed_chunked_request(url, cred, {
         "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(n * len(block)),
-        "x-amz-trailer": "x-amz-checksum-crc32"})
-    signer = S3SigV4Auth(Credentials(cred["AccessKeyId"], cred["SecretAccessKey"]), "s3", REGION)
-    signer.payload = lambda _r: mode
-    signer.add_auth(req)
-    amz_date = req.headers["X-Amz-Date"]
-    scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
-    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + cred["SecretAccessKey"]).encode(), amz_date[:8]), REGION), "s3"), "aws4_request")
+        "x-amz-trailer": "x-amz-checksum-crc32"}, signed)
     block_hash = hashlib.sha256(block).hexdigest()
     trailer = f"x-amz-checksum-crc32:{value}\r\n".encode()
 
