@@ -80,6 +80,26 @@ import Testing
         #expect(canonicalASCIIAccepted == canonicalASCII)
     }
 
+    /// The check works sixteen bytes at a time: a closing quote, or a byte that forces the full path
+    /// (backslash, control, non-ASCII), is found at every position of strings of every length around
+    /// those boundaries, in keys and values, and in the input's tail.
+    @Test func everyPositionAroundVectorBoundaries() {
+        for length in 0..<70 {
+            let plain = String((0..<length).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 26))) })
+            #expect(fast(#"{"type":"\#(plain)"}"#), "length \(length)")
+            #expect(fast(#"{"\#(plain)z":1,"type":"t"}"#) == (plain + "z" < "type"), "key of length \(length + 1)")
+            for position in 0..<length {
+                for bad: UInt8 in [0x5C, 0x01, 0x1F, 0x80, 0xC3, 0xFF, 0x0A, 0x22] {
+                    var bytes = Array(plain.utf8)
+                    bytes[position] = bad
+                    let event = Array(#"{"type":""#.utf8) + bytes + Array(#""}"#.utf8)
+                    let accepted = event.withUnsafeBufferPointer { CanonicalEventCheck.isCanonicalEvent($0) }
+                    #expect(!accepted, "byte \(bad) at \(position) of a \(length)-byte string")
+                }
+            }
+        }
+    }
+
     @Test func knownCases() {
         #expect(fast(#"{"a":[1,-2,0.5,1.25,"x",true,false,null,{}],"type":"t"}"#))
         #expect(fast(#"{"type":"t","z":{"b":{"c":[]}}}"#))

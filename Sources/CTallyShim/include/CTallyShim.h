@@ -22,4 +22,9 @@ void tally_crc32_fold_constants(uint64_t out[7]);
 /// 1 when tally_crc32_fold can run on this CPU.
 int tally_crc32_fold_available(void);
 
+/// 1 when p[0..n) is a ledger event (a JSON object with a string "type") already in canonical form
+/// (docs/LEDGER-FORMAT.md §2.1), with nesting at most max_depth; 0 means "canonicalise it fully"
+/// (inputs with escapes, non-ASCII bytes, exponents or whitespace always get 0).
+int tally_is_canonical_event(const uint8_t *p, size_t n, int max_depth);
+
 #endif
