@@ -57,19 +57,23 @@ public struct Gateway: Sendable {
         clientConfiguration.tracing.tracer = nil  // no span per upstream call (the default no-op tracer still costs one)
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(900))
+        var upstreamTLS = TLSConfiguration.makeClientConfiguration()
         if let bundle = configuration.upstreamCABundle ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(bundle)
-            clientConfiguration.tlsConfiguration = tls
+            upstreamTLS.trustRoots = .file(bundle)
+            clientConfiguration.tlsConfiguration = upstreamTLS
         }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        // Calls without a streamed body go upstream over the gateway's own per-event-loop connections;
+        // TALLY_GATEWAY_UPSTREAM=ahc sends them through AsyncHTTPClient instead (for comparison).
+        let upstreamPool = ProcessInfo.processInfo.environment["TALLY_GATEWAY_UPSTREAM"] == "ahc"
+            ? nil : UpstreamPool(tlsConfiguration: upstreamTLS)
         let metrics = GatewayMetrics()
         let recorder = CallRecorder(ledger: ledger, metrics: metrics)
         let handler = GatewayHandler(
             configuration: configuration, store: store, identifier: identifier, mapping: mapping,
             recorder: recorder,
             identity: UpstreamIdentity(base: base, upstream: configuration.upstream, client: client, recorder: recorder),
-            client: client, metrics: metrics, logger: logger)
+            client: client, upstreamPool: upstreamPool, metrics: metrics, logger: logger)
 
         var builder: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(75)))
         if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
@@ -103,6 +107,7 @@ public struct Gateway: Sendable {
         }
         let closer = MaintenanceService(flusher: handler.flusher, logger: logger) {
             await handler.background.drain()
+            upstreamPool?.shutdown()
             try? await client.shutdown()
             do { try await ledger.close() } catch { logger.error("ledger close failed", metadata: ["error": "\(error)"]) }
             logger.notice("tally gateway stopped; ledger closed")

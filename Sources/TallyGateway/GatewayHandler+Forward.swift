@@ -35,6 +35,9 @@ extension GatewayHandler {
     /// The re-signed upstream request (built once `call.requested` is durable).
     struct UpstreamRequest: Sendable {
         var url: String
+        /// Scheme, host and port of `url`, and its path and query (for ``UpstreamPool``).
+        var origin: UpstreamOrigin
+        var target: String
         var method: HTTPMethod
         var headers: HTTPHeaders
         /// The agent's aws-chunked body is decoded (and its chunk signatures checked) on the way.
@@ -124,7 +127,8 @@ extension GatewayHandler {
         var headers = HTTPHeaders()
         headers.reserveCapacity(up.headers.count)
         for (name, value) in up.headers { headers.add(name: name, value: value) }
-        return UpstreamRequest(url: upstreamBaseURL(upstreamURL) + up.target, method: HTTPMethod(rawValue: up.method),
+        return UpstreamRequest(url: upstreamBaseURL(upstreamURL) + up.target, origin: UpstreamOrigin(upstreamURL), target: up.target,
+                               method: HTTPMethod(rawValue: up.method),
                                headers: headers, decode: decode, length: length, declaredLength: declaredLength,
                                reencode: reencode, trailerChecksum: trailerChecksum)
     }
@@ -177,15 +181,26 @@ extension GatewayHandler {
 
         let upstreamStart = ContinuousClock.now
         let response: UpstreamResponse
-        // Without a streamed body (most calls): AsyncHTTPClient's delegate API, the delegate on this connection's
-        // event loop (``UpstreamExchange``). A streamed body goes through the async API, which reads it from the pump.
-        var exchange: (exchange: UpstreamExchange, task: HTTPClient.Task<Void>)?
+        // Without a streamed body (most calls): the gateway's own keep-alive connections of this connection's event
+        // loop (``UpstreamPool``), or AsyncHTTPClient's delegate API with the delegate on that loop
+        // (TALLY_GATEWAY_UPSTREAM=ahc); either hands the response to an ``UpstreamExchange``. A streamed body goes
+        // through AsyncHTTPClient's async API, which reads it from the pump.
+        var exchange: (exchange: UpstreamExchange, cancel: @Sendable () -> Void)?
         do {
             if pump == nil, let channel {
                 let x = UpstreamExchange(eventLoop: channel.eventLoop, coalesceLimit: Self.coalescedResponseLimit)
-                let outbound = try HTTPClient.Request(url: prepared.url, method: prepared.method, headers: prepared.headers,
-                                                      body: bufferedBody.map { .byteBuffer($0) })
-                exchange = (x, x.start(outbound, on: client, deadline: .now() + .seconds(900)))
+                let deadline = NIODeadline.now() + .seconds(900)
+                if let upstreamPool {
+                    let call = upstreamPool.execute(
+                        HTTPRequestHead(version: .http1_1, method: prepared.method, uri: prepared.target, headers: prepared.headers),
+                        body: bufferedBody, origin: prepared.origin, on: channel.eventLoop, exchange: x, deadline: deadline)
+                    exchange = (x, { call.cancel() })
+                } else {
+                    let outbound = try HTTPClient.Request(url: prepared.url, method: prepared.method, headers: prepared.headers,
+                                                          body: bufferedBody.map { .byteBuffer($0) })
+                    let task = x.start(outbound, on: client, deadline: deadline)
+                    exchange = (x, { task.cancel() })
+                }
                 response = try await x.response()
             } else {
                 var outbound = HTTPClientRequest(url: prepared.url)
@@ -282,7 +297,7 @@ extension GatewayHandler {
             }
         }
         // The agent went away mid-stream (or the body was too large to mask): stop the upstream call.
-        if let exchange, !exchange.exchange.isComplete { exchange.task.cancel() }
+        if let exchange, !exchange.exchange.isComplete { exchange.cancel() }
         if let pump, await !BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel), detail == nil {
             detail = "the upstream answered before the agent's body ended; the rest of the body was not forwarded"
         }

@@ -23,11 +23,14 @@ final class GatewayHandler: Sendable {
     let keyCache = SigningKeyCache()
     let identity: UpstreamIdentity
     let client: HTTPClient
+    /// Upstream connections for calls without a streamed body (nil: AsyncHTTPClient for those too).
+    let upstreamPool: UpstreamPool?
     let metrics: GatewayMetrics
     let logger: Logger
 
     init(configuration: GatewayConfiguration, store: CredentialStore, identifier: OperationIdentifier, mapping: APIMapping,
-         recorder: CallRecorder, identity: UpstreamIdentity, client: HTTPClient, metrics: GatewayMetrics, logger: Logger) {
+         recorder: CallRecorder, identity: UpstreamIdentity, client: HTTPClient, upstreamPool: UpstreamPool? = nil,
+         metrics: GatewayMetrics, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.identifier = identifier
@@ -36,6 +39,7 @@ final class GatewayHandler: Sendable {
         self.flusher = RegistryEventFlusher(paths: GatewayPaths(home: configuration.home), recorder: recorder, store: store)
         self.identity = identity
         self.client = client
+        self.upstreamPool = upstreamPool
         self.metrics = metrics
         self.logger = logger
     }

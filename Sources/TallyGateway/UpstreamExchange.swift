@@ -64,6 +64,22 @@ final class UpstreamExchange: HTTPClientResponseDelegate {
     // MARK: delegate (called on `eventLoop`)
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ responseHead: HTTPResponseHead) -> EventLoopFuture<Void> {
+        receiveHead(responseHead)
+        return eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        receiveBodyPart(buffer) ?? eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) { fail(error) }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws { receiveEnd() }
+
+    // MARK: producer (AsyncHTTPClient's delegate calls above, or an ``UpstreamConnection``; on `eventLoop`)
+
+    /// The response head arrived.
+    func receiveHead(_ responseHead: HTTPResponseHead) {
         let length = responseHead.headers.first(name: "content-length").flatMap { Int($0) }
         if let length, length <= coalesceLimit {
             state.withLock {
@@ -75,10 +91,11 @@ final class UpstreamExchange: HTTPClientResponseDelegate {
             head.succeed(UpstreamResponse(status: responseHead.status, headers: responseHead.headers,
                                           body: UpstreamBody(.exchange(self))))
         }
-        return eventLoop.makeSucceededVoidFuture()
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+    /// A part of the response body arrived; returns a future to wait for before reading more (backpressure),
+    /// or nil to go on reading.
+    func receiveBodyPart(_ buffer: ByteBuffer) -> EventLoopFuture<Void>? {
         enum Action { case proceed, hand(CheckedContinuation<ByteBuffer?, any Error>), wait(EventLoopFuture<Void>) }
         let action = state.withLock { s -> Action in
             if s.coalesce {
@@ -96,17 +113,16 @@ final class UpstreamExchange: HTTPClientResponseDelegate {
             return .wait(demand.futureResult)
         }
         switch action {
-        case .proceed: return eventLoop.makeSucceededVoidFuture()
+        case .proceed: return nil
         case .hand(let waiter):
             waiter.resume(returning: buffer)
-            return eventLoop.makeSucceededVoidFuture()
+            return nil
         case .wait(let future): return future
         }
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) { fail(error) }
-
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+    /// The response ended.
+    func receiveEnd() {
         let (deliver, waiter) = state.withLock { s -> ((HTTPResponseHead, ByteBuffer?)?, CheckedContinuation<ByteBuffer?, any Error>?) in
             guard !s.finished, s.failure == nil else { return (nil, nil) }
             s.finished = true
@@ -129,7 +145,8 @@ final class UpstreamExchange: HTTPClientResponseDelegate {
 
     private var isHeadSettled: Bool { state.withLock { $0.headDelivered } }
 
-    private func fail(_ error: any Error) {
+    /// The call failed (before or during the response).
+    func fail(_ error: any Error) {
         let (failHead, waiter, demand) = state.withLock { s -> (Bool, CheckedContinuation<ByteBuffer?, any Error>?, EventLoopPromise<Void>?) in
             guard !s.finished, s.failure == nil else { return (false, nil, nil) }
             s.failure = error
