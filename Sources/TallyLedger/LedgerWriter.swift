@@ -153,36 +153,36 @@ final class LedgerWriter {
         // Buffers come from a pool the writer keeps (content, compressed block) and are reused from
         // batch to batch: fresh multi-MiB buffers would each be faulted in and zeroed by the kernel.
         let payloads = Slots<[UInt8]>(count: blockCount, initial: [])
+        let blockStarts = Slots(count: blockCount, initial: 0)
         let blockLengths = Slots(count: blockCount, initial: 0)
         let rawLengths = Slots(count: blockCount, initial: 0)
         var compressError: (any Error)?
         let errorLock = NSLock()
         let pool = blockBuffers
+        let headerSize = SegmentFormat.blockHeaderSize
         batch.bytes.withUnsafeBytes { all in
             parallelFor(blockCount, inline: batch.bytes.count < inlineBatchBytes) { job in
                 let p = plan[job]
                 let s = batch.start(of: p.first), e = batch.ends[p.end - 1] + 1
                 var times: [UInt8] = []
                 BlockContent.encodeTimes([(0, UInt64(p.end - p.first))], into: &times)
-                let rawCount = times.count + (e - s)
-                var content = pool.take(atLeast: rawCount)
-                var block = pool.take(atLeast: SegmentFormat.blockHeaderSize + LZ4.compressBound(rawCount))
+                // The block's content is its time runs ‖ its events: compressed straight from the batch,
+                // the time runs spliced in by the LZ4 wrapper (no copy of the events), after room for the
+                // block header.
+                var block = pool.take(atLeast: headerSize + LZ4.prefixedBound(prefix: times.count, body: e - s))
                 do {
-                    try content.withUnsafeMutableBytes { c in
-                        times.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: c[0..<times.count]).copyMemory(from: $0) }
-                        UnsafeMutableRawBufferPointer(rebasing: c[times.count..<rawCount]).copyMemory(from: UnsafeRawBufferPointer(rebasing: all[s..<e]))
-                        // Compress straight into the block's bytes, after room for its header.
-                        let n = try block.withUnsafeMutableBytes {
-                            try LZ4.compress(UnsafeRawBufferPointer(rebasing: c[0..<rawCount]),
-                                             into: UnsafeMutableRawBufferPointer(rebasing: $0[SegmentFormat.blockHeaderSize...]))
+                    let range = try block.withUnsafeMutableBytes { b in
+                        try times.withUnsafeBytes { t in
+                            try LZ4.compress(prefix: t, body: UnsafeRawBufferPointer(rebasing: all[s..<e]),
+                                             into: UnsafeMutableRawBufferPointer(rebasing: b[headerSize...]))
                         }
-                        blockLengths[job] = SegmentFormat.blockHeaderSize + n
                     }
-                    rawLengths[job] = rawCount
+                    blockStarts[job] = range.lowerBound  // the header goes right before the payload
+                    blockLengths[job] = headerSize + range.count
+                    rawLengths[job] = times.count + (e - s)
                 } catch {
                     errorLock.lock(); compressError = error; errorLock.unlock()
                 }
-                pool.give(content)
                 payloads[job] = block
             }
         }
@@ -202,7 +202,8 @@ final class LedgerWriter {
                                      uncompressedLength: UInt32(rawLengths[b]),
                                      recordCount: UInt32(p.end - p.first), firstSeq: prepared.base + UInt64(p.first) + 1,
                                      baseTime: prepared.time, endChain: p.endChain)
-            payloads[b].withUnsafeMutableBytes { header.fill(UnsafeMutableRawBufferPointer(rebasing: $0[0..<length])) }
+            let first = blockStarts[b]
+            payloads[b].withUnsafeMutableBytes { header.fill(UnsafeMutableRawBufferPointer(rebasing: $0[first..<(first + length)])) }
             if segBlocks > 0 && segSize + out.count + length > options.segmentMaxBytes {
                 try FileIO.writeAll(segFD, out, path: paths.segmentPath(segIndex))
                 try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
@@ -219,7 +220,7 @@ final class LedgerWriter {
                 createdSegment = true
                 if let level = options.autoCompactLevel { compactInBackground(segIndex - 1, level: level) }
             }
-            payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[first..<(first + length)])) }
             segBlocks += 1
         }
         let path = paths.segmentPath(segIndex)
