@@ -189,11 +189,33 @@ final class LedgerWriter {
         defer { for b in 0..<blockCount { pool.give(payloads[b]) } }
         if let compressError { throw compressError }
 
-        // Write the blocks (rolling segments over).
-        var out: [UInt8] = []
-        swap(&out, &outBuffer)  // unique owner: no copy on write
-        out.removeAll(keepingCapacity: true)
-        defer { outBuffer = out }
+        // Write the blocks (rolling segments over), one write per segment touched. A lone block (the
+        // common case) is written straight from its buffer; several are gathered into one.
+        var pending: [Int] = []      // blocks not yet written, in order
+        var pendingHeader: [UInt8] = []  // a new segment's header, written before them
+        var pendingBytes = 0
+        func flush() throws {
+            let path = paths.segmentPath(segIndex)
+            if pendingHeader.isEmpty && pending.count == 1 {
+                let b = pending[0], first = blockStarts[b]
+                try payloads[b].withUnsafeBytes { try FileIO.writeAll(segFD, UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])]), path: path) }
+            } else if pendingBytes > 0 {
+                var out: [UInt8] = []
+                swap(&out, &outBuffer)  // unique owner: no copy on write
+                out.removeAll(keepingCapacity: true)
+                defer { outBuffer = out }
+                out.append(contentsOf: pendingHeader)
+                for b in pending {
+                    let first = blockStarts[b]
+                    payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])])) }
+                }
+                try FileIO.writeAll(segFD, out, path: path)
+            }
+            segSize += pendingBytes
+            pending.removeAll()
+            pendingHeader.removeAll()
+            pendingBytes = 0
+        }
         var createdSegment = false
         for b in 0..<blockCount {
             let p = plan[b]
@@ -204,29 +226,28 @@ final class LedgerWriter {
                                      baseTime: prepared.time, endChain: p.endChain)
             let first = blockStarts[b]
             payloads[b].withUnsafeMutableBytes { header.fill(UnsafeMutableRawBufferPointer(rebasing: $0[first..<(first + length)])) }
-            if segBlocks > 0 && segSize + out.count + length > options.segmentMaxBytes {
-                try FileIO.writeAll(segFD, out, path: paths.segmentPath(segIndex))
+            if segBlocks > 0 && segSize + pendingBytes + length > options.segmentMaxBytes {
+                try flush()
                 try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
-                out.removeAll(keepingCapacity: true)
                 close(segFD)
                 segFD = -1
                 segIndex += 1
                 let path = paths.segmentPath(segIndex)
                 segFD = try FileIO.openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND)
                 let sh = SegmentHeader(index: segIndex, firstSeq: header.firstSeq, startChain: p.startChain, startFrontier: p.startFrontier)
-                out.append(contentsOf: sh.encoded())
+                pendingHeader = sh.encoded()
+                pendingBytes = pendingHeader.count
                 segSize = 0
                 segBlocks = 0
                 createdSegment = true
                 if let level = options.autoCompactLevel { compactInBackground(segIndex - 1, level: level) }
             }
-            payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[first..<(first + length)])) }
+            pending.append(b)
+            pendingBytes += length
             segBlocks += 1
         }
-        let path = paths.segmentPath(segIndex)
-        try FileIO.writeAll(segFD, out, path: path)
+        try flush()
         if createdSegment { try FileIO.syncDirectory(paths.segmentsDir) }
-        segSize += out.count
     }
 }
 
