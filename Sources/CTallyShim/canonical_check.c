@@ -101,6 +101,15 @@ static int number(scan_t *s) {
     return 1;
 }
 
+/// value(), with strings and numbers (most values) handled without the call.
+static inline int member_value(scan_t *s) {
+    if (s->i >= s->n) return 0;
+    uint8_t c = s->p[s->i];
+    if (c == '"') return string(s);
+    if (is_digit(c)) return number(s);
+    return value(s);
+}
+
 static int literal(scan_t *s, const char *text, size_t len) {
     if (s->i + len > s->n || memcmp(s->p + s->i, text, len) != 0) return 0;
     s->i += len;
@@ -137,7 +146,7 @@ static int object(scan_t *s, int top) {
             if (s->i >= n || p[s->i] != '"') return 0;
             s->saw_type = 1;
         }
-        if (!value(s) || s->i >= n) return 0;
+        if (!member_value(s) || s->i >= n) return 0;
         uint8_t c = p[s->i++];
         if (c == ',') continue;
         if (c == '}') { s->depth--; return 1; }
@@ -153,7 +162,7 @@ static int array(scan_t *s) {
     if (s->i >= n) return 0;
     if (p[s->i] == ']') { s->i++; s->depth--; return 1; }
     for (;;) {
-        if (!value(s) || s->i >= n) return 0;
+        if (!member_value(s) || s->i >= n) return 0;
         uint8_t c = p[s->i++];
         if (c == ',') continue;
         if (c == ']') { s->depth--; return 1; }
