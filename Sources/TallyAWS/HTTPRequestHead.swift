@@ -6,7 +6,9 @@ public struct HTTPRequestHead: Sendable {
     /// The raw path as sent, e.g. `/demo-bucket/my%20key` (never decoded).
     public var path: String
     /// The raw query string as sent, without the leading `?`; nil when the target has no `?`.
-    public var query: String?
+    public var query: String? { didSet { decodedQuery = QueryString.decodedPairs(query ?? "") } }
+    /// ``queryItems``, decoded once (authentication, duplicate checks and identification all read them).
+    private var decodedQuery: [(name: String, value: String)]
     /// Header fields in arrival order.
     public var headers: [(name: String, value: String)]
 
@@ -15,6 +17,7 @@ public struct HTTPRequestHead: Sendable {
         self.method = method
         self.path = path
         self.query = query
+        self.decodedQuery = QueryString.decodedPairs(query ?? "")
         self.headers = headers
     }
 
@@ -48,7 +51,7 @@ public struct HTTPRequestHead: Sendable {
     public var target: String { query.map { "\(path)?\($0)" } ?? path }
 
     /// The query parameters, percent-decoded (`+` is kept literally), in order.
-    public var queryItems: [(name: String, value: String)] { QueryString.decodedPairs(query ?? "") }
+    public var queryItems: [(name: String, value: String)] { decodedQuery }
 }
 
 @inline(__always)

@@ -29,16 +29,33 @@ extension SigV4 {
     /// name then value, `name=` for an empty value; `X-Amz-Signature` is left out for presigned requests.
     public static func canonicalQuery(_ query: String?, excludeSignature: Bool) -> String {
         guard let query, !query.isEmpty else { return "" }
+        var out: [UInt8] = []
+        appendCanonicalQuery(query, excludeSignature: excludeSignature, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``canonicalQuery(_:excludeSignature:)`` appended to `out`.
+    static func appendCanonicalQuery(_ query: String, excludeSignature: Bool, to out: inout [UInt8]) {
         var pairs: [(String, String)] = []
         for (name, value) in QueryString.rawPairs(query) {
             if excludeSignature && name == "X-Amz-Signature" { continue }
-            pairs.append((URIEncoding.encode(bytes: URIEncoding.decodeBytes(name)),
-                          URIEncoding.encode(bytes: URIEncoding.decodeBytes(value))))
+            pairs.append((canonicalComponent(name), canonicalComponent(value)))
         }
         pairs.sort { a, b in
             a.0 == b.0 ? a.1.utf8.lexicographicallyPrecedes(b.1.utf8) : a.0.utf8.lexicographicallyPrecedes(b.0.utf8)
         }
-        return pairs.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        for (i, (name, value)) in pairs.enumerated() {
+            if i > 0 { out.append(38) }   // &
+            out.append(ascii: name)
+            out.append(61)   // =
+            out.append(ascii: value)
+        }
+    }
+
+    /// A query name or value decoded then RFC 3986 encoded; one already in that form (SDKs send them so) is
+    /// taken as it is.
+    static func canonicalComponent(_ s: Substring) -> String {
+        URIEncoding.isCanonicalEncoding(s) ? String(s) : URIEncoding.encode(bytes: URIEncoding.decodeBytes(s))
     }
 
     /// A header value in canonical form: leading/trailing whitespace trimmed, inner runs of whitespace
@@ -100,7 +117,7 @@ extension SigV4 {
         out.append(10)
         out.append(ascii: canonicalURI(path: head.path, service: service))
         out.append(10)
-        if let q = head.query, !q.isEmpty { out.append(ascii: canonicalQuery(q, excludeSignature: presigned)) }
+        if let q = head.query, !q.isEmpty { appendCanonicalQuery(q, excludeSignature: presigned, to: &out) }
         out.append(10)
         appendCanonicalHeaders(head, signedHeaders: signedHeaders, to: &out)
         out.append(10)

@@ -24,6 +24,30 @@ public enum URIEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// True when `s` is its own canonical form, `encode(bytes: decodeBytes(s))`: every byte unreserved or part of
+    /// a `%XX` escape with upper-case hex of a byte that is not unreserved.
+    static func isCanonicalEncoding(_ s: Substring) -> Bool {
+        let u = s.utf8
+        var i = u.startIndex
+        while i != u.endIndex {
+            let b = u[i]
+            if isUnreserved(b) { i = u.index(after: i); continue }
+            guard b == 37 else { return false }   // %
+            let h = u.index(after: i)
+            guard h != u.endIndex, let hi = upperHexValue(u[h]) else { return false }
+            let l = u.index(after: h)
+            guard l != u.endIndex, let lo = upperHexValue(u[l]), !isUnreserved(hi << 4 | lo) else { return false }
+            i = u.index(after: l)
+        }
+        return true
+    }
+
+    @inline(__always) private static func upperHexValue(_ b: UInt8) -> UInt8? {
+        if b >= 48 && b <= 57 { return b - 48 }
+        if b >= 65 && b <= 70 { return b - 55 }
+        return nil
+    }
+
     @inline(__always) static func isUnreserved(_ b: UInt8) -> Bool {
         (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || (b >= 48 && b <= 57)
             || b == 45 || b == 95 || b == 46 || b == 126

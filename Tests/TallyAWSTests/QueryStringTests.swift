@@ -1,5 +1,5 @@
 import Testing
-import TallyAWS
+@testable import TallyAWS
 
 /// `QueryString.rawPairs` splits on the bytes `&` and `=` exactly as the Character-based version did.
 @Suite struct QueryStringTests {
@@ -21,5 +21,34 @@ import TallyAWS
         let d = QueryString.decodedPairs("X-Amz-Credential=AKID%2F20261126%2Fus-east-1%2Fs3%2Faws4_request&x=a+b")
         #expect(d.map(\.name) == ["X-Amz-Credential", "x"])
         #expect(d.map(\.value) == ["AKID/20261126/us-east-1/s3/aws4_request", "a+b"])
+    }
+}
+
+/// The canonical query takes a name or value as it is when it is already in canonical form; that shortcut must
+/// give exactly what decoding and re-encoding gives, for every mix of unreserved bytes, reserved bytes, upper- and
+/// lower-case escapes, escapes of unreserved bytes and malformed escapes.
+@Suite struct CanonicalQueryShortcutTests {
+    @Test func shortcutEqualsDecodeThenEncode() {
+        let alphabet = ["a", "Z", "0", "-", "_", ".", "~", "/", "+", " ", "=", "%", "%2F", "%2f", "%41", "%7E", "%20",
+                        "%C3%A9", "%c3", "%G1", "%2", "é", "*"]
+        var state: UInt64 = 0x00C0_FFEE
+        var shortcut = 0
+        for _ in 0..<20_000 {
+            var s = ""
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            for k in 0..<Int(state >> 60) { s += alphabet[Int((state >> UInt64(k * 4)) & 0xFFFF) % alphabet.count] }
+            let sub = Substring(s)
+            let slow = URIEncoding.encode(bytes: URIEncoding.decodeBytes(sub))
+            #expect(SigV4.canonicalComponent(sub) == slow, "\(s)")
+            if URIEncoding.isCanonicalEncoding(sub) {
+                shortcut += 1
+                #expect(s == slow, "\(s) taken as canonical but is \(slow)")
+            }
+        }
+        #expect(shortcut > 500, "the shortcut was taken only \(shortcut) times")
+        #expect(URIEncoding.isCanonicalEncoding("ASIA0000%2F20261127%2Fus-east-1%2Fs3%2Faws4_request"))
+        #expect(!URIEncoding.isCanonicalEncoding("a%2fb"))
+        #expect(!URIEncoding.isCanonicalEncoding("%41"))
+        #expect(!URIEncoding.isCanonicalEncoding("a+b"))
     }
 }
