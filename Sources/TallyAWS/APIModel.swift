@@ -114,6 +114,11 @@ final class Route: Sendable {
     let requiredQuery: [String]
     let requiredHeaders: [String]
     let members: [String: String]
+    /// From `members`, precomputed for identification: URI label → member, and the members bound to a query
+    /// parameter or a header (member, parameter or header name).
+    let memberByLabel: [String: String]
+    let queryMembers: [(member: String, name: String)]
+    let headerMembers: [(member: String, name: String)]
     let payload: String?
 
     init(operation: String, model: OperationModel) {
@@ -137,6 +142,10 @@ final class Route: Sendable {
         requiredQuery = (model.required ?? []).filter { $0.hasPrefix("querystring:") }.map { String($0.dropFirst(12)) }
         requiredHeaders = (model.required ?? []).filter { $0.hasPrefix("header:") }.map { String($0.dropFirst(7)) }
         members = model.members ?? [:]
+        memberByLabel = Dictionary(members.compactMap { m, loc in loc.hasPrefix("uri:") ? (String(loc.dropFirst(4)), m) : nil },
+                                   uniquingKeysWith: { a, _ in a })
+        queryMembers = members.compactMap { m, loc in loc.hasPrefix("querystring:") ? (m, String(loc.dropFirst(12))) : nil }
+        headerMembers = members.compactMap { m, loc in loc.hasPrefix("header:") ? (m, String(loc.dropFirst(7))) : nil }
         payload = model.payload
     }
 

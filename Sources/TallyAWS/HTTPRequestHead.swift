@@ -10,7 +10,17 @@ public struct HTTPRequestHead: Sendable {
     /// ``queryItems``, decoded once (authentication, duplicate checks and identification all read them).
     private var decodedQuery: [(name: String, value: String)]
     /// Header fields in arrival order.
-    public var headers: [(name: String, value: String)]
+    public var headers: [(name: String, value: String)] {
+        get { fields }
+        set {
+            fields = newValue
+            names = newValue.map { ASCII.lowercased($0.name) }
+        }
+    }
+    private var fields: [(name: String, value: String)]
+    /// The header names lower-cased, index for index with ``headers`` (lowered once, read by every check).
+    public var lowercasedNames: [String] { names }
+    private var names: [String]
 
     /// Creates a request head from its parts.
     public init(method: String, path: String, query: String?, headers: [(name: String, value: String)]) {
@@ -18,7 +28,8 @@ public struct HTTPRequestHead: Sendable {
         self.path = path
         self.query = query
         self.decodedQuery = QueryString.decodedPairs(query ?? "")
-        self.headers = headers
+        self.fields = headers
+        self.names = headers.map { ASCII.lowercased($0.name) }
     }
 
     /// Creates a request head from a request target (`/path?query`), split at the first `?`.
@@ -33,18 +44,30 @@ public struct HTTPRequestHead: Sendable {
 
     /// Every value of the header `name` (case-insensitive), in order.
     public func values(of name: String) -> [String] {
-        headers.compactMap { asciiCaseInsensitiveEquals($0.name, name) ? $0.value : nil }
+        fields.indices.compactMap { Self.sameName(names[$0], name) ? fields[$0].value : nil }
     }
 
     /// The first value of the header `name` (case-insensitive), or nil.
     public func value(of name: String) -> String? {
-        headers.first { asciiCaseInsensitiveEquals($0.name, name) }?.value
+        names.firstIndex { Self.sameName($0, name) }.map { fields[$0].value }
+    }
+
+    /// A lower-cased header name against a name in any case, without lower-casing it.
+    @inline(__always) private static func sameName(_ lower: String, _ name: String) -> Bool {
+        lower.utf8.count == name.utf8.count && (lower == name || asciiCaseInsensitiveEquals(lower, name))
     }
 
     /// Replaces every occurrence of header `name` with one field (or removes it when `value` is nil).
     public mutating func setHeader(_ name: String, _ value: String?) {
-        headers.removeAll { asciiCaseInsensitiveEquals($0.name, name) }
-        if let value { headers.append((name: name, value: value)) }
+        let lower = ASCII.lowercased(name)
+        var i = 0
+        while i < names.count {
+            if names[i] == lower { fields.remove(at: i); names.remove(at: i) } else { i += 1 }
+        }
+        if let value {
+            fields.append((name: name, value: value))
+            names.append(lower)
+        }
     }
 
     /// The request target as sent: path plus `?query` when present.

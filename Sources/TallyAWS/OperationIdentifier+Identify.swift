@@ -172,13 +172,9 @@ extension OperationIdentifier {
         }
         var params: [String: String] = [:]
         if best.svc.protocol == .restJSON && best.route.payload == nil { params = Self.jsonParameters(body) }
-        let memberByLabel = Dictionary(best.route.members.compactMap { m, loc in
-            loc.hasPrefix("uri:") ? (String(loc.dropFirst(4)), m) : nil }, uniquingKeysWith: { a, _ in a })
-        for (label, value) in best.labels { params[memberByLabel[label] ?? label] = value }
-        for (member, loc) in best.route.members {
-            if loc.hasPrefix("querystring:"), let v = queryDict[String(loc.dropFirst(12))] { params[member] = v }
-            if loc.hasPrefix("header:"), let v = head.value(of: String(loc.dropFirst(7))) { params[member] = v }
-        }
+        for (label, value) in best.labels { params[best.route.memberByLabel[label] ?? label] = value }
+        for (member, name) in best.route.queryMembers { if let v = queryDict[name] { params[member] = v } }
+        for (member, name) in best.route.headerMembers { if let v = head.value(of: name) { params[member] = v } }
         // aws-chunked is S3's transfer framing, not the object's Content-Encoding.
         if let ce = params["ContentEncoding"], best.svc.protocol == .restXML {
             let kept = ce.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "aws-chunked" }

@@ -91,9 +91,9 @@ extension SigV4 {
             out.append(ascii: name)
             out.append(58)   // :
             var first = true
-            for h in head.headers where asciiCaseInsensitiveEquals(h.name, name) {
+            for (i, n) in head.lowercasedNames.enumerated() where n == name {   // signed names are lower-case
                 if !first { out.append(44) }   // ,
-                appendTrimmed(h.value, to: &out)
+                appendTrimmed(head.headers[i].value, to: &out)
                 first = false
             }
             out.append(10)

@@ -46,8 +46,7 @@ extension SigV4 {
     /// identification, so no component can pick a different copy than another.
     public static func checkNoDuplicates(_ head: HTTPRequestHead) throws(AWSAuthError) {
         var seen = Set<String>()
-        for h in head.headers {
-            let n = ASCII.lowercased(h.name)
+        for n in head.lowercasedNames {
             guard singletonHeaderNames.contains(n) || (n.hasPrefix("x-amz-") && !n.hasPrefix("x-amz-meta-")) else { continue }
             if !seen.insert(n).inserted {
                 throw .invalidRequest("The header '\(n)' appears more than once in the request; it must be sent once")
@@ -72,8 +71,7 @@ extension SigV4 {
     static func checkSignedCoverage(_ head: HTTPRequestHead, signedHeaders: [String], service: String) throws(AWSAuthError) {
         let s3 = usesS3Canonicalization(service: service)
         var unsigned: [String] = []
-        for h in head.headers {
-            let n = ASCII.lowercased(h.name)
+        for n in head.lowercasedNames {
             let mustSign = n.hasPrefix("x-amz-") || (!s3 && n == "smithy-protocol")
             if mustSign, !signedHeaders.contains(n), !unsigned.contains(n) { unsigned.append(n) }
         }
@@ -91,11 +89,12 @@ extension SigV4 {
     public static func forwardableHeaders(of head: HTTPRequestHead, signedHeaders: [String],
                                           service: String) -> [(name: String, value: String)] {
         let s3 = usesS3Canonicalization(service: service)
-        return head.headers.filter { h in
-            let n = ASCII.lowercased(h.name)
-            if authenticationHeaderNames.contains(n) { return false }
-            if signedHeaders.contains(n) || forwardableUnsignedHeaderNames.contains(n) { return true }
-            return s3 && s3ForwardableUnsignedHeaderNames.contains(n)
+        let names = head.lowercasedNames
+        return head.headers.indices.compactMap { i in
+            let n = names[i]
+            if authenticationHeaderNames.contains(n) { return nil }
+            if signedHeaders.contains(n) || forwardableUnsignedHeaderNames.contains(n) { return head.headers[i] }
+            return s3 && s3ForwardableUnsignedHeaderNames.contains(n) ? head.headers[i] : nil
         }
     }
 }

@@ -37,10 +37,7 @@ extension SigV4 {
         head.setHeader("X-Amz-Security-Token", credentials.sessionToken)
         if usesS3Canonicalization(service: service) { head.setHeader("X-Amz-Content-SHA256", payloadHash) }
         var names = Set<String>()
-        for h in head.headers {
-            let n = ASCII.lowercased(h.name)
-            if !unsignedHeaderNames.contains(n) { names.insert(n) }
-        }
+        for n in head.lowercasedNames where !unsignedHeaderNames.contains(n) { names.insert(n) }
         names.insert("host")
         let signed = names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         let scopeDate = String(amzDate.prefix(8))
