@@ -36,6 +36,36 @@ public enum JSONCanonicalForm {
         }
     }
 
+    /// Appends a quoted, canonically escaped string; one with nothing to escape (the common case) in one copy.
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        let done: Bool? = s.utf8.withContiguousStorageIfAvailable { raw in
+            guard !raw.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+            out.append(0x22)
+            out.append(contentsOf: raw)
+            out.append(0x22)
+            return true
+        }
+        if done != true { appendString(s.utf8, to: &out) }
+    }
+
+    /// Whether `a` sorts before `b` by their UTF-8 bytes (the canonical member order).
+    @inline(__always)
+    static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+        let fast: Bool? = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                // Inline: keys are short and usually differ early, where a memcmp call costs more.
+                let n = min(x.count, y.count)
+                var i = 0
+                while i < n {
+                    if x[i] != y[i] { return x[i] < y[i] }
+                    i += 1
+                }
+                return x.count < y.count
+            }
+        } ?? nil
+        return fast ?? a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
     /// Appends a quoted, canonically escaped string given its raw (valid) UTF-8 bytes.
     static func appendString<C: Collection<UInt8>>(_ raw: C, to out: inout [UInt8]) {
         out.append(0x22)
@@ -159,7 +189,7 @@ extension JSONValue {
             let ok = text.withUTF8 { JSONCanonicalForm.appendNumber($0, to: &out) }
             if !ok { out.append(contentsOf: "null".utf8) }
         case .string(let s):
-            JSONCanonicalForm.appendString(s.utf8, to: &out)
+            JSONCanonicalForm.appendString(s, to: &out)
         case .array(let elements):
             out.append(UInt8(ascii: "["))
             for (i, e) in elements.enumerated() {
@@ -169,8 +199,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let sorted = members.map { (key: Array($0.key.utf8), value: $0.value) }
-                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            let sorted = members.sorted { JSONCanonicalForm.utf8Precedes($0.key, $1.key) }
             for (i, m) in sorted.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONCanonicalForm.appendString(m.key, to: &out)
@@ -184,16 +213,27 @@ extension JSONValue {
     /// Throws `TallyError(.badInput)` when a `.number` anywhere inside holds text that is not a
     /// valid JSON number (values built by hand rather than parsed).
     public func validate(path: String = "$") throws {
+        if let (below, text) = firstInvalidNumber() {
+            throw TallyError(.badInput, "\(path)\(below): \"\(text)\" is not a valid JSON number")
+        }
+    }
+
+    /// The path below this value and the text of a `.number` that is not a valid JSON number, or nil (the path is
+    /// only built for the error).
+    private func firstInvalidNumber() -> (String, String)? {
         switch self {
         case .number(let text):
-            guard JSONCanonicalForm.number(text) != nil else {
-                throw TallyError(.badInput, "\(path): \"\(text)\" is not a valid JSON number")
-            }
+            return JSONCanonicalForm.number(text) == nil ? ("", text) : nil
         case .array(let elements):
-            for (i, e) in elements.enumerated() { try e.validate(path: "\(path)[\(i)]") }
+            for (i, e) in elements.enumerated() {
+                if let (below, text) = e.firstInvalidNumber() { return ("[\(i)]" + below, text) }
+            }
         case .object(let members):
-            for (k, v) in members { try v.validate(path: "\(path).\(k)") }
+            for (k, v) in members {
+                if let (below, text) = v.firstInvalidNumber() { return (".\(k)" + below, text) }
+            }
         default: break
         }
+        return nil
     }
 }

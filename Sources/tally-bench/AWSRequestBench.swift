@@ -3,6 +3,7 @@ import Foundation
 import TallyAWS
 import TallyCore
 import TallyIAM
+import TallyLedger
 
 /// `tally-bench aws-request`: the gateway's per-call CPU work outside networking and the ledger — SigV4
 /// parse and verify of the agent's request, operation identification, the IAM mapping, and re-signing for the
@@ -39,6 +40,31 @@ struct AWSRequestBench: ParsableCommand {
         SigV4.sign(&ec2, credentials: agent, region: "eu-west-1", service: "ec2",
                    payloadHash: Hex.encode(SHA256.hash(ec2Body)), date: now)
 
+        // The gateway's call.requested event (its shape as CallEvents builds it), validated and canonicalised
+        // into a batch as the ledger does on append.
+        let event: JSONValue = .object([
+            "type": "call.requested", "callId": "c-6f1d2a9b3c4e5f60", "session": "sess-0123456789abcdef",
+            "principal": "agent-bench", "accessKeyId": "ASIATALLYBENCH000001", "service": "s3", "operation": "GetObject",
+            "region": "us-east-1", "method": "GET", "path": "/bench/reports/2026/11/object.csv", "decision": "allow",
+            "mapped": .bool(true), "mappingProvenance": "curated", "actions": .array(["s3:GetObject"]),
+            "resources": .array(["arn:aws:s3:::bench/reports/2026/11/object.csv"]),
+            "permissions": .array([.object(["action": "s3:GetObject", "resources": .array(["arn:aws:s3:::bench/reports/2026/11/object.csv"])])]),
+            "upstreamIdentity": "arn:aws:iam::123456789012:user/tally-gateway", "payloadMode": "UNSIGNED-PAYLOAD",
+            "sourceAddress": "127.0.0.1"])
+        var batch = EventBatch()
+        let t0 = threadCPUSeconds()
+        for _ in 0..<iterations {
+            batch.removeAll()
+            try batch.append(event)
+        }
+        let eventMicros = (threadCPUSeconds() - t0) / Double(iterations) * 1e6
+        let eventBytes = batch.bytes.count - 1
+        let t1 = threadCPUSeconds()
+        var eventHashes = 0
+        for _ in 0..<iterations { eventHashes &+= Int(SHA256.hash(batch.bytes)[0]) }
+        let eventHash = (threadCPUSeconds() - t1) / Double(iterations) * 1e6
+        print(String(format: "call.requested event (%d bytes): validate + canonicalise %5.2f µs | limit: SHA-256 of it %4.2f µs", eventBytes, eventMicros, eventHash)
+              + (eventHashes == 42 ? " " : ""))
         print("per call, \(iterations) iterations each, one thread (CPU time); the request as the gateway receives it")
         for (name, head, body) in [("s3 GetObject (presigned)", s3, nil as [UInt8]?), ("dynamodb GetItem (json)", ddb, ddbBody),
                                    ("ec2 DescribeInstances (query)", ec2, ec2Body)] {

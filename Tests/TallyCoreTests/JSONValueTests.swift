@@ -128,4 +128,16 @@ import TallyCore
         #expect(throws: TallyError.self) { try v.validate() }
         #expect(String(decoding: v.canonicalBytes(), as: UTF8.self) == #"{"n":null,"type":"x"}"#)
     }
+
+    /// A hand-built value with a bad number names where it is; valid values pass.
+    @Test func validateNamesThePathOfABadNumber() throws {
+        let bad: JSONValue = .object(["type": "t", "a": .array([.number("1"), .object(["n": .number("1.e5")])])])
+        do {
+            try bad.validate()
+            Issue.record("a bad number was accepted")
+        } catch let e as TallyError {
+            #expect(e.reason == #"$.a[1].n: "1.e5" is not a valid JSON number"#)
+        }
+        try JSONValue.object(["type": "t", "a": .array([.number("-0.5e3"), .object(["n": .number("7")])])]).validate()
+    }
 }
