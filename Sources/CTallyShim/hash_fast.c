@@ -4,6 +4,7 @@
 #include "CTallyShim.h"
 #include <string.h>
 #include <openssl/sha.h>
+#include <openssl/crypto.h>
 
 // The SHA256_* entry points are deprecated in OpenSSL 3 in favour of EVP, whose per-call provider
 // lookup costs more than hashing a 500-byte record; they remain part of the 3.x ABI.
@@ -186,4 +187,23 @@ int tally_crc32_fold_available(void) {
 #else
     return 0;
 #endif
+}
+
+// --- HMAC-SHA256 (RFC 2104) ------------------------------------------------------------------
+// On the SHA-256 helper above: libcrypto's one-shot HMAC() looks the MAC and digest up through the
+// provider layer on every call, which costs more than the two hashes of a SigV4 signature.
+
+void tally_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len, uint8_t out[32]) {
+    uint8_t k[64], pad[64], inner[32];
+    memset(k, 0, sizeof k);
+    if (key_len > 64) tally_sha256_parts3(key, key_len, NULL, 0, NULL, 0, k);
+    else if (key_len) memcpy(k, key, key_len);
+    for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+    tally_sha256_parts3(pad, 64, msg, msg_len, NULL, 0, inner);
+    for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+    tally_sha256_parts3(pad, 64, inner, 32, NULL, 0, out);
+    // The key and its pads are secrets (derived signing keys): wipe them.
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(pad, sizeof pad);
+    OPENSSL_cleanse(inner, sizeof inner);
 }

@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import CTallyShim
 
 /// HMAC-SHA256 (SigV4 key derivation and signing, credential secret derivation).
 public enum HMACSHA256 {
@@ -7,9 +8,7 @@ public enum HMACSHA256 {
         key.withUnsafeBytes { k in
             message.withUnsafeBytes { m in
                 [UInt8](unsafeUninitializedCapacity: 32) { out, n in
-                    var len: UInt32 = 0
-                    _ = HMAC(EVP_sha256(), k.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(k.count),
-                             m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count, out.baseAddress, &len)
+                    tally_hmac_sha256(k.baseAddress, k.count, m.baseAddress, m.count, out.baseAddress!)
                     n = 32
                 }
             }

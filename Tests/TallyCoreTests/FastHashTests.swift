@@ -114,4 +114,25 @@ import TallyCore
         let expected = [544, 480, 160, 96, 64].map { reflect(xmod($0), bits: 32) << 1 } + [reflect(p, bits: 33), reflect(quotient, bits: 33)]
         #expect(CRC32Fold.constants == expected)
     }
+
+    /// HMAC-SHA256 runs on the padded SHA-256 helper: against RFC 2104 written here over libcrypto's EVP SHA-256,
+    /// for keys shorter than, equal to and longer than a block (hashed first), and RFC 4231 test case 6.
+    @Test func hmacMatchesRFC2104OverEVP() {
+        func reference(_ key: [UInt8], _ msg: [UInt8]) -> [UInt8] {
+            var k = key.count > 64 ? SHA256.hash(key) : key
+            k += [UInt8](repeating: 0, count: 64 - k.count)
+            let inner = SHA256.hash(k.map { $0 ^ 0x36 } + msg)
+            return SHA256.hash(k.map { $0 ^ 0x5C } + inner)
+        }
+        let data = Self.bytes(400, seed: 11)
+        for keyLength in [0, 1, 20, 31, 32, 55, 63, 64, 65, 100, 131, 200] {
+            for msgLength in [0, 1, 12, 55, 56, 63, 64, 65, 119, 120, 200, 399] {
+                let key = Array(data[0..<keyLength]), msg = Array(data[1..<(1 + msgLength)])
+                #expect(HMACSHA256.mac(key: key, message: msg) == reference(key, msg), "key \(keyLength), message \(msgLength)")
+            }
+        }
+        let rfc4231case6 = HMACSHA256.mac(key: [UInt8](repeating: 0xAA, count: 131),
+                                          message: "Test Using Larger Than Block-Size Key - Hash Key First")
+        #expect(Hex.encode(rfc4231case6) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+    }
 }

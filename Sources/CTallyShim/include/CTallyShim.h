@@ -12,6 +12,8 @@ void tally_sha256_parts3(const void *a, size_t na, const void *b, size_t nb, con
                          uint8_t out[32]);
 /// SHA-256(prefix ‖ left ‖ right) for two 32-byte hashes (Merkle nodes, the chain).
 void tally_sha256_pair(uint8_t prefix, const uint8_t left[32], const uint8_t right[32], uint8_t out[32]);
+/// HMAC-SHA256(key, msg) into out (32 bytes), RFC 2104 over tally_sha256_parts3.
+void tally_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len, uint8_t out[32]);
 /// Advances the CRC-32 register *reg (already inverted, zlib convention inside) over a prefix of
 /// p[0..n) with carry-less multiplication; returns how many bytes it consumed (a multiple of 16,
 /// or 0 when the CPU lacks PCLMULQDQ or n < 64). The caller finishes the rest with a table.
