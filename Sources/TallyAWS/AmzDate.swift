@@ -27,6 +27,19 @@ public enum AmzDate {
         let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
         let secs = t - days * 86400
         let (y, m, d) = civilFromDays(days)
+        if (0...9999).contains(y) {
+            // Digits written in place (this runs for every re-signed request).
+            var b = [UInt8](repeating: 0, count: 16)
+            func put(_ value: Int, at: Int, width: Int) {
+                var v = value
+                for i in stride(from: at + width - 1, through: at, by: -1) { b[i] = UInt8(48 + v % 10); v /= 10 }
+            }
+            put(y, at: 0, width: 4); put(m, at: 4, width: 2); put(d, at: 6, width: 2)
+            b[8] = UInt8(ascii: "T")
+            put(secs / 3600, at: 9, width: 2); put(secs % 3600 / 60, at: 11, width: 2); put(secs % 60, at: 13, width: 2)
+            b[15] = UInt8(ascii: "Z")
+            return String(decoding: b, as: UTF8.self)
+        }
         func p(_ v: Int, _ w: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
