@@ -184,10 +184,12 @@ final class Route: Sendable {
     }
 
     /// How specific the route is for this request (higher wins); nil when its query / header requirements fail.
-    func specificity(query: [String: String], head: HTTPRequestHead) -> Int? {
+    /// `nameLengths` has a bit set for the length (capped at 63) of every query parameter name present: a query
+    /// literal whose length is absent is refused without hashing it.
+    func specificity(query: [String: String], nameLengths: UInt64, head: HTTPRequestHead) -> Int? {
         var score = 0
         for (name, value) in queryLiterals {
-            guard let got = query[name] else { return nil }
+            guard nameLengths & (1 << UInt64(min(name.utf8.count, 63))) != 0, let got = query[name] else { return nil }
             if let value, got != value { return nil }
             score += 100
         }

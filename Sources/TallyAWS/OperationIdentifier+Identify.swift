@@ -145,6 +145,7 @@ extension OperationIdentifier {
         var best: (svc: ServiceModel, route: Route, labels: [String: String], score: Int)?
         let hostBucket = Self.virtualHostedBucket(head.value(of: "host"), baseDomain: virtualHostBaseDomain)
         let queryDict = Dictionary(queryItems.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let nameLengths = queryItems.reduce(UInt64(0)) { $0 | 1 << UInt64(min($1.name.utf8.count, 63)) }
         for name in candidates {
             let svc = model.services[name]!
             guard let routes = svc.routes[head.method.uppercased()] else { continue }
@@ -152,7 +153,7 @@ extension OperationIdentifier {
             let segs = path.split(separator: "/", omittingEmptySubsequences: true).map { URIEncoding.decode($0) }
             let slash = path.utf8.count > 1 && path.hasSuffix("/")
             for route in routes {
-                guard let score = route.specificity(query: queryDict, head: head),
+                guard let score = route.specificity(query: queryDict, nameLengths: nameLengths, head: head),
                       best == nil || score > best!.score,
                       let labels = route.match(segs, trailingSlash: slash) else { continue }
                 best = (svc, route, labels, score)
