@@ -75,7 +75,16 @@ public struct Gateway: Sendable {
             identity: UpstreamIdentity(base: base, upstream: configuration.upstream, client: client, recorder: recorder),
             client: client, upstreamPool: upstreamPool, metrics: metrics, logger: logger)
 
-        var builder: HTTPServerBuilder = .http1(configuration: .init(idleTimeout: .seconds(75)))
+        // Plain calls (no streamed body) run on the event loop without a task (``PlainCallHandler``), which also
+        // closes idle connections; everything else goes to `respond`. TALLY_GATEWAY_PLAIN=off sends all to `respond`.
+        var builder: HTTPServerBuilder
+        if let upstreamPool, ProcessInfo.processInfo.environment["TALLY_GATEWAY_PLAIN"] != "off" {
+            _ = upstreamPool
+            builder = .http1(configuration: .init(
+                additionalChannelHandlers: [PlainCallHandler(gateway: handler, idleTimeout: .seconds(75))], idleTimeout: nil))
+        } else {
+            builder = .http1(configuration: .init(idleTimeout: .seconds(75)))
+        }
         if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
             let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))

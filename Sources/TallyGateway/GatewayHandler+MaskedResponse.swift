@@ -47,21 +47,13 @@ extension GatewayHandler {
         var withheld: String?
     }
 
-    /// Buffers the upstream body (at most ``ResponseMasking/maxBody``), masks it and writes it with a corrected
-    /// Content-Length. A body that is too large, content-encoded, or (for a credential) has nothing maskable is
-    /// withheld: the agent gets an AccessDenied error instead (the upstream call did run; the ledger says so).
-    func writeMasked(_ response: UpstreamResponse, plan: MaskPlan, status: Int, fields: HTTPFields,
-                     upstreamCredential: UpstreamCredential, callId: String, proto: AWSProtocol, ident: IdentifiedOperation?,
-                     writer: consuming ResponseWriter) async throws -> MaskedWrite {
+    /// Masks an upstream body read whole (`tooLarge`: it exceeded ``ResponseMasking/maxBody``), or says why it must
+    /// be withheld: too large, content-encoded, or (for a credential) nothing maskable found.
+    func mask(_ original: [UInt8], tooLarge: Bool, plan: MaskPlan, headers: HTTPHeaders, upstreamCredential: UpstreamCredential,
+              ident: IdentifiedOperation?) -> (withheld: String?, result: ResponseMasking.Result) {
         var withheld: String?
-        var original: [UInt8] = []
-        do {
-            let buffer = try await response.body.collect(upTo: ResponseMasking.maxBody)
-            original = Array(buffer.readableBytesView)
-        } catch {
-            withheld = "the upstream response exceeds \(ResponseMasking.maxBody) bytes and must be masked"
-        }
-        let encoding = response.headers.first(name: "content-encoding")?.lowercased()
+        if tooLarge { withheld = "the upstream response exceeds \(ResponseMasking.maxBody) bytes and must be masked" }
+        let encoding = headers.first(name: "content-encoding")?.lowercased()
         if withheld == nil, let encoding, !encoding.isEmpty, encoding != "identity" {
             withheld = "the upstream response is content-encoded (\(encoding)) and must be masked"
         }
@@ -76,6 +68,38 @@ extension GatewayHandler {
                 withheld = "no credential field could be found to mask in the \(ident?.operation ?? "") response"
             }
         }
+        return (withheld, result)
+    }
+
+    /// The answer's header fields for a masked body: its Content-Length, and without the upstream's body checksums
+    /// when masking changed the body.
+    static func maskedFields(_ fields: HTTPFields, original: [UInt8], masked: [UInt8]) -> HTTPFields {
+        var out = fields
+        if masked != original {
+            // The upstream's body checksums no longer hold for the masked body.
+            out[HTTPField.Name("x-amz-crc32")!] = nil
+            out[HTTPField.Name("content-md5")!] = nil
+        }
+        out[.contentLength] = String(masked.count)
+        return out
+    }
+
+    /// Buffers the upstream body (at most ``ResponseMasking/maxBody``), masks it and writes it with a corrected
+    /// Content-Length. A body that is too large, content-encoded, or (for a credential) has nothing maskable is
+    /// withheld: the agent gets an AccessDenied error instead (the upstream call did run; the ledger says so).
+    func writeMasked(_ response: UpstreamResponse, plan: MaskPlan, status: Int, fields: HTTPFields,
+                     upstreamCredential: UpstreamCredential, callId: String, proto: AWSProtocol, ident: IdentifiedOperation?,
+                     writer: consuming ResponseWriter) async throws -> MaskedWrite {
+        var original: [UInt8] = []
+        var tooLarge = false
+        do {
+            let buffer = try await response.body.collect(upTo: ResponseMasking.maxBody)
+            original = Array(buffer.readableBytesView)
+        } catch {
+            tooLarge = true
+        }
+        let (withheld, result) = mask(original, tooLarge: tooLarge, plan: plan, headers: response.headers,
+                                      upstreamCredential: upstreamCredential, ident: ident)
         let prefix = Array(original.prefix(65536))
         if let withheld {
             let e = AWSAuthError(code: "AccessDenied", message: "Tally gateway withheld the upstream response: \(withheld)",
@@ -83,13 +107,7 @@ extension GatewayHandler {
             try await writeError(e, proto: proto, ident: ident, requestId: callId, writer)
             return MaskedWrite(bytesOut: 0, prefix: prefix, masked: [], withheld: withheld)
         }
-        var out = fields
-        if result.body != original {
-            // The upstream's body checksums no longer hold for the masked body.
-            out[HTTPField.Name("x-amz-crc32")!] = nil
-            out[HTTPField.Name("content-md5")!] = nil
-        }
-        out[.contentLength] = String(result.body.count)
+        let out = Self.maskedFields(fields, original: original, masked: result.body)
         var bodyWriter = try await writer.writeHead(HTTPResponse(status: .init(code: status), headerFields: out))
         if !result.body.isEmpty { try await bodyWriter.write(ByteBuffer(bytes: result.body)) }
         try await bodyWriter.finish(nil)

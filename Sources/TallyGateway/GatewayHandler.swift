@@ -18,6 +18,8 @@ final class GatewayHandler: Sendable {
     let recorder: CallRecorder
     let flusher: RegistryEventFlusher
     let background = BackgroundRecords()
+    /// Plain calls' `call.requested` records, grouped per event-loop pass (``PlainCallRecords``).
+    let plainRecords: PlainCallRecordQueues
     let bodyBudget = BodyBudget()
     /// Derived SigV4 signing keys (four HMACs each), per secret, day, region and service.
     let keyCache = SigningKeyCache()
@@ -36,6 +38,7 @@ final class GatewayHandler: Sendable {
         self.identifier = identifier
         self.mapping = mapping
         self.recorder = recorder
+        self.plainRecords = PlainCallRecordQueues(recorder: recorder)
         self.flusher = RegistryEventFlusher(paths: GatewayPaths(home: configuration.home), recorder: recorder, store: store)
         self.identity = identity
         self.client = client
@@ -117,64 +120,8 @@ final class GatewayHandler: Sendable {
                 }
                 body = try await collectBufferedBody(request, budget: bodyBudget)  // gateway-wide: 503 SlowDown when full
             }
-            let bodyHash = body.map { Hex.encode(SHA256.hash($0)) }
-            guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: bodyHash) else {
-                throw Refusal(error: .invalidRequest("x-amz-content-sha256 is required for \(parsed.service) requests"),
-                              stage: "authentication", reason: "no payload hash")
-            }
-            if case .sha256(let declared) = parsed.payloadMode, let bodyHash, bodyHash != declared {
-                throw Refusal(error: .contentSHA256Mismatch(provided: declared, computed: bodyHash), stage: "authentication",
-                              reason: "x-amz-content-sha256 does not match the body")
-            }
-            do throws(AWSAuthError) {
-                verified = try SigV4.verify(head, auth: parsed, secretAccessKey: found.secret, payloadHash: payloadHash, now: now,
-                                           keyCache: keyCache)
-            } catch {
-                throw Refusal(error: error, stage: "authentication", reason: error.message)
-            }
-            if parsed.payloadMode.isChunked {
-                // The checksum an aws-chunked upload's trailer will carry: one S3 defines, or the request is refused.
-                do throws(AWSAuthError) { _ = try AWSChecksumAlgorithm.declaredTrailer(head.value(of: "x-amz-trailer")) } catch {
-                    throw Refusal(error: error, stage: "request", reason: error.message)
-                }
-            }
-            // 4. identification and IAM permissions
-            let identified = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: body)
-            ident = identified
-            proto = identified.protocol
-            context.service = identified.service
-            context.operation = identified.operation
-            if let operation = identified.operation {
-                let result = mapping.permissions(for: APIRequestContext(
-                    service: identified.service, operation: operation, parameters: identified.parameters,
-                    region: identified.region, account: configuration.account))
-                context.permissions = result.permissions
-                context.mapped = result.mapped
-                context.provenance = result.provenance
-            }
-            // An object upload's x-amz-checksum-* header is checked against a buffered body here (a streamed one as it streams).
-            do throws(AWSAuthError) { try Self.checkHeaderChecksum(identified, head: head, body: body) } catch {
-                throw Refusal(error: error, stage: "request", reason: error.message)
-            }
-            // 5. fail closed where the upstream could read the request differently than Tally did: an operation
-            // the model knows but the request names inexactly (e.g. Action=createUser), a service guessed from the
-            // Host, a virtual-hosted bucket Host the upstream would not see; and, under deny rules, any request
-            // whose operation (hence IAM actions) is unknown.
-            if identified.isUnidentifiedKnownOperation || identified.serviceFromHost || identified.ignoredVirtualHostedBucket
-                || (identified.operation == nil && !configuration.guardrails.denyRules.isEmpty) {
-                let why = identified.unidentifiedReason
-                    ?? (identified.ignoredVirtualHostedBucket ? "a virtual-hosted bucket Host is not supported"
-                        : identified.serviceFromHost ? "the service is not named by the credential scope"
-                        : "the operation could not be identified")
-                throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why)"),
-                              stage: "identification", reason: why)
-            }
-            // 6. guardrails
-            if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action })
-                ?? builtinRequestDenial(identified, permissions: context.permissions, head: head, body: body) {
-                throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
-                              stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)\(rule.reason.map { ": \($0)" } ?? "")")
-            }
+            verified = try authorize(head, parsed: parsed, secret: found.secret, body: body, now: now, context: &context,
+                                     ident: &ident, proto: &proto)
         } catch let refusal as Refusal {
             if ident == nil, let auth {
                 // The error format of the service the request was signed for (identified only when refusing).
@@ -237,6 +184,74 @@ final class GatewayHandler: Sendable {
         ])
     }
 
+    /// Steps 3–6 of a call once its credential is known and its body (if buffered) read: the payload hash and the
+    /// signature, the declared trailer, identification and IAM permissions, the buffered body's checksum header,
+    /// fail-closed identification and the guardrails. Fills `context`, `ident` and `proto` as it goes (a refusal
+    /// after identification is answered in the identified protocol). Throws a ``Refusal``; does not record.
+    func authorize(_ head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth, secret: String, body: [UInt8]?, now: Date,
+                   context: inout CallContext, ident: inout IdentifiedOperation?, proto: inout AWSProtocol) throws -> VerifiedSigV4 {
+        let verified: VerifiedSigV4
+        let bodyHash = body.map { Hex.encode(SHA256.hash($0)) }
+        guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: bodyHash) else {
+            throw Refusal(error: .invalidRequest("x-amz-content-sha256 is required for \(parsed.service) requests"),
+                          stage: "authentication", reason: "no payload hash")
+        }
+        if case .sha256(let declared) = parsed.payloadMode, let bodyHash, bodyHash != declared {
+            throw Refusal(error: .contentSHA256Mismatch(provided: declared, computed: bodyHash), stage: "authentication",
+                          reason: "x-amz-content-sha256 does not match the body")
+        }
+        do throws(AWSAuthError) {
+            verified = try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now,
+                                        keyCache: keyCache)
+        } catch {
+            throw Refusal(error: error, stage: "authentication", reason: error.message)
+        }
+        if parsed.payloadMode.isChunked {
+            // The checksum an aws-chunked upload's trailer will carry: one S3 defines, or the request is refused.
+            do throws(AWSAuthError) { _ = try AWSChecksumAlgorithm.declaredTrailer(head.value(of: "x-amz-trailer")) } catch {
+                throw Refusal(error: error, stage: "request", reason: error.message)
+            }
+        }
+        // 4. identification and IAM permissions
+        let identified = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: body)
+        ident = identified
+        proto = identified.protocol
+        context.service = identified.service
+        context.operation = identified.operation
+        if let operation = identified.operation {
+            let result = mapping.permissions(for: APIRequestContext(
+                service: identified.service, operation: operation, parameters: identified.parameters,
+                region: identified.region, account: configuration.account))
+            context.permissions = result.permissions
+            context.mapped = result.mapped
+            context.provenance = result.provenance
+        }
+        // An object upload's x-amz-checksum-* header is checked against a buffered body here (a streamed one as it streams).
+        do throws(AWSAuthError) { try Self.checkHeaderChecksum(identified, head: head, body: body) } catch {
+            throw Refusal(error: error, stage: "request", reason: error.message)
+        }
+        // 5. fail closed where the upstream could read the request differently than Tally did: an operation
+        // the model knows but the request names inexactly (e.g. Action=createUser), a service guessed from the
+        // Host, a virtual-hosted bucket Host the upstream would not see; and, under deny rules, any request
+        // whose operation (hence IAM actions) is unknown.
+        if identified.isUnidentifiedKnownOperation || identified.serviceFromHost || identified.ignoredVirtualHostedBucket
+            || (identified.operation == nil && !configuration.guardrails.denyRules.isEmpty) {
+            let why = identified.unidentifiedReason
+                ?? (identified.ignoredVirtualHostedBucket ? "a virtual-hosted bucket Host is not supported"
+                    : identified.serviceFromHost ? "the service is not named by the credential scope"
+                    : "the operation could not be identified")
+            throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why)"),
+                          stage: "identification", reason: why)
+        }
+        // 6. guardrails
+        if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action })
+            ?? builtinRequestDenial(identified, permissions: context.permissions, head: head, body: body) {
+            throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
+                          stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)\(rule.reason.map { ": \($0)" } ?? "")")
+        }
+        return verified
+    }
+
     /// Records `call.denied` and answers with the AWS-style error in the protocol's format.
     private func deny(_ refusal: Refusal, context: CallContext, proto: AWSProtocol, ident: IdentifiedOperation?,
                       start: ContinuousClock.Instant, _ writer: consuming ResponseWriter) async throws {
@@ -257,6 +272,13 @@ final class GatewayHandler: Sendable {
 
     func writeError(_ error: AWSAuthError, proto: AWSProtocol, ident: IdentifiedOperation?, requestId: String,
                     _ writer: consuming ResponseWriter, close: Bool = false) async throws {
+        let (response, body) = Self.errorResponse(error, proto: proto, ident: ident, requestId: requestId, close: close)
+        try await writer.write(response: response, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The AWS-style error answer in the protocol's format (with `Connection: close` when `close`).
+    static func errorResponse(_ error: AWSAuthError, proto: AWSProtocol, ident: IdentifiedOperation?, requestId: String,
+                              close: Bool = false) -> (HTTPResponse, ByteBuffer) {
         let rendered = AWSErrorRenderer.render(error, protocol: proto, requestId: requestId,
                                                queryCompatible: ident?.queryCompatible ?? false, jsonVersion: ident?.jsonVersion)
         var fields = HTTPFields()
@@ -265,8 +287,7 @@ final class GatewayHandler: Sendable {
         }
         fields[.contentLength] = String(rendered.body.count)
         if close { fields[.connection] = "close" }
-        try await writer.write(response: HTTPResponse(status: .init(code: rendered.status), headerFields: fields),
-                               body: ResponseBody(byteBuffer: ByteBuffer(bytes: rendered.body)))
+        return (HTTPResponse(status: .init(code: rendered.status), headerFields: fields), ByteBuffer(bytes: rendered.body))
     }
 
     /// Health and metrics.

@@ -38,6 +38,17 @@ final class UpstreamIdentity: Sendable {
         self.recorder = recorder
     }
 
+    /// The credential to sign this principal's calls with when it is at hand without a call to STS: the gateway's
+    /// own, or a cached role credential good for more than five minutes; nil otherwise (``credential(for:region:)``).
+    func cachedCredential(for issued: IssuedCredential) -> UpstreamCredential? {
+        guard let role = issued.role else { return base }
+        let key = "\(role)\u{0}\(issued.principal)"
+        if let cached = cache.withLock({ $0[key] }), let exp = cached.expiration, exp.timeIntervalSinceNow > 300 {
+            return cached
+        }
+        return nil
+    }
+
     /// The credential to sign this principal's calls with.
     func credential(for issued: IssuedCredential, region: String) async throws -> UpstreamCredential {
         guard let role = issued.role else { return base }

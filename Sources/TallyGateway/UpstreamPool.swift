@@ -28,6 +28,18 @@ struct UpstreamOrigin: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Where an ``UpstreamConnection`` hands the response (on the connection's event loop): ``UpstreamExchange`` (for a
+/// task), or a plain call driven on the event loop.
+protocol UpstreamResponseSink: AnyObject, Sendable {
+    func receiveHead(_ head: HTTPResponseHead)
+    /// Returns a future to wait for before reading more (backpressure), or nil to go on reading.
+    func receiveBodyPart(_ buffer: ByteBuffer) -> EventLoopFuture<Void>?
+    func receiveEnd()
+    func fail(_ error: any Error)
+}
+
+extension UpstreamExchange: UpstreamResponseSink {}
+
 /// Why an upstream exchange over a pooled connection failed without an answer.
 struct UpstreamConnectionError: Error, CustomStringConvertible {
     var description: String
@@ -56,7 +68,7 @@ final class UpstreamPool: Sendable {
     /// Sends `head` (and `body`) to `origin` on a connection of `eventLoop` and hands the response to `exchange`.
     /// Returns a handle that cancels the call (closing its connection) if it has not finished.
     func execute(_ head: HTTPRequestHead, body: ByteBuffer?, origin: UpstreamOrigin, on eventLoop: any EventLoop,
-                 exchange: UpstreamExchange, deadline: NIODeadline) -> UpstreamCall {
+                 exchange: any UpstreamResponseSink, deadline: NIODeadline) -> UpstreamCall {
         let call = UpstreamCall(eventLoop: eventLoop)
         let pool = loopPool(eventLoop)
         if eventLoop.inEventLoop {
@@ -134,7 +146,7 @@ final class LoopPool: @unchecked Sendable {
         self.owner = owner
     }
 
-    func start(_ head: HTTPRequestHead, body: ByteBuffer?, origin: UpstreamOrigin, exchange: UpstreamExchange,
+    func start(_ head: HTTPRequestHead, body: ByteBuffer?, origin: UpstreamOrigin, exchange: any UpstreamResponseSink,
                deadline: NIODeadline, call: UpstreamCall, retried: Bool) {
         eventLoop.preconditionInEventLoop()
         if let connection = takeIdle(origin) {
@@ -232,7 +244,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler, @
     let origin: UpstreamOrigin
     private unowned let pool: LoopPool
     private var context: ChannelHandlerContext?
-    private var exchange: UpstreamExchange?
+    private var exchange: (any UpstreamResponseSink)?
     private var call: UpstreamCall?
     private var retry: Retry?
     private var written = false
@@ -255,7 +267,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler, @
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func send(_ head: HTTPRequestHead, body: ByteBuffer?, exchange: UpstreamExchange, deadline: NIODeadline,
+    func send(_ head: HTTPRequestHead, body: ByteBuffer?, exchange: any UpstreamResponseSink, deadline: NIODeadline,
               call: UpstreamCall, retry: Retry?) {
         guard let context, !closed else {
             exchange.fail(UpstreamConnectionError(description: "the upstream connection to \(origin) closed"))

@@ -1,0 +1,287 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import TallyAWS
+import TallyCore
+
+/// One plain call on its inbound connection's event loop (see ``PlainCallHandler``), after it was authorized:
+/// `call.requested` is queued for the group commit, and only once the ledger reports it durable is the request
+/// re-signed and sent upstream over the loop's ``UpstreamPool`` connections; the response is relayed as the task path
+/// relays it (small answers in one write, masked answers masked, others streamed with backpressure), then
+/// `call.completed` is queued. Touched only on `eventLoop`.
+final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
+    private let gateway: GatewayHandler
+    private let handler: PlainCallHandler
+    let eventLoop: any EventLoop
+    private let request: HTTPRequest
+    private let head: TallyAWS.HTTPRequestHead
+    private let auth: SigV4Auth
+    private let verified: VerifiedSigV4
+    private let body: [UInt8]?
+    private let upstreamCredential: UpstreamCredential
+    private let context: CallContext
+    private let proto: AWSProtocol
+    private let ident: IdentifiedOperation?
+    private let start: ContinuousClock.Instant
+    private let records: PlainCallRecords
+
+    private enum Mode {
+        case recording, waiting, whole, masking(GatewayHandler.MaskPlan), streaming, done
+    }
+    private var mode = Mode.recording
+    private var upstream: UpstreamCall?
+    private var upstreamStart = ContinuousClock.now
+    private var upstreamLatency: Double?
+    private var upstreamEnded = false
+    private var status = 0
+    private var responseHeaders = HTTPHeaders()
+    private var fields = HTTPFields()
+    private var buffered: ByteBuffer?
+    private var errorPrefix: [UInt8] = []
+    private var bytesOut = 0
+    private var outcome = "ok"
+    private var detail: String?
+    private var errorCode: String?
+    private var masked: [String] = []
+    private var agentLeft = false
+    private var writability: EventLoopPromise<Void>?
+
+    init(gateway: GatewayHandler, handler: PlainCallHandler, eventLoop: any EventLoop, request: HTTPRequest,
+         head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4, body: [UInt8]?,
+         upstreamCredential: UpstreamCredential, context: CallContext, proto: AWSProtocol, ident: IdentifiedOperation?,
+         start: ContinuousClock.Instant, records: PlainCallRecords) {
+        self.gateway = gateway
+        self.records = records
+        self.handler = handler
+        self.eventLoop = eventLoop
+        self.request = request
+        self.head = head
+        self.auth = auth
+        self.verified = verified
+        self.body = body
+        self.upstreamCredential = upstreamCredential
+        self.context = context
+        self.proto = proto
+        self.ident = ident
+        self.start = start
+    }
+
+    /// Queues `call.requested`; the call goes on when the ledger reports it durable (fails closed otherwise).
+    func begin() {
+        gateway.metrics.inFlight(1)
+        records.add(context.requestedEvent(), for: self)
+    }
+
+    /// `call.requested` is durable (or could not be committed).
+    func recorded(_ result: Result<UInt64, any Error>) {
+        guard case .recording = mode else { return }
+        if case .failure(let error) = result {
+            gateway.logger.error("ledger commit failed: failing closed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            gateway.metrics.recordDenial(reason: "ledger")
+            gateway.metrics.recordCall(service: context.service ?? "-", outcome: "denied", seconds: seconds(since: start))
+            let e = AWSAuthError(code: "ServiceUnavailable",
+                                 message: "Tally gateway could not durably record the call; it was not forwarded", httpStatus: 503)
+            writeError(e)
+            mode = .done
+            gateway.metrics.inFlight(-1)
+            handler.callFinished(self)
+            return
+        }
+        // Durable: re-sign and forward.
+        guard let pool = gateway.upstreamPool else { return }
+        mode = .waiting
+        let prepared = gateway.prepareUpstream(request, head: head, auth: auth, verified: verified, body: body,
+                                               upstreamCredential: upstreamCredential, ident: ident)
+        var outboundBody: ByteBuffer?
+        if let body, !body.isEmpty || head.method != "GET" { outboundBody = ByteBuffer(bytes: body) }
+        upstreamStart = .now
+        upstream = pool.execute(
+            HTTPRequestHead(version: .http1_1, method: prepared.method, uri: prepared.target, headers: prepared.headers),
+            body: outboundBody, origin: prepared.origin, on: eventLoop, exchange: self, deadline: .now() + .seconds(900))
+    }
+
+    // MARK: the upstream's answer (UpstreamResponseSink, on the event loop)
+
+    func receiveHead(_ responseHead: HTTPResponseHead) {
+        guard case .waiting = mode else { return }
+        status = Int(responseHead.status.code)
+        responseHeaders = responseHead.headers
+        fields = GatewayHandler.answerFields(responseHead.headers)
+        outcome = status < 400 ? "ok" : "aws-error"
+        if let plan = gateway.maskPlan(ident: ident, method: head.method, status: status, headers: responseHead.headers) {
+            mode = .masking(plan)
+        } else if let length = responseHead.headers.first(name: "content-length").flatMap({ Int($0) }),
+                  length <= GatewayHandler.coalescedResponseLimit {
+            mode = .whole
+        } else {
+            mode = .streaming
+            upstreamLatency = seconds(since: upstreamStart)
+            gateway.metrics.recordUpstream(seconds: upstreamLatency!)
+            handler.write(.head(HTTPResponse(status: .init(code: status), headerFields: fields)), flush: true)
+        }
+    }
+
+    func receiveBodyPart(_ part: ByteBuffer) -> EventLoopFuture<Void>? {
+        switch mode {
+        case .whole:
+            if buffered == nil { buffered = part } else { buffered!.writeImmutableBuffer(part) }
+        case .masking:
+            if (buffered?.readableBytes ?? 0) + part.readableBytes > ResponseMasking.maxBody {
+                // As the task path: too large to mask, withheld (the upstream call is stopped).
+                finishMasked(tooLarge: true)
+                return nil
+            }
+            if buffered == nil { buffered = part } else { buffered!.writeImmutableBuffer(part) }
+        case .streaming:
+            bytesOut += part.readableBytes
+            if status >= 300 && errorPrefix.count < 65536 { errorPrefix += part.readableBytesView.prefix(65536 - errorPrefix.count) }
+            handler.write(.body(part), flush: true)
+            if !agentLeft && !handler.isWritable {
+                let promise = eventLoop.makePromise(of: Void.self)
+                writability = promise
+                return promise.futureResult
+            }
+        case .recording, .waiting, .done:
+            break
+        }
+        return nil
+    }
+
+    func receiveEnd() {
+        upstreamEnded = true
+        switch mode {
+        case .whole:
+            upstreamLatency = seconds(since: upstreamStart)
+            gateway.metrics.recordUpstream(seconds: upstreamLatency!)
+            bytesOut = buffered?.readableBytes ?? 0
+            if status >= 300, let buffered { errorPrefix = Array(buffered.readableBytesView.prefix(65536)) }
+            handler.write(.head(HTTPResponse(status: .init(code: status), headerFields: fields)))
+            if let buffered, buffered.readableBytes > 0 { handler.write(.body(buffered)) }
+            handler.write(.end(nil), flush: true)
+            complete()
+        case .masking:
+            finishMasked(tooLarge: false)
+        case .streaming:
+            handler.write(.end(nil), flush: true)
+            complete()
+        case .recording, .waiting, .done:
+            break
+        }
+    }
+
+    func fail(_ error: any Error) {
+        upstreamEnded = true
+        switch mode {
+        case .waiting, .whole, .masking:
+            // Nothing sent to the agent yet: a 503 it retries.
+            gateway.logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not reach the upstream", httpStatus: 503)
+            writeError(e, close: true)
+            outcome = "upstream-failure"
+            status = 503
+            errorCode = "ServiceUnavailable"
+            detail = String(describing: error)
+            upstreamLatency = nil
+            complete(extractCode: false)
+        case .streaming:
+            outcome = "aborted"
+            detail = "response stream broke: \(error)"
+            handler.close()
+            complete()
+        case .recording, .done:
+            break
+        }
+    }
+
+    // MARK: from the connection
+
+    /// The inbound connection can take more of a streamed answer.
+    func writable() {
+        writability?.succeed()
+        writability = nil
+    }
+
+    /// The agent closed its connection: a streamed answer stops (the upstream call is cancelled).
+    func agentGone() {
+        agentLeft = true
+        writable()
+        if case .streaming = mode {
+            outcome = "aborted"
+            detail = "response stream broke: the agent closed the connection"
+            complete()
+        }
+    }
+
+    // MARK: helpers
+
+    private func finishMasked(tooLarge: Bool) {
+        guard case .masking(let plan) = mode else { return }
+        upstreamLatency = seconds(since: upstreamStart)
+        gateway.metrics.recordUpstream(seconds: upstreamLatency!)
+        let original = buffered.map { Array($0.readableBytesView) } ?? []
+        let (withheld, result) = gateway.mask(original, tooLarge: tooLarge, plan: plan, headers: responseHeaders,
+                                              upstreamCredential: upstreamCredential, ident: ident)
+        errorPrefix = Array(original.prefix(65536))
+        if let withheld {
+            let e = AWSAuthError(code: "AccessDenied", message: "Tally gateway withheld the upstream response: \(withheld)",
+                                 httpStatus: 403)
+            writeError(e)
+            outcome = "withheld"
+            detail = "the upstream answered \(status) but its response was withheld: \(withheld)"
+        } else {
+            let out = GatewayHandler.maskedFields(fields, original: original, masked: result.body)
+            handler.write(.head(HTTPResponse(status: .init(code: status), headerFields: out)))
+            if !result.body.isEmpty { handler.write(.body(ByteBuffer(bytes: result.body))) }
+            handler.write(.end(nil), flush: true)
+            bytesOut = result.body.count
+            masked = result.masked
+        }
+        complete()
+    }
+
+    private func writeError(_ error: AWSAuthError, close: Bool = false) {
+        let (response, body) = GatewayHandler.errorResponse(error, proto: proto, ident: ident, requestId: context.callId, close: close)
+        handler.write(.head(response))
+        handler.write(.body(body))
+        handler.write(.end(nil), flush: true)
+        if close { handler.close() }
+    }
+
+    /// Records `call.completed` (deferred group commit), metrics and the log line; the connection goes on.
+    private func complete(extractCode: Bool = true) {
+        if case .done = mode { return }
+        mode = .done
+        if !upstreamEnded { upstream?.cancel() }
+        if agentLeft && outcome != "upstream-failure" && outcome != "aborted" {
+            outcome = "aborted"
+            detail = "response stream broke: the agent closed the connection"
+        }
+        if extractCode && status >= 300 {
+            errorCode = AWSErrorCode.extract(headerErrorType: responseHeaders.first(name: "x-amzn-ErrorType"),
+                                             queryError: responseHeaders.first(name: "x-amzn-query-error"), body: errorPrefix)
+        }
+        let upstreamRequestId = responseHeaders.first(name: "x-amz-request-id") ?? responseHeaders.first(name: "x-amzn-RequestId")
+        let completion = CallCompletion(outcome: outcome, status: status, errorCode: errorCode, detail: detail,
+                                        upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
+                                        upstreamLatency: upstreamLatency, bytesIn: body?.count ?? 0, bytesOut: bytesOut,
+                                        masked: masked)
+        let logger = gateway.logger, callId = context.callId
+        gateway.recorder.recordDeferred(context.completedEvent(completion), background: gateway.background) { error in
+            logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
+        }
+        gateway.metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
+                                   bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))
+        gateway.metrics.inFlight(-1)
+        logger.info("call", metadata: [
+            "callId": "\(context.callId)", "principal": "\(context.credential?.principal ?? "-")",
+            "session": "\(context.credential?.sessionId ?? "-")",
+            "service": "\(context.service ?? "-")", "operation": "\(context.operation ?? "-")",
+            "status": "\(status)", "errorCode": "\(completion.errorCode ?? "-")",
+            "outcome": "\(completion.outcome)", "latencyMs": "\(String(format: "%.3f", completion.latency * 1000))",
+        ])
+        handler.callFinished(self)
+    }
+}

@@ -1,0 +1,266 @@
+import Foundation
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import TallyAWS
+
+/// The event-loop path for plain calls (no `Expect`, no transfer coding, a known body of at most
+/// ``GatewayHandler/smallBodyLimit`` bytes, not aws-chunked), one per inbound HTTP/1 connection, in Hummingbird's
+/// pipeline after the HTTP-types codec: the request is read, verified and identified on the event loop
+/// (``GatewayHandler/authorize``, the same checks as the task path), `call.requested` is queued for the group commit
+/// and the call goes on on this event loop once it is durable (``PlainCall``) — forwarded over the loop's own upstream
+/// connections — with no task, continuation or async stream per request.
+///
+/// Anything else is passed on unchanged to Hummingbird's responder (``GatewayHandler/respond``): requests that are
+/// not plain, and plain ones this path does not finish itself — refused ones (the task path refuses them again,
+/// records `call.denied` and answers), a credential whose issuance is not yet recorded, a role credential not
+/// cached, a full body budget. Responses keep the order of requests: while a passed-on request is unanswered,
+/// the following ones are passed on too; requests pipelined behind a plain call wait for it.
+final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        case idle
+        /// Reading a plain call's body (`reserved` bytes taken from the body budget).
+        case collecting(HTTPRequest, ByteBuffer, reserved: Int)
+        case calling(PlainCall, reserved: Int)
+        /// Passing the parts of the current request on.
+        case passing
+    }
+
+    let gateway: GatewayHandler
+    /// Connections with no call in flight for this long are closed.
+    let idleTimeout: TimeAmount
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    /// Requests passed on whose answer's end has not been written yet.
+    private var passedOn = 0
+    /// Parts that arrived while a plain call was in flight (pipelining).
+    private var pending = CircularBuffer<HTTPRequestPart>()
+    private var quiescing = false
+    private var lastActivity = NIODeadline.now()
+    private var idleCheck: Scheduled<Void>?
+
+    init(gateway: GatewayHandler, idleTimeout: TimeAmount) {
+        self.gateway = gateway
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        scheduleIdleCheck(context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleCheck?.cancel()
+        idleCheck = nil
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
+        if case .calling = state {
+            pending.append(unwrapInboundIn(data))
+            return
+        }
+        handle(unwrapInboundIn(data), context: context)
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if passedOn == 0, !quiescing, let length = gateway.plainCallLength(head),
+               gateway.bodyBudget.reserve(length, limit: gateway.configuration.maxBufferedBody) {
+                state = .collecting(head, context.channel.allocator.buffer(capacity: length), reserved: length)
+            } else {
+                passOn(part, context: context)
+            }
+        case (.collecting(let head, var body, let reserved), .body(let part)):
+            state = .idle  // drop the reference so that the buffer is not copied on write
+            body.writeImmutableBuffer(part)
+            state = .collecting(head, body, reserved: reserved)
+        case (.collecting(let head, let body, let reserved), .end):
+            let call = gateway.plainCall(head, body: body, handler: self, context: context)
+            guard let call else {
+                // Not for this path after all: the task path handles it from the start.
+                gateway.bodyBudget.release(reserved)
+                state = .idle
+                passOn(.head(head), context: context)
+                if body.readableBytes > 0 { passOn(.body(body), context: context) }
+                passOn(.end(nil), context: context)
+                return
+            }
+            state = .calling(call, reserved: reserved)
+            call.begin()
+        case (.passing, .end):
+            state = .idle
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.passing, _), (.idle, _):
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.collecting, .head), (.calling, _):
+            // A head inside a body cannot come from the HTTP/1 decoder; pending parts are replayed after the call.
+            context.fireErrorCaught(ChannelError.inappropriateOperationForState)
+        }
+    }
+
+    private func passOn(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        if case .head = part {
+            passedOn += 1
+            state = .passing
+        } else if case .end = part {
+            state = .idle
+        }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The responder's answers to requests passed on.
+        if case .end = unwrapOutboundIn(data) {
+            passedOn -= 1
+            lastActivity = .now()
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .calling(let call, _) = state { call.writable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .calling(let call, _) = state { call.agentGone() }
+        if case .collecting(_, _, let reserved) = state {
+            gateway.bodyBudget.release(reserved)
+            state = .idle
+        }
+        pending.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Graceful shutdown: a plain call in flight is finished first (the responder knows nothing of it).
+            quiescing = true
+            switch state {
+            case .calling, .collecting: return
+            case .idle, .passing:
+                if passedOn == 0 { context.close(promise: nil); return }
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: for the call (on the event loop)
+
+    func write(_ part: HTTPResponsePart, flush: Bool = false) {
+        guard let context else { return }
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(part), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(part), promise: nil)
+        }
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var isActive: Bool { context?.channel.isActive ?? false }
+    var eventLoop: (any EventLoop)? { context?.eventLoop }
+
+    func close() { context?.close(promise: nil) }
+
+    /// The plain call in flight has answered (or failed): the next request goes on.
+    func callFinished(_ call: PlainCall) {
+        guard case .calling(let current, let reserved) = state, current === call else { return }
+        gateway.bodyBudget.release(reserved)
+        state = .idle
+        lastActivity = .now()
+        guard let context else { return }
+        if quiescing {
+            if passedOn == 0 { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+            pending.removeAll()
+            return
+        }
+        while !pending.isEmpty {
+            if case .calling = state { return }
+            handle(pending.removeFirst(), context: context)
+        }
+    }
+
+    private func scheduleIdleCheck(_ context: ChannelHandlerContext) {
+        idleCheck = context.eventLoop.scheduleTask(in: idleTimeout) { [weak self] in
+            guard let self, let context = self.context else { return }
+            if case .idle = self.state, self.passedOn == 0, self.pending.isEmpty,
+               NIODeadline.now() - self.lastActivity >= self.idleTimeout {
+                context.close(promise: nil)
+            } else {
+                self.scheduleIdleCheck(context)
+            }
+        }
+    }
+}
+
+extension GatewayHandler {
+    /// The body length of a request the event-loop path can take (``PlainCallHandler``), or nil.
+    func plainCallLength(_ head: HTTPRequest) -> Int? {
+        if head.path?.hasPrefix("/_tally/") == true { return nil }
+        guard head.headerFields[.expect] == nil, head.headerFields[.transferEncoding] == nil else { return nil }
+        var length = 0
+        if let text = head.headerFields[.contentLength] {
+            guard let n = Int(text), n >= 0 else { return nil }
+            length = n
+        }
+        guard length <= Self.smallBodyLimit, length <= configuration.maxBufferedBody else { return nil }
+        if let mode = head.headerFields[Self.contentSHA256], mode.hasPrefix("STREAMING-") { return nil }
+        return length
+    }
+
+    static let contentSHA256 = HTTPField.Name("x-amz-content-sha256")!
+
+    /// Steps 1–6 of ``respond`` for a plain call read whole, on the event loop: a call ready to be recorded and
+    /// forwarded, or nil when anything is not as the plain path needs it (the task path then handles the request).
+    func plainCall(_ request: HTTPRequest, body collected: ByteBuffer, handler: PlainCallHandler,
+                   context channelContext: ChannelHandlerContext) -> PlainCall? {
+        let start = ContinuousClock.now
+        let head = Self.makeHead(request)
+        var context = CallContext(callId: Self.newCallId(), method: head.method, path: head.path)
+        if let remote = channelContext.remoteAddress?.ipAddress { context.sourceAddress = remote }
+        var proto = Self.guessProtocol(head)
+        var ident: IdentifiedOperation?
+        guard let parsed = try? SigV4.parse(head) else { return nil }
+        context.accessKeyId = parsed.accessKeyId
+        context.region = parsed.region
+        context.service = parsed.service
+        let now = Date()
+        guard case .success(let found) = store.lookup(parsed.accessKeyId, now: now), found.credential.issuanceRecorded != false,
+              let upstreamCredential = identity.cachedCredential(for: found.credential) else { return nil }
+        context.credential = found.credential
+        // As the task path: an S3 request without a small plain body has no buffered body (it would stream).
+        var body: [UInt8]?
+        if parsed.isS3 && !Self.isSmallPlainBody(request, mode: parsed.payloadMode) {
+            guard collected.readableBytes == 0 else { return nil }
+        } else {
+            body = Array(collected.readableBytesView)
+        }
+        guard let verified = try? authorize(head, parsed: parsed, secret: found.secret, body: body, now: now, context: &context,
+                                            ident: &ident, proto: &proto) else { return nil }
+        context.upstreamIdentity = found.credential.role ?? identity.baseARN ?? upstreamCredential.accessKeyId
+        context.payloadMode = parsed.payloadMode.literal ?? "sha256(body)"
+        return PlainCall(gateway: self, handler: handler, eventLoop: channelContext.eventLoop, request: request, head: head,
+                         auth: parsed, verified: verified, body: body, upstreamCredential: upstreamCredential,
+                         context: context, proto: proto, ident: ident, start: start,
+                         records: plainRecords.queue(for: channelContext.eventLoop))
+    }
+
+    /// The upstream's response headers as passed to the agent (hop-by-hop ones dropped).
+    static func answerFields(_ headers: HTTPHeaders) -> HTTPFields {
+        var fields = HTTPFields()
+        for h in headers where !droppedResponseHeaders.contains(h.name.lowercased()) {
+            if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
+        }
+        return fields
+    }
+}
