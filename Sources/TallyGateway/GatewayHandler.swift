@@ -38,13 +38,13 @@ final class GatewayHandler: Sendable {
         self.identifier = identifier
         self.mapping = mapping
         self.recorder = recorder
-        self.plainRecords = PlainCallRecordQueues(recorder: recorder)
         self.flusher = RegistryEventFlusher(paths: GatewayPaths(home: configuration.home), recorder: recorder, store: store)
         self.identity = identity
         self.client = client
         self.upstreamPool = upstreamPool
         self.metrics = metrics
         self.logger = logger
+        self.plainRecords = PlainCallRecordQueues(recorder: recorder, background: background, logger: logger)
     }
 
     /// A refusal decided before forwarding.

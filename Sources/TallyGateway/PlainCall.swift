@@ -268,10 +268,8 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
                                         upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
                                         upstreamLatency: upstreamLatency, bytesIn: body?.count ?? 0, bytesOut: bytesOut,
                                         masked: masked)
-        let logger = gateway.logger, callId = context.callId
-        gateway.recorder.recordDeferred(context.completedEvent(completion), background: gateway.background) { error in
-            logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
-        }
+        records.addCompleted(context.completedEvent(completion))
+        let logger = gateway.logger
         gateway.metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
                                    bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))
         gateway.metrics.inFlight(-1)

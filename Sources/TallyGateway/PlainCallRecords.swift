@@ -1,24 +1,41 @@
+import Logging
 import NIOCore
 import Synchronization
 import TallyCore
 import TallyLedger
 
-/// The `call.requested` records of the plain calls one event loop reads in one pass, handed to the ledger as one
-/// group (one enqueue and one wake-up of the commit thread, one acknowledgement back to the loop) at the end of
-/// the pass, rather than one by one from inside each read: queued one by one, every arrival woke the commit thread,
-/// which then wrote and fsync'd groups of two or three records (five times the fdatasyncs and context switches
-/// at 64 connections). A record that cannot be canonicalised fails only its own call; if the group is refused
-/// (an event over the ledger's size limit), each record is appended on its own so that only that call fails.
-/// Touched only on `eventLoop`.
+/// The records of the plain calls of one event loop, handed to the ledger as groups: the `call.requested` records
+/// read in one event-loop pass go as one group (one enqueue, one wake-up of the commit thread, one acknowledgement
+/// back to the loop) at the end of the pass, rather than one by one from inside each read: queued one by one,
+/// every arrival woke the commit thread, which then wrote and fsync'd groups of two or three records (five times
+/// the fdatasyncs and context switches at 64 connections). `call.completed` records (which need not be durable
+/// before anything) ride along with the next group, or go as a group of their own after ``completedDelay``; either
+/// way graceful shutdown waits for them (``BackgroundRecords``). A record that cannot be canonicalised fails only
+/// its own call; if a group is refused (an event over the ledger's size limit), each record is appended on its
+/// own so that only that one fails. Touched only on `eventLoop`.
 final class PlainCallRecords: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let recorder: CallRecorder
-    private var batch = EventBatch()
-    private var calls: [(call: PlainCall, event: JSONValue)] = []
+    private let background: BackgroundRecords
+    private let logger: Logger
+    /// The longest a `call.completed` waits for a `call.requested` to share its commit.
+    static let completedDelay: TimeAmount = .milliseconds(5)
 
-    init(eventLoop: any EventLoop, recorder: CallRecorder) {
+    private enum Entry {
+        case requested(PlainCall, JSONValue)
+        case completed(JSONValue)
+    }
+    private var batch = EventBatch()
+    private var entries: [Entry] = []
+    private var requested = 0
+    private var flushQueued = false
+    private var completedTimer: Scheduled<Void>?
+
+    init(eventLoop: any EventLoop, recorder: CallRecorder, background: BackgroundRecords, logger: Logger) {
         self.eventLoop = eventLoop
         self.recorder = recorder
+        self.background = background
+        self.logger = logger
     }
 
     /// Queues `call`'s `call.requested`; `call.recorded` runs on the loop once it is durable (or failed).
@@ -29,23 +46,66 @@ final class PlainCallRecords: @unchecked Sendable {
             eventLoop.execute { call.recorded(.failure(error)) }
             return
         }
-        calls.append((call, event))
-        if calls.count == 1 { eventLoop.execute { self.flush() } }
+        entries.append(.requested(call, event))
+        requested += 1
+        if !flushQueued {
+            flushQueued = true
+            eventLoop.execute { self.flush() }
+        }
+    }
+
+    /// Queues a `call.completed`: committed with the next group, at the latest after ``completedDelay``.
+    func addCompleted(_ event: JSONValue) {
+        background.enter()
+        do {
+            try batch.append(event)
+        } catch {
+            logger.error("ledger commit of call.completed failed", metadata: ["error": "\(error)"])
+            background.leave()
+            return
+        }
+        entries.append(.completed(event))
+        if !flushQueued && completedTimer == nil {
+            completedTimer = eventLoop.scheduleTask(in: Self.completedDelay) { self.flush() }
+        }
     }
 
     private func flush() {
-        let group = batch, waiting = calls
+        completedTimer?.cancel()
+        completedTimer = nil
+        flushQueued = false
+        let group = batch, queued = entries
         batch = EventBatch()
-        calls = []
-        guard !waiting.isEmpty else { return }
-        let eventLoop = self.eventLoop
+        entries = []
+        requested = 0
+        guard !queued.isEmpty else { return }
+        let eventLoop = self.eventLoop, background = self.background, logger = self.logger
         do {
             try recorder.record(group) { result in
-                eventLoop.execute { for w in waiting { w.call.recorded(result) } }
+                var calls: [PlainCall] = []
+                for entry in queued {
+                    switch entry {
+                    case .requested(let call, _): calls.append(call)
+                    case .completed:
+                        if case .failure(let error) = result {
+                            logger.error("ledger commit of call.completed failed", metadata: ["error": "\(error)"])
+                        }
+                        background.leave()
+                    }
+                }
+                if !calls.isEmpty { eventLoop.execute { for call in calls { call.recorded(result) } } }
             }
         } catch {
-            for w in waiting {
-                recorder.record(w.event) { result in eventLoop.execute { w.call.recorded(result) } }
+            for entry in queued {
+                switch entry {
+                case .requested(let call, let event):
+                    recorder.record(event) { result in eventLoop.execute { call.recorded(result) } }
+                case .completed(let event):
+                    recorder.recordDeferred(event, background: background) { error in
+                        logger.error("ledger commit of call.completed failed", metadata: ["error": "\(error)"])
+                    }
+                    background.leave()
+                }
             }
         }
     }
@@ -54,15 +114,21 @@ final class PlainCallRecords: @unchecked Sendable {
 /// One ``PlainCallRecords`` per event loop.
 final class PlainCallRecordQueues: Sendable {
     private let recorder: CallRecorder
+    private let background: BackgroundRecords
+    private let logger: Logger
     private let queues = Mutex<[ObjectIdentifier: PlainCallRecords]>([:])
 
-    init(recorder: CallRecorder) { self.recorder = recorder }
+    init(recorder: CallRecorder, background: BackgroundRecords, logger: Logger) {
+        self.recorder = recorder
+        self.background = background
+        self.logger = logger
+    }
 
     func queue(for eventLoop: any EventLoop) -> PlainCallRecords {
         let key = ObjectIdentifier(eventLoop)
         return queues.withLock { all in
             if let q = all[key] { return q }
-            let q = PlainCallRecords(eventLoop: eventLoop, recorder: recorder)
+            let q = PlainCallRecords(eventLoop: eventLoop, recorder: recorder, background: background, logger: logger)
             all[key] = q
             return q
         }
