@@ -43,6 +43,9 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts that arrived while a plain call was in flight (pipelining).
     private var pending = CircularBuffer<HTTPRequestPart>()
     private var quiescing = false
+    /// Parts were passed on outside a read (replayed after a plain call): the responder's channel sees them only
+    /// with a read-complete.
+    private var readCompleteOwed = false
     private var lastActivity = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
 
@@ -99,8 +102,10 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             call.begin()
         case (.passing, .end):
             state = .idle
+            readCompleteOwed = true
             context.fireChannelRead(wrapInboundOut(part))
         case (.passing, _), (.idle, _):
+            readCompleteOwed = true
             context.fireChannelRead(wrapInboundOut(part))
         case (.collecting, .head), (.calling, _):
             // A head inside a body cannot come from the HTTP/1 decoder; pending parts are replayed after the call.
@@ -115,7 +120,13 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         } else if case .end = part {
             state = .idle
         }
+        readCompleteOwed = true
         context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readCompleteOwed = false
+        context.fireChannelReadComplete()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -185,9 +196,10 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         while !pending.isEmpty {
-            if case .calling = state { return }
+            if case .calling = state { break }
             handle(pending.removeFirst(), context: context)
         }
+        if readCompleteOwed { channelReadComplete(context: context) }
     }
 
     private func scheduleIdleCheck(_ context: ChannelHandlerContext) {
@@ -206,15 +218,25 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 extension GatewayHandler {
     /// The body length of a request the event-loop path can take (``PlainCallHandler``), or nil.
     func plainCallLength(_ head: HTTPRequest) -> Int? {
+        Self.plainCallLength(head, maxBufferedBody: configuration.maxBufferedBody)
+    }
+
+    /// The body length of a plain call: not the gateway's own endpoints, no `Expect` (100-continue is answered by
+    /// the task path), no `Connection: close`, no transfer coding, a Content-Length (or none: no body) of at most ``smallBodyLimit`` and
+    /// `maxBufferedBody`, and not an aws-chunked payload (`x-amz-content-sha256: STREAMING-...`); else nil.
+    /// Every such request is one the task path buffers whole as well.
+    static func plainCallLength(_ head: HTTPRequest, maxBufferedBody: Int) -> Int? {
         if head.path?.hasPrefix("/_tally/") == true { return nil }
         guard head.headerFields[.expect] == nil, head.headerFields[.transferEncoding] == nil else { return nil }
+        // `Connection: close` is honoured by the task path (Hummingbird closes after the answer).
+        if let connection = head.headerFields[.connection], connection.lowercased().contains("close") { return nil }
         var length = 0
         if let text = head.headerFields[.contentLength] {
             guard let n = Int(text), n >= 0 else { return nil }
             length = n
         }
-        guard length <= Self.smallBodyLimit, length <= configuration.maxBufferedBody else { return nil }
-        if let mode = head.headerFields[Self.contentSHA256], mode.hasPrefix("STREAMING-") { return nil }
+        guard length <= smallBodyLimit, length <= maxBufferedBody else { return nil }
+        if let mode = head.headerFields[contentSHA256], mode.hasPrefix("STREAMING-") { return nil }
         return length
     }
 
