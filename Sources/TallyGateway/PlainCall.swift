@@ -32,6 +32,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         case recording, waiting, whole, masking(GatewayHandler.MaskPlan), streaming, done
     }
     private var mode = Mode.recording
+    private var prepared: (GatewayHandler.UpstreamRequest, ByteBuffer?)?
     private var upstream: UpstreamCall?
     private var upstreamStart = ContinuousClock.now
     private var upstreamLatency: Double?
@@ -90,17 +91,27 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             handler.callFinished(self)
             return
         }
-        // Durable: re-sign and forward.
+        // Durable: forward (re-signed while the commit ran, see `prepare`).
         guard let pool = gateway.upstreamPool else { return }
         mode = .waiting
-        let prepared = gateway.prepareUpstream(request, head: head, auth: auth, verified: verified, body: body,
-                                               upstreamCredential: upstreamCredential, ident: ident)
-        var outboundBody: ByteBuffer?
-        if let body, !body.isEmpty || head.method != "GET" { outboundBody = ByteBuffer(bytes: body) }
+        prepare()
+        guard let (prepared, outboundBody) = self.prepared else { return }
+        self.prepared = nil
         upstreamStart = .now
         upstream = pool.execute(
             HTTPRequestHead(version: .http1_1, method: prepared.method, uri: prepared.target, headers: prepared.headers),
             body: outboundBody, origin: prepared.origin, on: eventLoop, exchange: self, deadline: .now() + .seconds(900))
+    }
+
+    /// Re-signs the upstream request (once; nothing is sent). Runs right after `call.requested` was queued, while
+    /// the ledger commits it, or at the latest when it is durable.
+    func prepare() {
+        guard prepared == nil else { return }
+        let upstreamRequest = gateway.prepareUpstream(request, head: head, auth: auth, verified: verified, body: body,
+                                                      upstreamCredential: upstreamCredential, ident: ident)
+        var outboundBody: ByteBuffer?
+        if let body, !body.isEmpty || head.method != "GET" { outboundBody = ByteBuffer(bytes: body) }
+        prepared = (upstreamRequest, outboundBody)
     }
 
     // MARK: the upstream's answer (UpstreamResponseSink, on the event loop)

@@ -95,6 +95,9 @@ final class PlainCallRecords: @unchecked Sendable {
                 }
                 if !calls.isEmpty { eventLoop.execute { for call in calls { call.recorded(result) } } }
             }
+            // While the group commits: re-sign each call's upstream request (sent only once the group is durable;
+            // the acknowledgement runs on this loop after this task).
+            for entry in queued { if case .requested(let call, _) = entry { call.prepare() } }
         } catch {
             for entry in queued {
                 switch entry {

@@ -10,12 +10,12 @@ struct UpstreamResponse: Sendable {
     var body: UpstreamBody
 }
 
-/// One upstream call through AsyncHTTPClient's delegate API, with the delegate on the inbound connection's
-/// event loop (and the upstream connection there too when the pool has one idle there): response parts are
-/// handed to the request's task on that loop (no per-part continuation and lock of the async API). A small answer of known
-/// length (Content-Length ≤ `coalesceLimit`) is read whole and handed over with its head, in one resumption;
-/// anything else is handed over as it streams, with backpressure (at most `maxBuffered` parts queued before the
-/// client stops reading from the upstream).
+/// One upstream call's response handed to the request's task on the inbound connection's event loop: fed by an
+/// ``UpstreamConnection`` of the gateway's ``UpstreamPool`` (on that loop), or by AsyncHTTPClient's delegate API with
+/// the delegate on that loop (TALLY_GATEWAY_UPSTREAM=ahc). A small answer of known length (Content-Length ≤
+/// `coalesceLimit`) is read whole and handed over with its head, in one resumption; anything else is handed over
+/// as it streams, with backpressure (at most `maxBuffered` parts queued before the producer stops reading from the
+/// upstream).
 final class UpstreamExchange: HTTPClientResponseDelegate {
     typealias Response = Void
 
