@@ -52,6 +52,7 @@ CRED="$("$TALLY" credentials issue --home "$WORK/home" --principal bench --ttl 2
 AWS_ACCESS_KEY_ID=AKIABENCHUPSTREAM000 AWS_SECRET_ACCESS_KEY=bench-upstream-secret NIO_SINGLETON_GROUP_LOOP_COUNT="$THREADS" \
   "$TALLY" gateway --home "$WORK/home" --listen "127.0.0.1:$GW" --upstream "http://127.0.0.1:$UP" --log-level warning \
   2> "$WORK/gateway.log" & PIDS+=($!)
+GWPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW/_tally/health" >/dev/null 2>&1 && break; sleep 0.1; done
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PX/" >/dev/null 2>&1 && break; sleep 0.1; done
 
@@ -75,13 +76,18 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW$TARGET")
 cat > "$WORK/pace.lua" <<'LUA'
 function delay() return 4 end
 LUA
-latency() { # URL -> "req/s p50 p99" in ms
+# CPU time (user + system, all threads) the gateway process has used, in clock ticks.
+gw_ticks() { awk '{print $14 + $15}' "/proc/$GWPID/stat"; }
+TICK=$(getconf CLK_TCK)
+latency() { # URL -> "req/s p50 p99 requests" (ms)
   wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/pace.lua" "$1" | awk '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-    / 50%/ {p50=ms($2)} / 99%/ {p99=ms($2)} /Requests\/sec/ {rps=$2}
-    END {printf "%.0f %.3f %.3f\n", rps, p50, p99}'
+    / 50%/ {p50=ms($2)} / 99%/ {p99=ms($2)} /Requests\/sec/ {rps=$2} /requests in/ {n=$1}
+    END {printf "%.0f %.3f %.3f %d\n", rps, p50, p99, n}'
 }
-throughput() { wrk -t2 -c64 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {printf "%.0f\n", $2}'; }
+throughput() { # URL -> "req/s requests"
+  wrk -t2 -c64 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {r=$2} /requests in/ {n=$1} END {printf "%.0f %d\n", r, n}'; }
+cpu_per_call() { awk -v a="$1" -v b="$2" -v n="$3" -v t="$TICK" 'BEGIN {printf "%.0f", (b - a) / t / n * 1e6}'; }
 
 # The physical floor of a durable record: write + fsync of a small append on the ledger's filesystem.
 FSYNC="$(WORK="$WORK" python3 - <<'PY'
@@ -96,9 +102,11 @@ PY
 )"
 read -r f_p50 f_p99 <<<"$FSYNC"
 echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, gateway event-loop threads $THREADS (nginx: 1 worker each), ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}')); $(uptime | sed 's/.*load/load/')"
-read -r d_rps d_p50 d_p99 <<<"$(latency "http://127.0.0.1:$UP$TARGET")"
-read -r n_rps n_p50 n_p99 <<<"$(latency "http://127.0.0.1:$PX$TARGET")"
-read -r t_rps t_p50 t_p99 <<<"$(latency "http://127.0.0.1:$GW$TARGET")"
+read -r d_rps d_p50 d_p99 _ <<<"$(latency "http://127.0.0.1:$UP$TARGET")"
+read -r n_rps n_p50 n_p99 _ <<<"$(latency "http://127.0.0.1:$PX$TARGET")"
+c0=$(gw_ticks)
+read -r t_rps t_p50 t_p99 t_n <<<"$(latency "http://127.0.0.1:$GW$TARGET")"
+t_cpu_lat=$(cpu_per_call "$c0" "$(gw_ticks)" "$t_n")
 printf '%-28s %10s %10s %10s\n' "latency @ ~1,000 req/s" "req/s" "p50 ms" "p99 ms"
 printf '%-28s %10s %10s %10s\n' "direct (nginx 200)" "$d_rps" "$d_p50" "$d_p99"
 printf '%-28s %10s %10s %10s\n' "nginx reverse proxy" "$n_rps" "$n_p50" "$n_p99"
@@ -107,11 +115,14 @@ echo "physical floor on this disk: write+fsync of 512 bytes p50 $f_p50 ms, p99 $
 awk -v a="$t_p50" -v b="$d_p50" -v c="$t_p99" -v d="$d_p99" -v e="$n_p50" -v f="$n_p99" 'BEGIN {
   printf "added latency, tally vs direct: p50 %.3f ms (target <= 0.3), p99 %.3f ms (target <= 1)\n", a-b, c-d
   printf "added latency, nginx proxy vs direct: p50 %.3f ms, p99 %.3f ms\n", e-b, f-d }'
-d_tp=$(throughput "http://127.0.0.1:$UP$TARGET")
-n_tp=$(throughput "http://127.0.0.1:$PX$TARGET")
-t_tp=$(throughput "http://127.0.0.1:$GW$TARGET")
+read -r d_tp _ <<<"$(throughput "http://127.0.0.1:$UP$TARGET")"
+read -r n_tp _ <<<"$(throughput "http://127.0.0.1:$PX$TARGET")"
+c0=$(gw_ticks)
+read -r t_tp t_n <<<"$(throughput "http://127.0.0.1:$GW$TARGET")"
+t_cpu_tp=$(cpu_per_call "$c0" "$(gw_ticks)" "$t_n")
 printf '%-28s %10s\n' "throughput @ 64 connections" "req/s"
 printf '%-28s %10s\n' "direct (nginx 200)" "$d_tp" "nginx reverse proxy" "$n_tp" "tally gateway" "$t_tp"
+echo "gateway CPU per call (all its threads, user + system): $t_cpu_lat us at ~1,000 req/s offered, $t_cpu_tp us at 64 connections"
 awk -v t="$t_tp" -v n="$n_tp" -v d="$d_tp" 'BEGIN {
   printf "tally / nginx proxy: %.2f (target >= 0.5); tally / direct: %.2f\n", t/n, t/d }'
 metrics="$(curl -s -H "Authorization: Bearer $(cat "$WORK/home/gateway/metrics.token")" "http://127.0.0.1:$GW/_tally/metrics")"
