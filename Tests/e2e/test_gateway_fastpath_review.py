@@ -363,3 +363,48 @@ def test_refusals_on_the_plain_path_never_reach_the_upstream(fake, tmp_path):
         assert len(denied) >= 2
     finally:
         g.stop()
+
+
+def tls_fake(tmp_path, san: str):
+    """The fake upstream over TLS with a self-signed certificate for `san` (an openssl subjectAltName value)."""
+    import ssl
+    from conftest import run
+    cert, key = tmp_path / f"up-{san.replace(':', '_')}.pem", tmp_path / f"up-{san.replace(':', '_')}.key"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=upstream",
+         "-addext", f"subjectAltName={san}", "-keyout", str(key), "-out", str(cert)])
+    f = FakeUpstream()
+    f.server.shutdown()
+    f.server.server_close()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    handler = f.server.RequestHandlerClass
+    f.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    f.server.socket = ctx.wrap_socket(f.server.socket, server_side=True)
+    f.url = f"https://127.0.0.1:{f.server.server_address[1]}"
+    threading.Thread(target=f.server.serve_forever, daemon=True).start()
+    return f, cert
+
+
+@pytest.mark.parametrize("case", ["trusted", "untrusted", "wrong-name"])
+def test_https_upstream_is_verified_on_the_pool_path(case, tmp_path):
+    san = "DNS:wrong.example" if case == "wrong-name" else "IP:127.0.0.1"
+    fake, cert = tls_fake(tmp_path, san)
+    extra = [] if case == "untrusted" else ["--upstream-ca-bundle", str(cert)]
+    g = Gateway(tmp_path, fake.url, "AKIAUPSTREAMFAKE0008", UPSTREAM_SECRET, extra_args=extra)
+    try:
+        c = g.issue("agent-tls-up", ttl="1h")
+        statuses = []
+        for i in range(2):  # the first use of a credential takes the task path, the second the plain path
+            s = connect(g)
+            s.sendall(raw_request(g, c, BODY + f"&Tag=tls-{case}-{i}"))
+            statuses += [a[0] for a in read_responses(s, 1)]
+            s.close()
+        reached = [r for r in fake.requests if f"tls-{case}" in r["_body"]]
+        if case == "trusted":
+            assert statuses == [200, 200] and len(reached) == 2
+        else:
+            assert statuses == [503, 503] and reached == []
+    finally:
+        g.stop()
+        fake.server.shutdown()
+        fake.server.server_close()
