@@ -15,6 +15,20 @@ enum ASCII {
         return String(sub[start..<end])
     }
 
+    /// Trims spaces and tabs from both ends, without copying.
+    static func trimmed(_ sub: Substring) -> Substring {
+        let u = sub.utf8
+        var start = u.startIndex, end = u.endIndex
+        while start < end, isSpace(u[start]) { start = u.index(after: start) }
+        while end > start, isSpace(u[u.index(before: end)]) { end = u.index(before: end) }
+        return sub[start..<end]
+    }
+
+    /// True when every byte is a hex digit (either case).
+    static func isHex(_ s: String) -> Bool {
+        s.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 102) }
+    }
+
     /// Lower-cases A-Z, leaving every other byte.
     static func lowercased(_ s: String) -> String {
         guard s.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) else { return s }

@@ -54,7 +54,7 @@ extension SigV4 {
         var credential: Substring?, signedHeaders: Substring?, signature: Substring?
         let params = value[value.index(after: space)...]
         for part in params.utf8.split(separator: 44) {   // ,
-            let p = ASCII.trim(Substring(part))
+            let p = ASCII.trimmed(Substring(part))
             guard let eq = p.utf8.firstIndex(of: 61) else {   // =
                 throw .incompleteSignature("Authorization header component '\(p)' is not of the form Key=Value")
             }
@@ -148,7 +148,7 @@ extension SigV4 {
         guard names.contains("host") else {
             throw .incompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization (SignedHeaders=\(signedHeaders))")
         }
-        guard signature.utf8.count == 64, Hex.decode(signature) != nil else {
+        guard signature.utf8.count == 64, ASCII.isHex(signature) else {
             throw presigned ? .authorizationQueryParametersError("X-Amz-Signature must be 64 hex characters")
                 : .incompleteSignature("Signature '\(signature)' must be 64 hex characters")
         }
