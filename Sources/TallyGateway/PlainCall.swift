@@ -72,6 +72,8 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
 
     /// Queues `call.requested`; the call goes on when the ledger reports it durable (fails closed otherwise).
     func begin() {
+        // Graceful shutdown waits for the call (and its call.completed), even when its agent has gone.
+        gateway.background.enter()
         gateway.metrics.inFlight(1)
         records.add(context.requestedEvent(), for: self)
     }
@@ -88,6 +90,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             writeError(e)
             mode = .done
             gateway.metrics.inFlight(-1)
+            gateway.background.leave()
             handler.callFinished(self)
             return
         }
@@ -291,6 +294,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             "status": "\(status)", "errorCode": "\(completion.errorCode ?? "-")",
             "outcome": "\(completion.outcome)", "latencyMs": "\(String(format: "%.3f", completion.latency * 1000))",
         ])
+        gateway.background.leave()
         handler.callFinished(self)
     }
 }

@@ -26,8 +26,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum State {
         case idle
-        /// Reading a plain call's body (`reserved` bytes taken from the body budget).
-        case collecting(HTTPRequest, ByteBuffer, reserved: Int)
+        /// Reading a plain call's body (`reserved` bytes taken from the body budget once its key was known).
+        case collecting(HTTPRequest, GatewayHandler.PlainStart, ByteBuffer, reserved: Int)
         case calling(PlainCall, reserved: Int)
         /// Passing the parts of the current request on.
         case passing
@@ -46,6 +46,9 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts were passed on outside a read (replayed after a plain call): the responder's channel sees them only
     /// with a read-complete.
     private var readCompleteOwed = false
+    /// A read asked for while a plain call was in flight (held back: requests pipelined behind a call wait in the
+    /// socket, not in memory).
+    private var readHeld = false
     private var lastActivity = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
 
@@ -77,18 +80,19 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if passedOn == 0, !quiescing, let length = gateway.plainCallLength(head),
+            // The body budget is taken only for a signed request of a known, valid key (as the task path does).
+            if passedOn == 0, !quiescing, let length = gateway.plainCallLength(head), let start = gateway.plainStart(head),
                gateway.bodyBudget.reserve(length, limit: gateway.configuration.maxBufferedBody) {
-                state = .collecting(head, context.channel.allocator.buffer(capacity: length), reserved: length)
+                state = .collecting(head, start, context.channel.allocator.buffer(capacity: length), reserved: length)
             } else {
                 passOn(part, context: context)
             }
-        case (.collecting(let head, var body, let reserved), .body(let part)):
+        case (.collecting(let head, let start, var body, let reserved), .body(let part)):
             state = .idle  // drop the reference so that the buffer is not copied on write
             body.writeImmutableBuffer(part)
-            state = .collecting(head, body, reserved: reserved)
-        case (.collecting(let head, let body, let reserved), .end):
-            let call = gateway.plainCall(head, body: body, handler: self, context: context)
+            state = .collecting(head, start, body, reserved: reserved)
+        case (.collecting(let head, let start, let body, let reserved), .end):
+            let call = gateway.plainCall(head, start: start, body: body, handler: self, context: context)
             guard let call else {
                 // Not for this path after all: the task path handles it from the start.
                 gateway.bodyBudget.release(reserved)
@@ -124,6 +128,10 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(part))
     }
 
+    func read(context: ChannelHandlerContext) {
+        if case .calling = state { readHeld = true } else { context.read() }
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         readCompleteOwed = false
         context.fireChannelReadComplete()
@@ -145,7 +153,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .calling(let call, _) = state { call.agentGone() }
-        if case .collecting(_, _, let reserved) = state {
+        if case .collecting(_, _, _, let reserved) = state {
             gateway.bodyBudget.release(reserved)
             state = .idle
         }
@@ -200,13 +208,25 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             handle(pending.removeFirst(), context: context)
         }
         if readCompleteOwed { channelReadComplete(context: context) }
+        if readHeld, !isCalling {
+            readHeld = false
+            context.read()
+        }
     }
 
+    private var isCalling: Bool { if case .calling = state { return true } else { return false } }
+
+    /// Closes the connection once nothing has been read or answered for `idleTimeout` while no call is in flight
+    /// (idle between requests, or a plain call's body that stopped coming).
     private func scheduleIdleCheck(_ context: ChannelHandlerContext) {
-        idleCheck = context.eventLoop.scheduleTask(in: idleTimeout) { [weak self] in
+        idleCheck = context.eventLoop.scheduleTask(deadline: lastActivity + idleTimeout) { [weak self] in
             guard let self, let context = self.context else { return }
-            if case .idle = self.state, self.passedOn == 0, self.pending.isEmpty,
-               NIODeadline.now() - self.lastActivity >= self.idleTimeout {
+            let waiting: Bool
+            switch self.state {
+            case .idle, .collecting: waiting = self.passedOn == 0 && self.pending.isEmpty
+            case .calling, .passing: waiting = false
+            }
+            if waiting && NIODeadline.now() - self.lastActivity >= self.idleTimeout {
                 context.close(promise: nil)
             } else {
                 self.scheduleIdleCheck(context)
@@ -242,23 +262,45 @@ extension GatewayHandler {
 
     static let contentSHA256 = HTTPField.Name("x-amz-content-sha256")!
 
-    /// Steps 1–6 of ``respond`` for a plain call read whole, on the event loop: a call ready to be recorded and
-    /// forwarded, or nil when anything is not as the plain path needs it (the task path then handles the request).
-    func plainCall(_ request: HTTPRequest, body collected: ByteBuffer, handler: PlainCallHandler,
-                   context channelContext: ChannelHandlerContext) -> PlainCall? {
+    /// What a plain call's head established before its body is read: a parsed signature of a known, valid key whose
+    /// issuance is recorded, and the upstream credential at hand.
+    struct PlainStart {
+        var start: ContinuousClock.Instant
+        var now: Date
+        var head: TallyAWS.HTTPRequestHead
+        var parsed: SigV4Auth
+        var credential: IssuedCredential
+        var secret: String
+        var upstreamCredential: UpstreamCredential
+    }
+
+    /// Steps 1–2 of ``respond`` for a plain call's head, or nil when they do not simply succeed (the task path then
+    /// handles the request, and refuses it if it must).
+    func plainStart(_ request: HTTPRequest) -> PlainStart? {
         let start = ContinuousClock.now
         let head = Self.makeHead(request)
+        guard let parsed = try? SigV4.parse(head) else { return nil }
+        let now = Date()
+        guard case .success(let found) = store.lookup(parsed.accessKeyId, now: now), found.credential.issuanceRecorded != false,
+              let upstreamCredential = identity.cachedCredential(for: found.credential) else { return nil }
+        return PlainStart(start: start, now: now, head: head, parsed: parsed, credential: found.credential, secret: found.secret,
+                          upstreamCredential: upstreamCredential)
+    }
+
+    /// Steps 3–6 of ``respond`` for a plain call read whole, on the event loop: a call ready to be recorded and
+    /// forwarded, or nil when anything is not as the plain path needs it (the task path then handles the request).
+    func plainCall(_ request: HTTPRequest, start plain: PlainStart, body collected: ByteBuffer, handler: PlainCallHandler,
+                   context channelContext: ChannelHandlerContext) -> PlainCall? {
+        let start = plain.start, head = plain.head, parsed = plain.parsed, now = plain.now
+        let upstreamCredential = plain.upstreamCredential
+        let found = (credential: plain.credential, secret: plain.secret)
         var context = CallContext(callId: Self.newCallId(), method: head.method, path: head.path)
         if let remote = channelContext.remoteAddress?.ipAddress { context.sourceAddress = remote }
         var proto = Self.guessProtocol(head)
         var ident: IdentifiedOperation?
-        guard let parsed = try? SigV4.parse(head) else { return nil }
         context.accessKeyId = parsed.accessKeyId
         context.region = parsed.region
         context.service = parsed.service
-        let now = Date()
-        guard case .success(let found) = store.lookup(parsed.accessKeyId, now: now), found.credential.issuanceRecorded != false,
-              let upstreamCredential = identity.cachedCredential(for: found.credential) else { return nil }
         context.credential = found.credential
         // As the task path: an S3 request without a small plain body has no buffered body (it would stream).
         var body: [UInt8]?
