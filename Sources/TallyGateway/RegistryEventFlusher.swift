@@ -17,9 +17,21 @@ actor RegistryEventFlusher {
         self.store = store
     }
 
+    /// The flush in progress: flushes run one at a time (the actor alone would interleave two at their awaits,
+    /// and both would append the same pending events).
+    private var running: Task<Int, any Error>?
+
     /// Records pending events if the registry changed since the last look (or `force`). Returns how many.
     @discardableResult
     func flush(force: Bool = false) async throws -> Int {
+        while let running { _ = try? await running.value }
+        let task = Task { try await self.flushOnce(force: force) }
+        running = task
+        defer { running = nil }
+        return try await task.value
+    }
+
+    private func flushOnce(force: Bool) async throws -> Int {
         let stamp = registry.stamp()
         if !force && stamp == lastStamp { return 0 }
         // Only from an authenticated registry: an entry edited outside tally must never reach the ledger (finding 12).
