@@ -217,14 +217,16 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var isCalling: Bool { if case .calling = state { return true } else { return false } }
 
     /// Closes the connection once nothing has been read or answered for `idleTimeout` while no call is in flight
-    /// (idle between requests, or a plain call's body that stopped coming).
+    /// (idle between requests), or while a request's body is being read (a plain call's, or one passed on).
     private func scheduleIdleCheck(_ context: ChannelHandlerContext) {
         idleCheck = context.eventLoop.scheduleTask(deadline: lastActivity + idleTimeout) { [weak self] in
             guard let self, let context = self.context else { return }
             let waiting: Bool
             switch self.state {
             case .idle, .collecting: waiting = self.passedOn == 0 && self.pending.isEmpty
-            case .calling, .passing: waiting = false
+            // A passed-on request whose body stopped coming (Hummingbird's own idle handling is off on this path).
+            case .passing: waiting = true
+            case .calling: waiting = false
             }
             if waiting && NIODeadline.now() - self.lastActivity >= self.idleTimeout {
                 context.close(promise: nil)

@@ -151,9 +151,10 @@ final class LoopPool: @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         if let connection = takeIdle(origin) {
             // A reused connection may have been closed by the upstream just now: if it fails before any byte of
-            // the answer arrived, and the request either was not written whole or may be repeated (HTTP's
-            // idempotent methods), it is sent once more on a new connection.
-            let idempotent = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"].contains(head.method.rawValue)
+            // the answer arrived, and the request was not written whole (or is a GET or HEAD, which read only), it is
+            // sent once more on a new connection. A written PUT or DELETE is not: AWS's are not all repeatable
+            // (versioned objects, conditional writes, published versions).
+            let idempotent = head.method == .GET || head.method == .HEAD
             let retry: UpstreamConnection.Retry? = retried ? nil : { [self] written in
                 guard !written || idempotent else { return false }
                 start(head, body: body, origin: origin, exchange: exchange, deadline: deadline, call: call, retried: true)
