@@ -219,7 +219,9 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Closes the connection once nothing has been read or answered for `idleTimeout` while no call is in flight
     /// (idle between requests), or while a request's body is being read (a plain call's, or one passed on).
     private func scheduleIdleCheck(_ context: ChannelHandlerContext) {
-        idleCheck = context.eventLoop.scheduleTask(deadline: lastActivity + idleTimeout) { [weak self] in
+        // At least a second ahead: while a call is in flight the last activity may be older than the timeout.
+        let deadline = max(lastActivity + idleTimeout, NIODeadline.now() + .seconds(1))
+        idleCheck = context.eventLoop.scheduleTask(deadline: deadline) { [weak self] in
             guard let self, let context = self.context else { return }
             let waiting: Bool
             switch self.state {
