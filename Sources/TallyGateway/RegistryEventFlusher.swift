@@ -17,17 +17,19 @@ actor RegistryEventFlusher {
         self.store = store
     }
 
-    /// The flush in progress: flushes run one at a time (the actor alone would interleave two at their awaits,
-    /// and both would append the same pending events).
-    private var running: Task<Int, any Error>?
+    /// The latest flush: flushes run one after another, each after the one before it ended (the actor alone would
+    /// interleave two at their awaits, and both would append the same pending events).
+    private var latest: Task<Int, any Error>?
 
     /// Records pending events if the registry changed since the last look (or `force`). Returns how many.
     @discardableResult
     func flush(force: Bool = false) async throws -> Int {
-        while let running { _ = try? await running.value }
-        let task = Task { try await self.flushOnce(force: force) }
-        running = task
-        defer { running = nil }
+        let previous = latest
+        let task = Task {
+            _ = try? await previous?.value
+            return try await self.flushOnce(force: force)
+        }
+        latest = task
         return try await task.value
     }
 
