@@ -44,17 +44,12 @@ public struct HTTPRequestHead: Sendable {
 
     /// Every value of the header `name` (case-insensitive), in order.
     public func values(of name: String) -> [String] {
-        fields.indices.compactMap { Self.sameName(names[$0], name) ? fields[$0].value : nil }
+        fields.indices.compactMap { asciiCaseInsensitiveEquals(names[$0], name) ? fields[$0].value : nil }
     }
 
     /// The first value of the header `name` (case-insensitive), or nil.
     public func value(of name: String) -> String? {
-        names.firstIndex { Self.sameName($0, name) }.map { fields[$0].value }
-    }
-
-    /// A lower-cased header name against a name in any case, without lower-casing it.
-    @inline(__always) private static func sameName(_ lower: String, _ name: String) -> Bool {
-        lower.utf8.count == name.utf8.count && (lower == name || asciiCaseInsensitiveEquals(lower, name))
+        names.firstIndex { asciiCaseInsensitiveEquals($0, name) }.map { fields[$0].value }
     }
 
     /// Replaces every occurrence of header `name` with one field (or removes it when `value` is nil).

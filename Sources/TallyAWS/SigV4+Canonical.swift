@@ -91,8 +91,7 @@ extension SigV4 {
             out.append(ascii: name)
             out.append(58)   // :
             var first = true
-            // Signed names are lower-case (parse checks, sign produces them); any case still matches, as before.
-            for (i, n) in head.lowercasedNames.enumerated() where n == name || asciiCaseInsensitiveEquals(n, name) {
+            for (i, n) in head.lowercasedNames.enumerated() where asciiCaseInsensitiveEquals(n, name) {
                 if !first { out.append(44) }   // ,
                 appendTrimmed(head.headers[i].value, to: &out)
                 first = false

@@ -2,7 +2,7 @@
 ///
 /// - no whitespace; object members sorted by the UTF-8 bytes of their (unescaped) keys, which is
 ///   the same as Unicode code point order; no duplicate keys;
-/// - strings as UTF-8 with the minimal escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, and
+/// - strings as UTF-8 with the minimal escapes: `\"`, `\`, `\b`, `\f`, `\n`, `\r`, `\t`, and
 ///   `\u00xx` (lower-case hex) for the other characters below U+0020; nothing else is escaped;
 /// - numbers: the exact decimal value (never rounded to binary64), laid out like ECMAScript's
 ///   Number::toString: with digits `s` (no leading or trailing zeros, k of them) and exponent `n`
@@ -36,10 +36,14 @@ public enum JSONCanonicalForm {
         }
     }
 
+    /// A byte a canonical string escapes: a control byte, `"` or `\`.
+    @inline(__always)
+    static func needsEscape(_ c: UInt8) -> Bool { c < 0x20 || c == 0x22 || c == 0x5C }
+
     /// Appends a quoted, canonically escaped string; one with nothing to escape (the common case) in one copy.
     static func appendString(_ s: String, to out: inout [UInt8]) {
         let done: Bool? = s.utf8.withContiguousStorageIfAvailable { raw in
-            guard !raw.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+            guard !raw.contains(where: needsEscape) else { return false }
             out.append(0x22)
             out.append(contentsOf: raw)
             out.append(0x22)
@@ -70,7 +74,7 @@ public enum JSONCanonicalForm {
     static func appendString<C: Collection<UInt8>>(_ raw: C, to out: inout [UInt8]) {
         out.append(0x22)
         for c in raw {
-            if c < 0x20 || c == 0x22 || c == 0x5C { appendEscapedASCII(c, to: &out) } else { out.append(c) }
+            if needsEscape(c) { appendEscapedASCII(c, to: &out) } else { out.append(c) }
         }
         out.append(0x22)
     }
