@@ -19,8 +19,7 @@ struct APIModel: Sendable {
         self.source = source
         services = [:]
         for (name, value) in raw {
-            var svc = try ServiceModel(name: name, json: value)
-            svc.compileRoutes()
+            let svc = try ServiceModel(name: name, json: value)
             services[name] = svc
             bySigningName[svc.signingName, default: []].append(name)
             byEndpointPrefix[svc.endpointPrefix, default: []].append(name)
@@ -35,17 +34,21 @@ struct APIModel: Sendable {
     }
 }
 
-struct ServiceModel: Sendable {
-    var name: String = ""
-    var signingName: String
-    var endpointPrefix: String
-    var `protocol`: AWSProtocol
-    var apiVersion: String?
-    var targetPrefix: String?
-    var jsonVersion: String?
-    var queryCompatible: Bool?
-    var operations: [String: OperationModel]
-    var routes: [String: [Route]] = [:]
+/// One service of the model. A class: identification reads several per request, and a copy of the struct (a
+/// dozen reference-counted members) cost more than the lookups themselves.
+final class ServiceModel: Sendable {
+    let name: String
+    let signingName: String
+    let endpointPrefix: String
+    let `protocol`: AWSProtocol
+    let apiVersion: String?
+    let targetPrefix: String?
+    let jsonVersion: String?
+    let queryCompatible: Bool?
+    let operations: [String: OperationModel]
+    /// REST services: the compiled routes by HTTP method, most specific first (``Route/score`` descending, then
+    /// operation name), so identification can stop at the first route that matches once no later one can win.
+    let routes: [String: [Route]]
 
     init(name: String, json: JSONValue) throws {
         func str(_ k: String) -> String? { json[k]?.stringValue }
@@ -74,14 +77,17 @@ struct ServiceModel: Sendable {
                 payload: op["payload"]?.stringValue)
         }
         self.operations = operations
+        routes = Self.compileRoutes(operations, protocol: proto)
     }
 
-    mutating func compileRoutes() {
-        guard self.protocol == .restJSON || self.protocol == .restXML else { return }
+    private static func compileRoutes(_ operations: [String: OperationModel], protocol proto: AWSProtocol) -> [String: [Route]] {
+        guard proto == .restJSON || proto == .restXML else { return [:] }
+        var routes: [String: [Route]] = [:]
         for (name, op) in operations {
             routes[op.method, default: []].append(Route(operation: name, model: op))
         }
-        for k in routes.keys { routes[k]!.sort { $0.operation < $1.operation } }
+        for k in routes.keys { routes[k]!.sort { ($0.score, $1.operation) > ($1.score, $0.operation) } }
+        return routes
     }
 }
 
@@ -120,6 +126,12 @@ final class Route: Sendable {
     let queryMembers: [(member: String, name: String)]
     let headerMembers: [(member: String, name: String)]
     let payload: String?
+    /// How specific the route is when it applies (``score(queryLiterals:required:segments:)``): of the routes that
+    /// accept and match a request, the highest score wins.
+    let score: Int
+    let hasGreedy: Bool
+    /// The first template segment when it is a literal.
+    let firstLiteral: String?
 
     init(operation: String, model: OperationModel) {
         self.operation = operation
@@ -147,12 +159,17 @@ final class Route: Sendable {
         queryMembers = members.compactMap { m, loc in loc.hasPrefix("querystring:") ? (m, String(loc.dropFirst(12))) : nil }
         headerMembers = members.compactMap { m, loc in loc.hasPrefix("header:") ? (m, String(loc.dropFirst(7))) : nil }
         payload = model.payload
+        if case .literal(let l)? = segments.first { firstLiteral = l } else { firstLiteral = nil }
+        hasGreedy = segments.contains { if case .greedy = $0 { true } else { false } }
+        score = Self.score(queryLiterals: queryLiterals.count, required: requiredQuery.count + requiredHeaders.count,
+                           segments: segments)
     }
 
     /// Matches the percent-decoded path segments; returns the label values, or nil. A greedy label (`{Key+}`)
     /// takes one or more segments: everything the template segments after it do not need (it may sit
     /// mid-template, as in `/portals/{portalArn+}/browserSettings`).
     func match(_ path: [String], trailingSlash pathHasSlash: Bool) -> [String: String]? {
+        guard mayMatch(path) else { return nil }
         var labels: [String: String] = [:]
         var i = 0
         for (k, seg) in segments.enumerated() {
@@ -175,32 +192,48 @@ final class Route: Sendable {
                 let end = path.count - after
                 guard end > i else { return nil }
                 let v = path[i..<end].joined(separator: "/") + (after == 0 && pathHasSlash ? "/" : "")
-                guard v.hasPrefix(prefix), v.count > prefix.count else { return nil }
-                labels[name] = String(v.dropFirst(prefix.count))
+                if prefix.isEmpty {
+                    guard !v.isEmpty else { return nil }
+                    labels[name] = v
+                } else {
+                    guard v.hasPrefix(prefix), v.count > prefix.count else { return nil }
+                    labels[name] = String(v.dropFirst(prefix.count))
+                }
                 i = end
             }
         }
         return i == path.count ? labels : nil
     }
 
+    /// A cheap necessary condition for ``match(_:trailingSlash:)``: the segment count fits (each template segment
+    /// takes one path segment, a greedy label one or more) and a leading literal segment is the path's first.
+    @inline(__always) func mayMatch(_ path: [String]) -> Bool {
+        guard hasGreedy ? path.count >= segments.count : path.count == segments.count else { return false }
+        if let firstLiteral { return path.first == firstLiteral }
+        return true
+    }
+
     /// How specific the route is for this request (higher wins); nil when its query / header requirements fail.
-    /// `nameLengths` has a bit set for the length (capped at 63) of every query parameter name present: a query
-    /// literal whose length is absent is refused without hashing it.
-    func specificity(query: [String: String], nameLengths: UInt64, head: HTTPRequestHead) -> Int? {
-        var score = 0
+    func specificity(query: QueryLookup, head: HTTPRequestHead) -> Int? {
+        accepts(query: query, head: head) ? score : nil
+    }
+
+    /// True when the request meets the route's query literals and required query / header members. `query`'s
+    /// name-length mask lets a literal whose length no parameter has be refused without comparing names.
+    func accepts(query: QueryLookup, head: HTTPRequestHead) -> Bool {
         for (name, value) in queryLiterals {
-            guard nameLengths & (1 << UInt64(min(name.utf8.count, 63))) != 0, let got = query[name] else { return nil }
-            if let value, got != value { return nil }
-            score += 100
+            guard query.mayContain(name), let got = query[name] else { return false }
+            if let value, got != value { return false }
         }
-        for name in requiredQuery {
-            guard query[name] != nil else { return nil }
-            score += 10
-        }
-        for name in requiredHeaders {
-            guard head.value(of: name) != nil else { return nil }
-            score += 10
-        }
+        for name in requiredQuery where query[name] == nil { return false }
+        for name in requiredHeaders where head.value(of: name) == nil { return false }
+        return true
+    }
+
+    /// The route's specificity when it applies (it depends on the route alone): 100 per requestUri query literal,
+    /// 10 per required query or header member, 3 per literal path segment, 2 per label, 1 per greedy label.
+    static func score(queryLiterals: Int, required: Int, segments: [Segment]) -> Int {
+        var score = 100 * queryLiterals + 10 * required
         for seg in segments {
             switch seg {
             case .literal: score += 3
@@ -211,3 +244,30 @@ final class Route: Sendable {
         return score
     }
 }
+
+/// The query parameters of a request for route matching: the first value of a name (as a dictionary built with
+/// `uniquingKeysWith: { a, _ in a }` would give), found by a linear scan — requests carry a handful of parameters,
+/// fewer than it takes to make hashing them pay off — and a mask of the name lengths present (bit
+/// `min(length, 63)`) that refuses most absent names without comparing.
+struct QueryLookup {
+    let items: [(name: String, value: String)]
+    let nameLengths: UInt64
+
+    init(_ items: [(name: String, value: String)]) {
+        self.items = items
+        nameLengths = items.reduce(UInt64(0)) { $0 | 1 << UInt64(min($1.name.utf8.count, 63)) }
+    }
+
+    /// False when no parameter has `name`'s length (so `self[name]` is nil).
+    @inline(__always) func mayContain(_ name: String) -> Bool {
+        nameLengths & (1 << UInt64(min(name.utf8.count, 63))) != 0
+    }
+
+    /// The first value of the parameter `name`, or nil.
+    subscript(name: String) -> String? {
+        guard mayContain(name) else { return nil }
+        for item in items where item.name == name { return item.value }
+        return nil
+    }
+}
+

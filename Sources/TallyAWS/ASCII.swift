@@ -35,6 +35,14 @@ enum ASCII {
         return String(decoding: s.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
+    /// An HTTP method upper-cased: itself when it has no lower-case ASCII letter (the usual case, no copy), A-Z
+    /// mapped for an ASCII one, Unicode upper-casing (as `uppercased()`) otherwise.
+    static func uppercasedMethod(_ s: String) -> String {
+        guard hasLowercase(s) || s.utf8.contains(where: { $0 >= 0x80 }) else { return s }
+        if s.utf8.contains(where: { $0 >= 0x80 }) { return s.uppercased() }
+        return String(decoding: s.utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
+    }
+
     static func hasLowercase(_ s: String) -> Bool { s.utf8.contains { $0 >= 97 && $0 <= 122 } }
 
     static func hasUppercase(_ s: String) -> Bool { s.utf8.contains { $0 >= 65 && $0 <= 90 } }

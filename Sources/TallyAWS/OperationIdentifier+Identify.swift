@@ -141,22 +141,25 @@ extension OperationIdentifier {
             return out
         }
 
-        // REST.
+        // REST. Routes come most specific first: once a route matched, only a higher score can replace it, so a
+        // service's routes are read until the first that matches or whose score cannot beat the best so far.
         var best: (svc: ServiceModel, route: Route, labels: [String: String], score: Int)?
         let hostBucket = Self.virtualHostedBucket(head.value(of: "host"), baseDomain: virtualHostBaseDomain)
-        let queryDict = Dictionary(queryItems.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-        let nameLengths = queryItems.reduce(UInt64(0)) { $0 | 1 << UInt64(min($1.name.utf8.count, 63)) }
+        let query = QueryLookup(queryItems)
+        let method = ASCII.uppercasedMethod(head.method)
+        var segmented: (path: String, segs: [String], slash: Bool)?
         for name in candidates {
             let svc = model.services[name]!
-            guard let routes = svc.routes[head.method.uppercased()] else { continue }
+            guard let routes = svc.routes[method] else { continue }
             let path = restPath(head, service: svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
-            let segs = path.split(separator: "/", omittingEmptySubsequences: true).map { URIEncoding.decode($0) }
-            let slash = path.utf8.count > 1 && path.hasSuffix("/")
+            if segmented?.path != path { segmented = (path, Self.pathSegments(path), Self.hasTrailingSlash(path)) }
+            let (_, segs, slash) = segmented!
             for route in routes {
-                guard let score = route.specificity(query: queryDict, nameLengths: nameLengths, head: head),
-                      best == nil || score > best!.score,
+                if let best, route.score <= best.score { break }
+                guard route.mayMatch(segs), route.accepts(query: query, head: head),
                       let labels = route.match(segs, trailingSlash: slash) else { continue }
-                best = (svc, route, labels, score)
+                best = (svc, route, labels, route.score)
+                break
             }
         }
         let isS3Model = { (svc: ServiceModel) in svc.name == "s3" }
@@ -174,7 +177,7 @@ extension OperationIdentifier {
         var params: [String: String] = [:]
         if best.svc.protocol == .restJSON && best.route.payload == nil { params = Self.jsonParameters(body) }
         for (label, value) in best.labels { params[best.route.memberByLabel[label] ?? label] = value }
-        for (member, name) in best.route.queryMembers { if let v = queryDict[name] { params[member] = v } }
+        for (member, name) in best.route.queryMembers { if let v = query[name] { params[member] = v } }
         for (member, name) in best.route.headerMembers { if let v = head.value(of: name) { params[member] = v } }
         // aws-chunked is S3's transfer framing, not the object's Content-Encoding.
         if let ce = params["ContentEncoding"], best.svc.protocol == .restXML {
@@ -218,15 +221,69 @@ extension OperationIdentifier {
     /// The bucket of an S3 virtual-hosted-style Host (`bucket.s3.amazonaws.com`, `bucket.s3.us-west-2.amazonaws.com`,
     /// `bucket.s3-us-west-2.amazonaws.com`); nil for path-style hosts (`s3.amazonaws.com`, `localhost:5056`, IPs).
     public static func virtualHostedBucket(_ host: String?) -> String? {
-        guard var host = host?.lowercased() else { return nil }
-        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") { host = String(host[..<colon]) }
+        guard let host else { return nil }
+        // Every request asks, and almost no Host is an AWS one: an ASCII Host (port stripped) that does not end in
+        // `.amazonaws.com` or `.amazonaws.com.cn` (any case) names no bucket — decided on its bytes, no copies.
+        if let aws = endsWithAWSDomain(host), !aws { return nil }
+        var lower = host.lowercased()
+        if let colon = lower.lastIndex(of: ":"), !lower.hasSuffix("]") { lower = String(lower[..<colon]) }
         for marker in [".s3.", ".s3-"] {
-            if let r = host.range(of: marker), host.hasSuffix(".amazonaws.com") || host.hasSuffix(".amazonaws.com.cn") {
-                let bucket = String(host[..<r.lowerBound])
+            if let r = lower.range(of: marker), lower.hasSuffix(".amazonaws.com") || lower.hasSuffix(".amazonaws.com.cn") {
+                let bucket = String(lower[..<r.lowerBound])
                 return bucket.isEmpty ? nil : bucket
             }
         }
         return nil
+    }
+
+    /// For an ASCII Host: whether it ends (after a `:port`, unless it ends in `]`) in `.amazonaws.com` or
+    /// `.amazonaws.com.cn`, ignoring ASCII case. nil for a Host with non-ASCII bytes (Unicode lower-casing and
+    /// grapheme rules apply to those: the caller takes the general path).
+    static func endsWithAWSDomain(_ host: String) -> Bool? {
+        var host = host
+        return host.withUTF8 { u -> Bool? in
+            if u.contains(where: { $0 >= 0x80 }) { return nil }
+            var end = u.count
+            if end > 0, u[end - 1] != UInt8(ascii: "]"), let colon = u.lastIndex(of: UInt8(ascii: ":")) { end = colon }
+            func endsWith(_ suffix: StaticString) -> Bool {
+                let n = suffix.utf8CodeUnitCount
+                guard end >= n else { return false }
+                let s = suffix.utf8Start
+                for i in 0..<n {
+                    let c = u[end - n + i]
+                    if (c >= 65 && c <= 90 ? c + 32 : c) != s[i] { return false }
+                }
+                return true
+            }
+            return endsWith(".amazonaws.com") || endsWith(".amazonaws.com.cn")
+        }
+    }
+
+    /// The path's segments (empty ones omitted), each percent-decoded. An ASCII path is split on its `/` bytes;
+    /// another one by Characters, as before (a `/` followed by a combining mark is not a separator there).
+    static func pathSegments(_ path: String) -> [String] {
+        let u = path.utf8
+        guard u.allSatisfy({ $0 < 0x80 }) else {
+            return path.split(separator: "/", omittingEmptySubsequences: true).map { URIEncoding.decode($0) }
+        }
+        var segs: [String] = []
+        var start = u.startIndex, i = u.startIndex
+        while i != u.endIndex {
+            if u[i] == UInt8(ascii: "/") {
+                if i != start { segs.append(URIEncoding.decode(Substring(u[start..<i]))) }
+                start = u.index(after: i)
+            }
+            i = u.index(after: i)
+        }
+        if start != u.endIndex { segs.append(URIEncoding.decode(Substring(u[start...]))) }
+        return segs
+    }
+
+    /// True when the path is longer than `/` and ends in `/`.
+    static func hasTrailingSlash(_ path: String) -> Bool {
+        guard path.utf8.count > 1 else { return false }
+        if path.utf8.allSatisfy({ $0 < 0x80 }) { return path.utf8.last == UInt8(ascii: "/") }
+        return path.hasSuffix("/")
     }
 
     /// Top-level members of a JSON object body: scalars as text, arrays/objects/null as "".
