@@ -29,4 +29,9 @@ int tally_crc32_fold_available(void);
 /// (inputs with escapes, non-ASCII bytes, exponents or whitespace always get 0).
 int tally_is_canonical_event(const uint8_t *p, size_t n, int max_depth);
 
+/// Compresses src[0..n) into one standard LZ4 block at dst (capacity bytes; LZ4_compressBound(n)
+/// always suffices) with Tally's own encoder (lz4_block.c); returns the block's length, or 0 when
+/// capacity is too small or n exceeds LZ4's input limit. Any LZ4 block decoder reads the result.
+size_t tally_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t capacity);
+
 #endif
