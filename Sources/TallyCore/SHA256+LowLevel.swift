@@ -38,6 +38,23 @@ extension SHA256 {
                             out.assumingMemoryBound(to: UInt8.self))
     }
 
+    /// SHA-256(a0 ‖ b0 ‖ c0) into `out0` and SHA-256(a1 ‖ b1 ‖ c1) into `out1` (32 bytes each), the
+    /// two messages interleaved on the SHA extensions when the CPU has them (CTallyShim/sha256_x2.c:
+    /// one message at a time leaves the SHA unit idle on its round latency), else one after the other.
+    @inline(__always)
+    public static func digest2(_ a0: UnsafeRawBufferPointer, _ b0: UnsafeRawBufferPointer, _ c0: UnsafeRawBufferPointer,
+                               into out0: UnsafeMutableRawPointer,
+                               _ a1: UnsafeRawBufferPointer, _ b1: UnsafeRawBufferPointer, _ c1: UnsafeRawBufferPointer,
+                               into out1: UnsafeMutableRawPointer) {
+        tally_sha256_parts3_x2(a0.baseAddress, a0.count, b0.baseAddress, b0.count, c0.baseAddress, c0.count,
+                               out0.assumingMemoryBound(to: UInt8.self),
+                               a1.baseAddress, a1.count, b1.baseAddress, b1.count, c1.baseAddress, c1.count,
+                               out1.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// True when `digest2` interleaves two messages on the SHA extensions (false: one after the other).
+    public static var interleavesTwoMessages: Bool { tally_sha256_x2_available() != 0 }
+
     /// SHA-256(prefix ‖ left ‖ right) for two 32-byte values (Merkle nodes, hash chains) into `out`.
     @inline(__always)
     public static func digestPair(prefix: UInt8, _ left: UnsafeRawPointer, _ right: UnsafeRawPointer,

@@ -70,6 +70,7 @@ struct SegmentVerifyJob: @unchecked Sendable {
             expected = h.firstSeq; chain = h.startChain; chainKnown = true; frontier = h.startFrontier; frontierValid = true
         }
         var builder = RecordBuilder()
+        var records: [(event: UnsafeRawBufferPointer, seq: UInt64, time: Int64)] = []
         var scratch = buffers.take(atLeast: 0)
         defer { buffers.give(scratch) }
         var cov = 0
@@ -104,8 +105,17 @@ struct SegmentVerifyJob: @unchecked Sendable {
                     try scratch.withUnsafeMutableBytes { whole in
                         let c = UnsafeMutableRawBufferPointer(rebasing: whole[0..<u])
                         try LZ4.decompress(payload, into: c)
-                        try BlockContent.forEachRecord(UnsafeRawBufferPointer(c), header: h) { seq, time, event in
-                            let leaf = builder.leaf(event: event, seq: seq, time: time)
+                        // The block's records first, then their leaves two by two (SHA256.digest2
+                        // interleaves a pair), then every record's checks in order. Records before a
+                        // decoding error are still checked, as when each was checked as it was read.
+                        records.removeAll(keepingCapacity: true)
+                        var decodeError: (any Error)?
+                        do {
+                            try BlockContent.forEachRecord(UnsafeRawBufferPointer(c), header: h) { seq, time, event in
+                                records.append((event, seq, time))
+                            }
+                        } catch { decodeError = error }
+                        func check(_ seq: UInt64, _ time: Int64, _ leaf: Digest) {
                             if chainKnown { chain = LedgerHash.chain(chain, leaf) }
                             if frontierValid {
                                 frontier.append(leaf)
@@ -126,6 +136,19 @@ struct SegmentVerifyJob: @unchecked Sendable {
                                 if let b = epochBad.last, b.last + 1 == seq { epochBad[epochBad.count - 1].last = seq } else { epochBad.append((seq, seq, offset)) }
                             }
                         }
+                        var i = 0
+                        while i + 1 < records.count {
+                            let (a, b) = (records[i], records[i + 1])
+                            let (l0, l1) = builder.leafPair(a.event, seq: a.seq, time: a.time, b.event, seq: b.seq, time: b.time)
+                            check(a.seq, a.time, l0)
+                            check(b.seq, b.time, l1)
+                            i += 2
+                        }
+                        if i < records.count {
+                            let a = records[i]
+                            check(a.seq, a.time, builder.leaf(event: a.event, seq: a.seq, time: a.time))
+                        }
+                        if let decodeError { throw decodeError }
                     }
                     if blockChainKnown && chain != h.endChain {
                         r.problems.append(.init(kind: "chain-mismatch", seq: h.firstSeq, lastSeq: h.lastSeq, file: file, offset: offset,

@@ -34,4 +34,11 @@ int tally_is_canonical_event(const uint8_t *p, size_t n, int max_depth);
 /// capacity is too small or n exceeds LZ4's input limit. Any LZ4 block decoder reads the result.
 size_t tally_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t capacity);
 
+/// SHA-256(a0 ‖ b0 ‖ c0) into out0 and SHA-256(a1 ‖ b1 ‖ c1) into out1, the two interleaved on the
+/// SHA extensions when the CPU has them (sha256_x2.c), else one after the other.
+void tally_sha256_parts3_x2(const void *a0, size_t na0, const void *b0, size_t nb0, const void *c0, size_t nc0, uint8_t out0[32],
+                            const void *a1, size_t na1, const void *b1, size_t nb1, const void *c1, size_t nc1, uint8_t out1[32]);
+/// 1 when tally_sha256_parts3_x2 interleaves on the SHA extensions.
+int tally_sha256_x2_available(void);
+
 #endif
