@@ -96,36 +96,67 @@ TGT static inline void block1(__m128i *a0, __m128i *c0, const uint8_t *p0) {
 }
 
 // A message of up to three parts (a ‖ b ‖ c), read block by block: blocks wholly inside b are
-// read in place, the others are assembled with the padding (FIPS 180-4 §5.1.1) in `tmp`.
+// read in place; the blocks after them (the rest of b, c and the padding of FIPS 180-4 §5.1.1) are
+// assembled once, up front, when they fit in `tail`; any other block is assembled when it is read.
 typedef struct {
-    const uint8_t *a, *b, *c; size_t na, nb, nc, total, pos, blocks, done;
+    const uint8_t *a, *b, *c;
+    size_t na, nb, nc, total, blocks, done;
+    size_t first_in_place, end_in_place;  // blocks [first, end) lie wholly inside b
+    int tail_ready;                       // blocks from end_in_place on are in `tail`
     uint8_t tmp[64];
+    uint8_t tail[192];
 } cursor;
-static inline void cursor_init(cursor *k, const void *a, size_t na, const void *b, size_t nb, const void *c, size_t nc) {
-    k->a = (const uint8_t *)a; k->b = (const uint8_t *)b; k->c = (const uint8_t *)c; k->na = na; k->nb = nb; k->nc = nc;
-    k->total = na + nb + nc; k->pos = 0; k->done = 0;
-    k->blocks = (k->total + 9 + 63) / 64;
-}
-static inline const uint8_t *cursor_next(cursor *k) {
-    size_t s = k->pos; k->pos += 64; k->done++;
-    if (s >= k->na && s + 64 <= k->na + k->nb) return k->b + (s - k->na);
-    // assemble bytes [s, s+64) of a ‖ b ‖ c ‖ 0x80 ‖ 0... ‖ bitlen
-    uint8_t *t = k->tmp; size_t o = 0, e = s + 64;
-    size_t lo, hi;
-    lo = s; hi = e < k->na ? e : k->na; if (lo < hi) { memcpy(t, k->a + lo, hi - lo); o += hi - lo; }
-    lo = s > k->na ? s : k->na; hi = e < k->na + k->nb ? e : k->na + k->nb; if (lo < hi) { memcpy(t + o, k->b + (lo - k->na), hi - lo); o += hi - lo; }
-    size_t ab = k->na + k->nb;
-    lo = s > ab ? s : ab; hi = e < k->total ? e : k->total; if (lo < hi) { memcpy(t + o, k->c + (lo - ab), hi - lo); o += hi - lo; }
+
+/// Bytes [s, s + 64) of a ‖ b ‖ c ‖ 0x80 ‖ 0... ‖ 64-bit big-endian bit length, into t.
+__attribute__((noinline)) static void assemble(  // the rare path, kept out of the round loop
+    const cursor *k, size_t s, uint8_t *t) {
+    size_t o = 0, e = s + 64, lo, hi, ab = k->na + k->nb;
+    lo = s; hi = e < k->na ? e : k->na;
+    if (lo < hi) { memcpy(t, k->a + lo, hi - lo); o += hi - lo; }
+    lo = s > k->na ? s : k->na; hi = e < ab ? e : ab;
+    if (lo < hi) { memcpy(t + o, k->b + (lo - k->na), hi - lo); o += hi - lo; }
+    lo = s > ab ? s : ab; hi = e < k->total ? e : k->total;
+    if (lo < hi) { memcpy(t + o, k->c + (lo - ab), hi - lo); o += hi - lo; }
     if (o < 64) {
-        size_t at = s + o;  // first position past the message within this block
         memset(t + o, 0, 64 - o);
-        if (at == k->total) t[o] = 0x80;
-        if (k->done == k->blocks) {
+        if (s + o == k->total) t[o] = 0x80;
+        if (s + 64 == k->blocks * 64) {
             uint64_t bits = (uint64_t)k->total * 8;
             for (int i = 0; i < 8; i++) t[63 - i] = (uint8_t)(bits >> (8 * i));
         }
     }
-    return t;
+}
+
+static inline void cursor_init(cursor *k, const void *a, size_t na, const void *b, size_t nb, const void *c, size_t nc) {
+    k->a = (const uint8_t *)a; k->b = (const uint8_t *)b; k->c = (const uint8_t *)c;
+    k->na = na; k->nb = nb; k->nc = nc;
+    k->total = na + nb + nc; k->done = 0;
+    k->blocks = (k->total + 9 + 63) / 64;
+    k->first_in_place = (na + 63) / 64;
+    k->end_in_place = (na + nb) / 64;
+    if (k->end_in_place < k->first_in_place) k->end_in_place = k->first_in_place;
+    // From end_in_place * 64 (never inside a) on: the rest of b, c, then the padding.
+    size_t start = k->end_in_place * 64, count = (k->blocks - k->end_in_place) * 64;
+    k->tail_ready = start <= k->total && count <= sizeof k->tail;  // it holds the message's end
+    if (k->tail_ready) {
+        uint8_t *t = k->tail;
+        size_t ab = na + nb, o = 0;
+        if (start < ab) { memcpy(t, k->b + (start - na), ab - start); o = ab - start; }
+        if (nc) { size_t from = start > ab ? start - ab : 0; memcpy(t + o, k->c + from, nc - from); o += nc - from; }
+        memset(t + o, 0, count - o);
+        t[o] = 0x80;
+        uint64_t bits = (uint64_t)k->total * 8;
+        for (int i = 0; i < 8; i++) t[count - 1 - i] = (uint8_t)(bits >> (8 * i));
+    }
+}
+
+// Inlined: a call here, between the rounds, makes the compiler spill the message words of both lanes.
+__attribute__((always_inline)) static inline const uint8_t *cursor_next(cursor *k) {
+    size_t i = k->done++;
+    if (i >= k->first_in_place && i < k->end_in_place) return k->b + (i * 64 - k->na);
+    if (i >= k->end_in_place && k->tail_ready) return k->tail + (i - k->end_in_place) * 64;
+    assemble(k, i * 64, k->tmp);
+    return k->tmp;
 }
 static const uint32_t IV[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 static inline void put_digest(__m128i abef, __m128i cdgh, uint8_t out[32]) {
