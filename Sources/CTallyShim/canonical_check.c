@@ -3,13 +3,17 @@
 // the input"; 0 only means "take the full canonicaliser" (which rebuilds or rejects with a precise error).
 //
 // Two passes over the input: a vector pass rejects any backslash, control byte (< 0x20) or non-ASCII
-// byte anywhere (such inputs always take the full path), so strings are then plain quote-to-quote runs
-// and the structural pass finds each closing quote sixteen bytes at a time.
+// byte anywhere (such inputs always take the full path), so strings are then plain quote-to-quote runs.
+// For lines up to 4 KiB the same pass records where the quotes are (one bit per byte), and the
+// structural pass jumps from an opening quote to the next set bit; longer lines find each closing
+// quote sixteen bytes at a time.
 #include "CTallyShim.h"
 #include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+
+enum { QUOTE_MAP_BYTES = 4096 };
 
 typedef struct {
     const uint8_t *p;
@@ -18,9 +22,37 @@ typedef struct {
     int depth;
     int max_depth;
     int saw_type;
+    const uint64_t *quotes;  // bit i of word i / 64: p[i] is a quote (NULL: scan for quotes)
 } scan_t;
 
 static int value(scan_t *s);
+
+/// No backslash, control byte or non-ASCII byte anywhere in p[0..n) (n <= QUOTE_MAP_BYTES), and
+/// where the quotes are: quotes[w] bit b set when p[64 * w + b] is '"'.
+static int plain_ascii_quotes(const uint8_t *p, size_t n, uint64_t *quotes) {
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i space = _mm_set1_epi8(0x20), backslash = _mm_set1_epi8('\\'), quote = _mm_set1_epi8('"');
+    __m128i bad = _mm_setzero_si128();
+    for (; i + 64 <= n; i += 64) {
+        uint64_t word = 0;
+        for (int k = 0; k < 4; k++) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(p + i + 16 * k));
+            bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmplt_epi8(x, space), _mm_cmpeq_epi8(x, backslash)));
+            word |= (uint64_t)(uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) << (16 * k);
+        }
+        quotes[i / 64] = word;
+    }
+    if (_mm_movemask_epi8(bad) != 0) return 0;
+#endif
+    if (i < n) memset(quotes + i / 64, 0, ((n - 1) / 64 - i / 64 + 1) * sizeof *quotes);
+    for (; i < n; i++) {
+        uint8_t b = p[i];
+        if (b < 0x20 || b >= 0x80 || b == '\\') return 0;
+        quotes[i / 64] |= (uint64_t)(b == '"') << (i % 64);
+    }
+    return 1;
+}
 
 /// No backslash, control byte or non-ASCII byte anywhere in p[0..n).
 static int plain_ascii(const uint8_t *p, size_t n) {
@@ -46,6 +78,18 @@ static int plain_ascii(const uint8_t *p, size_t n) {
 static inline int string(scan_t *s) {
     const uint8_t *p = s->p;
     size_t n = s->n, i = s->i + 1;
+    if (s->quotes) {
+        if (i >= n) return 0;
+        size_t w = i / 64;
+        uint64_t m = s->quotes[w] >> (i % 64) << (i % 64);  // quotes at i and after, in this word
+        size_t last = (n - 1) / 64;
+        while (m == 0) {
+            if (++w > last) return 0;
+            m = s->quotes[w];
+        }
+        s->i = w * 64 + (size_t)__builtin_ctzll(m) + 1;
+        return 1;
+    }
 #if defined(__SSE2__)
     const __m128i quote = _mm_set1_epi8('"');
     for (; i + 16 <= n; i += 16) {
@@ -186,7 +230,14 @@ static int value(scan_t *s) {
 }
 
 int tally_is_canonical_event(const uint8_t *p, size_t n, int max_depth) {
-    if (n < 2 || p[0] != '{' || !plain_ascii(p, n)) return 0;
-    scan_t s = {p, n, 0, 0, max_depth, 0};
+    if (n < 2 || p[0] != '{') return 0;
+    uint64_t quotes[QUOTE_MAP_BYTES / 64];
+    scan_t s = {p, n, 0, 0, max_depth, 0, NULL};
+    if (n <= QUOTE_MAP_BYTES) {
+        if (!plain_ascii_quotes(p, n, quotes)) return 0;
+        s.quotes = quotes;
+    } else if (!plain_ascii(p, n)) {
+        return 0;
+    }
     return object(&s, 1) && s.i == n && s.saw_type;
 }

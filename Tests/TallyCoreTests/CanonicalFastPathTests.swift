@@ -100,6 +100,28 @@ import Testing
         }
     }
 
+    /// Lines up to 4 KiB use a quote bitmap built in the vector pass (64 bytes per word), longer
+    /// ones scan for quotes: events whose quotes fall on every position around the word edges, and
+    /// lines on both sides of the 4 KiB threshold, with a bad byte or a missing closing quote.
+    @Test func quoteMapAroundWordEdgesAndTheLongLineThreshold() {
+        let frame = #"{"pad":"","type":"t"}"#.utf8.count
+        for n in Array(frame...200) + Array(4080...4110) {
+            let pad = String(repeating: "p", count: n - frame)
+            let event = #"{"pad":"\#(pad)","type":"t"}"#
+            #expect(event.utf8.count == n)
+            #expect(fast(event), "length \(n)")
+            #expect(!fast(String(event.dropLast(2)) + "}"), "closing quote of type dropped, length \(n)")
+            #expect(!fast(#"{"pad":"\#(pad)","type":"t"#), "unterminated, length \(n - 2)")
+            for position in Set([8, 8 + pad.count / 2, 8 + max(pad.count - 1, 0)]) where position < 8 + pad.count {
+                var bytes = Array(event.utf8)
+                bytes[position] = 0x5C
+                #expect(!bytes.withUnsafeBufferPointer { CanonicalEventCheck.isCanonicalEvent($0) }, "backslash at \(position) of \(n)")
+                bytes[position] = 0x22  // a quote ends the string early: the rest is not JSON
+                #expect(!bytes.withUnsafeBufferPointer { CanonicalEventCheck.isCanonicalEvent($0) }, "quote at \(position) of \(n)")
+            }
+        }
+    }
+
     @Test func knownCases() {
         #expect(fast(#"{"a":[1,-2,0.5,1.25,"x",true,false,null,{}],"type":"t"}"#))
         #expect(fast(#"{"type":"t","z":{"b":{"c":[]}}}"#))
