@@ -57,8 +57,8 @@ extension GatewayHandler {
                          body: [UInt8]?, upstreamCredential: UpstreamCredential, ident: IdentifiedOperation?) -> UpstreamRequest {
         var up = TallyAWS.HTTPRequestHead(method: head.method, path: head.path,
                                  query: auth.isPresigned ? Self.stripPresign(head.query) : head.query, headers: [])
-        let upstreamURL = configuration.upstream.baseURL(service: auth.service, region: auth.region)
-        up.headers.append((name: "Host", value: upstreamAuthority(upstreamURL)))
+        let upstream = fixedUpstream ?? UpstreamTarget(configuration.upstream.baseURL(service: auth.service, region: auth.region))
+        up.headers.append((name: "Host", value: upstream.authority))
         let declaredLength = request.headerFields[.contentLength].flatMap { Int64($0) }
         var decode = false
         var reencode = false
@@ -127,7 +127,7 @@ extension GatewayHandler {
         var headers = HTTPHeaders()
         headers.reserveCapacity(up.headers.count)
         for (name, value) in up.headers { headers.add(name: name, value: value) }
-        return UpstreamRequest(url: upstreamBaseURL(upstreamURL) + up.target, origin: UpstreamOrigin(upstreamURL), target: up.target,
+        return UpstreamRequest(url: upstream.baseURL + up.target, origin: upstream.origin, target: up.target,
                                method: HTTPMethod(rawValue: up.method),
                                headers: headers, decode: decode, length: length, declaredLength: declaredLength,
                                reencode: reencode, trailerChecksum: trailerChecksum)

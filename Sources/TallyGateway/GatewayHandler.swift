@@ -29,6 +29,8 @@ final class GatewayHandler: Sendable {
     let upstreamPool: UpstreamPool?
     let metrics: GatewayMetrics
     let logger: Logger
+    /// A fixed upstream's Host, base URL and pool key, computed once (nil for `aws`: per service and region).
+    let fixedUpstream: UpstreamTarget?
 
     init(configuration: GatewayConfiguration, store: CredentialStore, identifier: OperationIdentifier, mapping: APIMapping,
          recorder: CallRecorder, identity: UpstreamIdentity, client: HTTPClient, upstreamPool: UpstreamPool? = nil,
@@ -45,6 +47,7 @@ final class GatewayHandler: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.plainRecords = PlainCallRecordQueues(recorder: recorder, background: background, logger: logger)
+        if case .fixed(let url) = configuration.upstream { fixedUpstream = UpstreamTarget(url) } else { fixedUpstream = nil }
     }
 
     /// A refusal decided before forwarding.

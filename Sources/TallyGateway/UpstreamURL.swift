@@ -13,6 +13,22 @@ func upstreamAuthority(_ url: URL) -> String {
 /// `scheme://authority` without a trailing slash.
 func upstreamBaseURL(_ url: URL) -> String { "\(url.scheme?.lowercased() ?? "http")://\(upstreamAuthority(url))" }
 
+/// An upstream base URL's parts as forwarding uses them (Host header, URL prefix, pool key), read from the `URL` once:
+/// Foundation's `URL` accessors cost about a microsecond per call on the hot path.
+struct UpstreamTarget: Sendable {
+    /// The Host header value (``upstreamAuthority(_:)``).
+    let authority: String
+    /// `scheme://authority` (``upstreamBaseURL(_:)``).
+    let baseURL: String
+    let origin: UpstreamOrigin
+
+    init(_ url: URL) {
+        authority = upstreamAuthority(url)
+        baseURL = upstreamBaseURL(url)
+        origin = UpstreamOrigin(url)
+    }
+}
+
 /// application/x-www-form-urlencoded value encoding (RFC 3986 unreserved kept).
 func formEncode(_ s: String) -> String {
     var out = ""
