@@ -4,7 +4,10 @@ import Synchronization
 import TallyCore
 
 /// The gateway's view of issued credentials: the registry file, cached in memory and reloaded
-/// when the file changes (one stat per lookup), checked against the ledger.
+/// when the file changes, checked against the ledger. A lookup stats the registry only when an inotify watch on its
+/// folder reports an event since the last check (``RegistryWatch``: one non-blocking `read(2)` instead of a `stat(2)`
+/// per lookup; the kernel queues the event within the writing system call, so a change is still seen by the next
+/// lookup), at least once a second anyway, and on every lookup when the watch is unavailable.
 ///
 /// Review finding 12: the registry's entries are authenticated (``RegistryMAC``); every entry whose issuance is
 /// recorded must agree with its `credential.issued` in the ledger (principal, issue time, expiry, role); and every
@@ -16,11 +19,26 @@ public final class CredentialStore: Sendable {
     private let mac: RegistryMAC
     private let logger: Logger?
     private let state: Mutex<State>
+    /// Whether the registry must be stat'ed: held across the check and the reload, so a lookup never skips the
+    /// stat while another one is still loading a change it drained.
+    private let check: Mutex<RegistryCheck>
+
+    private struct RegistryCheck {
+        var watch: RegistryWatch?
+        /// A change was reported (or a check failed) and no check has completed since.
+        var pending = true
+        var lastStat: Double = 0
+        /// How many times the registry was stat'ed (for tests).
+        var stats = 0
+    }
+
+    /// The longest a lookup relies on the watch alone: a registry change the watch cannot see (another host's
+    /// write on a network file system, a replaced mount) is still picked up within this many seconds.
+    static let maxUncheckedInterval = 1.0
 
     private struct State {
         var entries: [String: (IssuedCredential, String)] = [:]
         var stamp: RegistryStamp?
-        var lastCheck: Double = 0
         /// Why the last reload failed (the registry changed but could not be read or trusted): every key is refused
         /// until a reload succeeds, so a revocation written just before the failure is never missed (finding 10).
         var failure: String?
@@ -43,6 +61,8 @@ public final class CredentialStore: Sendable {
         mac = RegistryMAC(masterKey: masterKey)
         self.logger = logger
         state = Mutex(State(ledger: ledger, revoked: ledger.revoked))
+        // Watching starts before the first read: a change made in between is reported.
+        check = Mutex(RegistryCheck(watch: RegistryWatch(folder: paths.directory)))
         // A registry that cannot be read or trusted at start refuses every key (503) until it is fixed; the gateway
         // still starts, and serves again once the file reads and checks (no restart needed).
         do { try reload(force: true) } catch { fail("\(error)") }
@@ -50,7 +70,7 @@ public final class CredentialStore: Sendable {
 
     /// The credential and its derived secret, or why the key is refused.
     public func lookup(_ accessKeyId: String, now: Date) -> Result<(credential: IssuedCredential, secret: String), CredentialRejection> {
-        // One stat(2) per lookup: issuance and revocation take effect on the next request.
+        // Issuance and revocation take effect on the next request (see the type's documentation).
         do { try reload(force: false, now: now.timeIntervalSince1970) } catch {
             fail("\(error)")
         }
@@ -66,6 +86,11 @@ public final class CredentialStore: Sendable {
         }
         if let rejection = credential.rejection(at: now) { return .failure(rejection) }
         return .success((credential, secret))
+    }
+
+    /// How many times lookups (and the first load) have stat'ed the registry, and whether the folder watch works.
+    var registryChecks: (stats: Int, watching: Bool) {
+        check.withLock { ($0.stats, $0.watch?.isWatching ?? false) }
     }
 
     /// A credential by id (valid or not), for event context.
@@ -100,11 +125,25 @@ public final class CredentialStore: Sendable {
         }
     }
 
+    /// Reloads the registry if it changed. The stat is skipped when the watch works, reported nothing since the last
+    /// completed check, and that check is less than ``maxUncheckedInterval`` old (and `force` is false).
     private func reload(force: Bool, now: Double = Date().timeIntervalSince1970) throws {
+        try check.withLock { c in
+            if c.watch?.changed() ?? true { c.pending = true }
+            guard force || c.pending || now - c.lastStat >= Self.maxUncheckedInterval || now < c.lastStat else { return }
+            c.pending = true  // until this check completes: a failed one is retried by the next lookup
+            c.lastStat = now
+            c.stats += 1
+            try reloadIfChanged(force: force)
+            c.pending = false
+        }
+    }
+
+    /// Stats the registry and reloads it when it changed (or when `force`).
+    private func reloadIfChanged(force: Bool) throws {
         let stamp = registry.stamp()
         let unchanged = state.withLock { s -> Bool in
-            s.lastCheck = now
-            return !force && s.stamp == stamp
+            !force && s.stamp == stamp
         }
         if unchanged { return }
         let (all, legacy) = try registry.loadAuthenticated(mac: mac)
