@@ -46,8 +46,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts were passed on outside a read (replayed after a plain call): the responder's channel sees them only
     /// with a read-complete.
     private var readCompleteOwed = false
-    /// A read asked for while a plain call was in flight (held back: requests pipelined behind a call wait in the
-    /// socket, not in memory).
+    /// A read asked for while a plain call was in flight and parts were already pending (held back: further requests
+    /// pipelined behind a call wait in the socket, not in memory).
     private var readHeld = false
     private var lastActivity = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
@@ -128,8 +128,12 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(part))
     }
 
+    /// While a plain call is in flight, reading goes on until a pipelined part arrives: a client that waits for the
+    /// answer sends nothing meanwhile, and holding and resuming reads costs two `epoll_ctl` per call. Once a part is
+    /// pending, reads are held until the call ends, so what waits in memory is at most what one read cycle brings
+    /// (`maxMessagesPerRead` reads of at most the receive buffer: 4 × 64 KiB with NIO's defaults).
     func read(context: ChannelHandlerContext) {
-        if case .calling = state { readHeld = true } else { context.read() }
+        if case .calling = state, !pending.isEmpty { readHeld = true } else { context.read() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
