@@ -21,7 +21,10 @@ struct CallContext: Sendable {
 
     /// The members every call event carries.
     func common(type: String) -> [String: JSONValue] {
-        var e: [String: JSONValue] = ["type": .string(type), "callId": .string(callId)]
+        // Room for the largest event's members (call.requested has up to 19): no rehashing while it is built.
+        var e: [String: JSONValue] = Dictionary(minimumCapacity: 24)
+        e["type"] = .string(type)
+        e["callId"] = .string(callId)
         if let credential {
             e["session"] = .string(credential.sessionId)
             e["principal"] = .string(credential.principal)
