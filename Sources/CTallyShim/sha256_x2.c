@@ -185,6 +185,32 @@ TGT static void x2(const void *a0, size_t na0, const void *b0, size_t nb0, const
     put_digest(x1, y1, out1);
 }
 
+/// The two blocks of SHA-256(prefix ‖ left ‖ right) for 32-byte left and right (65 bytes, padded).
+static inline void pair_blocks(uint8_t m[128], uint8_t prefix, const uint8_t left[32], const uint8_t right[32]) {
+    m[0] = prefix;
+    memcpy(m + 1, left, 32);
+    memcpy(m + 33, right, 32);
+    m[65] = 0x80;
+    memset(m + 66, 0, 60);
+    m[126] = (uint8_t)((65 * 8) >> 8);
+    m[127] = (uint8_t)(65 * 8);
+}
+
+/// SHA-256(prefix ‖ left ‖ right) of two pairs at once.
+TGT static void pair_x2(uint8_t p0, const uint8_t l0[32], const uint8_t r0[32], uint8_t out0[32],
+                        uint8_t p1, const uint8_t l1[32], const uint8_t r1[32], uint8_t out1[32]) {
+    uint8_t m0[128], m1[128];
+    pair_blocks(m0, p0, l0, r0);
+    pair_blocks(m1, p1, l1, r1);
+    __m128i x0, y0, x1, y1;
+    to_lanes(IV, &x0, &y0);
+    to_lanes(IV, &x1, &y1);
+    blocks2(&x0, &y0, m0, &x1, &y1, m1);
+    blocks2(&x0, &y0, m0 + 64, &x1, &y1, m1 + 64);
+    put_digest(x0, y0, out0);
+    put_digest(x1, y1, out1);
+}
+
 /// 1 when the CPU has the SHA extensions, SSSE3 and SSE4.1 (CPUID leaf 1 ECX bits 9 and 19, leaf 7
 /// EBX bit 29). Asked once: CPUID traps to the hypervisor in a VM.
 static int detect(void) {
@@ -211,9 +237,25 @@ void tally_sha256_parts3_x2(const void *a0, size_t na0, const void *b0, size_t n
     }
 }
 
+void tally_sha256_pair_x2(uint8_t p0, const uint8_t l0[32], const uint8_t r0[32], uint8_t out0[32],
+                          uint8_t p1, const uint8_t l1[32], const uint8_t r1[32], uint8_t out1[32]) {
+    if (tally_sha256_x2_available()) {
+        pair_x2(p0, l0, r0, out0, p1, l1, r1, out1);
+    } else {
+        tally_sha256_pair(p0, l0, r0, out0);
+        tally_sha256_pair(p1, l1, r1, out1);
+    }
+}
+
 #else
 
 int tally_sha256_x2_available(void) { return 0; }
+
+void tally_sha256_pair_x2(uint8_t p0, const uint8_t l0[32], const uint8_t r0[32], uint8_t out0[32],
+                          uint8_t p1, const uint8_t l1[32], const uint8_t r1[32], uint8_t out1[32]) {
+    tally_sha256_pair(p0, l0, r0, out0);
+    tally_sha256_pair(p1, l1, r1, out1);
+}
 
 void tally_sha256_parts3_x2(const void *a0, size_t na0, const void *b0, size_t nb0, const void *c0, size_t nc0, uint8_t out0[32],
                             const void *a1, size_t na1, const void *b1, size_t nb1, const void *c1, size_t nc1, uint8_t out1[32]) {

@@ -52,6 +52,16 @@ extension SHA256 {
                                out1.assumingMemoryBound(to: UInt8.self))
     }
 
+    /// `digestPair` of two pairs at once (interleaved like `digest2`).
+    @inline(__always)
+    public static func digestPair2(prefix p0: UInt8, _ l0: UnsafeRawPointer, _ r0: UnsafeRawPointer, into out0: UnsafeMutableRawPointer,
+                                   prefix p1: UInt8, _ l1: UnsafeRawPointer, _ r1: UnsafeRawPointer, into out1: UnsafeMutableRawPointer) {
+        tally_sha256_pair_x2(p0, l0.assumingMemoryBound(to: UInt8.self), r0.assumingMemoryBound(to: UInt8.self),
+                             out0.assumingMemoryBound(to: UInt8.self),
+                             p1, l1.assumingMemoryBound(to: UInt8.self), r1.assumingMemoryBound(to: UInt8.self),
+                             out1.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// True when `digest2` interleaves two messages on the SHA extensions (false: one after the other).
     public static var interleavesTwoMessages: Bool { tally_sha256_x2_available() != 0 }
 

@@ -40,6 +40,22 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
         return d
     }
 
+    /// `combine` of two triples at once (`SHA256.digestPair2`).
+    @inline(__always)
+    static func combine2(_ p0: UInt8, _ a0: Digest, _ b0: Digest, _ p1: UInt8, _ a1: Digest, _ b1: Digest) -> (Digest, Digest) {
+        var d0 = Digest(), d1 = Digest()
+        var buf: (Digest, Digest, Digest, Digest) = (a0, b0, a1, b1)  // contiguous 32-byte values
+        Swift.withUnsafeBytes(of: &buf) { v in
+            Swift.withUnsafeMutableBytes(of: &d0) { o0 in
+                Swift.withUnsafeMutableBytes(of: &d1) { o1 in
+                    SHA256.digestPair2(prefix: p0, v.baseAddress!, v.baseAddress! + 32, into: o0.baseAddress!,
+                                       prefix: p1, v.baseAddress! + 64, v.baseAddress! + 96, into: o1.baseAddress!)
+                }
+            }
+        }
+        return (d0, d1)
+    }
+
     /// SHA-256(0x00 ‖ record): an RFC 6962 leaf.
     @inline(__always)
     static func leaf(_ record: UnsafeRawBufferPointer) -> Digest {

@@ -135,9 +135,7 @@ final class LedgerWriter {
             plan[b].startChain = chain
             plan[b].startFrontier = frontier
             for i in plan[b].first..<plan[b].end {
-                let leaf = leaves[i]
-                chain = LedgerHash.chain(chain, leaf)
-                frontier.append(leaf)
+                frontier.append(leaves[i], chain: &chain)
                 if every > 0 && frontier.size - lastQueued >= every {
                     pending.append((frontier.size, frontier.root, epoch))
                     lastQueued = frontier.size

@@ -25,6 +25,25 @@ public struct MerkleFrontier: Sendable, Equatable {
         size += 1
     }
 
+    /// `append(leaf)` and `chain = LedgerHash.chain(chain, leaf)` in one: when the append merges,
+    /// the chain link and the first merge are hashed together (`SHA256.digestPair2`).
+    public mutating func append(_ leaf: Digest, chain: inout Digest) {
+        guard size & 1 == 1 else {
+            chain = LedgerHash.chain(chain, leaf)
+            append(leaf)
+            return
+        }
+        var h: Digest
+        (chain, h) = Digest.combine2(0x02, chain, leaf, 0x01, hashes.removeLast(), leaf)
+        var s = size >> 1
+        while s & 1 == 1 {
+            h = LedgerHash.node(hashes.removeLast(), h)
+            s >>= 1
+        }
+        hashes.append(h)
+        size += 1
+    }
+
     /// The tree head for the current size.
     public var root: Digest {
         guard var r = hashes.last else { return LedgerHash.emptyRoot }

@@ -116,9 +116,14 @@ struct SegmentVerifyJob: @unchecked Sendable {
                             }
                         } catch { decodeError = error }
                         func check(_ seq: UInt64, _ time: Int64, _ leaf: Digest) {
-                            if chainKnown { chain = LedgerHash.chain(chain, leaf) }
-                            if frontierValid {
+                            if chainKnown && frontierValid {
+                                frontier.append(leaf, chain: &chain)
+                            } else if chainKnown {
+                                chain = LedgerHash.chain(chain, leaf)
+                            } else if frontierValid {
                                 frontier.append(leaf)
+                            }
+                            if frontierValid {
                                 while nextTarget < sortedTargets.count && sortedTargets[nextTarget] < frontier.size { nextTarget += 1 }
                                 if nextTarget < sortedTargets.count && sortedTargets[nextTarget] == frontier.size { r.roots[frontier.size] = frontier.root }
                             }

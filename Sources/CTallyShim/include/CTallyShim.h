@@ -38,7 +38,10 @@ size_t tally_lz4_compress(const uint8_t *src, size_t n, uint8_t *dst, size_t cap
 /// SHA extensions when the CPU has them (sha256_x2.c), else one after the other.
 void tally_sha256_parts3_x2(const void *a0, size_t na0, const void *b0, size_t nb0, const void *c0, size_t nc0, uint8_t out0[32],
                             const void *a1, size_t na1, const void *b1, size_t nb1, const void *c1, size_t nc1, uint8_t out1[32]);
-/// 1 when tally_sha256_parts3_x2 interleaves on the SHA extensions.
+/// tally_sha256_pair of two pairs at once (interleaved like tally_sha256_parts3_x2).
+void tally_sha256_pair_x2(uint8_t p0, const uint8_t l0[32], const uint8_t r0[32], uint8_t out0[32],
+                          uint8_t p1, const uint8_t l1[32], const uint8_t r1[32], uint8_t out1[32]);
+/// 1 when tally_sha256_parts3_x2 and tally_sha256_pair_x2 interleave on the SHA extensions.
 int tally_sha256_x2_available(void);
 
 #endif
