@@ -75,7 +75,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         // Graceful shutdown waits for the call (and its call.completed), even when its agent has gone.
         gateway.background.enter()
         gateway.metrics.inFlight(1)
-        records.add(context.requestedEvent(), for: self)
+        records.addRequested(context, for: self)
     }
 
     /// `call.requested` is durable (or could not be committed).
@@ -282,7 +282,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
                                         upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
                                         upstreamLatency: upstreamLatency, bytesIn: body?.count ?? 0, bytesOut: bytesOut,
                                         masked: masked)
-        records.addCompleted(context.completedEvent(completion))
+        records.addCompleted(context, completion)
         let logger = gateway.logger
         gateway.metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
                                    bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))

@@ -21,11 +21,15 @@ final class PlainCallRecords: @unchecked Sendable {
     /// The longest a `call.completed` waits for a `call.requested` to share its commit.
     static let completedDelay: TimeAmount = .milliseconds(5)
 
+    /// A queued record: its call (for `call.requested`) and where its canonical text is in `batch.bytes`.
     private enum Entry {
-        case requested(PlainCall, JSONValue)
-        case completed(JSONValue)
+        case requested(PlainCall, Range<Int>)
+        case completed(Range<Int>)
     }
     private var batch = EventBatch()
+    /// The event being written (canonical text, see CallEvents+Canonical.swift) before it goes into `batch`.
+    private var scratch: [UInt8] = []
+    private var canonicalizer = JSONCanonicalizer()
     private var entries: [Entry] = []
     private var requested = 0
     private var flushQueued = false
@@ -38,15 +42,16 @@ final class PlainCallRecords: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Queues `call`'s `call.requested`; `call.recorded` runs on the loop once it is durable (or failed).
-    func add(_ event: JSONValue, for call: PlainCall) {
+    /// Queues `call`'s `call.requested` (of `context`); `call.recorded` runs on the loop once it is durable (or failed).
+    func addRequested(_ context: CallContext, for call: PlainCall) {
+        let range: Range<Int>
         do {
-            try batch.append(event)
+            range = try append { context.appendRequestedEvent(to: &$0) }
         } catch {
             eventLoop.execute { call.recorded(.failure(error)) }
             return
         }
-        entries.append(.requested(call, event))
+        entries.append(.requested(call, range))
         requested += 1
         if !flushQueued {
             flushQueued = true
@@ -54,20 +59,32 @@ final class PlainCallRecords: @unchecked Sendable {
         }
     }
 
-    /// Queues a `call.completed`: committed with the next group, at the latest after ``completedDelay``.
-    func addCompleted(_ event: JSONValue) {
+    /// Queues the `call.completed` of `context` and `completion`: committed with the next group, at the latest after
+    /// ``completedDelay``.
+    func addCompleted(_ context: CallContext, _ completion: CallCompletion) {
         background.enter()
+        let range: Range<Int>
         do {
-            try batch.append(event)
+            range = try append { context.appendCompletedEvent(completion, to: &$0) }
         } catch {
             logger.error("ledger commit of call.completed failed", metadata: ["error": "\(error)"])
             background.leave()
             return
         }
-        entries.append(.completed(event))
+        entries.append(.completed(range))
         if !flushQueued && completedTimer == nil {
             completedTimer = eventLoop.scheduleTask(in: Self.completedDelay) { self.flush() }
         }
+    }
+
+    /// Writes one event's canonical text and appends it to `batch` (the ledger's canonical check passes it through
+    /// as is); returns where it is in `batch.bytes`. On error nothing is appended.
+    private func append(_ write: (inout [UInt8]) -> Void) throws -> Range<Int> {
+        scratch.removeAll(keepingCapacity: true)
+        write(&scratch)
+        let start = batch.bytes.count
+        try scratch.withUnsafeBufferPointer { try batch.append(jsonText: $0, using: &canonicalizer) }
+        return start..<(batch.bytes.count - 1)  // without the newline that ends each event
     }
 
     private func flush() {
@@ -99,13 +116,22 @@ final class PlainCallRecords: @unchecked Sendable {
             // the acknowledgement runs on this loop after this task).
             for entry in queued { if case .requested(let call, _) = entry { call.prepare() } }
         } catch {
+            // The group was refused (an event over the size limit): each record on its own, so only that one fails.
+            func event(_ range: Range<Int>) -> Result<JSONValue, any Error> {
+                Result { try JSONValue(parsing: Array(group.bytes[range])) }
+            }
             for entry in queued {
                 switch entry {
-                case .requested(let call, let event):
-                    recorder.record(event) { result in eventLoop.execute { call.recorded(result) } }
-                case .completed(let event):
-                    recorder.recordDeferred(event, background: background) { error in
-                        logger.error("ledger commit of call.completed failed", metadata: ["error": "\(error)"])
+                case .requested(let call, let range):
+                    switch event(range) {
+                    case .success(let event): recorder.record(event) { result in eventLoop.execute { call.recorded(result) } }
+                    case .failure(let error): eventLoop.execute { call.recorded(.failure(error)) }
+                    }
+                case .completed(let range):
+                    if case .success(let event) = event(range) {
+                        recorder.recordDeferred(event, background: background) { error in
+                            logger.error("ledger commit of call.completed failed", metadata: ["error": "\(error)"])
+                        }
                     }
                     background.leave()
                 }
