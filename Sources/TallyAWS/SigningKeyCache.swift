@@ -7,15 +7,25 @@ import TallyCore
 /// ``SigV4/sign(_:credentials:region:service:payloadHash:date:keyCache:)``. Keys are valid for one day and
 /// scope, so the cache is simply cleared when full.
 public final class SigningKeyCache: Sendable {
-    private let entries = Mutex<[String: [UInt8]]>([:])
+    private let entries = Mutex<[Key: [UInt8]]>([:])
     private let capacity: Int
+
+    /// The SHA-256 of the secret (never the secret itself) and the scope.
+    private struct Key: Hashable {
+        var d0: UInt64, d1: UInt64, d2: UInt64, d3: UInt64
+        var date: String, region: String, service: String
+    }
 
     /// Creates a cache holding up to `capacity` keys.
     public init(capacity: Int = 4096) { self.capacity = capacity }
 
     /// The signing key for the secret and scope, derived once.
     public func signingKey(secretAccessKey: String, date: String, region: String, service: String) -> [UInt8] {
-        let id = Hex.encode(SHA256.hash(Array(secretAccessKey.utf8))) + "/" + date + "/" + region + "/" + service
+        // A struct key (no hex text or concatenated string to build and hash per lookup).
+        var d: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var secret = secretAccessKey
+        secret.withUTF8 { raw in withUnsafeMutableBytes(of: &d) { SHA256.hash(UnsafeRawBufferPointer(raw), into: $0.baseAddress!) } }
+        let id = Key(d0: d.0, d1: d.1, d2: d.2, d3: d.3, date: date, region: region, service: service)
         if let k = entries.withLock({ $0[id] }) { return k }
         let k = SigV4.signingKey(secretAccessKey: secretAccessKey, date: date, region: region, service: service)
         entries.withLock { e in
