@@ -88,6 +88,27 @@ import Testing
         }
     }
 
+    /// Random inputs built from random bytes and copies of earlier bytes at random distances (some
+    /// beyond the 64 KiB window) and lengths: every block keeps the rules and round-trips.
+    @Test func randomRepeats() throws {
+        var rng = Rng(state: 21)
+        for round in 0..<150 {
+            let size = Int(rng.next() % 300_000)
+            var input: [UInt8] = []
+            input.reserveCapacity(size + 300)
+            while input.count < size {
+                if input.count > 8 && rng.next() % 3 != 0 {
+                    let distance = 1 + Int(rng.next() % UInt64(min(input.count, 100_000)))
+                    let length = Int(rng.next() % 300)
+                    for _ in 0..<length { input.append(input[input.count - distance]) }
+                } else {
+                    for _ in 0..<Int(rng.next() % 40) { input.append(rng.byte() % (round % 2 == 0 ? 4 : 255)) }
+                }
+            }
+            try Self.check(input, "random repeats, round \(round), \(input.count) bytes")
+        }
+    }
+
     /// A full destination works; one too small fails with an error instead of writing past it.
     @Test func destinationCapacity() throws {
         var rng = Rng(state: 9)
