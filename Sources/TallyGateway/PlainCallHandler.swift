@@ -51,6 +51,9 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     private var lastActivity = NIODeadline.now()
     private var idleCheck: Scheduled<Void>?
+    /// The agent's IP address, read and formatted once per connection (`ChannelHandlerContext.remoteAddress` asks the
+    /// kernel, getpeername(2), every time; the channel's own is cached).
+    private(set) lazy var sourceAddress: String? = context?.channel.remoteAddress?.ipAddress
 
     init(gateway: GatewayHandler, idleTimeout: TimeAmount) {
         self.gateway = gateway
@@ -303,7 +306,7 @@ extension GatewayHandler {
         let upstreamCredential = plain.upstreamCredential
         let found = (credential: plain.credential, secret: plain.secret)
         var context = CallContext(callId: Self.newCallId(), method: head.method, path: head.path)
-        if let remote = channelContext.remoteAddress?.ipAddress { context.sourceAddress = remote }
+        context.sourceAddress = handler.sourceAddress
         var proto = Self.guessProtocol(head)
         var ident: IdentifiedOperation?
         context.accessKeyId = parsed.accessKeyId
