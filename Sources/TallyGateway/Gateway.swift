@@ -108,7 +108,7 @@ public struct Gateway: Sendable {
         }
         try await handler.flusher.flush(force: true)
         do {
-            let arn = try await handler.identity.resolveBaseARN()
+            let arn = try await handler.identity.resolveBaseARN(timeout: .seconds(3))
             logger.notice("upstream identity", metadata: ["arn": "\(arn)"])
         } catch {
             logger.warning("could not learn the upstream identity (STS GetCallerIdentity); events record its access key id",

@@ -20,9 +20,11 @@ final class UpstreamIdentity: Sendable {
     var baseARN: String? { baseARNBox.withLock { $0 } }
 
     /// Asks the upstream STS who the gateway's own credential is, for the `upstreamIdentity` of events.
-    func resolveBaseARN(region: String = "us-east-1") async throws -> String {
+    /// At startup `timeout` is short: an unreachable upstream must not hold the listener back (the
+    /// gateway then records the access key id instead).
+    func resolveBaseARN(region: String = "us-east-1", timeout: TimeAmount = .seconds(30)) async throws -> String {
         let body = Array("Action=GetCallerIdentity&Version=2011-06-15".utf8)
-        let text = try await stsCall(body: body, credential: base, region: region)
+        let text = try await stsCall(body: body, credential: base, region: region, timeout: timeout)
         guard let arn = xmlTag("Arn", in: text) else { throw TallyError(.io, "STS GetCallerIdentity answered without an Arn") }
         baseARNBox.withLock { $0 = arn }
         return arn
@@ -112,7 +114,8 @@ final class UpstreamIdentity: Sendable {
     }
 
     /// POSTs a query-protocol STS call signed with `credential`; returns the response text or throws with the AWS error code.
-    private func stsCall(body: [UInt8], credential: UpstreamCredential, region: String) async throws -> String {
+    private func stsCall(body: [UInt8], credential: UpstreamCredential, region: String,
+                         timeout: TimeAmount = .seconds(30)) async throws -> String {
         let url = upstream.baseURL(service: "sts", region: region)
         var head = TallyAWS.HTTPRequestHead(method: "POST", path: "/", query: nil, headers: [
             (name: "Host", value: upstreamAuthority(url)),
@@ -125,7 +128,7 @@ final class UpstreamIdentity: Sendable {
         request.method = .POST
         for (name, value) in head.headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: timeout)
         let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
         guard response.status == .ok else {
             let code = AWSErrorCode.extract(headerErrorType: nil, queryError: nil, body: Array(text.utf8)) ?? "HTTP \(response.status.code)"

@@ -148,3 +148,22 @@ def test_credential_process_shape_works_with_the_aws_cli(gateway, tmp_path):
     assert p.returncode == 0, p.stderr
     sessions = json.loads(gateway.tally("sessions", "list", "--home", str(gateway.home), "--json").stdout)
     assert any(s["principal"] == "via-credential-process" and s["calls"] == 1 for s in sessions)
+
+
+def test_starts_promptly_when_the_upstream_refuses_connections(tmp_path):
+    # At startup the gateway asks STS who its own credential is. With an upstream that refuses
+    # connections, AsyncHTTPClient retries until its 10 s connect timeout; the gateway bounds that
+    # call at 3 s, so it listens within a few seconds and records the access key id instead.
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    refused = s.getsockname()[1]
+    s.close()  # nothing listens there: connections are refused
+    started = time.monotonic()
+    gw = Gateway(tmp_path, f"http://127.0.0.1:{refused}", "AKIAREFUSEDUPSTREAM0", "refused-upstream-secret")
+    try:
+        ready = time.monotonic() - started
+        assert ready < 8, f"gateway took {ready:.1f} s to listen"
+        assert "could not learn the upstream identity" in gw.log.read_text()
+    finally:
+        assert gw.stop(signal.SIGTERM, timeout=30) == 0
