@@ -2,6 +2,7 @@
 // bookkeeping, and CRC-32 folding with carry-less multiplication. Both are checked against the
 // reference paths (libcrypto's one-shot SHA-256, the table CRC-32) by TallyCoreTests.
 #include "CTallyShim.h"
+#include "pair_message.h"
 #include <string.h>
 #include <openssl/sha.h>
 #include <openssl/crypto.h>
@@ -83,15 +84,8 @@ void tally_sha256_parts3(const void *a, size_t na, const void *b, size_t nb, con
 }
 
 void tally_sha256_pair(uint8_t prefix, const uint8_t left[32], const uint8_t right[32], uint8_t out[32]) {
-    // 65 bytes of message + 0x80 + zeros + 64-bit length = exactly two blocks.
     uint8_t m[128];
-    m[0] = prefix;
-    memcpy(m + 1, left, 32);
-    memcpy(m + 33, right, 32);
-    m[65] = 0x80;
-    memset(m + 66, 0, 60);
-    m[126] = (uint8_t)((65 * 8) >> 8);
-    m[127] = (uint8_t)(65 * 8);
+    tally_pair_message(m, prefix, left, right);
     SHA256_CTX ctx;
     init_ctx(&ctx);
     SHA256_Update(&ctx, m, 128);

@@ -7,6 +7,7 @@
 // Intel's description of the SHA extensions; the constants are FIPS 180-4 §4.2.2. Checked against
 // libcrypto's SHA-256 on every length by TallyCoreTests.
 #include "CTallyShim.h"
+#include "pair_message.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -185,23 +186,12 @@ TGT static void x2(const void *a0, size_t na0, const void *b0, size_t nb0, const
     put_digest(x1, y1, out1);
 }
 
-/// The two blocks of SHA-256(prefix ‖ left ‖ right) for 32-byte left and right (65 bytes, padded).
-static inline void pair_blocks(uint8_t m[128], uint8_t prefix, const uint8_t left[32], const uint8_t right[32]) {
-    m[0] = prefix;
-    memcpy(m + 1, left, 32);
-    memcpy(m + 33, right, 32);
-    m[65] = 0x80;
-    memset(m + 66, 0, 60);
-    m[126] = (uint8_t)((65 * 8) >> 8);
-    m[127] = (uint8_t)(65 * 8);
-}
-
 /// SHA-256(prefix ‖ left ‖ right) of two pairs at once.
 TGT static void pair_x2(uint8_t p0, const uint8_t l0[32], const uint8_t r0[32], uint8_t out0[32],
                         uint8_t p1, const uint8_t l1[32], const uint8_t r1[32], uint8_t out1[32]) {
     uint8_t m0[128], m1[128];
-    pair_blocks(m0, p0, l0, r0);
-    pair_blocks(m1, p1, l1, r1);
+    tally_pair_message(m0, p0, l0, r0);
+    tally_pair_message(m1, p1, l1, r1);
     __m128i x0, y0, x1, y1;
     to_lanes(IV, &x0, &y0);
     to_lanes(IV, &x1, &y1);
