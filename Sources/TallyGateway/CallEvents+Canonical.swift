@@ -76,6 +76,7 @@ extension CallContext {
         if let credential { w.member("session", .string(credential.sessionId), &out) }
         if let status = c.status { w.member("status", .int(status), &out) }
         w.member("type", "call.completed", &out)
+        if let n = c.upstreamAttempts { w.member("upstreamAttempts", .int(n), &out) }
         if let u = c.upstreamLatency { w.member("upstreamLatencyMs", .double((u * 1000 * 1000).rounded() / 1000), &out) }
         if let rid = c.upstreamRequestId { w.member("upstreamRequestId", .string(rid), &out) }
         out.append(UInt8(ascii: "}"))

@@ -81,6 +81,7 @@ struct CallContext: Sendable {
         if let code = c.errorCode { e["errorCode"] = .string(code) }
         if let detail = c.detail { e["detail"] = .string(detail) }
         if let rid = c.upstreamRequestId { e["upstreamRequestId"] = .string(rid) }
+        if let n = c.upstreamAttempts { e["upstreamAttempts"] = .int(n) }
         e["latencyMs"] = .double((c.latency * 1000 * 1000).rounded() / 1000)
         if let u = c.upstreamLatency { e["upstreamLatencyMs"] = .double((u * 1000 * 1000).rounded() / 1000) }
         e["bytesIn"] = .int(c.bytesIn)
@@ -105,4 +106,7 @@ struct CallCompletion: Sendable {
     var bytesOut: Int
     /// Names of the response fields the gateway masked (never their values); see ``ResponseMasking``.
     var masked: [String] = []
+    /// How many times the request went upstream when more than once (a reused connection closed before the
+    /// answer and the request was sent again: only one not yet written whole, or a GET or HEAD); nil for once.
+    var upstreamAttempts: Int? = nil
 }

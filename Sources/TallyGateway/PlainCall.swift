@@ -281,7 +281,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         let completion = CallCompletion(outcome: outcome, status: status, errorCode: errorCode, detail: detail,
                                         upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
                                         upstreamLatency: upstreamLatency, bytesIn: body?.count ?? 0, bytesOut: bytesOut,
-                                        masked: masked)
+                                        masked: masked, upstreamAttempts: upstream.map(\.attempts).flatMap { $0 > 1 ? $0 : nil })
         records.addCompleted(context, completion)
         let logger = gateway.logger
         gateway.metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,

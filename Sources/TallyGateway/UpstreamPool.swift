@@ -111,9 +111,16 @@ final class UpstreamPool: Sendable {
 /// A started upstream call: `cancel()` stops it (its connection is closed) unless it has finished.
 final class UpstreamCall: Sendable {
     let eventLoop: any EventLoop
-    private let state = Mutex<(cancelled: Bool, connection: UpstreamConnection?)>((false, nil))
+    private let state = Mutex<(cancelled: Bool, connection: UpstreamConnection?, attempts: Int)>((false, nil, 1))
 
     init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    /// How many times the request was sent upstream: 2 when a reused connection closed before answering and the
+    /// request went out again on a new one (recorded in `call.completed` as `upstreamAttempts`).
+    var attempts: Int { state.withLock { $0.attempts } }
+
+    /// The request goes out once more (see ``LoopPool/start``).
+    func noteRetry() { state.withLock { $0.attempts += 1 } }
 
     /// The connection now carrying the call (nil when it finished); a cancelled call's connection is closed.
     func attach(_ connection: UpstreamConnection?) -> Bool {
@@ -157,6 +164,7 @@ final class LoopPool: @unchecked Sendable {
             let idempotent = head.method == .GET || head.method == .HEAD
             let retry: UpstreamConnection.Retry? = retried ? nil : { [self] written in
                 guard !written || idempotent else { return false }
+                call.noteRetry()
                 start(head, body: body, origin: origin, exchange: exchange, deadline: deadline, call: call, retried: true)
                 return true
             }

@@ -43,6 +43,7 @@ import TallyLedger
                        upstreamLatency: 1.25, bytesIn: 1_048_576, bytesOut: 243, masked: ["SecretAccessKey", "SessionToken"]),
         CallCompletion(outcome: "upstream-failure", detail: "connect: refused \"x\"", latency: 0, bytesIn: 5, bytesOut: 0),
         CallCompletion(outcome: "ok", status: 200, latency: 12_345.678_9, bytesIn: 0, bytesOut: 0),
+        CallCompletion(outcome: "ok", status: 200, latency: 0.002, bytesIn: 0, bytesOut: 3, upstreamAttempts: 2),
     ]
 
     static func canonical(_ event: JSONValue) -> [UInt8] {
