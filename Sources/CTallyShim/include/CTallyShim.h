@@ -7,6 +7,10 @@
 /// Returns the OpenSSL version number (OPENSSL_VERSION_NUMBER is a macro).
 unsigned long tally_openssl_version_number(void);
 
+/// glibc's memmem (a GNU extension, not visible to Swift's Glibc module): the first occurrence of
+/// needle in haystack, or NULL.
+const void *tally_memmem(const void *haystack, size_t haystack_len, const void *needle, size_t needle_len);
+
 /// SHA-256(a ‖ b ‖ c) into out (32 bytes); any part may be empty (length 0).
 void tally_sha256_parts3(const void *a, size_t na, const void *b, size_t nb, const void *c, size_t nc,
                          uint8_t out[32]);
