@@ -39,18 +39,9 @@ import TallyCore
         for (name, svc) in id.model.services.sorted(by: { $0.key < $1.key }) where !svc.routes.isEmpty {
             for (opName, op) in svc.operations.sorted(by: { $0.key < $1.key }) {
                 let route = Route(operation: opName, model: op)
-                var path = ""
-                for seg in route.segments {
-                    switch seg {
-                    case .literal(let l): path += "/" + URIEncoding.encode(l)
-                    case .label(_, let p, let s): path += "/" + URIEncoding.encode(p + "v%201" + s)
-                    case .greedy(_, let p): path += "/" + URIEncoding.encode(p) + "a/b/"
-                    }
-                }
-                if path.isEmpty || route.trailingSlash { path += "/" }
-                let literals = route.queryLiterals.map { lit in lit.1.map { v in "\(lit.0)=\(v)" } ?? lit.0 }
-                let required = route.requiredQuery.map { "\(URIEncoding.encode($0))=1" }
-                let headers: [(name: String, value: String)] = [("Host", "127.0.0.1:1")] + route.requiredHeaders.map { (name: $0, value: "1") }
+                let path = route.syntheticPath(label: "v%201", greedy: "a/b/")
+                let literals = route.syntheticQueryLiterals, required = route.syntheticRequiredQuery
+                let headers = route.syntheticHeaders
                 for query in [literals + required, literals + required + presign, required, presign] {
                     for method in [op.method, op.method.lowercased()] {
                         let head = HTTPRequestHead(method: method, path: path, query: query.isEmpty ? nil : query.joined(separator: "&"),

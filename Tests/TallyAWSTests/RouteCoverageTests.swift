@@ -14,21 +14,9 @@ import TallyCore
         for (name, svc) in id.model.services.sorted(by: { $0.key < $1.key }) where svc.protocol == .restJSON || svc.protocol == .restXML {
             for (opName, op) in svc.operations.sorted(by: { $0.key < $1.key }) {
                 let route = Route(operation: opName, model: op)
-                var path = ""
-                for seg in route.segments {
-                    switch seg {
-                    case .literal(let l): path += "/" + URIEncoding.encode(l)
-                    case .label(_, let p, let s): path += "/" + URIEncoding.encode(p + "v1" + s)
-                    case .greedy(_, let p): path += "/" + URIEncoding.encode(p) + "a/b"
-                    }
-                }
-                if path.isEmpty || route.trailingSlash { path += "/" }
-                var query = route.queryLiterals.map { lit in lit.1.map { v in "\(lit.0)=\(v)" } ?? lit.0 }
-                query += route.requiredQuery.map { "\(URIEncoding.encode($0))=1" }
-                var headers: [(name: String, value: String)] = [("Host", "127.0.0.1:1")]
-                headers += route.requiredHeaders.map { (name: $0, value: "1") }
-                let head = HTTPRequestHead(method: op.method, path: path, query: query.isEmpty ? nil : query.joined(separator: "&"),
-                                           headers: headers)
+                let query = route.syntheticQueryLiterals + route.syntheticRequiredQuery
+                let head = HTTPRequestHead(method: op.method, path: route.syntheticPath(),
+                                           query: query.isEmpty ? nil : query.joined(separator: "&"), headers: route.syntheticHeaders)
                 let got = id.identify(head, signingName: svc.signingName, region: "us-east-1", body: nil)
                 checked += 1
                 if got.operation == opName && got.modelName == name { continue }

@@ -4,7 +4,20 @@ import Testing
 import TallyCore
 import TallyLedger
 
-private func temporaryHome() throws -> String {
+/// A fresh home with one issued key and a store that has served it once (also used by RegistryWatchTests).
+func homeWithServedKey() async throws -> (paths: GatewayPaths, issuer: CredentialIssuer, id: String, store: CredentialStore) {
+    let home = try temporaryHome() + "/h"
+    _ = try Ledger.initialize(home: home)
+    let paths = GatewayPaths(home: home)
+    let issuer = CredentialIssuer(home: home)
+    let id = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+    let store = try CredentialStore(paths: paths)
+    guard case .success = store.lookup(id, now: Date()) else { throw TallyError(.integrity, "valid key refused") }
+    return (paths, issuer, id, store)
+}
+
+/// A new empty folder under the temporary directory (also used by RegistryWatchTests).
+func temporaryHome() throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-gw-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
@@ -136,13 +149,7 @@ private func temporaryHome() throws -> String {
 /// loses it (`revokedAt` deleted by hand).
 @Suite struct RevocationIsMonotonicTests {
     @Test func aDeletedRevocationIsStillEnforced() async throws {
-        let home = try temporaryHome() + "/h"
-        _ = try Ledger.initialize(home: home)
-        let paths = GatewayPaths(home: home)
-        let issuer = CredentialIssuer(home: home)
-        let id = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
-        let store = try CredentialStore(paths: paths)
-        guard case .success = store.lookup(id, now: Date()) else { Issue.record("valid key refused"); return }
+        let (paths, issuer, id, store) = try await homeWithServedKey()
         _ = try await issuer.revoke(accessKeyId: id)
         guard case .failure(.revoked(let at)) = store.lookup(id, now: Date()) else { Issue.record("revoked key served"); return }
         try CredentialRegistry(paths: paths).update { $0[id]?.revokedAt = nil }

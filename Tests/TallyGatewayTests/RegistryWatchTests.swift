@@ -4,17 +4,11 @@ import Testing
 import TallyCore
 import TallyLedger
 
-private func temporaryFolder() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-watch-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
 /// The registry's folder watch: a lookup skips the registry's stat only while the watch reports nothing, and sees
 /// every change made before it (issuance, revocation, a rewritten or replaced folder) as a stat per lookup did.
 @Suite struct RegistryWatchTests {
     @Test func reportsEveryChangeOnceAndEndsWhenTheFolderMoves() throws {
-        let dir = try temporaryFolder()
+        let dir = try temporaryHome()
         let watch = try #require(RegistryWatch(folder: dir))
         #expect(!watch.changed())
         try Data("a".utf8).write(to: URL(fileURLWithPath: dir + "/credentials.json"))
@@ -33,7 +27,7 @@ private func temporaryFolder() throws -> String {
     }
 
     @Test func lookupsStatOnlyAfterAChangeOrOnceASecond() async throws {
-        let home = try temporaryFolder() + "/h"
+        let home = try temporaryHome() + "/h"
         _ = try Ledger.initialize(home: home)
         let holder = try await Ledger.open(home: home)  // held, as by a running gateway: issuances stay pending
         let paths = GatewayPaths(home: home)
@@ -65,13 +59,7 @@ private func temporaryFolder() throws -> String {
     /// The folder is replaced (moved away, a copy put back and changed): the watch on the old folder ends, the store
     /// stats on every lookup from then on and sees the change.
     @Test func aReplacedFolderFallsBackToAStatPerLookup() async throws {
-        let home = try temporaryFolder() + "/h"
-        _ = try Ledger.initialize(home: home)
-        let paths = GatewayPaths(home: home)
-        let issuer = CredentialIssuer(home: home)
-        let a = try await issuer.issue(principal: "a", ttl: 3600, role: nil).credential.accessKeyId
-        let store = try CredentialStore(paths: paths)
-        guard case .success = store.lookup(a, now: Date()) else { Issue.record("valid key refused"); return }
+        let (paths, issuer, a, store) = try await homeWithServedKey()
         try FileManager.default.moveItem(atPath: paths.directory, toPath: paths.directory + ".old")
         try FileManager.default.copyItem(atPath: paths.directory + ".old", toPath: paths.directory)
         _ = try await issuer.revoke(accessKeyId: a)
