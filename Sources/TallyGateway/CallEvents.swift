@@ -106,7 +106,8 @@ struct CallCompletion: Sendable {
     var bytesOut: Int
     /// Names of the response fields the gateway masked (never their values); see ``ResponseMasking``.
     var masked: [String] = []
-    /// How many times the request went upstream when more than once (a reused connection closed before the
-    /// answer and the request was sent again: only one not yet written whole, or a GET or HEAD); nil for once.
+    /// How many times the request was tried upstream when more than once (a reused connection closed before the
+    /// answer and the request was tried again on a new connection: only one not yet written whole, or a GET or
+    /// HEAD); nil for once.
     var upstreamAttempts: Int? = nil
 }
