@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -216,6 +217,21 @@ class Gateway:
                 self.proc.wait()
         self._log_file.close()
         return self.proc.returncode
+
+
+def kill9_under_load(gw: Gateway, load, workers: int = 4, after: float = 1.5) -> None:
+    """Runs `load(worker, stop)` on `workers` threads (each calls through `gw` until the `stop` event is set),
+    kills the gateway with SIGKILL after `after` seconds while they are still calling, then stops and joins them."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=load, args=(w, stop)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    time.sleep(after)
+    gw.proc.send_signal(signal.SIGKILL)
+    gw.proc.wait()
+    stop.set()
+    for t in threads:
+        t.join(30)
 
 
 def normalise_record(rec: dict) -> dict:

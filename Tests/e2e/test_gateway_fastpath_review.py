@@ -13,7 +13,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import ACCOUNT, REGION, Gateway
+from conftest import ACCOUNT, REGION, Gateway, kill9_under_load
 
 UPSTREAM_SECRET = "fastpathUpstreamSecret0000000000000000000"
 CANARY = "fastpathCanarySecret00000000000000000000"
@@ -179,27 +179,26 @@ def test_pipelined_plain_calls_answer_in_order(gw, cred, fake):
     assert [b"pipeA" in answers[0][1], b"pipeB" in answers[1][1], b"pipeC" in answers[2][1]] == [True, True, True]
 
 
-def test_content_length_with_transfer_encoding_is_refused_and_not_forwarded(gw, cred, fake):
-    req = raw_request(gw, cred, BODY + "&Tag=smuggle1", extra={"Transfer-Encoding": "chunked"})
+def assert_refused_and_not_forwarded(gw, fake, req: bytes, tag: str):
+    """`req` is answered 400 (or the connection closed) and the call tagged `tag` never reaches the upstream."""
     s = connect(gw)
     s.sendall(req)
     answers = read_responses(s, 1, timeout=5)
     s.close()
     assert not answers or answers[0][0] == 400
     time.sleep(0.5)
-    assert fake.tagged("smuggle1") == []
+    assert fake.tagged(tag) == []
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_not_forwarded(gw, cred, fake):
+    req = raw_request(gw, cred, BODY + "&Tag=smuggle1", extra={"Transfer-Encoding": "chunked"})
+    assert_refused_and_not_forwarded(gw, fake, req, "smuggle1")
 
 
 def test_two_different_content_lengths_are_refused_and_not_forwarded(gw, cred, fake):
     body = BODY + "&Tag=smuggle2"
     req = raw_request(gw, cred, body).replace(b"\r\n\r\n", f"\r\nContent-Length: {len(body) - 5}\r\n\r\n".encode(), 1)
-    s = connect(gw)
-    s.sendall(req)
-    answers = read_responses(s, 1, timeout=5)
-    s.close()
-    assert not answers or answers[0][0] == 400
-    time.sleep(0.5)
-    assert fake.tagged("smuggle2") == []
+    assert_refused_and_not_forwarded(gw, fake, req, "smuggle2")
 
 
 def s3_put(gw: Gateway, cred: dict, path: str, data: bytes) -> bytes:
@@ -280,15 +279,12 @@ def test_plain_calls_fail_closed_when_the_ledger_cannot_commit(tmp_path):
 
 
 def test_kill9_under_plain_load_leaves_no_unrecorded_upstream_call(tmp_path):
-    import signal
     fake = PutRecorder()
     gw = Gateway(tmp_path, fake.url, "AKIAUPSTREAMFAKE0006", UPSTREAM_SECRET)
     cred = gw.issue("agent-crash-plain", ttl="1h")
     home = gw.home
     for round_ in range(3):
-        stop = threading.Event()
-
-        def load(worker: int):
+        def load(worker: int, stop: threading.Event):
             i = 0
             s = None
             while not stop.is_set():
@@ -305,15 +301,7 @@ def test_kill9_under_plain_load_leaves_no_unrecorded_upstream_call(tmp_path):
                     time.sleep(0.05)
                 i += 1
 
-        threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        time.sleep(1.5)
-        gw.proc.send_signal(signal.SIGKILL)
-        gw.proc.wait()
-        stop.set()
-        for t in threads:
-            t.join(30)
+        kill9_under_load(gw, load)
         gw = Gateway(tmp_path, fake.url, "AKIAUPSTREAMFAKE0006", UPSTREAM_SECRET, home=home)
     gw.stop()
     fake.close()

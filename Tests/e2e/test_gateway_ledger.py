@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 import re
-import signal
 import threading
 import time
 import uuid
@@ -15,7 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from pathlib import Path
 
-from conftest import Gateway, run, tally_bin
+from conftest import Gateway, kill9_under_load, run, tally_bin
 
 
 def test_pairs_verify_sessions_replay(gateway, agent):
@@ -79,9 +78,7 @@ def test_kill9_under_load_leaves_no_unrecorded_upstream_call(moto, tmp_path):
     gw.client(cred, "s3").create_bucket(Bucket=bucket)
     home = gw.home
     for round_ in range(3):
-        stop = threading.Event()
-
-        def load(worker: int):
+        def load(worker: int, stop: threading.Event):
             s3 = gw.client(cred, "s3")
             i = 0
             while not stop.is_set():
@@ -93,15 +90,7 @@ def test_kill9_under_load_leaves_no_unrecorded_upstream_call(moto, tmp_path):
                     time.sleep(0.05)
                 i += 1
 
-        threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        time.sleep(1.5)
-        gw.proc.send_signal(signal.SIGKILL)
-        gw.proc.wait()
-        stop.set()
-        for t in threads:
-            t.join(30)
+        kill9_under_load(gw, load)
         gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, home=home)
     gw.stop()
     upstream = set(re.findall(rf"PUT /{bucket}/(r\d-w\d-\d+) HTTP", moto.log_text()))
