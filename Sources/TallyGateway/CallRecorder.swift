@@ -13,11 +13,8 @@ protocol CallLog: Sendable {
     /// once it is durable, or the error. Throws (nothing queued) for an invalid event.
     func append(_ event: JSONValue, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws
     /// Appends canonicalised events as one group (awaited) and passes the last seq to `whenDurable` once all are
-    /// durable, or the error. With `commitHereIfIdle`, an idle ledger commits the group in the calling thread (and
-    /// `whenDurable` runs before this returns). Throws (nothing queued) for an empty batch or an event over the size
-    /// limit.
-    func append(_ batch: EventBatch, commitHereIfIdle: Bool,
-                whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws
+    /// durable, or the error. Throws (nothing queued) for an empty batch or an event over the size limit.
+    func append(_ batch: EventBatch, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws
 }
 
 /// Appends call events to the ledger and times the durable commit.
@@ -50,12 +47,11 @@ struct CallRecorder: Sendable {
     }
 
     /// Appends `batch` (canonicalised events of several calls) and calls `whenDurable` once all are durable, or
-    /// with the error; with `commitHereIfIdle` an idle ledger commits it in this thread (see `CallLog`).
-    func record(_ batch: EventBatch, commitHereIfIdle: Bool = false,
-                whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
+    /// with the error.
+    func record(_ batch: EventBatch, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
         let start = ContinuousClock.now
         let metrics = self.metrics
-        try ledger.append(batch, commitHereIfIdle: commitHereIfIdle) { result in
+        try ledger.append(batch) { result in
             if case .success = result { metrics.recordCommit(seconds: seconds(since: start)) }
             whenDurable(result)
         }

@@ -20,10 +20,6 @@ final class PlainCallRecords: @unchecked Sendable {
     private let logger: Logger
     /// The longest a `call.completed` waits for a `call.requested` to share its commit.
     static let completedDelay: TimeAmount = .milliseconds(5)
-    /// Groups of at most this many `call.requested` records are committed on the event loop itself when the ledger
-    /// is idle (see `Ledger.append(_:commitHereIfIdle:whenDurable:)`): at low rates the two thread wake-ups of the
-    /// hand-off cost more than the fdatasync, while under load the loop's time is better spent on other calls.
-    static let commitHereMaxCalls = 4
 
     /// A queued record: its call (for `call.requested`) and where its canonical text is in `batch.bytes`.
     private enum Entry {
@@ -95,17 +91,14 @@ final class PlainCallRecords: @unchecked Sendable {
         completedTimer?.cancel()
         completedTimer = nil
         flushQueued = false
-        let group = batch, queued = entries, calls = requested
+        let group = batch, queued = entries
         batch = EventBatch()
         entries = []
         requested = 0
         guard !queued.isEmpty else { return }
         let eventLoop = self.eventLoop, background = self.background, logger = self.logger
         do {
-            // A group of one or a few calls (a quiet moment) is committed right here if the ledger is idle: no
-            // hand-off to the commit thread and back. Larger groups (a busy loop) leave the loop free meanwhile.
-            let commitHere = calls > 0 && calls <= Self.commitHereMaxCalls
-            try recorder.record(group, commitHereIfIdle: commitHere) { result in
+            try recorder.record(group) { result in
                 var calls: [PlainCall] = []
                 for entry in queued {
                     switch entry {

@@ -21,21 +21,8 @@ extension Ledger {
     /// nothing) when the batch is empty or an event is too large.
     public nonisolated func append(_ batch: EventBatch,
                                    whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
-        try append(batch, commitHereIfIdle: false, whenDurable: whenDurable)
-    }
-
-    /// Appends already-canonicalised events like ``append(_:whenDurable:)-(EventBatch,_)``; with `commitHereIfIdle`,
-    /// when nothing else is being committed or waits to be (the commit thread is idle) and the batch (with any
-    /// deferred events queued before it) is under 64 KiB, the calling thread compresses, writes and fdatasyncs it
-    /// itself and calls `whenDurable` before this returns. That saves the hand-off to the commit thread and back
-    /// (two thread wake-ups) for an append that arrives while the ledger is idle, at the price of blocking the
-    /// caller for the fdatasync: meant for callers whose appends are rare or small at that moment (the gateway's
-    /// event loop with one or a few calls in a group). Checkpoints stay with the commit thread. Otherwise the batch
-    /// is queued for the commit thread as usual.
-    public nonisolated func append(_ batch: EventBatch, commitHereIfIdle: Bool,
-                                   whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
         guard !batch.isEmpty else { throw TallyError(.badInput, "an empty batch cannot be appended") }
         try committer.checkSizes(batch)
-        committer.enqueue(batch, deferred: false, commitInCallerIfIdle: commitHereIfIdle, whenDurable)
+        committer.enqueue(batch, deferred: false, whenDurable)
     }
 }

@@ -163,7 +163,7 @@ final class Committer: @unchecked Sendable {
         }
     }
 
-    func enqueue(_ batch: EventBatch, deferred: Bool, commitInCallerIfIdle: Bool = false, _ done: @escaping Done) {
+    func enqueue(_ batch: EventBatch, deferred: Bool, _ done: @escaping Done) {
         cond.lock()
         if closed || closeRequest != nil {
             cond.unlock()
@@ -173,20 +173,6 @@ final class Committer: @unchecked Sendable {
         if let failure {
             cond.unlock()
             done(.failure(failure))
-            return
-        }
-        // A small awaited append while nothing else is being committed: written and synced right here (see
-        // `commitInCaller`), with whatever deferred entries were queued.
-        if commitInCallerIfIdle && !deferred && !threadBusy && !callerCommitting && awaited == 0 && writesInFlight == 0
-            && syncsInFlight == 0 && queuedBytes + batch.bytes.count < inlineBatchBytes, let writer {
-            callerCommitting = true
-            var work = queue
-            queue.removeAll(keepingCapacity: true)
-            queuedBytes = 0
-            oldestDeferred = nil
-            cond.unlock()
-            work.append(Entry(batch: batch, done: done))
-            commitInCaller(work, writer)
             return
         }
         queue.append(Entry(batch: batch, done: done))
@@ -215,27 +201,18 @@ final class Committer: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Waits (holding `cond`) until there is something to commit now, a close, or a timed duty. While it waits the
-    /// thread does not touch the writer, so a caller may commit a lone append itself (`commitInCaller`); the thread
-    /// goes on only once that caller is done.
+    /// Waits (holding `cond`) until there is something to commit now, a close, or a timed duty.
     private func waitForWork() {
-        threadBusy = false
-        waiting: while closeRequest == nil && awaited == 0 && !checkpointsOwed {
-            while callerCommitting { waitForCaller() }
-            if closeRequest != nil || awaited > 0 || checkpointsOwed { break }
-            let now = DispatchTime.now().uptimeNanoseconds
+        while closeRequest == nil && awaited == 0 {
             var wait = writer.map { Double($0.millisecondsUntilNextDuty()) / 1000 } ?? 60
             if let oldestDeferred {
+                let now = DispatchTime.now().uptimeNanoseconds
                 let due = oldestDeferred &+ Self.deferredDelayNanos
-                if now >= due { break waiting }
+                if now >= due { return }
                 wait = min(wait, Double(due - now) / 1e9)
             }
-            threadWakesAt = now &+ UInt64(wait * 1e9)
-            if !cond.wait(until: Date().addingTimeInterval(wait)) && !callerCommitting { break waiting }
+            if !cond.wait(until: Date().addingTimeInterval(wait)) { return }
         }
-        while callerCommitting { waitForCaller() }
-        threadWakesAt = .max
-        threadBusy = true
         // Group commit: while a small group's fdatasync is in flight, let the next small group grow
         // rather than start a sync of its own. Otherwise, once one sync is in flight, every arrival
         // would be written and handed off at once, each with its own fdatasync of one or two records.
@@ -254,7 +231,6 @@ final class Committer: @unchecked Sendable {
             queuedBytes = 0
             awaited = 0
             oldestDeferred = nil
-            checkpointsOwed = false
             let closing = closeRequest
             cond.unlock()
 
@@ -340,65 +316,6 @@ final class Committer: @unchecked Sendable {
                 return
             }
         }
-    }
-
-    /// The commit thread owns the writer: it is committing taken entries or doing timed duties, or waiting for
-    /// handed-off syncs (guarded by `cond`; false only while it waits for work).
-    private var threadBusy = true
-    /// A caller is committing its append itself and owns the writer (`commitInCaller`; guarded by `cond`).
-    private var callerCommitting = false
-    /// The waiting commit thread waits for that caller to finish (guarded by `cond`).
-    private var threadWaitsForCaller = false
-    /// A caller's commit queued checkpoints (every-N-records) for the commit thread to sign and write.
-    private var checkpointsOwed = false
-    /// When the waiting commit thread wakes on its own for a timed duty (uptime nanoseconds; guarded by `cond`).
-    private var threadWakesAt = UInt64.max
-    /// How many appends their callers committed themselves (for tests).
-    private var callerCommitsValue = 0
-    var callerCommits: Int { cond.lock(); defer { cond.unlock() }; return callerCommitsValue }
-    /// The commit thread waits for work and no caller commits (for tests).
-    var isIdle: Bool { cond.lock(); defer { cond.unlock() }; return !threadBusy && !callerCommitting }
-
-    private func waitForCaller() {
-        threadWaitsForCaller = true
-        cond.wait()
-        threadWaitsForCaller = false
-    }
-
-    /// Commits `work` (a lone awaited append and the deferred entries queued before it) in the calling thread: the
-    /// shortest path for an append arriving while the ledger is idle, with no hand-off to the commit thread and back
-    /// (two thread wake-ups, more than the fdatasync itself on a small VM). The caller set `callerCommitting`,
-    /// which keeps the commit thread off the writer until it is cleared; checkpoints and timed duties stay with the
-    /// commit thread, woken when the commit queued a checkpoint or brought a duty closer. Failures are handled as
-    /// the commit thread handles them: this and every later append fail.
-    private func commitInCaller(_ work: [Entry], _ writer: LedgerWriter) {
-        var result: Result<[UInt64], any Error>
-        do {
-            var lasts: [UInt64] = []
-            try forEachGroup(of: work, writer) { _, prepared, groupLasts in
-                if let prepared { try writer.write(prepared) }
-                lasts += groupLasts
-            }
-            try FileIO.syncData(writer.segFD, path: writer.paths.segmentPath(writer.segIndex))
-            result = .success(lasts)
-        } catch {
-            result = .failure(error)
-        }
-        let now = DispatchTime.now().uptimeNanoseconds
-        cond.lock()
-        let owed = !writer.pending.isEmpty
-        let dutyAt = now &+ UInt64(writer.millisecondsUntilNextDuty()) * 1_000_000
-        switch result {
-        case .success: committedSize = writer.size
-        case .failure(let error): if failure == nil { failure = error }
-        }
-        if owed { checkpointsOwed = true }
-        callerCommitting = false
-        callerCommitsValue += 1
-        let wake = threadWaitsForCaller || awaited > 0 || owed || dutyAt < threadWakesAt
-        cond.unlock()
-        if wake { cond.signal() }
-        for (i, e) in work.enumerated() { e.done(result.map { $0[i] }) }
     }
 
     /// Compressions and writes of prepared groups, in order, on their own thread (see `run`).
