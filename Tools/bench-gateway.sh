@@ -10,14 +10,16 @@
 #
 # Usage: Tools/bench-gateway.sh [DURATION_SECONDS]   (env TALLY_BIN, default .build/release/tally;
 #        BENCH_HOME_DIR: where the ledger lives, default a temp dir under the repo's filesystem;
-#        GATEWAY_THREADS: the gateway's event-loop threads, default 1 like the nginx proxy's worker_processes 1
-#        — on a small machine shared with wrk and the upstream, one loop avoids cross-thread hops)
+#        GATEWAY_THREADS: the gateway's event-loop threads, default 1;
+#        PROXY_WORKERS: the nginx reverse proxy's worker_processes, default GATEWAY_THREADS, so both proxies get the
+#        same number of threads)
 # Needs: wrk, nginx, python3 with botocore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 TALLY="${TALLY_BIN:-.build/release/tally}"
 THREADS="${GATEWAY_THREADS:-1}"
+PROXY_WORKERS="${PROXY_WORKERS:-$THREADS}"
 [ -x "$TALLY" ] || { echo "build it first: swift build -c release --product tally" >&2; exit 2; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx (apt-get install wrk nginx)" >&2; exit 2; }
 
@@ -37,7 +39,7 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
   server { listen 127.0.0.1:$UP; location / { default_type text/plain; return 200 "ok\n"; } } }
 CONF
 cat > "$WORK/px/nginx.conf" <<CONF
-worker_processes 1; daemon off; error_log $WORK/px/error.log warn; pid $WORK/px/nginx.pid;
+worker_processes $PROXY_WORKERS; daemon off; error_log $WORK/px/error.log warn; pid $WORK/px/nginx.pid;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
   client_body_temp_path $WORK/px; proxy_temp_path $WORK/px; fastcgi_temp_path $WORK/px; uwsgi_temp_path $WORK/px; scgi_temp_path $WORK/px;
@@ -89,19 +91,22 @@ throughput() { # URL -> "req/s requests"
   wrk -t2 -c64 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {r=$2} /requests in/ {n=$1} END {printf "%.0f %d\n", r, n}'; }
 cpu_per_call() { awk -v a="$1" -v b="$2" -v n="$3" -v t="$TICK" 'BEGIN {printf "%.0f", (b - a) / t / n * 1e6}'; }
 
-# The physical floor of a durable record: write + fsync of a small append on the ledger's filesystem.
+# The physical floor of a durable record: write + fdatasync of a small append on the ledger's filesystem, paced
+# like the latency run (one every ~1 ms, 3 s), so that the disk's occasional stalls show up in p99.9 and max.
 FSYNC="$(WORK="$WORK" python3 - <<'PY'
 import os, time
 fd = os.open(os.path.join(os.environ["WORK"], "fsync-probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 lat = []
-for _ in range(300):
-    t = time.perf_counter(); os.write(fd, b"x" * 512); os.fsync(fd); lat.append((time.perf_counter() - t) * 1000)
-os.close(fd); lat.sort()
-print(f"{lat[len(lat)//2]:.3f} {lat[int(len(lat)*0.99)]:.3f}")
+end = time.monotonic() + 3
+while time.monotonic() < end:
+    t = time.perf_counter(); os.write(fd, b"x" * 512); os.fdatasync(fd); lat.append((time.perf_counter() - t) * 1000)
+    time.sleep(0.001)
+os.close(fd); lat.sort(); n = len(lat)
+print(f"{lat[n//2]:.3f} {lat[int(n*0.99)]:.3f} {lat[int(n*0.999)]:.3f} {lat[-1]:.3f} {n}")
 PY
 )"
-read -r f_p50 f_p99 <<<"$FSYNC"
-echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, gateway event-loop threads $THREADS (nginx: 1 worker each), ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}')); $(uptime | sed 's/.*load/load/')"
+read -r f_p50 f_p99 f_p999 f_max f_n <<<"$FSYNC"
+echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, gateway event-loop threads $THREADS (nginx proxy: $PROXY_WORKERS worker(s), upstream nginx: 1), ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}')); $(uptime | sed 's/.*load/load/')"
 read -r d_rps d_p50 d_p99 _ <<<"$(latency "http://127.0.0.1:$UP$TARGET")"
 read -r n_rps n_p50 n_p99 _ <<<"$(latency "http://127.0.0.1:$PX$TARGET")"
 c0=$(gw_ticks)
@@ -111,7 +116,7 @@ printf '%-28s %10s %10s %10s\n' "latency @ ~1,000 req/s" "req/s" "p50 ms" "p99 m
 printf '%-28s %10s %10s %10s\n' "direct (nginx 200)" "$d_rps" "$d_p50" "$d_p99"
 printf '%-28s %10s %10s %10s\n' "nginx reverse proxy" "$n_rps" "$n_p50" "$n_p99"
 printf '%-28s %10s %10s %10s\n' "tally gateway" "$t_rps" "$t_p50" "$t_p99"
-echo "physical floor on this disk: write+fsync of 512 bytes p50 $f_p50 ms, p99 $f_p99 ms (each gateway call waits for one group commit)"
+echo "physical floor on this disk: write+fdatasync of 512 bytes p50 $f_p50 ms, p99 $f_p99 ms, p99.9 $f_p999 ms, max $f_max ms ($f_n appends; each gateway call waits for one group commit)"
 awk -v a="$t_p50" -v b="$d_p50" -v c="$t_p99" -v d="$d_p99" -v e="$n_p50" -v f="$n_p99" 'BEGIN {
   printf "added latency, tally vs direct: p50 %.3f ms (target <= 0.3), p99 %.3f ms (target <= 1)\n", a-b, c-d
   printf "added latency, nginx proxy vs direct: p50 %.3f ms, p99 %.3f ms\n", e-b, f-d }'
