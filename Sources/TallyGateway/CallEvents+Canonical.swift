@@ -1,14 +1,16 @@
 import TallyCore
 import TallyIAM
 
-/// `call.requested` and `call.completed` written directly in the ledger's canonical JSON form (members in UTF-8 key
-/// order, no whitespace; every value through ``TallyCore/JSONValue/appendCanonical(to:)``), byte for byte what
-/// ``CallContext/requestedEvent()`` / ``CallContext/completedEvent(_:)`` canonicalise to. The plain path appends
-/// them with `EventBatch.append(jsonText:using:)`, whose canonical check lets an already canonical event through
-/// as is: no dictionary, hashing or key sort per event. Should a member ever be written out of order, the ledger
-/// canonicalises the text like any other (only slower); CanonicalEventTextTests compares both forms.
+/// `call.requested` and `call.completed`, the one definition of each: written directly in the ledger's canonical
+/// JSON form (members in UTF-8 key order, no whitespace; every value through
+/// ``TallyCore/JSONValue/appendCanonical(to:)``). The plain path appends the text with
+/// `EventBatch.append(jsonText:using:)`, whose canonical check lets an already canonical event through as is: no
+/// dictionary, hashing or key sort per event; the task path parses it into a value (``CallContext/requestedEvent()``,
+/// ``CallContext/completedEvent(_:)``). Should a member ever be written out of order, the ledger canonicalises the
+/// text like any other (only slower); CanonicalEventTextTests checks that the text is already canonical and what
+/// each event holds.
 extension CallContext {
-    /// Appends `call.requested` in canonical form (as ``requestedEvent()``).
+    /// Appends `call.requested` in canonical form: written and made durable before anything reaches the upstream.
     func appendRequestedEvent(to out: inout [UInt8]) {
         var w = CanonicalObjectWriter(&out)
         if let accessKeyId { w.member("accessKeyId", .string(accessKeyId), &out) }
@@ -53,7 +55,7 @@ extension CallContext {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// Appends `call.completed` in canonical form (as ``completedEvent(_:)``).
+    /// Appends `call.completed` in canonical form: what came back (or how forwarding failed).
     func appendCompletedEvent(_ c: CallCompletion, to out: inout [UInt8]) {
         var w = CanonicalObjectWriter(&out)
         if let accessKeyId { w.member("accessKeyId", .string(accessKeyId), &out) }

@@ -37,25 +37,13 @@ struct CallContext: Sendable {
         return e
     }
 
-    /// `call.requested`: written and made durable before anything reaches the upstream.
-    func requestedEvent() -> JSONValue {
-        var e = common(type: "call.requested")
-        e["method"] = .string(method)
-        e["path"] = .string(path)
-        e["decision"] = "allow"
-        e["mapped"] = .bool(mapped)
-        if let provenance { e["mappingProvenance"] = .string(provenance) }
-        e["actions"] = .array(permissions.map { .string($0.action) })
-        var resources: [String] = []
-        for p in permissions { for r in p.resources where !resources.contains(r) { resources.append(r) } }
-        e["resources"] = .array(resources.map { .string($0) })
-        e["permissions"] = .array(permissions.map { p in
-            .object(["action": .string(p.action), "resources": .array(p.resources.map { .string($0) })])
-        })
-        if let upstreamIdentity { e["upstreamIdentity"] = .string(upstreamIdentity) }
-        if let payloadMode { e["payloadMode"] = .string(payloadMode) }
-        if let sourceAddress { e["sourceAddress"] = .string(sourceAddress) }
-        return .object(e)
+    /// `call.requested` (written and made durable before anything reaches the upstream) as a value, for the task
+    /// path: parsed from its canonical text (``appendRequestedEvent(to:)``, CallEvents+Canonical.swift), the one
+    /// definition of the event. Throws only if that writer produced invalid JSON (a bug; the call then fails closed).
+    func requestedEvent() throws -> JSONValue {
+        var text: [UInt8] = []
+        appendRequestedEvent(to: &text)
+        return try JSONValue(parsing: text)
     }
 
     /// `call.denied`: refused by the gateway (authentication, guardrail or ledger), never forwarded.
@@ -73,21 +61,12 @@ struct CallContext: Sendable {
         return .object(e)
     }
 
-    /// `call.completed`: what came back (or how forwarding failed).
-    func completedEvent(_ c: CallCompletion) -> JSONValue {
-        var e = common(type: "call.completed")
-        e["outcome"] = .string(c.outcome)
-        if let status = c.status { e["status"] = .int(status) }
-        if let code = c.errorCode { e["errorCode"] = .string(code) }
-        if let detail = c.detail { e["detail"] = .string(detail) }
-        if let rid = c.upstreamRequestId { e["upstreamRequestId"] = .string(rid) }
-        if let n = c.upstreamAttempts { e["upstreamAttempts"] = .int(n) }
-        e["latencyMs"] = .double((c.latency * 1000 * 1000).rounded() / 1000)
-        if let u = c.upstreamLatency { e["upstreamLatencyMs"] = .double((u * 1000 * 1000).rounded() / 1000) }
-        e["bytesIn"] = .int(c.bytesIn)
-        e["bytesOut"] = .int(c.bytesOut)
-        if !c.masked.isEmpty { e["masked"] = .array(c.masked.map { .string($0) }) }
-        return .object(e)
+    /// `call.completed` (what came back, or how forwarding failed) as a value, for the task path: parsed from its
+    /// canonical text (``appendCompletedEvent(_:to:)``), the one definition of the event.
+    func completedEvent(_ c: CallCompletion) throws -> JSONValue {
+        var text: [UInt8] = []
+        appendCompletedEvent(c, to: &text)
+        return try JSONValue(parsing: text)
     }
 }
 

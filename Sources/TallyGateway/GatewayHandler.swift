@@ -174,8 +174,12 @@ final class GatewayHandler: Sendable {
         // Recorded after the response, committed with the next group commit (write-ahead needs only
         // call.requested durable before forwarding); graceful shutdown waits until it is durable.
         let logger = self.logger, callId = context.callId
-        recorder.recordDeferred(context.completedEvent(completion), background: background) { error in
-            logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
+        do {
+            recorder.recordDeferred(try context.completedEvent(completion), background: background) { error in
+                logger.error("ledger commit of call.completed failed", metadata: ["callId": "\(callId)", "error": "\(error)"])
+            }
+        } catch {
+            logger.error("call.completed could not be built", metadata: ["callId": "\(callId)", "error": "\(error)"])
         }
         metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
                            bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))

@@ -5,9 +5,10 @@ import Testing
 import TallyIAM
 import TallyLedger
 
-/// The plain path writes `call.requested` / `call.completed` directly as canonical text: it must be byte for byte
-/// the canonical form of the JSONValue events (``CallContext/requestedEvent()``, ``CallContext/completedEvent(_:)``),
-/// and ASCII events must take the ledger's canonical fast path.
+/// `call.requested` / `call.completed` are written directly as canonical text (the one definition of each; the task
+/// path parses it into a value): the text must already be in canonical form (members in key order: canonicalising
+/// the parsed value gives the same bytes), hold the members the event is documented with, and, for ASCII events,
+/// take the ledger's canonical fast path.
 @Suite struct CanonicalEventTextTests {
     static func contexts() -> [CallContext] {
         let plain = CallContext(callId: "0f1e2d3c4b5a69788796a5b4c3d2e1f0", method: "GET", path: "/bench/object")
@@ -52,22 +53,63 @@ import TallyLedger
         return out
     }
 
-    @Test func requestedTextIsTheCanonicalForm() {
+    @Test func requestedTextIsTheCanonicalForm() throws {
         for context in Self.contexts() {
             var text: [UInt8] = []
             context.appendRequestedEvent(to: &text)
-            #expect(text == Self.canonical(context.requestedEvent()), "\(String(decoding: text, as: UTF8.self))")
+            #expect(text == Self.canonical(try context.requestedEvent()), "\(String(decoding: text, as: UTF8.self))")
         }
     }
 
-    @Test func completedTextIsTheCanonicalForm() {
+    @Test func completedTextIsTheCanonicalForm() throws {
         for context in Self.contexts() {
             for completion in Self.completions {
                 var text: [UInt8] = []
                 context.appendCompletedEvent(completion, to: &text)
-                #expect(text == Self.canonical(context.completedEvent(completion)), "\(String(decoding: text, as: UTF8.self))")
+                #expect(text == Self.canonical(try context.completedEvent(completion)), "\(String(decoding: text, as: UTF8.self))")
             }
         }
+    }
+
+    /// What each event holds, member by member (no more, no fewer), for a call with every fact known.
+    @Test func eventsHoldTheirMembers() throws {
+        let context = Self.contexts()[1]
+        let requested = try #require(try context.requestedEvent().objectValue)
+        #expect(requested.count == 20, "\(requested.keys.sorted())")
+        #expect(requested["type"] == "call.requested")
+        #expect(requested["callId"]?.stringValue == context.callId)
+        #expect(requested["decision"] == "allow")
+        #expect(requested["mapped"] == .bool(true))
+        #expect(requested["mappingProvenance"] == "curated")
+        #expect(requested["method"] == "GET" && requested["path"] == "/bench/object")
+        #expect(requested["service"] == "s3" && requested["operation"] == "GetObject" && requested["region"] == "us-east-1")
+        #expect(requested["principal"] == "agent-7" && requested["role"] == "arn:aws:iam::123456789012:role/agent")
+        #expect(requested["session"] == "ASIATLYABCDEFGHIJKLM" && requested["accessKeyId"] == "ASIATLYABCDEFGHIJKLM")
+        #expect(requested["actions"] == ["s3:GetObject", "s3:GetObjectVersion"])
+        // Resources of all permissions, each once, in first-seen order.
+        #expect(requested["resources"] == ["arn:aws:s3:::bench/object", "*"])
+        #expect(requested["permissions"] == [
+            ["action": "s3:GetObject", "resources": ["arn:aws:s3:::bench/object"]],
+            ["action": "s3:GetObjectVersion", "resources": ["arn:aws:s3:::bench/object", "*"]],
+        ])
+        #expect(requested["upstreamIdentity"] == "arn:aws:iam::123456789012:user/gw")
+        #expect(requested["payloadMode"] == "UNSIGNED-PAYLOAD" && requested["sourceAddress"] == "127.0.0.1")
+
+        let completed = try #require(try context.completedEvent(Self.completions[1]).objectValue)
+        #expect(completed.count == 18, "\(completed.keys.sorted())")
+        #expect(completed["type"] == "call.completed" && completed["callId"]?.stringValue == context.callId)
+        #expect(completed["outcome"] == "aws-error" && completed["status"]?.intValue == 404)
+        #expect(completed["errorCode"] == "NoSuchKey" && completed["upstreamRequestId"] == "REQ123")
+        #expect(completed["latencyMs"]?.doubleValue == 1500 && completed["upstreamLatencyMs"]?.doubleValue == 1250)
+        #expect(completed["bytesIn"]?.intValue == 1_048_576 && completed["bytesOut"]?.intValue == 243)
+        #expect(completed["masked"] == ["SecretAccessKey", "SessionToken"])
+        #expect(completed["principal"] == "agent-7" && completed["session"] == "ASIATLYABCDEFGHIJKLM")
+        #expect(completed["upstreamAttempts"] == nil && completed["detail"] == nil)
+        // Latency rounded to the microsecond; a retried request counts its attempts.
+        let retried = try #require(try context.completedEvent(Self.completions[4]).objectValue)
+        #expect(retried["upstreamAttempts"]?.intValue == 2 && retried["latencyMs"]?.doubleValue == 2)
+        let failed = try #require(try Self.contexts()[0].completedEvent(Self.completions[2]).objectValue)
+        #expect(failed["detail"] == "connect: refused \"x\"" && failed["status"] == nil && failed["principal"] == nil)
     }
 
     /// The common events (ASCII, no escapes) pass the ledger's canonical check as they are, and a batch holds them
