@@ -19,9 +19,9 @@ struct CallContext: Sendable {
     var payloadMode: String?
     var sourceAddress: String?
 
-    /// The members every call event carries.
+    /// The members every call event carries (for `call.denied`; the other two are written as canonical text).
     func common(type: String) -> [String: JSONValue] {
-        // Room for the largest event's members (call.requested has up to 19): no rehashing while it is built.
+        // Room for all of call.denied's members (up to 18): no rehashing while it is built.
         var e: [String: JSONValue] = Dictionary(minimumCapacity: 24)
         e["type"] = .string(type)
         e["callId"] = .string(callId)
