@@ -21,9 +21,24 @@ extension GatewayHandler {
         name.hasPrefix("x-forwarded-") || name == "forwarded" || name == "via" || name == "x-real-ip"
     }
     /// Response headers not passed back to the agent (hop-by-hop).
-    static let droppedResponseHeaders: Set<String> = [
+    static let droppedResponseHeaders: [String] = [
         "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
     ]
+    private static let droppedResponseHeaderBytes: [[UInt8]] = droppedResponseHeaders.map { Array($0.utf8) }
+
+    /// Whether `name` is one of ``droppedResponseHeaders`` in any ASCII letter case (compared byte by byte: no
+    /// lowered copy per header, and no Unicode case mapping: header names are ASCII tokens).
+    static func isDroppedResponseHeader(_ name: String) -> Bool {
+        name.utf8.withContiguousStorageIfAvailable { isDropped($0) } ?? isDropped(Array(name.utf8))
+    }
+
+    private static func isDropped(_ name: some Collection<UInt8>) -> Bool {
+        droppedResponseHeaderBytes.contains { dropped in
+            dropped.count == name.count && zip(dropped, name).allSatisfy { d, c in
+                d == ((c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) ? c | 0x20 : c)
+            }
+        }
+    }
     /// Largest upstream answer (by Content-Length) read whole and written in one go rather than streamed.
     static let coalescedResponseLimit = 64 << 10
     /// Query parameters of presigned (query) authentication, removed before re-signing with header auth.
@@ -228,10 +243,7 @@ extension GatewayHandler {
         let upstreamLatency = seconds(since: upstreamStart)
         metrics.recordUpstream(seconds: upstreamLatency)
         let status = Int(response.status.code)
-        var fields = HTTPFields()
-        for h in response.headers where !Self.droppedResponseHeaders.contains(h.name.lowercased()) {
-            if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
-        }
+        let fields = Self.answerFields(response.headers)
         var errorPrefix: [UInt8] = []
         var bytesOut = 0
         var outcome = status < 300 ? "ok" : (status < 400 ? "ok" : "aws-error")

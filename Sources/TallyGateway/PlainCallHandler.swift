@@ -333,7 +333,7 @@ extension GatewayHandler {
     /// The upstream's response headers as passed to the agent (hop-by-hop ones dropped).
     static func answerFields(_ headers: HTTPHeaders) -> HTTPFields {
         var fields = HTTPFields()
-        for h in headers where !droppedResponseHeaders.contains(h.name.lowercased()) {
+        for h in headers where !isDroppedResponseHeader(h.name) {
             if let name = HTTPField.Name(h.name) { fields.append(HTTPField(name: name, value: h.value)) }
         }
         return fields

@@ -1,4 +1,5 @@
 import HTTPTypes
+import NIOHTTP1
 import Testing
 @testable import TallyGateway
 
@@ -36,5 +37,22 @@ import Testing
         #expect(GatewayHandler.plainCallLength(request([("Content-Length", "10"), ("Connection", "keep-alive")]), maxBufferedBody: limit) == 10)
         #expect(GatewayHandler.plainCallLength(request(method: .get, path: "/_tally/health"), maxBufferedBody: limit) == nil)
         #expect(GatewayHandler.plainCallLength(request(method: .get, path: "/_tally/metrics"), maxBufferedBody: limit) == nil)
+    }
+
+    /// The upstream's hop-by-hop headers are dropped in any letter case (both paths use `answerFields`); every other
+    /// header passes through with its value and order.
+    @Test func hopByHopResponseHeadersAreDroppedInAnyCase() {
+        let headers = HTTPHeaders([
+            ("Connection", "keep-alive"), ("KEEP-ALIVE", "timeout=5"), ("Transfer-Encoding", "chunked"), ("te", "trailers"),
+            ("Trailer", "x-amz-checksum-crc32"), ("UpGrade", "h2c"), ("Proxy-Authenticate", "Basic"), ("proxy-connection", "x"),
+            ("ETag", "\"abc\""), ("Content-Length", "3"), ("x-amz-request-id", "REQ1"), ("Connections", "kept"), ("tE2", "kept"),
+        ])
+        let fields = GatewayHandler.answerFields(headers)
+        #expect(fields.map(\.name.rawName) == ["ETag", "Content-Length", "x-amz-request-id", "Connections", "tE2"])
+        #expect(fields[HTTPField.Name("etag")!] == "\"abc\"")
+        for name in GatewayHandler.droppedResponseHeaders {
+            #expect(GatewayHandler.isDroppedResponseHeader(name.uppercased()))
+            #expect(!GatewayHandler.isDroppedResponseHeader(name + "s"))
+        }
     }
 }
