@@ -73,7 +73,8 @@ extension GatewayHandler {
         var up = TallyAWS.HTTPRequestHead(method: head.method, path: head.path,
                                  query: auth.isPresigned ? Self.stripPresign(head.query) : head.query, headers: [])
         let upstream = fixedUpstream ?? UpstreamTarget(configuration.upstream.baseURL(service: auth.service, region: auth.region))
-        up.headers.append((name: "Host", value: upstream.authority))
+        // Built here and set once: each append to `HTTPRequestHead.headers` would lower-case every name again.
+        var upHeaders: [(name: String, value: String)] = [(name: "Host", value: upstream.authority)]
         let declaredLength = request.headerFields[.contentLength].flatMap { Int64($0) }
         var decode = false
         var reencode = false
@@ -109,11 +110,11 @@ extension GatewayHandler {
                         decodedLength: Int($0), mode: .streamingUnsignedTrailer,
                         trailers: [(checksum.headerName, String(repeating: "=", count: checksum.base64Length))]))) } ?? .unknown
                     dropExtra.insert("content-encoding")
-                    up.headers.append((name: "X-Amz-Trailer", value: checksum.headerName))
-                    if let decoded { up.headers.append((name: "X-Amz-Decoded-Content-Length", value: String(decoded))) }
+                    upHeaders.append((name: "X-Amz-Trailer", value: checksum.headerName))
+                    if let decoded { upHeaders.append((name: "X-Amz-Decoded-Content-Length", value: String(decoded))) }
                     let other = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
                         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0.lowercased() != "aws-chunked" }
-                    up.headers.append((name: "Content-Encoding", value: (["aws-chunked"] + other).joined(separator: ",")))
+                    upHeaders.append((name: "Content-Encoding", value: (["aws-chunked"] + other).joined(separator: ",")))
                 }
             }
         }
@@ -129,12 +130,13 @@ extension GatewayHandler {
             if decode && name == "content-encoding" {
                 let rest = h.value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                     .filter { $0.lowercased() != "aws-chunked" && !$0.isEmpty }
-                if !rest.isEmpty { up.headers.append((name: h.name, value: rest.joined(separator: ","))) }
+                if !rest.isEmpty { upHeaders.append((name: h.name, value: rest.joined(separator: ","))) }
                 continue
             }
-            up.headers.append(h)
+            upHeaders.append(h)
         }
-        if identityEncoding { up.headers.append((name: "Accept-Encoding", value: "identity")) }
+        if identityEncoding { upHeaders.append((name: "Accept-Encoding", value: "identity")) }
+        up.headers = upHeaders
         SigV4.sign(&up, credentials: AWSCredentials(accessKeyId: upstreamCredential.accessKeyId,
                                                     secretAccessKey: upstreamCredential.secretAccessKey,
                                                     sessionToken: upstreamCredential.sessionToken),
