@@ -219,6 +219,33 @@ class Gateway:
         return self.proc.returncode
 
 
+class RawUpstream:
+    """A raw HTTP upstream on 127.0.0.1, for tests that need control over the wire: a subclass's `serve(conn)` runs
+    on a thread of its own for each accepted connection. Subclasses set their own state before calling
+    `super().__init__()`, which starts accepting."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+
+
 def kill9_under_load(gw: Gateway, load, workers: int = 4, after: float = 1.5) -> None:
     """Runs `load(worker, stop)` on `workers` threads (each calls through `gw` until the `stop` event is set),
     kills the gateway with SIGKILL after `after` seconds while they are still calling, then stops and joins them."""

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import http.client
 import socket
-import threading
 import time
 import uuid
 
@@ -17,7 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import REGION, Gateway
+from conftest import REGION, Gateway, RawUpstream
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 
@@ -132,7 +131,7 @@ def test_late_tail_of_a_plain_signed_put_keeps_the_gateway_up(gateway, agent, mo
     assert done["outcome"] == "ok" and done["status"] == 200, done
 
 
-class EarlyUpstream:
+class EarlyUpstream(RawUpstream):
     """An upstream that answers (`status`) as soon as it has a request head, before reading the body."""
 
     ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
@@ -140,22 +139,10 @@ class EarlyUpstream:
 
     def __init__(self, status: int):
         self.status = status
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.heads = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn):
+    def serve(self, conn):
         """Keep-alive: answers each request right after its head, then reads (and drops) its body."""
         conn.settimeout(30)
         data = b""
@@ -185,9 +172,6 @@ class EarlyUpstream:
                     data = data[length:]
             except OSError:
                 return
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.mark.parametrize("status", [200, 403])

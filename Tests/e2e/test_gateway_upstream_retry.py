@@ -2,39 +2,25 @@
 connection and records that in call.completed (upstreamAttempts 2); a PUT already written whole is
 not sent again (versioned objects, conditional writes) and its call.completed says the upstream failed."""
 import hashlib
-import socket
-import threading
 import time
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import REGION, Gateway
+from conftest import REGION, Gateway, RawUpstream
 from test_gateway_fastpath_review import connect, read_responses, s3_put
 
 UPSTREAM_SECRET = "retryUpstreamSecret000000000000000000000"
 
 
-class DropFirst:
+class DropFirst(RawUpstream):
     """Raw keep-alive upstream: reads each request whole; closes without answering the first request for
     a path containing 'drop'; answers everything else 200 with a 2-byte body."""
 
     def __init__(self):
         self.seen = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+        super().__init__()
 
     def serve(self, c):
         buf = b""
@@ -62,9 +48,6 @@ class DropFirst:
                 c.close()
                 return
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"x\"\r\n\r\nok")
-
-    def close(self):
-        self.sock.close()
 
 
 def s3_get(gw: Gateway, cred: dict, path: str) -> bytes:
