@@ -3,12 +3,15 @@
 # directly and through a separate nginx reverse-proxy process, all measured in the same run:
 #   - latency at ~1,000 req/s (wrk, 4 keep-alive connections each pacing itself with a 4 ms delay)
 #   - throughput at 64 keep-alive connections
+# Also measured, as the floor of any proxy built on the gateway's stack: `tally-bench passthrough-proxy`, a bare
+# SwiftNIO HTTP/1.1 pass-through (same event-loop count as the gateway, no verification, no ledger, no re-signing).
 # Upstream: nginx answering 200 on loopback. The request is an S3 GET presigned (SigV4 query auth, 1 h)
 # with a Tally credential, so every gateway call is verified, recorded (call.requested fsync'd before
 # forwarding, call.completed after), re-signed with header auth and forwarded. Direct and nginx-proxied
 # runs send the identical request line (nginx ignores the query).
 #
 # Usage: Tools/bench-gateway.sh [DURATION_SECONDS]   (env TALLY_BIN, default .build/release/tally;
+#        TALLY_BENCH_BIN, default .build/release/tally-bench;
 #        BENCH_HOME_DIR: where the ledger lives, default a temp dir under the repo's filesystem;
 #        GATEWAY_THREADS: the gateway's event-loop threads, default 1;
 #        PROXY_WORKERS: the nginx reverse proxy's worker_processes, default GATEWAY_THREADS, so both proxies get the
@@ -18,9 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 TALLY="${TALLY_BIN:-.build/release/tally}"
+BENCH="${TALLY_BENCH_BIN:-.build/release/tally-bench}"
 THREADS="${GATEWAY_THREADS:-1}"
 PROXY_WORKERS="${PROXY_WORKERS:-$THREADS}"
-[ -x "$TALLY" ] || { echo "build it first: swift build -c release --product tally" >&2; exit 2; }
+[ -x "$TALLY" ] && [ -x "$BENCH" ] || { echo "build them first: swift build -c release --product tally && swift build -c release --product tally-bench" >&2; exit 2; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx (apt-get install wrk nginx)" >&2; exit 2; }
 
 WORK="$(mktemp -d "${BENCH_HOME_DIR:-$PWD}/.bench-gateway.XXXXXX")"
@@ -29,7 +33,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(free_port); PX=$(free_port); GW=$(free_port)
+UP=$(free_port); PX=$(free_port); GW=$(free_port); PT=$(free_port)
 mkdir -p "$WORK/up" "$WORK/px"
 cat > "$WORK/up/nginx.conf" <<CONF
 worker_processes 1; daemon off; error_log $WORK/up/error.log warn; pid $WORK/up/nginx.pid;
@@ -48,6 +52,8 @@ http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
 CONF
 nginx -c "$WORK/up/nginx.conf" -p "$WORK/up" & PIDS+=($!)
 nginx -c "$WORK/px/nginx.conf" -p "$WORK/px" & PIDS+=($!)
+"$BENCH" passthrough-proxy --listen "127.0.0.1:$PT" --upstream "127.0.0.1:$UP" --threads "$THREADS" > /dev/null & PIDS+=($!)
+PTPID=$!
 
 "$TALLY" init --home "$WORK/home" >/dev/null
 CRED="$("$TALLY" credentials issue --home "$WORK/home" --principal bench --ttl 2h --json)"
@@ -57,6 +63,7 @@ AWS_ACCESS_KEY_ID=AKIABENCHUPSTREAM000 AWS_SECRET_ACCESS_KEY=bench-upstream-secr
 GWPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW/_tally/health" >/dev/null 2>&1 && break; sleep 0.1; done
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PX/" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PT/" >/dev/null 2>&1 && break; sleep 0.1; done
 
 TARGET="$(CRED="$CRED" GW="$GW" python3 - <<'PY'
 import json, os
@@ -79,7 +86,8 @@ cat > "$WORK/pace.lua" <<'LUA'
 function delay() return 4 end
 LUA
 # CPU time (user + system, all threads) the gateway process has used, in clock ticks.
-gw_ticks() { awk '{print $14 + $15}' "/proc/$GWPID/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+gw_ticks() { ticks "$GWPID"; }
 TICK=$(getconf CLK_TCK)
 latency() { # URL -> "req/s p50 p99 requests" (ms)
   wrk -t1 -c4 -d"${DURATION}s" --latency -s "$WORK/pace.lua" "$1" | awk '
@@ -109,27 +117,34 @@ read -r f_p50 f_p99 f_p999 f_max f_n <<<"$FSYNC"
 echo "tally gateway benchmark: ${DURATION}s per measurement, $(nproc) cores, gateway event-loop threads $THREADS (nginx proxy: $PROXY_WORKERS worker(s), upstream nginx: 1), ledger in $WORK/home ($(df -T "$WORK" | awk 'NR==2 {print $2}')); $(uptime | sed 's/.*load/load/')"
 read -r d_rps d_p50 d_p99 _ <<<"$(latency "http://127.0.0.1:$UP$TARGET")"
 read -r n_rps n_p50 n_p99 _ <<<"$(latency "http://127.0.0.1:$PX$TARGET")"
+read -r p_rps p_p50 p_p99 _ <<<"$(latency "http://127.0.0.1:$PT$TARGET")"
 c0=$(gw_ticks)
 read -r t_rps t_p50 t_p99 t_n <<<"$(latency "http://127.0.0.1:$GW$TARGET")"
 t_cpu_lat=$(cpu_per_call "$c0" "$(gw_ticks)" "$t_n")
 printf '%-28s %10s %10s %10s\n' "latency @ ~1,000 req/s" "req/s" "p50 ms" "p99 ms"
 printf '%-28s %10s %10s %10s\n' "direct (nginx 200)" "$d_rps" "$d_p50" "$d_p99"
 printf '%-28s %10s %10s %10s\n' "nginx reverse proxy" "$n_rps" "$n_p50" "$n_p99"
+printf '%-28s %10s %10s %10s\n' "NIO pass-through (floor)" "$p_rps" "$p_p50" "$p_p99"
 printf '%-28s %10s %10s %10s\n' "tally gateway" "$t_rps" "$t_p50" "$t_p99"
 echo "physical floor on this disk: write+fdatasync of 512 bytes p50 $f_p50 ms, p99 $f_p99 ms, p99.9 $f_p999 ms, max $f_max ms ($f_n appends; each gateway call waits for one group commit)"
-awk -v a="$t_p50" -v b="$d_p50" -v c="$t_p99" -v d="$d_p99" -v e="$n_p50" -v f="$n_p99" 'BEGIN {
+awk -v a="$t_p50" -v b="$d_p50" -v c="$t_p99" -v d="$d_p99" -v e="$n_p50" -v f="$n_p99" -v g="$p_p50" -v h="$p_p99" 'BEGIN {
   printf "added latency, tally vs direct: p50 %.3f ms (target <= 0.3), p99 %.3f ms (target <= 1)\n", a-b, c-d
-  printf "added latency, nginx proxy vs direct: p50 %.3f ms, p99 %.3f ms\n", e-b, f-d }'
+  printf "added latency, nginx proxy vs direct: p50 %.3f ms, p99 %.3f ms\n", e-b, f-d
+  printf "added latency, NIO pass-through vs direct: p50 %.3f ms, p99 %.3f ms\n", g-b, h-d }'
 read -r d_tp _ <<<"$(throughput "http://127.0.0.1:$UP$TARGET")"
 read -r n_tp _ <<<"$(throughput "http://127.0.0.1:$PX$TARGET")"
+p0=$(ticks "$PTPID")
+read -r p_tp p_n <<<"$(throughput "http://127.0.0.1:$PT$TARGET")"
+p_cpu_tp=$(cpu_per_call "$p0" "$(ticks "$PTPID")" "$p_n")
 c0=$(gw_ticks)
 read -r t_tp t_n <<<"$(throughput "http://127.0.0.1:$GW$TARGET")"
 t_cpu_tp=$(cpu_per_call "$c0" "$(gw_ticks)" "$t_n")
 printf '%-28s %10s\n' "throughput @ 64 connections" "req/s"
-printf '%-28s %10s\n' "direct (nginx 200)" "$d_tp" "nginx reverse proxy" "$n_tp" "tally gateway" "$t_tp"
-echo "gateway CPU per call (all its threads, user + system): $t_cpu_lat us at ~1,000 req/s offered, $t_cpu_tp us at 64 connections"
-awk -v t="$t_tp" -v n="$n_tp" -v d="$d_tp" 'BEGIN {
-  printf "tally / nginx proxy: %.2f (target >= 0.5); tally / direct: %.2f\n", t/n, t/d }'
+printf '%-28s %10s\n' "direct (nginx 200)" "$d_tp" "nginx reverse proxy" "$n_tp" "NIO pass-through (floor)" "$p_tp" "tally gateway" "$t_tp"
+echo "gateway CPU per call (all its threads, user + system): $t_cpu_lat us at ~1,000 req/s offered, $t_cpu_tp us at 64 connections (NIO pass-through: $p_cpu_tp us)"
+awk -v t="$t_tp" -v n="$n_tp" -v d="$d_tp" -v p="$p_tp" 'BEGIN {
+  printf "tally / nginx proxy: %.2f (target >= 0.5); tally / direct: %.2f\n", t/n, t/d
+  printf "NIO pass-through / nginx proxy: %.2f (the most any proxy on this stack gets here); tally / NIO pass-through: %.2f\n", p/n, t/p }'
 metrics="$(curl -s -H "Authorization: Bearer $(cat "$WORK/home/gateway/metrics.token")" "http://127.0.0.1:$GW/_tally/metrics")"
 echo "$metrics" | awk '/^tally_gateway_ledger_commit_seconds_(sum|count)/ {v[$1]=$2} /^tally_gateway_upstream_duration_seconds_(sum|count)/ {v[$1]=$2}
   END { printf "mean ledger commit wait %.3f ms, mean upstream time %.3f ms (gateway metrics over the whole run)\n",

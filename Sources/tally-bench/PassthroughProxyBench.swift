@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// `tally-bench passthrough-proxy` — the floor for the gateway benchmark: an HTTP/1.1 reverse proxy on the same
+/// SwiftNIO stack as `tally gateway` (same event loops, HTTP/1 codecs, one kept-alive upstream connection per
+/// client connection) that does none of Tally's work: no signature check, no ledger, no re-signing, headers
+/// passed through. `Tools/bench-gateway.sh` measures it in the same run as the gateway and nginx, so the gateway's
+/// figures can be read against what the network stack and NIO alone cost on the same machine.
+///
+/// Not a product: it forwards anything to anything, without limits or TLS. Runs until killed.
+struct PassthroughProxyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "passthrough-proxy",
+        abstract: "A bare SwiftNIO pass-through proxy (no Tally work): the gateway benchmark's floor.")
+    @Option(help: "Address to listen on, HOST:PORT.") var listen: String
+    @Option(help: "Upstream to forward to, HOST:PORT (plain HTTP).") var upstream: String
+    @Option(help: "Event-loop threads.") var threads = 1
+
+    func run() throws {
+        let (host, port) = try Self.endpoint(listen, option: "--listen")
+        let up = try Self.endpoint(upstream, option: "--upstream")
+        guard threads >= 1 else { throw Self.badInput("--threads \(threads): must be at least 1") }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let server = try ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(PassthroughHandler(upstreamHost: up.0, upstreamPort: up.1))
+                }
+            }
+            .bind(host: host, port: port).wait()
+        print("passthrough-proxy listening on \(listen), forwarding to \(upstream)")
+        try server.closeFuture.wait()
+    }
+
+    static func endpoint(_ text: String, option: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65535).contains(port), colon > text.startIndex else {
+            throw badInput("\(option) '\(text)': expected HOST:PORT with a port from 1 to 65535")
+        }
+        return (String(text[..<colon]), port)
+    }
+
+    /// Bad input: the message on stderr, exit code 2.
+    static func badInput(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("tally-bench passthrough-proxy: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+}
+
+/// One client connection: forwards each request to its own upstream connection (opened on first use, on the
+/// same event loop) and the upstream's response back. Requests are taken one at a time, as the clients of the
+/// benchmark send them (no pipelining).
+private final class PassthroughHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let upstreamHost: String
+    private let upstreamPort: Int
+    private let hostHeader: String
+    private var upstream: (any Channel)?
+    /// Parts received before the upstream connection was up.
+    private var waiting: [HTTPClientRequestPart] = []
+    private var connecting = false
+
+    init(upstreamHost: String, upstreamPort: Int) {
+        self.upstreamHost = upstreamHost
+        self.upstreamPort = upstreamPort
+        self.hostHeader = "\(upstreamHost):\(upstreamPort)"
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part: HTTPClientRequestPart
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            head.headers.replaceOrAdd(name: "host", value: hostHeader)
+            part = .head(head)
+        case .body(let body): part = .body(.byteBuffer(body))
+        case .end(let trailers): part = .end(trailers)
+        }
+        if let upstream {
+            if case .end = part { upstream.writeAndFlush(part, promise: nil) } else { upstream.write(part, promise: nil) }
+            return
+        }
+        waiting.append(part)
+        guard !connecting else { return }
+        connecting = true
+        let client = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        ClientBootstrap(group: context.eventLoop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(PassthroughUpstreamHandler(client: client.value))
+                }
+            }
+            .connect(host: upstreamHost, port: upstreamPort)
+            .whenComplete { result in
+                let handler = me.value
+                switch result {
+                case .success(let channel):
+                    handler.upstream = channel
+                    for p in handler.waiting { channel.write(p, promise: nil) }
+                    handler.waiting.removeAll()
+                    channel.flush()
+                case .failure:
+                    client.value.close(promise: nil)
+                }
+            }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        upstream?.close(promise: nil)
+        upstream = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// The upstream side of one client connection: relays response parts to the client.
+private final class PassthroughUpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    private let client: ChannelHandlerContext
+
+    init(client: ChannelHandlerContext) { self.client = client }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            head.headers.remove(name: "connection")
+            head.headers.remove(name: "keep-alive")
+            client.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        case .body(let body):
+            client.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        case .end(let trailers):
+            client.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.close(promise: nil)
+        context.fireChannelInactive()
+    }
+}
