@@ -12,13 +12,17 @@ extension LedgerReader {
     public static func catLine(seq: UInt64, time: Int64, event: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         let bytes = event.bindMemory(to: UInt8.self)
         var conflict = false
-        if bytes.count >= 2, bytes.firstRange(of: Array("\"seq\":".utf8)) != nil || bytes.firstRange(of: Array("\"time\":".utf8)) != nil {
+        // A byte search first (glibc's memmem): only an event that has the text "seq": or "time": somewhere is parsed
+        // to see whether the member is a top-level one.
+        if bytes.count >= 2, catSeqKey.withUnsafeBytes({ ByteSearch.contains(event, $0) })
+            || catTimeKey.withUnsafeBytes({ ByteSearch.contains(event, $0) }) {
             if let v = try? JSONValue(parsing: bytes), v["seq"] != nil || v["time"] != nil { conflict = true }
         }
-        var head = Array("{\"seq\":\(seq),\"time\":\"".utf8)
-        LedgerTime.append(time, to: &head)
-        head.append(UInt8(ascii: "\""))
-        out.append(contentsOf: head)
+        out.append(contentsOf: catSeqHead)
+        out.append(contentsOf: String(seq).utf8)
+        out.append(contentsOf: catTimeHead)
+        LedgerTime.append(time, to: &out)
+        out.append(UInt8(ascii: "\""))
         if conflict {
             out.append(contentsOf: ",\"event\":".utf8)
             out.append(contentsOf: bytes)
@@ -31,4 +35,9 @@ extension LedgerReader {
         }
         out.append(0x0A)
     }
+
+    private static let catSeqKey = Array("\"seq\":".utf8)
+    private static let catTimeKey = Array("\"time\":".utf8)
+    private static let catSeqHead = Array("{\"seq\":".utf8)
+    private static let catTimeHead = Array(",\"time\":\"".utf8)
 }

@@ -13,11 +13,10 @@ enum LedgerTime {
         let days = floorDiv(ms, 86_400_000)
         let msOfDay = ms - days * 86_400_000
         let (y, m, d) = civil(fromDays: days)
-        func put(_ v: Int64, _ width: Int) {
-            var digits = [UInt8](repeating: 0x30, count: width)
-            var x = v
-            for i in stride(from: width - 1, through: 0, by: -1) { digits[i] = UInt8(0x30 + x % 10); x /= 10 }
-            out.append(contentsOf: digits)
+        func put(_ v: Int64, _ width: Int) {  // the last `width` decimal digits, written in place
+            var scale: Int64 = 1
+            for _ in 1..<width { scale *= 10 }
+            while scale > 0 { out.append(UInt8(0x30 + (v / scale) % 10)); scale /= 10 }
         }
         put(y, 4); out.append(UInt8(ascii: "-")); put(m, 2); out.append(UInt8(ascii: "-")); put(d, 2)
         out.append(UInt8(ascii: "T"))
