@@ -45,20 +45,25 @@ public struct Sessions: Sendable {
     /// Every session with counts: issued credentials (from the registry) joined with ledger events.
     public func list(now: Date = Date()) throws -> [JSONValue] {
         let credentials = try CredentialRegistry(paths: GatewayPaths(home: home)).load()
-        var calls: [String: (allowed: Int, denied: Int, last: String?)] = [:]
+        var calls: [String: (allowed: Int, denied: Int, last: Int64?)] = [:]
         var issuedOnly: [String: JSONValue] = [:]
         // The ledger's revocations hold whatever the registry (not authenticated here) says (review finding 12).
         var revokedInLedger: [String: String] = [:]
-        for record in try LedgerReader(home: home).records() {
-            guard let type = record.event["type"]?.stringValue, let session = record.event["session"]?.stringValue else { continue }
+        // One record at a time (parsed, counted, dropped): memory grows with the number of sessions, not of records.
+        try LedgerReader(home: home).forEachRecord { _, time, bytes in
+            let event = try JSONValue(parsing: bytes.bindMemory(to: UInt8.self))
+            guard let type = event["type"]?.stringValue, let session = event["session"]?.stringValue else { return true }
             switch type {
-            case "call.requested": calls[session, default: (0, 0, nil)].allowed += 1; calls[session]?.last = record.time
-            case "call.denied": calls[session, default: (0, 0, nil)].denied += 1; calls[session]?.last = record.time
-            case "credential.issued": issuedOnly[session] = record.event
+            case "call.requested": calls[session, default: (0, 0, nil)].allowed += 1; calls[session]?.last = time
+            case "call.denied": calls[session, default: (0, 0, nil)].denied += 1; calls[session]?.last = time
+            case "credential.issued": issuedOnly[session] = event
             case "credential.revoked":
-                if revokedInLedger[session] == nil { revokedInLedger[session] = record.event["revokedAt"]?.stringValue ?? record.time }
+                if revokedInLedger[session] == nil {
+                    revokedInLedger[session] = event["revokedAt"]?.stringValue ?? LedgerReader.timeText(time)
+                }
             default: break
             }
+            return true
         }
         var out: [JSONValue] = []
         var ids = Set(credentials.keys)
@@ -84,7 +89,7 @@ public struct Sessions: Sendable {
             o["calls"] = .int(c.allowed + c.denied)
             o["forwarded"] = .int(c.allowed)
             o["denied"] = .int(c.denied)
-            if let last = c.last { o["lastCall"] = .string(last) }
+            if let last = c.last { o["lastCall"] = .string(LedgerReader.timeText(last)) }
             out.append(.object(o))
         }
         return out
@@ -93,31 +98,69 @@ public struct Sessions: Sendable {
     /// The calls of `session` in ledger order.
     public func replay(session: String) throws -> [Call] {
         var calls: [Call] = []
+        try replay(session: session) { calls.append($0) }
+        return calls
+    }
+
+    /// The calls of `session` in ledger order (the order of their `call.requested` or `call.denied` records), each
+    /// handed to `emit` as soon as it is final: an allowed call once its (first) `call.completed` has been read, a
+    /// denied one at once (Tally writes no `call.completed` for a denied call; one naming it is ignored), but never
+    /// before an earlier call; calls still without a `call.completed` at the end of the ledger come last, in order,
+    /// as `incomplete`. The ledger is read one record at a time and only the calls waiting for
+    /// their completion (or for an earlier call's) are held: memory follows the calls in flight, not the ledger's
+    /// size. Throws `notFound`, before emitting anything, when no record names the session.
+    public func replay(session: String, _ emit: (Call) throws -> Void) throws {
+        // Calls from `head` on are not emitted yet; `index` maps a call id to its position in `pending`.
+        var pending: [Call] = []
+        var head = 0
         var index: [String: Int] = [:]
         var known = false
-        for record in try LedgerReader(home: home).records() {
-            guard record.event["session"]?.stringValue == session || record.event["accessKeyId"]?.stringValue == session,
-                  let type = record.event["type"]?.stringValue else { continue }
-            known = true
-            guard let callId = record.event["callId"]?.stringValue else { continue }
-            switch type {
-            case "call.requested":
-                index[callId] = calls.count
-                calls.append(Call(callId: callId, seq: record.seq, time: record.time, decision: "allow", requested: record.event))
-            case "call.denied":
-                index[callId] = calls.count
-                calls.append(Call(callId: callId, seq: record.seq, time: record.time, decision: "deny", denied: record.event))
-            case "call.completed":
-                if let i = index[callId] {
-                    calls[i].completed = record.event
-                    calls[i].completedTime = record.time
-                }
-            default: break
+        // Records that do not contain the session id's text cannot name it; they are skipped without parsing. (Only for
+        // ids whose text is the same inside a JSON string: access key ids are letters and digits.)
+        let plain = !session.isEmpty && session.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x5F || b == 0x2E
+        }
+        let needle: [UInt8]? = plain ? Array(session.utf8) : nil
+        func isFinal(_ call: Call) -> Bool { call.decision == "deny" || call.completed != nil }
+        func emitReady() throws {
+            while head < pending.count, isFinal(pending[head]) {
+                let call = pending[head]
+                if index[call.callId] == head { index[call.callId] = nil }
+                try emit(call)
+                head += 1
             }
+            if head >= 1024 && head * 2 >= pending.count {  // drop what was emitted; shift the index
+                pending.removeFirst(head)
+                for (id, i) in index { index[id] = i - head }
+                head = 0
+            }
+        }
+        try LedgerReader(home: home).forEachRecord { seq, time, bytes in
+            if let needle, !needle.withUnsafeBytes({ ByteSearch.contains(bytes, $0) }) { return true }
+            let event = try JSONValue(parsing: bytes.bindMemory(to: UInt8.self))
+            guard event["session"]?.stringValue == session || event["accessKeyId"]?.stringValue == session,
+                  let type = event["type"]?.stringValue else { return true }
+            known = true
+            guard let callId = event["callId"]?.stringValue else { return true }
+            switch type {
+            case "call.requested", "call.denied":
+                let allowed = type == "call.requested"
+                index[callId] = pending.count
+                pending.append(Call(callId: callId, seq: seq, time: LedgerReader.timeText(time), decision: allowed ? "allow" : "deny",
+                                    requested: allowed ? event : nil, denied: allowed ? nil : event))
+            case "call.completed":
+                if let i = index[callId], pending[i].decision == "allow", pending[i].completed == nil {
+                    pending[i].completed = event
+                    pending[i].completedTime = LedgerReader.timeText(time)
+                }
+            default: return true
+            }
+            try emitReady()
+            return true
         }
         if !known {
             throw TallyError(.notFound, "session \(session) is not in the ledger of \(home) (see `tally sessions list`)")
         }
-        return calls
+        for call in pending[head...] { try emit(call) }
     }
 }

@@ -22,6 +22,10 @@ public struct LedgerReader: Sendable {
         return out
     }
 
+    /// A record time (milliseconds since the Unix epoch, as ``forEachRecord(from:to:_:)`` gives it) as the RFC 3339
+    /// text of ``LedgerRecord/time``.
+    public static func timeText(_ ms: Int64) -> String { LedgerTime.string(ms) }
+
     /// The number of committed records readable now.
     public func count() throws -> UInt64 {
         var last: UInt64 = 0

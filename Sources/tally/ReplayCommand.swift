@@ -10,15 +10,24 @@ struct ReplayCommand: AsyncParsableCommand {
     @OptionGroup var json: JSONOption
 
     func run() async throws {
-        let calls = try Sessions(home: home.homePath).replay(session: session)
-        if json.json {
-            print(JSONValue.array(calls.map(\.json)).description)
-            return
-        }
-        for call in calls {
+        // Streamed: each call is written once it is final (see `Sessions.replay(session:_:)`), through a 1 MiB buffer.
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 20)
+        var first = true
+        let asJSON = json.json
+        try Sessions(home: home.homePath).replay(session: session) { call in
             let j = call.json
-            let f = { (k: String) in j[k]?.stringValue ?? j[k].map { $0.description } ?? "-" }
-            print("#\(call.seq) \(call.time) \(f("decision")) \(f("service")):\(f("operation")) -> \(f("status")) \(f("errorCode")) \(f("outcome")) \(f("latencyMs")) ms actions \(f("actions"))")
+            if asJSON {
+                out.append(first ? UInt8(ascii: "[") : UInt8(ascii: ","))
+                out.append(contentsOf: j.canonicalBytes())
+            } else {
+                let f = { (k: String) in j[k]?.stringValue ?? j[k].map { $0.description } ?? "-" }
+                out.append(contentsOf: "#\(call.seq) \(call.time) \(f("decision")) \(f("service")):\(f("operation")) -> \(f("status")) \(f("errorCode")) \(f("outcome")) \(f("latencyMs")) ms actions \(f("actions"))\n".utf8)
+            }
+            first = false
+            if out.count >= 1 << 20 { writeStdout(out); out.removeAll(keepingCapacity: true) }
         }
+        if asJSON { out.append(contentsOf: first ? Array("[]\n".utf8) : Array("]\n".utf8)) }
+        writeStdout(out)
     }
 }
