@@ -18,24 +18,31 @@ struct PassthroughProxyBench: ParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT.") var listen: String
     @Option(help: "Upstream to forward to, HOST:PORT (plain HTTP).") var upstream: String
     @Option(help: "Event-loop threads.") var threads = 1
+    @Flag(help: "Relay raw bytes both ways (a TCP proxy: no HTTP parsing at all) instead of HTTP/1.1 messages.")
+    var raw = false
 
     func run() throws {
         let (host, port) = try Self.endpoint(listen, option: "--listen")
         let up = try Self.endpoint(upstream, option: "--upstream")
         guard threads >= 1 else { throw Self.badInput("--threads \(threads): must be at least 1") }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let raw = self.raw
         let server = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(PassthroughHandler(upstreamHost: up.0, upstreamPort: up.1))
+                    if raw {
+                        try channel.pipeline.syncOperations.addHandler(RawRelayHandler(upstreamHost: up.0, upstreamPort: up.1))
+                    } else {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(PassthroughHandler(upstreamHost: up.0, upstreamPort: up.1))
+                    }
                 }
             }
             .bind(host: host, port: port).wait()
-        print("passthrough-proxy listening on \(listen), forwarding to \(upstream)")
+        print("passthrough-proxy listening on \(listen), forwarding \(raw ? "raw bytes" : "HTTP/1.1") to \(upstream)")
         try server.closeFuture.wait()
     }
 
@@ -141,6 +148,90 @@ private final class PassthroughUpstreamHandler: ChannelInboundHandler {
         case .end(let trailers):
             client.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
         }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.close(promise: nil)
+        context.fireChannelInactive()
+    }
+}
+
+/// `--raw`: one client connection relayed byte for byte to its own upstream connection and back (no HTTP parsing;
+/// the client's Host header reaches the upstream unchanged).
+private final class RawRelayHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let upstreamHost: String
+    private let upstreamPort: Int
+    private var upstream: (any Channel)?
+    private var waiting: [ByteBuffer] = []
+    private var connecting = false
+
+    init(upstreamHost: String, upstreamPort: Int) {
+        self.upstreamHost = upstreamHost
+        self.upstreamPort = upstreamPort
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = unwrapInboundIn(data)
+        if let upstream {
+            upstream.write(bytes, promise: nil)
+            return
+        }
+        waiting.append(bytes)
+        guard !connecting else { return }
+        connecting = true
+        let client = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        ClientBootstrap(group: context.eventLoop)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RawRelayUpstreamHandler(client: client.value))
+                }
+            }
+            .connect(host: upstreamHost, port: upstreamPort)
+            .whenComplete { result in
+                let handler = me.value
+                switch result {
+                case .success(let channel):
+                    handler.upstream = channel
+                    for b in handler.waiting { channel.write(b, promise: nil) }
+                    handler.waiting.removeAll()
+                    channel.flush()
+                case .failure:
+                    client.value.close(promise: nil)
+                }
+            }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        upstream?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        upstream?.close(promise: nil)
+        upstream = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// The upstream side of `--raw`: relays the upstream's bytes to the client.
+private final class RawRelayUpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let client: ChannelHandlerContext
+
+    init(client: ChannelHandlerContext) { self.client = client }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        client.write(data, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        client.flush()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
