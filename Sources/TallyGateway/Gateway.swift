@@ -93,7 +93,8 @@ public struct Gateway: Sendable {
         let logger = self.logger
         let configuration = self.configuration
         let server = try builder.buildServer(
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+                                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             logger: Logger(label: "tally.gateway.http", factory: { _ in SwiftLogNoOpLogHandler() })
         ) { request, writer, channel in

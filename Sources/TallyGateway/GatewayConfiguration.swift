@@ -29,6 +29,10 @@ public struct GatewayConfiguration: Sendable {
     public var metricsToken: String?
     /// Serve `/_tally/metrics` without authentication (config `metricsPublic`, default false).
     public var metricsPublic = false
+    /// Most client connections open at once (config `maxConnections`, default 4096). At the limit the gateway stops
+    /// accepting: further connections wait in the listen backlog until one closes (and are refused once that is
+    /// full), so a flood of idle connections cannot exhaust the gateway's memory or descriptors.
+    public var maxConnections = 4096
 
     public init(home: String, host: String, port: Int, upstream: UpstreamEndpoint, tlsCertificate: String? = nil, tlsKey: String? = nil,
                 account: String = "123456789012", guardrails: Guardrails = Guardrails(), maxBufferedBody: Int = 64 << 20) {
@@ -66,7 +70,7 @@ public struct GatewayConfiguration: Sendable {
         return url
     }
 
-    /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "maskResponses": true,
+    /// Applies a `--config FILE` (JSON): `{"account": "...", "maxBufferedBody": N, "maxConnections": N, "maskResponses": true,
     /// "metricsToken": "...", "metricsPublic": false, "builtinDeny": true, "deny": [{"action": "iam:Create*", "reason": "..."}]}`.
     public mutating func apply(configFile path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -77,7 +81,8 @@ public struct GatewayConfiguration: Sendable {
             throw TallyError(.badInput, "--config \(path): \(error)")
         }
         guard case .object(let object) = value else { throw TallyError(.badInput, "--config \(path): expected a JSON object") }
-        let known: Set<String> = ["account", "builtinDeny", "deny", "maxBufferedBody", "maskResponses", "metricsToken", "metricsPublic"]
+        let known: Set<String> = ["account", "builtinDeny", "deny", "maxBufferedBody", "maxConnections", "maskResponses", "metricsToken",
+                                  "metricsPublic"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw TallyError(.badInput, "--config \(path): unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -92,6 +97,12 @@ public struct GatewayConfiguration: Sendable {
                 throw TallyError(.badInput, "--config \(path): \"maxBufferedBody\" must be a positive integer")
             }
             maxBufferedBody = n
+        }
+        if let max = object["maxConnections"] {
+            guard case .number(let text) = max, let n = Int(text), (1...1_000_000).contains(n) else {
+                throw TallyError(.badInput, "--config \(path): \"maxConnections\" must be an integer from 1 to 1000000")
+            }
+            maxConnections = n
         }
         if let mask = object["maskResponses"] {
             guard case .bool(let on) = mask else {
