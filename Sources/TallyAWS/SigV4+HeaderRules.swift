@@ -45,19 +45,23 @@ extension SigV4 {
     /// AWS does not document its answer to repeated headers; SDKs never send them. Tally refuses before
     /// identification, so no component can pick a different copy than another.
     public static func checkNoDuplicates(_ head: HTTPRequestHead) throws(AWSAuthError) {
-        var seen = Set<String>()
+        // Requests carry a few dozen headers and parameters at most: the ones that must be unique are compared with
+        // those seen before (no hashing of each name into a set per request).
+        var seen: [String] = []
         for n in head.lowercasedNames {
-            guard singletonHeaderNames.contains(n) || (n.hasPrefix("x-amz-") && !n.hasPrefix("x-amz-meta-")) else { continue }
-            if !seen.insert(n).inserted {
+            guard (n.hasPrefix("x-amz-") && !n.hasPrefix("x-amz-meta-")) || singletonHeaderNames.contains(n) else { continue }
+            if seen.contains(n) {
                 throw .invalidRequest("The header '\(n)' appears more than once in the request; it must be sent once")
             }
+            seen.append(n)
         }
         guard let q = head.query, !q.isEmpty else { return }
-        var seenQ = Set<String>()
+        var seenQ: [String] = []
         for item in head.queryItems where singletonQueryParameters.contains(item.name) {
-            if !seenQ.insert(item.name).inserted {
+            if seenQ.contains(item.name) {
                 throw .invalidRequest("The query parameter '\(item.name)' appears more than once in the request; it must be sent once")
             }
+            seenQ.append(item.name)
         }
     }
 

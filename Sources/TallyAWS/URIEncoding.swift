@@ -27,7 +27,11 @@ public enum URIEncoding {
     /// True when `s` is its own canonical form, `encode(bytes: decodeBytes(s))`: every byte unreserved or part of
     /// a `%XX` escape with upper-case hex of a byte that is not unreserved.
     static func isCanonicalEncoding(_ s: Substring) -> Bool {
-        let u = s.utf8
+        if let fast = s.utf8.withContiguousStorageIfAvailable({ isCanonicalEncoding(bytes: $0) }) { return fast }
+        return isCanonicalEncoding(bytes: Array(s.utf8))
+    }
+
+    private static func isCanonicalEncoding(bytes u: some RandomAccessCollection<UInt8>) -> Bool {
         var i = u.startIndex
         while i != u.endIndex {
             let b = u[i]
@@ -94,8 +98,32 @@ public enum QueryString {
     /// Split on the bytes `&` and `=` (as AWS does), scanning UTF-8 rather than Characters (this runs
     /// several times per gateway request).
     public static func rawPairs(_ query: String) -> [(name: Substring, value: Substring)] {
-        var out: [(name: Substring, value: Substring)] = []
+        // The bytes scanned in place (a native string's UTF-8 is contiguous); the pairs are cut at byte offsets, which
+        // are always character boundaries here (`&` and `=` are ASCII).
         let u = query.utf8
+        let fast: [(name: Substring, value: Substring)]? = u.withContiguousStorageIfAvailable { b in
+            var out: [(name: Substring, value: Substring)] = []
+            func at(_ offset: Int) -> String.Index { u.index(u.startIndex, offsetBy: offset) }
+            var start = 0, eq = -1
+            func pair(_ end: Int) -> (name: Substring, value: Substring) {
+                if eq < 0 { let e = at(end); return (query[at(start)..<e], query[e..<e]) }
+                return (query[at(start)..<at(eq)], query[at(eq + 1)..<at(end)])
+            }
+            for i in 0..<b.count {
+                let c = b[i]
+                if c == UInt8(ascii: "&") {
+                    if i != start { out.append(pair(i)) }
+                    start = i + 1
+                    eq = -1
+                } else if c == UInt8(ascii: "="), eq < 0 {
+                    eq = i
+                }
+            }
+            if start != b.count { out.append(pair(b.count)) }
+            return out
+        }
+        if let fast { return fast }
+        var out: [(name: Substring, value: Substring)] = []
         var start = u.startIndex
         var eq: String.Index?
         var i = u.startIndex

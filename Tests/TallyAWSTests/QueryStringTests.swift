@@ -17,6 +17,29 @@ import Testing
         #expect(pairs("é=ü&ñ") == ["é|ü", "ñ|"])
     }
 
+    /// The in-place byte scan against a plain reference split, on random strings of separators, ASCII and non-ASCII.
+    @Test func byteScanEqualsAReferenceSplit() {
+        func reference(_ q: String) -> [String] {
+            var out: [String] = []
+            for piece in q.split(separator: "&", omittingEmptySubsequences: true) {
+                if let eq = piece.firstIndex(of: "=") {
+                    out.append("\(piece[..<eq])|\(piece[piece.index(after: eq)...])")
+                } else {
+                    out.append("\(piece)|")
+                }
+            }
+            return out
+        }
+        let alphabet = ["&", "=", "a", "Z", "0", "%2F", "+", "é", "ü", "日本", "🙂", "-", "."]
+        var state: UInt64 = 0xBADC_0FFE
+        for _ in 0..<5_000 {
+            var q = ""
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            for k in 0..<Int(state >> 59) { q += alphabet[Int((state >> UInt64(k * 2 % 60)) & 0xFFFF) % alphabet.count] }
+            #expect(pairs(q) == reference(q), "\(q)")
+        }
+    }
+
     @Test func decodedPairsDecodePercentEscapes() {
         let d = QueryString.decodedPairs("X-Amz-Credential=AKID%2F20261126%2Fus-east-1%2Fs3%2Faws4_request&x=a+b")
         #expect(d.map(\.name) == ["X-Amz-Credential", "x"])
