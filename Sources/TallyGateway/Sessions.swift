@@ -108,7 +108,8 @@ public struct Sessions: Sendable {
     /// before an earlier call; calls still without a `call.completed` at the end of the ledger come last, in order,
     /// as `incomplete`. The ledger is read one record at a time and only the calls waiting for
     /// their completion (or for an earlier call's) are held: memory follows the calls in flight, not the ledger's
-    /// size. Throws `notFound`, before emitting anything, when no record names the session.
+    /// size (a call that never completes, say after a crash, holds the session's later calls until the end).
+    /// Throws `notFound`, before emitting anything, when no record names the session.
     public func replay(session: String, _ emit: (Call) throws -> Void) throws {
         // Calls from `head` on are not emitted yet; `index` maps a call id to its position in `pending`.
         var pending: [Call] = []
