@@ -61,38 +61,25 @@ struct PassthroughProxyBench: ParsableCommand {
     }
 }
 
-/// One client connection: forwards each request to its own upstream connection (opened on first use, on the
-/// same event loop) and the upstream's response back. Requests are taken one at a time, as the clients of the
-/// benchmark send them (no pipelining).
-private final class PassthroughHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let upstreamHost: String
-    private let upstreamPort: Int
-    private let hostHeader: String
-    private var upstream: (any Channel)?
-    /// Parts received before the upstream connection was up.
-    private var waiting: [HTTPClientRequestPart] = []
+/// The upstream connection of one client connection: opened on first use, on the client's event loop, with the
+/// pipeline `configure` sets up; what is sent before it is up waits, in order. A failed connect closes the client.
+private final class UpstreamLink<Part: Sendable> {
+    private let host: String
+    private let port: Int
+    private let configure: @Sendable (any Channel, ChannelHandlerContext) throws -> Void
+    private(set) var channel: (any Channel)?
+    private var waiting: [Part] = []
     private var connecting = false
 
-    init(upstreamHost: String, upstreamPort: Int) {
-        self.upstreamHost = upstreamHost
-        self.upstreamPort = upstreamPort
-        self.hostHeader = "\(upstreamHost):\(upstreamPort)"
+    init(host: String, port: Int, configure: @escaping @Sendable (any Channel, ChannelHandlerContext) throws -> Void) {
+        self.host = host
+        self.port = port
+        self.configure = configure
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part: HTTPClientRequestPart
-        switch unwrapInboundIn(data) {
-        case .head(var head):
-            head.headers.replaceOrAdd(name: "host", value: hostHeader)
-            part = .head(head)
-        case .body(let body): part = .body(.byteBuffer(body))
-        case .end(let trailers): part = .end(trailers)
-        }
-        if let upstream {
-            if case .end = part { upstream.writeAndFlush(part, promise: nil) } else { upstream.write(part, promise: nil) }
+    func send(_ part: Part, flush: Bool, from context: ChannelHandlerContext) {
+        if let channel {
+            if flush { channel.writeAndFlush(part, promise: nil) } else { channel.write(part, promise: nil) }
             return
         }
         waiting.append(part)
@@ -100,22 +87,20 @@ private final class PassthroughHandler: ChannelInboundHandler {
         connecting = true
         let client = NIOLoopBound(context, eventLoop: context.eventLoop)
         let me = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let configure = self.configure
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(PassthroughUpstreamHandler(client: client.value))
-                }
+                channel.eventLoop.makeCompletedFuture { try configure(channel, client.value) }
             }
-            .connect(host: upstreamHost, port: upstreamPort)
+            .connect(host: host, port: port)
             .whenComplete { result in
-                let handler = me.value
+                let link = me.value
                 switch result {
                 case .success(let channel):
-                    handler.upstream = channel
-                    for p in handler.waiting { channel.write(p, promise: nil) }
-                    handler.waiting.removeAll()
+                    link.channel = channel
+                    for p in link.waiting { channel.write(p, promise: nil) }
+                    link.waiting.removeAll()
                     channel.flush()
                 case .failure:
                     client.value.close(promise: nil)
@@ -123,19 +108,64 @@ private final class PassthroughHandler: ChannelInboundHandler {
             }
     }
 
+    func close() {
+        channel?.close(promise: nil)
+        channel = nil
+    }
+}
+
+/// The client side of one connection pair: closes its upstream connection when the client's closes.
+private class ClientSide<Part: Sendable> {
+    let upstream: UpstreamLink<Part>
+    init(_ upstream: UpstreamLink<Part>) { self.upstream = upstream }
+
     func channelInactive(context: ChannelHandlerContext) {
-        upstream?.close(promise: nil)
-        upstream = nil
+        upstream.close()
         context.fireChannelInactive()
     }
 }
 
-/// The upstream side of one client connection: relays response parts to the client.
-private final class PassthroughUpstreamHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    private let client: ChannelHandlerContext
-
+/// The upstream side of one connection pair: closes the client's connection when the upstream's closes.
+private class UpstreamSide {
+    let client: ChannelHandlerContext
     init(client: ChannelHandlerContext) { self.client = client }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.close(promise: nil)
+        context.fireChannelInactive()
+    }
+}
+
+/// One client connection: forwards each request to its own upstream connection and the upstream's response back.
+/// Requests are taken one at a time, as the clients of the benchmark send them (no pipelining).
+private final class PassthroughHandler: ClientSide<HTTPClientRequestPart>, ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let hostHeader: String
+
+    init(upstreamHost: String, upstreamPort: Int) {
+        self.hostHeader = "\(upstreamHost):\(upstreamPort)"
+        super.init(UpstreamLink(host: upstreamHost, port: upstreamPort) { channel, client in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHandler(PassthroughUpstreamHandler(client: client))
+        })
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(var head):
+            head.headers.replaceOrAdd(name: "host", value: hostHeader)
+            upstream.send(.head(head), flush: false, from: context)
+        case .body(let body): upstream.send(.body(.byteBuffer(body)), flush: false, from: context)
+        case .end(let trailers): upstream.send(.end(trailers), flush: true, from: context)
+        }
+    }
+}
+
+/// The upstream side of one client connection: relays response parts to the client.
+private final class PassthroughUpstreamHandler: UpstreamSide, ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -149,81 +179,33 @@ private final class PassthroughUpstreamHandler: ChannelInboundHandler {
             client.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
         }
     }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        client.close(promise: nil)
-        context.fireChannelInactive()
-    }
 }
 
 /// `--raw`: one client connection relayed byte for byte to its own upstream connection and back (no HTTP parsing;
 /// the client's Host header reaches the upstream unchanged).
-private final class RawRelayHandler: ChannelInboundHandler {
+private final class RawRelayHandler: ClientSide<ByteBuffer>, ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let upstreamHost: String
-    private let upstreamPort: Int
-    private var upstream: (any Channel)?
-    private var waiting: [ByteBuffer] = []
-    private var connecting = false
-
     init(upstreamHost: String, upstreamPort: Int) {
-        self.upstreamHost = upstreamHost
-        self.upstreamPort = upstreamPort
+        super.init(UpstreamLink(host: upstreamHost, port: upstreamPort) { channel, client in
+            try channel.pipeline.syncOperations.addHandler(RawRelayUpstreamHandler(client: client))
+        })
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = unwrapInboundIn(data)
-        if let upstream {
-            upstream.write(bytes, promise: nil)
-            return
-        }
-        waiting.append(bytes)
-        guard !connecting else { return }
-        connecting = true
-        let client = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let me = NIOLoopBound(self, eventLoop: context.eventLoop)
-        ClientBootstrap(group: context.eventLoop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RawRelayUpstreamHandler(client: client.value))
-                }
-            }
-            .connect(host: upstreamHost, port: upstreamPort)
-            .whenComplete { result in
-                let handler = me.value
-                switch result {
-                case .success(let channel):
-                    handler.upstream = channel
-                    for b in handler.waiting { channel.write(b, promise: nil) }
-                    handler.waiting.removeAll()
-                    channel.flush()
-                case .failure:
-                    client.value.close(promise: nil)
-                }
-            }
+        upstream.send(unwrapInboundIn(data), flush: false, from: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        upstream?.flush()
+        upstream.channel?.flush()
         context.fireChannelReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        upstream?.close(promise: nil)
-        upstream = nil
-        context.fireChannelInactive()
     }
 }
 
 /// The upstream side of `--raw`: relays the upstream's bytes to the client.
-private final class RawRelayUpstreamHandler: ChannelInboundHandler {
+private final class RawRelayUpstreamHandler: UpstreamSide, ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    private let client: ChannelHandlerContext
-
-    init(client: ChannelHandlerContext) { self.client = client }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         client.write(data, promise: nil)
@@ -232,10 +214,5 @@ private final class RawRelayUpstreamHandler: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         client.flush()
         context.fireChannelReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        client.close(promise: nil)
-        context.fireChannelInactive()
     }
 }
