@@ -72,8 +72,10 @@ public struct HTTPRequestHead: Sendable {
     public var queryItems: [(name: String, value: String)] { decodedQuery }
 }
 
+/// Whether two header names (ASCII tokens) are equal in any ASCII letter case: compared byte by byte, with no lowered
+/// copy and no Unicode case mapping.
 @inline(__always)
-func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+public func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     guard a.utf8.count == b.utf8.count else { return false }
     if a == b { return true }
     var a = a, b = b

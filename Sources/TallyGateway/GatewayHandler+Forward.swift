@@ -24,20 +24,10 @@ extension GatewayHandler {
     static let droppedResponseHeaders: [String] = [
         "connection", "keep-alive", "proxy-authenticate", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
     ]
-    private static let droppedResponseHeaderBytes: [[UInt8]] = droppedResponseHeaders.map { Array($0.utf8) }
 
-    /// Whether `name` is one of ``droppedResponseHeaders`` in any ASCII letter case (compared byte by byte: no
-    /// lowered copy per header, and no Unicode case mapping: header names are ASCII tokens).
+    /// Whether `name` is one of ``droppedResponseHeaders`` in any ASCII letter case (no lowered copy per header).
     static func isDroppedResponseHeader(_ name: String) -> Bool {
-        name.utf8.withContiguousStorageIfAvailable { isDropped($0) } ?? isDropped(Array(name.utf8))
-    }
-
-    private static func isDropped(_ name: some Collection<UInt8>) -> Bool {
-        droppedResponseHeaderBytes.contains { dropped in
-            dropped.count == name.count && zip(dropped, name).allSatisfy { d, c in
-                d == ((c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z")) ? c | 0x20 : c)
-            }
-        }
+        droppedResponseHeaders.contains { asciiCaseInsensitiveEquals(name, $0) }
     }
     /// Largest upstream answer (by Content-Length) read whole and written in one go rather than streamed.
     static let coalescedResponseLimit = 64 << 10

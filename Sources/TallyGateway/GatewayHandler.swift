@@ -74,7 +74,6 @@ final class GatewayHandler: Sendable {
         var body: [UInt8]? = nil
         var auth: SigV4Auth?
         var verified: VerifiedSigV4?
-        let request = request
 
         do {
             // 1. parse the signature
