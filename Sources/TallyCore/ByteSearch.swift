@@ -8,4 +8,9 @@ public enum ByteSearch {
         guard let h = haystack.baseAddress, let n = needle.baseAddress, haystack.count >= needle.count else { return false }
         return tally_memmem(h, haystack.count, n, needle.count) != nil
     }
+
+    /// True when the bytes `needle` occur in `haystack`.
+    public static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        needle.withUnsafeBytes { contains(haystack, $0) }
+    }
 }

@@ -36,7 +36,7 @@ struct CredentialLedgerFacts: Sendable {
         do {
             try LedgerReader(home: home).forEachRecord { _, _, event in
                 // Cheap filter before parsing: call events are the bulk of a ledger.
-                guard contains(event, needle) else { return true }
+                guard ByteSearch.contains(event, needle) else { return true }
                 facts.learn(try JSONValue(parsing: event.bindMemory(to: UInt8.self)))
                 return true
             }
@@ -89,10 +89,4 @@ func parseRFC3339(_ text: String) -> Int64? {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime]
     return formatter.date(from: text).map { Int64($0.timeIntervalSince1970) }
-}
-
-/// True when `needle` (non-empty) occurs in `haystack`.
-private func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
-    // memmem, vectorised: a memchr per '"' and a memcmp (as before) cost a call every few bytes of JSON.
-    needle.withUnsafeBytes { ByteSearch.contains(haystack, $0) }
 }

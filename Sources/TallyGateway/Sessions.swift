@@ -137,7 +137,7 @@ public struct Sessions: Sendable {
             }
         }
         try LedgerReader(home: home).forEachRecord { seq, time, bytes in
-            if let needle, !needle.withUnsafeBytes({ ByteSearch.contains(bytes, $0) }) { return true }
+            if let needle, !ByteSearch.contains(bytes, needle) { return true }
             let event = try JSONValue(parsing: bytes.bindMemory(to: UInt8.self))
             guard event["session"]?.stringValue == session || event["accessKeyId"]?.stringValue == session,
                   let type = event["type"]?.stringValue else { return true }

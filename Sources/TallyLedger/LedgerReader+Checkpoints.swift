@@ -14,8 +14,7 @@ extension LedgerReader {
         var conflict = false
         // A byte search first (glibc's memmem): only an event that has the text "seq": or "time": somewhere is parsed
         // to see whether the member is a top-level one.
-        if bytes.count >= 2, catSeqKey.withUnsafeBytes({ ByteSearch.contains(event, $0) })
-            || catTimeKey.withUnsafeBytes({ ByteSearch.contains(event, $0) }) {
+        if bytes.count >= 2, ByteSearch.contains(event, catSeqKey) || ByteSearch.contains(event, catTimeKey) {
             if let v = try? JSONValue(parsing: bytes), v["seq"] != nil || v["time"] != nil { conflict = true }
         }
         out.append(contentsOf: catSeqHead)
