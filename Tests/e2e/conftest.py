@@ -170,6 +170,32 @@ class Gateway:
             args += ["--role", role]
         return json.loads(run(args).stdout)
 
+    def edit_registry(self, change) -> bytes:
+        """Edits the credential registry by hand, as a person would, but never racing the gateway's own rewrites: waits
+        until the gateway has recorded every pending issuance and revocation (its flusher rewrites the file once a
+        second while one is pending, and a rewrite that read the file before this edit would undo it), then applies
+        `change` to the parsed file under the registry's lock (flock on credentials.lock, as tally takes it).
+        Returns the bytes before the edit, for restoring."""
+        import fcntl
+        registry = self.home / "gateway" / "credentials.json"
+        deadline = time.time() + 15
+        while True:
+            entries = json.loads(registry.read_text())["credentials"]
+            if all(c.get("issuanceRecorded") is not False and c.get("revocationRecorded") is not False for c in entries):
+                break
+            assert time.time() < deadline, f"the gateway did not record the pending credential events: {entries}"
+            time.sleep(0.1)
+        with open(self.home / "gateway" / "credentials.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                good = registry.read_bytes()
+                doc = json.loads(good)
+                change(doc)
+                registry.write_text(json.dumps(doc))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return good
+
     def agent_env(self, cred: dict, **extra) -> dict:
         env = clean_env(AWS_ACCESS_KEY_ID=cred["AccessKeyId"], AWS_SECRET_ACCESS_KEY=cred["SecretAccessKey"],
                         AWS_SESSION_TOKEN=cred.get("SessionToken"), **extra)

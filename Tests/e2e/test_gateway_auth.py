@@ -81,13 +81,16 @@ def test_revoked_and_expired(gateway, moto):
     # Rewriting its registry entry into the past by hand (the secret is derived from the expiry, so a forged
     # expiry also breaks the signature check) now fails the entry's MAC (review finding 12): the whole registry is
     # refused (503) until it is restored. Expiry itself: CredentialTests / RegistryIntegrityTests (Swift).
+    # (edit_registry waits until the gateway has recorded the pending revocation and issuance: its once-a-second
+    # rewrite of the registry could otherwise undo this edit, which made this test flaky.)
     reg = gateway.home / "gateway" / "credentials.json"
-    good = reg.read_bytes()
-    data = json.loads(good)
-    for c in data["credentials"]:
-        if c["accessKeyId"] == short["AccessKeyId"]:
-            c["expiresAt"] = c["issuedAt"] - 10
-    reg.write_text(json.dumps(data))
+
+    def backdate(doc):
+        for c in doc["credentials"]:
+            if c["accessKeyId"] == short["AccessKeyId"]:
+                c["expiresAt"] = c["issuedAt"] - 10
+
+    good = gateway.edit_registry(backdate)
     try:
         p = gateway.aws(short, "sts", "get-caller-identity", check=False, AWS_MAX_ATTEMPTS="1")
         assert p.returncode != 0 and "ServiceUnavailable" in p.stderr, p.stderr
