@@ -40,25 +40,43 @@ actor RegistryEventFlusher {
         let pending = try registry.loadAuthenticated(mac: RegistryMAC(paths: registry.paths)).entries.values
             .filter { $0.issuanceRecorded == false || $0.revocationRecorded == false }
             .sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
-        var events: [JSONValue] = []
-        for c in pending {
-            if c.issuanceRecorded == false { events.append(c.issuedEvent) }
-            if c.revocationRecorded == false, let e = c.revokedEvent { events.append(e) }
-        }
-        for e in events {
-            try await recorder.record(e)
-            store?.learn(e)
-        }
-        if !pending.isEmpty {
-            let ids = Set(pending.map(\.accessKeyId))
-            try registry.update { all in
-                for id in ids {
-                    if all[id]?.issuanceRecorded == false { all[id]?.issuanceRecorded = true }
-                    if all[id]?.revocationRecorded == false, all[id]?.revokedAt != nil { all[id]?.revocationRecorded = true }
-                }
+        // What this flush appends: an entry's flag is set below only for an event appended here, and a revocation
+        // only if the entry's revocation time is still the one appended (a `credentials revoke` that lands while this
+        // flush records an issuance marks its revocation pending: it must stay pending for the next flush, not be
+        // marked recorded without its credential.revoked ever reaching the ledger).
+        var issued = Set<String>()
+        var revoked: [String: Int64] = [:]
+        var failure: (any Error)?
+        appending: for c in pending {
+            if c.issuanceRecorded == false {
+                do { try await record(c.issuedEvent) } catch { failure = error; break appending }
+                issued.insert(c.accessKeyId)
+            }
+            if c.revocationRecorded == false, let at = c.revokedAt, let e = c.revokedEvent {
+                do { try await record(e) } catch { failure = error; break appending }
+                revoked[c.accessKeyId] = at
             }
         }
-        lastStamp = registry.stamp()
-        return events.count
+        var stillPending = false
+        if !issued.isEmpty || !revoked.isEmpty {
+            // Also after a failure: what was appended is marked, so it is not appended twice.
+            stillPending = try registry.update { all in
+                for id in issued where all[id]?.issuanceRecorded == false { all[id]?.issuanceRecorded = true }
+                for (id, at) in revoked where all[id]?.revocationRecorded == false && all[id]?.revokedAt == at {
+                    all[id]?.revocationRecorded = true
+                }
+                return all.values.contains { $0.issuanceRecorded == false || $0.revocationRecorded == false }
+            }
+        }
+        if let failure { throw failure }
+        // An event that became pending during this flush is recorded by the next one (which must not skip the file
+        // as unchanged).
+        lastStamp = stillPending ? nil : registry.stamp()
+        return issued.count + revoked.count
+    }
+
+    private func record(_ event: JSONValue) async throws {
+        try await recorder.record(event)
+        store?.learn(event)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import TallyGateway
 import TallyCore
@@ -134,6 +135,59 @@ import TallyLedger
         guard case .success = try CredentialStore(paths: paths).lookup(pending.accessKeyId, now: Date()) else {
             Issue.record("the restored, recorded credential serves"); return
         }
+    }
+
+    /// The ledger, with `before` run ahead of every awaited append (to make something happen mid-flush).
+    private final class InterposedLog: CallLog, @unchecked Sendable {
+        let ledger: Ledger
+        let before: @Sendable (JSONValue) async throws -> Void
+        init(_ ledger: Ledger, before: @escaping @Sendable (JSONValue) async throws -> Void) {
+            self.ledger = ledger
+            self.before = before
+        }
+        func append(_ event: JSONValue) async throws -> UInt64 {
+            try await before(event)
+            return try await ledger.append(event)
+        }
+        func appendDeferred(_ event: JSONValue, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
+            try ledger.appendDeferred(event, whenDurable: whenDurable)
+        }
+        func append(_ event: JSONValue, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
+            try ledger.append(event, whenDurable: whenDurable)
+        }
+        func append(_ batch: EventBatch, whenDurable: @escaping @Sendable (Result<UInt64, any Error>) -> Void) throws {
+            try ledger.append(batch, whenDurable: whenDurable)
+        }
+    }
+
+    /// A `credentials revoke` that lands while the gateway's flusher records the same key's pending issuance (the
+    /// gateway holds the ledger, so the revocation is marked pending): the flush must leave it pending, and the next
+    /// flush records it. (It used to be marked recorded by the issuance's flush: credential.revoked never reached the
+    /// ledger, and a registry rolled back past the revocation would have served the key again after a restart.)
+    @Test func aRevocationLandingMidFlushIsRecordedNotJustMarked() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let ledger = try await Ledger.open(home: home)  // held, as by a running gateway
+        let issuer = CredentialIssuer(home: home)
+        let id = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+        let revokedOnce = Mutex(false)
+        let log = InterposedLog(ledger) { event in
+            guard event["type"]?.stringValue == "credential.issued", event["accessKeyId"]?.stringValue == id,
+                  revokedOnce.withLock({ done in defer { done = true }; return !done }) else { return }
+            _ = try await issuer.revoke(accessKeyId: id)  // cannot open the held ledger: marked pending
+        }
+        let flusher = RegistryEventFlusher(paths: paths, recorder: CallRecorder(ledger: log, metrics: GatewayMetrics()), store: nil)
+        #expect(try await flusher.flush(force: true) == 1)  // the issuance
+        let entry = try #require(try CredentialRegistry(paths: paths).load()[id])
+        #expect(entry.revokedAt != nil && entry.issuanceRecorded == true)
+        #expect(entry.revocationRecorded == false, "a revocation this flush did not record must stay pending")
+        #expect(try await flusher.flush() == 1)  // the revocation, without a forced look
+        #expect(try CredentialRegistry(paths: paths).load()[id]?.revocationRecorded == true)
+        #expect(try await flusher.flush(force: true) == 0)
+        try await ledger.close()
+        let facts = try CredentialLedgerFacts.scan(home: home)
+        #expect(facts.issued[id] != nil)
+        #expect(facts.revoked[id] == entry.revokedAt)
     }
 
     @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
