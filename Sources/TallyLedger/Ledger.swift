@@ -304,6 +304,8 @@ final class Committer: @unchecked Sendable {
                 if failure == nil {
                     do { try writer.checkpointIfDue(force: true) } catch { result = .failure(error) }
                 }
+                // Before the caller resumes: a background compaction has ended and the lock is released.
+                writer.release()
                 cond.lock()
                 self.writer = nil
                 closed = true

@@ -7,7 +7,7 @@ final class LedgerWriter {
     let options: LedgerOptions
     let epochs: EpochSet
     let keys: EpochKeyStore
-    let lockFD: Int32
+    private(set) var lockFD: Int32
 
     // Segment being appended to.
     var segFD: Int32 = -1
@@ -46,11 +46,16 @@ final class LedgerWriter {
         self.lockFD = lockFD
     }
 
-    deinit {
-        compactor.sync {}  // a background compaction finishes under the lock this writer holds
-        if segFD >= 0 { close(segFD) }
-        if ckptFD >= 0 { close(ckptFD) }
-        close(lockFD)
+    deinit { release() }
+
+    /// Waits for a background compaction (it runs under the lock this writer holds), then closes the files and
+    /// releases the ledger lock. Idempotent; the writer must not be used afterwards. `Ledger.close` calls it before
+    /// it returns, so a closed ledger has finished its work and can be opened again at once.
+    func release() {
+        compactor.sync {}
+        if segFD >= 0 { close(segFD); segFD = -1 }
+        if ckptFD >= 0 { close(ckptFD); ckptFD = -1 }
+        if lockFD >= 0 { close(lockFD); lockFD = -1 }
     }
 
     struct PlannedBlock {

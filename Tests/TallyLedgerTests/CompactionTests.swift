@@ -59,6 +59,40 @@ import TallyCore
         #expect(report.compacted.isEmpty)
     }
 
+    /// `close` returns only once the background compaction of the segment sealed last has ended and the ledger lock is
+    /// released: a gateway that logs "ledger closed" and exits leaves every sealed segment compacted, and the ledger
+    /// can be opened again at once (no lock wait). The last append seals a large segment right before the close, so
+    /// its compaction is still running when the commit thread handles the close.
+    @Test func closeWaitsForTheBackgroundCompactionAndReleasesTheLock() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        var o = testOptions()
+        o.segmentMaxBytes = 4 << 20
+        o.autoCompactLevel = 9
+        _ = try Ledger.initialize(home: home.path, options: o)
+        let l = try await Ledger.open(home: home.path, options: o)
+        // ~6 MiB in large commits of events with random text (compresses slowly, and not to nothing).
+        let pool = String(decoding: (0..<(1 << 20)).map { _ in UInt8.random(in: 97...122) }, as: UTF8.self).utf8
+        for _ in 0..<12 {
+            let events: [JSONValue] = (0..<128).map { i in
+                let at = pool.index(pool.startIndex, offsetBy: Int.random(in: 0..<(pool.count - 4000)))
+                return ["type": "bulk", "n": .int(i), "text": .string(String(pool[at..<pool.index(at, offsetBy: 4000)])!)]
+            }
+            _ = try await l.append(contentsOf: events)
+        }
+        try await l.close()
+        var again = o
+        again.lockTimeout = 0
+        let reopened = try await Ledger.open(home: home.path, options: again)  // throws ledgerLocked while still held
+        try await reopened.close()
+        let blocks = try blockCounts(home)
+        let newest = blocks.keys.max()!
+        #expect(blocks.count >= 2)
+        let listed = LedgerCompaction.readState(home.path + "/ledger/compacted.list")
+        #expect(Set(listed.keys) == Set(blocks.keys).subtracting([newest]), "every sealed segment is compacted by the time close returns")
+        for (name, n) in blocks where name != newest { #expect(n == 1, "\(name) still has \(n) blocks") }
+    }
+
     @Test func compactsSealedSegmentsWithoutChangingAnyHash() async throws {
         let home = TempHome()
         defer { home.cleanup() }
