@@ -223,10 +223,20 @@ class Gateway:
     def tally(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return run([self.bin, *args], check=check)
 
-    def events(self) -> list[dict]:
-        """Every ledger event, via `tally ledger cat` (one JSON record per line)."""
-        out = run([self.bin, "ledger", "cat", "--home", str(self.home)]).stdout
-        return [normalise_record(json.loads(line)) for line in out.splitlines() if line.strip()]
+    def events(self, settle: bool = False, timeout: float = 10.0) -> list[dict]:
+        """Every ledger event, via `tally ledger cat` (one JSON record per line). With `settle`, first waits (up to
+        `timeout`) until every `call.requested` has its `call.completed`: the gateway commits a call.completed a few
+        milliseconds after the response, so a read right after a call may come before it."""
+        deadline = time.time() + timeout
+        while True:
+            out = run([self.bin, "ledger", "cat", "--home", str(self.home)]).stdout
+            events = [normalise_record(json.loads(line)) for line in out.splitlines() if line.strip()]
+            if not settle or time.time() >= deadline:
+                return events
+            done = {e.get("callId") for e in events if e.get("type") == "call.completed"}
+            if all(e.get("callId") in done for e in events if e.get("type") == "call.requested"):
+                return events
+            time.sleep(0.05)
 
     def log_tail(self, n: int = 40) -> str:
         self._log_file.flush()

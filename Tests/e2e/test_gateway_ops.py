@@ -76,7 +76,13 @@ def test_graceful_shutdown_drains_in_flight_calls(moto, tmp_path):
 
     t = threading.Thread(target=upload)
     t.start()
-    time.sleep(0.3)  # the upload is in flight
+    # The upload is in flight once its call.requested is durable (before the body is read and forwarded): a fixed
+    # sleep could send SIGTERM before boto3 (hashing 30 MiB first) had even connected, on a loaded machine.
+    deadline = time.time() + 60
+    while not any(e.get("type") == "call.requested" and e.get("operation") == "PutObject" and e.get("path") == f"/{bucket}/big"
+                  for e in gw.events()):
+        assert time.time() < deadline and t.is_alive(), f"the upload never started: {results}"
+        time.sleep(0.05)
     code = gw.stop(signal.SIGTERM, timeout=60)
     t.join(60)
     assert code == 0, gw.log.read_text()[-2000:]
@@ -159,8 +165,10 @@ def test_starts_promptly_when_the_upstream_refuses_connections(tmp_path):
     s.bind(("127.0.0.1", 0))
     refused = s.getsockname()[1]
     s.close()  # nothing listens there: connections are refused
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])  # not timed: only the gateway's start is
     started = time.monotonic()
-    gw = Gateway(tmp_path, f"http://127.0.0.1:{refused}", "AKIAREFUSEDUPSTREAM0", "refused-upstream-secret")
+    gw = Gateway(tmp_path, f"http://127.0.0.1:{refused}", "AKIAREFUSEDUPSTREAM0", "refused-upstream-secret", home=home)
     try:
         ready = time.monotonic() - started
         assert ready < 8, f"gateway took {ready:.1f} s to listen"

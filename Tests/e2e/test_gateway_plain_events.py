@@ -9,7 +9,7 @@ def test_plain_path_events_match_the_task_path(gateway):
     sts = gateway.client(cred, "sts")
     for _ in range(4):
         assert sts.get_caller_identity()["Account"]
-    events = [e for e in gateway.events() if e.get("accessKeyId") == cred["AccessKeyId"]]
+    events = [e for e in gateway.events(settle=True) if e.get("accessKeyId") == cred["AccessKeyId"]]
     requested = [e for e in events if e.get("type") == "call.requested"]
     completed = {e["callId"]: e for e in events if e.get("type") == "call.completed"}
     assert len(requested) == 4 and set(completed) == {e["callId"] for e in requested}

@@ -62,8 +62,8 @@ def test_https_upstream_chain(tls_gateway, moto, tmp_path):
         f.write_bytes(b"through two gateways\n" * 1000)
         b.aws(agent, "s3", "cp", str(f), f"s3://{bucket}/f.txt")
         assert b.client(agent, "s3").get_object(Bucket=bucket, Key="f.txt")["Body"].read() == f.read_bytes()
-        in_a = [e for e in a.events() if e.get("session") == b_cred["AccessKeyId"] and e.get("type") == "call.completed"]
-        in_b = [e for e in b.events() if e.get("session") == agent["AccessKeyId"] and e.get("type") == "call.completed"]
+        in_a = [e for e in a.events(settle=True) if e.get("session") == b_cred["AccessKeyId"] and e.get("type") == "call.completed"]
+        in_b = [e for e in b.events(settle=True) if e.get("session") == agent["AccessKeyId"] and e.get("type") == "call.completed"]
         # A also saw B's startup GetCallerIdentity (B learns its upstream identity for its events).
         assert len(in_a) == len(in_b) + 1 and len(in_b) >= 4 and all(e["status"] == 200 for e in in_a + in_b)
         assert all(e["upstreamIdentity"] == "arn:aws:iam::123456789012:user/tally-gateway-admin"
