@@ -34,23 +34,35 @@ import TallyCore
     /// A writer with `autoCompactLevel` compacts each segment it seals in the background while it
     /// goes on appending: by close, every sealed segment is one merged LZ4HC block, listed in
     /// compacted.list, and the ledger verifies with the same records.
+    /// A new ledger in `home` whose writer compacts each segment it seals (`autoCompactLevel`), opened.
+    func openAutoCompacting(_ home: TempHome, segmentBytes: Int, level: Int) async throws -> (Ledger, LedgerOptions) {
+        var o = testOptions()
+        o.segmentMaxBytes = segmentBytes
+        o.autoCompactLevel = level
+        _ = try Ledger.initialize(home: home.path, options: o)
+        return (try await Ledger.open(home: home.path, options: o), o)
+    }
+
+    /// Checks that every sealed segment (all but the newest) is one block and listed in compacted.list; returns the
+    /// block counts and the newest segment's name.
+    func expectSealedSegmentsCompacted(_ home: TempHome) throws -> (blocks: [String: Int], newest: String) {
+        let blocks = try blockCounts(home)
+        let newest = try #require(blocks.keys.max())
+        for (name, n) in blocks where name != newest { #expect(n == 1, "\(name) still has \(n) blocks") }
+        let listed = LedgerCompaction.readState(home.path + "/ledger/compacted.list")
+        #expect(Set(listed.keys) == Set(blocks.keys).subtracting([newest]), "every sealed segment is compacted")
+        return (blocks, newest)
+    }
+
     @Test func writerCompactsSealedSegmentsInTheBackground() async throws {
         let home = TempHome()
         defer { home.cleanup() }
-        var o = testOptions()
-        o.segmentMaxBytes = 24 << 10
-        o.autoCompactLevel = 3
-        _ = try Ledger.initialize(home: home.path, options: o)
-        let l = try await Ledger.open(home: home.path, options: o)
+        let (l, _) = try await openAutoCompacting(home, segmentBytes: 24 << 10, level: 3)
         for i in 0..<600 { _ = try await l.append(sampleEvent(i)) }
         try await l.close()
-        let blocks = try blockCounts(home)
-        let newest = blocks.keys.max()!
+        let (blocks, newest) = try expectSealedSegmentsCompacted(home)
         #expect(blocks.count >= 3)
-        for (name, n) in blocks where name != newest { #expect(n == 1, "\(name) still has \(n) blocks") }
         #expect(blocks[newest]! > 1, "the open segment is never compacted")
-        let listed = LedgerCompaction.readState(home.path + "/ledger/compacted.list")
-        #expect(Set(listed.keys) == Set(blocks.keys).subtracting([newest]))
         let verified = try LedgerVerifier(home: home.path).run()
         #expect(verified.ok && verified.records == 600, "\(verified.problems.map(\.text))")
         #expect(try LedgerReader(home: home.path).records().map(\.seq) == Array(1...600))
@@ -66,11 +78,7 @@ import TallyCore
     @Test func closeWaitsForTheBackgroundCompactionAndReleasesTheLock() async throws {
         let home = TempHome()
         defer { home.cleanup() }
-        var o = testOptions()
-        o.segmentMaxBytes = 4 << 20
-        o.autoCompactLevel = 9
-        _ = try Ledger.initialize(home: home.path, options: o)
-        let l = try await Ledger.open(home: home.path, options: o)
+        let (l, o) = try await openAutoCompacting(home, segmentBytes: 4 << 20, level: 9)
         // ~6 MiB in large commits of events with random text (compresses slowly, and not to nothing).
         let pool = String(decoding: (0..<(1 << 20)).map { _ in UInt8.random(in: 97...122) }, as: UTF8.self).utf8
         for _ in 0..<12 {
@@ -85,12 +93,7 @@ import TallyCore
         again.lockTimeout = 0
         let reopened = try await Ledger.open(home: home.path, options: again)  // throws ledgerLocked while still held
         try await reopened.close()
-        let blocks = try blockCounts(home)
-        let newest = blocks.keys.max()!
-        #expect(blocks.count >= 2)
-        let listed = LedgerCompaction.readState(home.path + "/ledger/compacted.list")
-        #expect(Set(listed.keys) == Set(blocks.keys).subtracting([newest]), "every sealed segment is compacted by the time close returns")
-        for (name, n) in blocks where name != newest { #expect(n == 1, "\(name) still has \(n) blocks") }
+        #expect(try expectSealedSegmentsCompacted(home).blocks.count >= 2)
     }
 
     @Test func compactsSealedSegmentsWithoutChangingAnyHash() async throws {
