@@ -45,7 +45,7 @@ def test_s3_small_and_multipart(gateway, agent, tmp_path):
     gateway.aws(agent, "s3", "rm", f"s3://{bucket}/dir/small.txt")
     gateway.aws(agent, "s3", "rm", f"s3://{bucket}/big.bin")
     gateway.aws(agent, "s3", "rb", f"s3://{bucket}")
-    events = gateway.events()
+    events = gateway.events(settle=True)
     ops = {(e.get("operation"), e["type"]) for e in events if e.get("type", "").startswith("call.")}
     for op in ["CreateBucket", "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
                "ListObjectsV2", "HeadObject", "GetObject", "DeleteObject", "DeleteBucket"]:
@@ -124,6 +124,6 @@ def test_lambda_list_functions_against_moto_without_auth(moto_noauth, tmp_path):
         out = json.loads(gw.aws(cred, "lambda", "list-functions").stdout)
         assert out["Functions"] == []
         assert any(e.get("operation") == "ListFunctions" and e.get("type") == "call.completed" and e.get("status") == 200
-                   for e in gw.events())
+                   for e in gw.events(settle=True))
     finally:
         gw.stop()

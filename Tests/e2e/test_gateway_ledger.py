@@ -20,7 +20,7 @@ from conftest import Gateway, kill9_under_load, run, tally_bin
 def test_pairs_verify_sessions_replay(gateway, agent):
     gateway.aws(agent, "sts", "get-caller-identity")
     gateway.aws(agent, "iam", "list-users")
-    events = gateway.events()
+    events = gateway.events(settle=True)
     requested = {e["callId"]: e for e in events if e.get("type") == "call.requested"}
     completed = {e["callId"]: e for e in events if e.get("type") == "call.completed"}
     assert requested and set(requested) == set(completed)

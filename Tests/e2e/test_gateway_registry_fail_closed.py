@@ -19,7 +19,7 @@ def test_unreadable_registry_refuses_every_key_until_it_reads(moto, tmp_path):
         gw.aws(cred, "sts", "get-caller-identity")
         denied = [e for e in gw.events() if e.get("type") == "call.denied" and e.get("accessKeyId") == cred["AccessKeyId"]]
         assert len(denied) == 1 and denied[0]["status"] == 503 and "registry" in denied[0]["reason"]
-        ok = [e for e in gw.events() if e.get("type") == "call.completed" and e.get("session") == cred["AccessKeyId"]]
+        ok = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("session") == cred["AccessKeyId"]]
         assert len(ok) == 2 and all(e["status"] == 200 for e in ok)
     finally:
         gw.stop()

@@ -60,9 +60,10 @@ def s3_get(gw: Gateway, cred: dict, path: str) -> bytes:
 
 
 def completed(gw: Gateway, method: str, path: str) -> list:
-    ids = {e["callId"] for e in gw.events() if e.get("type") == "call.requested" and e.get("path") == path
+    events = gw.events(settle=True)
+    ids = {e["callId"] for e in events if e.get("type") == "call.requested" and e.get("path") == path
            and e.get("method") == method}
-    return [e for e in gw.events() if e.get("type") == "call.completed" and e.get("callId") in ids]
+    return [e for e in events if e.get("type") == "call.completed" and e.get("callId") in ids]
 
 
 def test_a_resent_get_is_recorded_and_a_written_put_is_not_resent(tmp_path):
