@@ -87,18 +87,39 @@ extension SigV4 {
     }
 
     static func appendCanonicalHeaders(_ head: HTTPRequestHead, signedHeaders: [String], to out: inout [UInt8]) {
+        let names = head.lowercasedNames
+        // Each signed name's values, in arrival order. A few signed names and headers (every SDK request): compared
+        // one by one. Many of both (an agent may send thousands of headers and as long a SignedHeaders list, and this
+        // runs before the signature is checked): the headers are indexed by name first, so the cost stays linear.
+        // The names are lower case on both sides (SignedHeaders is refused otherwise), so `==` is the comparison.
+        let indexed: [String: [Int]]?
+        if signedHeaders.count * names.count > indexedCanonicalHeadersAbove {
+            var byName: [String: [Int]] = [:]
+            for (i, n) in names.enumerated() { byName[n, default: []].append(i) }
+            indexed = byName
+        } else {
+            indexed = nil
+        }
         for name in signedHeaders {
             out.append(ascii: name)
             out.append(58)   // :
             var first = true
-            for (i, n) in head.lowercasedNames.enumerated() where asciiCaseInsensitiveEquals(n, name) {
+            func value(_ i: Int) {
                 if !first { out.append(44) }   // ,
                 appendTrimmed(head.headers[i].value, to: &out)
                 first = false
             }
+            if let indexed {
+                for i in indexed[name] ?? [] { value(i) }
+            } else {
+                for (i, n) in names.enumerated() where n == name { value(i) }
+            }
             out.append(10)
         }
     }
+
+    /// Above this many (signed name, header) pairs, ``appendCanonicalHeaders`` indexes the headers by name.
+    static let indexedCanonicalHeadersAbove = 256
 
     /// The full canonical request:
     /// `METHOD\nURI\nQUERY\nHEADERS\n\nSIGNED;HEADERS\nPAYLOADHASH`.

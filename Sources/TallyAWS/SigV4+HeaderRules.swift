@@ -45,15 +45,12 @@ extension SigV4 {
     /// AWS does not document its answer to repeated headers; SDKs never send them. Tally refuses before
     /// identification, so no component can pick a different copy than another.
     public static func checkNoDuplicates(_ head: HTTPRequestHead) throws(AWSAuthError) {
-        // Requests carry a few dozen headers and parameters at most: the ones that must be unique are compared with
-        // those seen before (no hashing of each name into a set per request).
-        var seen: [String] = []
+        var seen = NameSet()
         for n in head.lowercasedNames {
             guard (n.hasPrefix("x-amz-") && !n.hasPrefix("x-amz-meta-")) || singletonHeaderNames.contains(n) else { continue }
-            if seen.contains(n) {
+            if !seen.insert(n) {
                 throw .invalidRequest("The header '\(n)' appears more than once in the request; it must be sent once")
             }
-            seen.append(n)
         }
         guard let q = head.query, !q.isEmpty else { return }
         var seenQ: [String] = []
@@ -74,10 +71,12 @@ extension SigV4 {
     /// the JavaScript SDK v2 never signs it (see ``forwardableUnsignedHeaderNames``).
     static func checkSignedCoverage(_ head: HTTPRequestHead, signedHeaders: [String], service: String) throws(AWSAuthError) {
         let s3 = usesS3Canonicalization(service: service)
+        let signed = NameSet(signedHeaders)
         var unsigned: [String] = []
+        var listed = NameSet()
         for n in head.lowercasedNames {
             let mustSign = n.hasPrefix("x-amz-") || (!s3 && n == "smithy-protocol")
-            if mustSign, !signedHeaders.contains(n), !unsigned.contains(n) { unsigned.append(n) }
+            if mustSign, !signed.contains(n), listed.insert(n) { unsigned.append(n) }
         }
         if !unsigned.isEmpty {
             throw .accessDenied("There were headers present in the request which were not signed: "
@@ -94,10 +93,11 @@ extension SigV4 {
                                           service: String) -> [(name: String, value: String)] {
         let s3 = usesS3Canonicalization(service: service)
         let names = head.lowercasedNames
+        let signed = NameSet(signedHeaders)
         return head.headers.indices.compactMap { i in
             let n = names[i]
             if authenticationHeaderNames.contains(n) { return nil }
-            if signedHeaders.contains(n) || forwardableUnsignedHeaderNames.contains(n) { return head.headers[i] }
+            if signed.contains(n) || forwardableUnsignedHeaderNames.contains(n) { return head.headers[i] }
             return s3 && s3ForwardableUnsignedHeaderNames.contains(n) ? head.headers[i] : nil
         }
     }
@@ -114,5 +114,38 @@ extension VerifiedSigV4 {
     /// ``SigV4/forwardableHeaders(of:signedHeaders:service:)`` for the verified request's signed headers and service.
     public func forwardableHeaders(of head: HTTPRequestHead) -> [(name: String, value: String)] {
         SigV4.forwardableHeaders(of: head, signedHeaders: signedHeaders, service: service)
+    }
+}
+
+/// Names (headers, query parameters) seen in one request, for the per-request checks above. Requests carry a few dozen
+/// names, so a short list compared one by one is cheapest (no hashing per name); a request may carry thousands (an
+/// agent can send any number of `x-amz-*` headers, or a SignedHeaders list as long, before any signature is checked),
+/// so past ``linearLimit`` names it becomes a hashed set: linear in the request's size either way, never quadratic.
+struct NameSet {
+    static let linearLimit = 16
+    private var list: [String] = []
+    private var hashed: Set<String>?
+
+    init() {}
+
+    init(_ names: [String]) {
+        if names.count > Self.linearLimit { hashed = Set(names) } else { list = names }
+    }
+
+    func contains(_ name: String) -> Bool {
+        if let hashed { return hashed.contains(name) }
+        return list.contains(name)
+    }
+
+    /// Adds `name`; false when it was already there.
+    mutating func insert(_ name: String) -> Bool {
+        if hashed != nil { return hashed!.insert(name).inserted }
+        if list.contains(name) { return false }
+        list.append(name)
+        if list.count > Self.linearLimit {
+            hashed = Set(list)
+            list = []
+        }
+        return true
     }
 }
