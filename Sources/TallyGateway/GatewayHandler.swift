@@ -57,6 +57,20 @@ final class GatewayHandler: Sendable {
         var reason: String
     }
 
+    /// The refusal for a key the store rejects, in the error the SDK expects.
+    func credentialRefusal(_ rejection: CredentialRejection, head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth) -> Refusal {
+        let e: AWSAuthError
+        switch rejection {
+        case .expired: e = .expiredToken()
+        case .registryUnreadable:  // fail closed, but as a transient server-side fault the SDK retries
+            e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry", httpStatus: 503)
+        default:
+            let signedFor = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
+            e = .unknownAccessKey(service: parsed.service, protocol: signedFor)
+        }
+        return Refusal(error: e, stage: "authentication", reason: rejection.description)
+    }
+
     /// Handles one request end to end, writing the response.
     func respond(_ request: Request, _ writer: consuming ResponseWriter, channel: any Channel) async throws {
         if request.head.path?.hasPrefix("/_tally/") == true, Self.isInternalRequest(request.head) {
@@ -90,17 +104,7 @@ final class GatewayHandler: Sendable {
             case .success(let f): found = f
             case .failure(let rejection):
                 context.credential = store.credential(parsed.accessKeyId)
-                let e: AWSAuthError
-                switch rejection {
-                case .expired: e = .expiredToken()
-                case .registryUnreadable:  // fail closed, but as a transient server-side fault the SDK retries
-                    e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry",
-                                     httpStatus: 503)
-                default:
-                    let signedFor = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
-                    e = .unknownAccessKey(service: parsed.service, protocol: signedFor)
-                }
-                throw Refusal(error: e, stage: "authentication", reason: rejection.description)
+                throw credentialRefusal(rejection, head: head, parsed: parsed)
             }
             context.credential = found.credential
             if found.credential.issuanceRecorded == false {
@@ -121,6 +125,12 @@ final class GatewayHandler: Sendable {
                     try await writer.writeInformationalHead(HTTPResponse(status: .continue))
                 }
                 body = try await collectBufferedBody(request, budget: bodyBudget)  // gateway-wide: 503 SlowDown when full
+                // The body may have taken long to arrive (a byte at a time, within the idle timeout): the key must
+                // still be valid now, when the call is decided, not only when its head came (a revocation or expiry
+                // in between is in force).
+                if case .failure(let rejection) = store.lookup(parsed.accessKeyId, now: Date()) {
+                    throw credentialRefusal(rejection, head: head, parsed: parsed)
+                }
             }
             verified = try authorize(head, parsed: parsed, secret: found.secret, body: body, now: now, context: &context,
                                      ident: &ident, proto: &proto)

@@ -303,6 +303,9 @@ extension GatewayHandler {
     func plainCall(_ request: HTTPRequest, start plain: PlainStart, body collected: ByteBuffer, handler: PlainCallHandler,
                    context channelContext: ChannelHandlerContext) -> PlainCall? {
         let start = plain.start, head = plain.head, parsed = plain.parsed, now = plain.now
+        // The key must still be valid now that the body is in (a revocation or expiry since the head is in force; the
+        // task path refuses the call and records it).
+        guard case .success = store.lookup(parsed.accessKeyId, now: Date()) else { return nil }
         let upstreamCredential = plain.upstreamCredential
         let found = (credential: plain.credential, secret: plain.secret)
         var context = CallContext(callId: Self.newCallId(), method: head.method, path: head.path)

@@ -2,6 +2,7 @@
 AWS-style error the SDK understands, recorded as call.denied, and never seen by moto."""
 import datetime
 import json
+import time
 import uuid
 
 import boto3
@@ -143,3 +144,70 @@ def test_health_and_metrics(gateway, agent):
     assert 'tally_gateway_calls_total{service="sts",outcome="ok"}' in text
     assert "tally_gateway_ledger_commit_seconds_count" in text
     assert "tally_gateway_request_duration_seconds_bucket" in text
+
+
+def _partial_put(gateway, cred, key: str, task_path: bool):
+    """An S3 PutObject of a small body, signed for `cred`, sent over a raw socket: returns the socket after the head
+    and all but the last body byte, and the last byte to send."""
+    import hashlib
+    import socket
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = b"the body arrives slowly"
+    headers = {"x-amz-content-sha256": hashlib.sha256(body).hexdigest(), "Content-Length": str(len(body))}
+    req = AWSRequest(method="PUT", url=f"{gateway.url}/slow-body-bucket/{key}", data=body, headers=headers)
+    S3SigV4Auth(Credentials(cred["AccessKeyId"], cred["SecretAccessKey"]), "s3", REGION).add_auth(req)
+    lines = [f"PUT /slow-body-bucket/{key} HTTP/1.1", f"Host: 127.0.0.1:{gateway.port}"]
+    lines += [f"{k}: {v}" for k, v in req.headers.items() if k.lower() != "host"]
+    if task_path:
+        lines.append("Connection: close")  # the plain (event-loop) path passes such a request on to the task path
+    s = socket.create_connection(("127.0.0.1", gateway.port), timeout=30)
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body[:-1])
+    return s, body[-1:]
+
+
+def _answer(s) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data or len(data) < 12:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("task_path", [False, True], ids=["plain-path", "task-path"])
+def test_a_key_revoked_while_its_body_arrives_is_refused(gateway, moto, task_path):
+    """The key is checked again once the body is in: a revocation between the head and the body's last byte is in
+    force (the call used to be forwarded with the state of the key when its head came; a body trickled in a byte at
+    a time could so outlive a revocation or the key's expiry by any time)."""
+    # Control: the same request without a revocation in between reaches moto.
+    cred = gateway.issue("agent-slow-body-control")
+    gateway.aws(cred, "sts", "get-caller-identity")  # records the issuance (the first call of a key takes the task path)
+    key = marker()
+    s, last = _partial_put(gateway, cred, key, task_path)
+    time.sleep(0.3)
+    s.sendall(last)
+    answer = _answer(s)
+    s.close()
+    assert answer.startswith(b"HTTP/1.1 ") and b"InvalidAccessKeyId" not in answer, answer[:400]
+    deadline = time.time() + 10
+    while key not in moto.log_text() and time.time() < deadline:
+        time.sleep(0.1)
+    assert key in moto.log_text(), "the control request did not reach moto"
+
+    cred = gateway.issue("agent-slow-body")
+    gateway.aws(cred, "sts", "get-caller-identity")
+    key = marker()
+    s, last = _partial_put(gateway, cred, key, task_path)
+    time.sleep(0.3)  # the head and most of the body are read with the key still valid
+    gateway.tally("credentials", "revoke", "--home", str(gateway.home), cred["AccessKeyId"])
+    s.sendall(last)
+    answer = _answer(s)
+    s.close()
+    assert answer.startswith(b"HTTP/1.1 403") and b"InvalidAccessKeyId" in answer, answer[:400]
+    time.sleep(0.5)
+    assert_not_upstream(moto, key)
+    reasons = [e.get("reason", "") for e in denied(gateway, "authentication") if e.get("accessKeyId") == cred["AccessKeyId"]]
+    assert any("revoked" in r for r in reasons), reasons
