@@ -47,9 +47,14 @@ public struct CredentialIssuer: Sendable {
         if credential.revokedAt == nil {
             let at = Int64(now.timeIntervalSince1970)
             credential.revokedAt = at
-            // The registry first, so the refusal takes effect at once; then the ledger (or the gateway).
+            // The registry first, so the refusal takes effect at once, marked not yet recorded in the same write: if
+            // this process dies before the ledger has the revocation, the gateway (or its next start) records it from
+            // the mark (written apart, a kill between the two writes left a revocation the ledger never got).
             do {
-                try registry.update { all in all[accessKeyId]?.revokedAt = at }
+                try registry.update { all in
+                    all[accessKeyId]?.revokedAt = at
+                    all[accessKeyId]?.revocationRecorded = false
+                }
             } catch let error as TallyError where error.code == .integrity {
                 // A registry that fails its MACs is refused by the gateway as a whole; the revocation still goes into
                 // the ledger (when no gateway holds it), which every later gateway start reads (review finding 12).
@@ -60,9 +65,14 @@ public struct CredentialIssuer: Sendable {
                                     : "the revocation could not be recorded (a running gateway holds the ledger; it refuses "
                                     + "every key while the registry fails); restore the registry and revoke again"))
             }
-            if try await !appendToLedger(credential.revokedEvent!) {
-                credential.revocationRecorded = false
-                try registry.update { all in all[accessKeyId]?.revocationRecorded = false }
+            if try await appendToLedger(credential.revokedEvent!) {
+                try registry.update { all in
+                    if all[accessKeyId]?.revocationRecorded == false, all[accessKeyId]?.revokedAt == at {
+                        all[accessKeyId]?.revocationRecorded = true
+                    }
+                }
+            } else {
+                credential.revocationRecorded = false  // a running gateway holds the ledger: it records it
             }
         }
         return credential

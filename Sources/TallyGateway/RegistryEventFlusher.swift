@@ -57,21 +57,21 @@ actor RegistryEventFlusher {
                 revoked[c.accessKeyId] = at
             }
         }
-        var stillPending = false
-        if !issued.isEmpty || !revoked.isEmpty {
+        let wrote = !issued.isEmpty || !revoked.isEmpty
+        if wrote {
             // Also after a failure: what was appended is marked, so it is not appended twice.
-            stillPending = try registry.update { all in
+            try registry.update { all in
                 for id in issued where all[id]?.issuanceRecorded == false { all[id]?.issuanceRecorded = true }
                 for (id, at) in revoked where all[id]?.revocationRecorded == false && all[id]?.revokedAt == at {
                     all[id]?.revocationRecorded = true
                 }
-                return all.values.contains { $0.issuanceRecorded == false || $0.revocationRecorded == false }
             }
         }
         if let failure { throw failure }
-        // An event that became pending during this flush is recorded by the next one (which must not skip the file
-        // as unchanged).
-        lastStamp = stillPending ? nil : registry.stamp()
+        // The next flush skips the file only if it is still as it was *before* this one read it: a change made while
+        // this flush ran (say a revocation marked pending) is read again. After its own rewrite, the next flush reads
+        // the file once more.
+        lastStamp = wrote ? nil : stamp
         return issued.count + revoked.count
     }
 

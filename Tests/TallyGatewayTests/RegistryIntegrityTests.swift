@@ -190,6 +190,38 @@ import TallyLedger
         #expect(facts.revoked[id] == entry.revokedAt)
     }
 
+    /// `credentials revoke` writes the revocation and its "not yet recorded" mark in one registry write: there is no
+    /// moment at which the registry says revoked-and-recorded while the ledger has no `credential.revoked` (a kill in
+    /// that window lost the revocation from the ledger, so a registry rollback and restart served the key again).
+    /// Checked while the revoke waits for the ledger a gateway holds; without a gateway the mark is cleared once the
+    /// ledger has it.
+    @Test func aRevocationIsMarkedPendingInTheSameWriteThatRevokes() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let issuer = CredentialIssuer(home: home)
+        let id = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+        let ledger = try await Ledger.open(home: home)  // held, as by a running gateway: the revoke waits 0.5 s for it
+        let revoking = Task { try await issuer.revoke(accessKeyId: id) }
+        var seen: IssuedCredential?
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if let entry = try CredentialRegistry(paths: paths).load()[id], entry.revokedAt != nil {
+                seen = entry
+                break
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        _ = try await revoking.value
+        let first = try #require(seen, "the revocation reached the registry")
+        #expect(first.revocationRecorded == false, "revoked but not marked pending, while the ledger has no credential.revoked")
+        try await ledger.close()
+
+        let other = try await issuer.issue(principal: "bot2", ttl: 3600, role: nil).credential.accessKeyId
+        let revoked = try await issuer.revoke(accessKeyId: other)  // no gateway: the ledger takes it at once
+        #expect(try CredentialRegistry(paths: paths).load()[other]?.revocationRecorded == true)
+        #expect(try CredentialLedgerFacts.scan(home: home).revoked[other] == revoked.revokedAt)
+    }
+
     @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
         let home = try home()
         let paths = GatewayPaths(home: home)
