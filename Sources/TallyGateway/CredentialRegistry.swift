@@ -64,18 +64,14 @@ public struct CredentialRegistry: Sendable {
 
     /// Entries without a MAC get one only when the ledger backs them as they are, and their `credential.issued` does
     /// not say they had one: otherwise stripping the MACs and waiting for the next `credentials issue` would
-    /// re-authenticate an edited entry (e.g. a pending revocation removed).
+    /// re-authenticate an edited entry (e.g. a pending revocation removed). An entry without a MAC whose issuance is
+    /// not in the ledger cannot be told from one added by hand (say to a file relabelled as the old format): refused
+    /// too, pending or not.
     private func checkBeforeUpgrade(_ entries: [String: IssuedCredential], legacy: Set<String>) throws {
         let facts = try CredentialLedgerFacts.scan(home: paths.home)
         for id in legacy.sorted() {
             guard let entry = entries[id] else { continue }
-            let why: String?
-            if entry.issuanceRecorded == false && facts.issued[id] == nil {
-                why = facts.issued[id]?.registryMAC == true ? "entry \(id) has no MAC, but its credential.issued says it was written with one" : nil
-            } else {
-                why = facts.disagreement(with: entry, legacy: true)
-            }
-            if let why {
+            if let why = facts.disagreement(with: entry, legacy: true) {
                 throw TallyError(.integrity, "\(paths.registry): \(why); refusing to add MACs to it (restore the file, "
                                  + "or delete the entry to drop that credential)")
             }

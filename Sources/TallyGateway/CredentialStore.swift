@@ -152,9 +152,12 @@ public final class CredentialStore: Sendable {
         try state.withLock { s in
             for (id, entry) in entries {
                 // A pending issuance (not yet in the ledger) is recorded by the handler before its first use; once the
-                // ledger has it (recorded, or marked pending again by hand), the entry must agree with it.
-                if entry.0.issuanceRecorded != false || s.ledger.issued[id] != nil,
-                   let why = s.ledger.disagreement(with: entry.0, legacy: legacy.contains(id)) {
+                // ledger has it (recorded, or marked pending again by hand), the entry must agree with it. An entry
+                // without a MAC (the old format) must be in the ledger even when it says pending: only the ledger
+                // tells it from one added by hand.
+                let isLegacy = legacy.contains(id)
+                if isLegacy || entry.0.issuanceRecorded != false || s.ledger.issued[id] != nil,
+                   let why = s.ledger.disagreement(with: entry.0, legacy: isLegacy) {
                     throw TallyError(.integrity, "\(registry.paths.registry): \(why)")
                 }
                 if let at = entry.0.revokedAt {

@@ -37,7 +37,15 @@ actor RegistryEventFlusher {
         let stamp = registry.stamp()
         if !force && stamp == lastStamp { return 0 }
         // Only from an authenticated registry: an entry edited outside tally must never reach the ledger (finding 12).
-        let pending = try registry.loadAuthenticated(mac: RegistryMAC(paths: registry.paths)).entries.values
+        // An entry without a MAC (the old format) is not authenticated: its issuance is never recorded from it (the
+        // gateway refuses it unless the ledger already has it); recording a revocation is always safe.
+        let (entries, legacy) = try registry.loadAuthenticated(mac: RegistryMAC(paths: registry.paths))
+        let pending = entries.values
+            .map { entry -> IssuedCredential in
+                var entry = entry
+                if legacy.contains(entry.accessKeyId) && entry.issuanceRecorded == false { entry.issuanceRecorded = nil }
+                return entry
+            }
             .filter { $0.issuanceRecorded == false || $0.revocationRecorded == false }
             .sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
         // What this flush appends: an entry's flag is set below only for an event appended here, and a revocation

@@ -222,6 +222,43 @@ import TallyLedger
         #expect(try CredentialLedgerFacts.scan(home: home).revoked[other] == revoked.revokedAt)
     }
 
+    /// An entry added by hand to a registry relabelled as the old, MAC-less format (`tally-credentials-v1`), marked
+    /// "issuance pending": the gateway refuses the registry, `credentials issue` does not add MACs to it, and the
+    /// flusher does not record the entry's issuance (all three used to accept it: the next write authenticated it, and
+    /// a forged `credential.issued` went into the ledger).
+    @Test func aHandAddedEntryInARelabelledOldFormatFileIsNeverAuthenticatedNorRecorded() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let issuer = CredentialIssuer(home: home)
+        let real = try await issuer.issue(principal: "bot", ttl: 3600, role: nil).credential
+        var file = try json(paths.registry)
+        file["format"] = "tally-credentials-v1"
+        var list = try #require(file["credentials"] as? [[String: Any]])
+        var forged = try #require(list.first)
+        let forgedId = String(real.accessKeyId.dropLast(4)) + "ZZZZ"
+        forged["accessKeyId"] = forgedId
+        forged["principal"] = "forged-admin"
+        forged["role"] = "arn:aws:iam::123456789012:role/Admin"
+        forged["issuanceRecorded"] = false
+        list.append(forged)
+        file["credentials"] = list
+        try write(file, paths.registry)
+        let edited = try #require(FileManager.default.contents(atPath: paths.registry))
+
+        guard case .failure(.registryUnreadable(let why)) = try CredentialStore(paths: paths).lookup(real.accessKeyId, now: Date()) else {
+            Issue.record("the gateway must refuse a registry with an unauthenticated entry the ledger does not have"); return
+        }
+        #expect(why.contains(forgedId))
+        await #expect(throws: TallyError.self) { _ = try await issuer.issue(principal: "next", ttl: 3600, role: nil) }
+        #expect(FileManager.default.contents(atPath: paths.registry) == edited, "no MAC was added to it")
+
+        let ledger = try await Ledger.open(home: home)  // as a running gateway's
+        let flusher = RegistryEventFlusher(paths: paths, recorder: CallRecorder(ledger: ledger, metrics: GatewayMetrics()), store: nil)
+        #expect(try await flusher.flush(force: true) == 0)
+        try await ledger.close()
+        #expect(try CredentialLedgerFacts.scan(home: home).issued[forgedId] == nil, "no credential.issued from an unauthenticated entry")
+    }
+
     @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
         let home = try home()
         let paths = GatewayPaths(home: home)
