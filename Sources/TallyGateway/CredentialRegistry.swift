@@ -80,7 +80,14 @@ public struct CredentialRegistry: Sendable {
 
     /// The parsed file: entries, their MACs, and whether it is the authenticated format.
     private func read() throws -> (entries: [String: IssuedCredential], macs: [String: String], authenticated: Bool)? {
-        guard let data = FileManager.default.contents(atPath: paths.registry) else { return nil }
+        guard let data = FileManager.default.contents(atPath: paths.registry) else {
+            // No registry yet (nothing issued) is empty; one that exists but cannot be read (EMFILE under load, EACCES,
+            // not a file) is an error, so that the gateway refuses with 503 and reads it again, instead of taking it
+            // for empty and refusing every key as unknown until the file next changes.
+            var st = stat()
+            if stat(paths.registry, &st) != 0 && errno == ENOENT { return nil }
+            throw TallyError(.io, "cannot read \(paths.registry)")
+        }
         let file: RegistryFile
         do {
             file = try JSONDecoder().decode(RegistryFile.self, from: data)

@@ -259,6 +259,26 @@ import TallyLedger
         #expect(try CredentialLedgerFacts.scan(home: home).issued[forgedId] == nil, "no credential.issued from an unauthenticated entry")
     }
 
+    /// A registry that exists but cannot be read is refused (503, read again at the next lookup), not taken for an
+    /// empty one (which refused every key as unknown, and kept doing so until the file changed: its stamp was cached).
+    @Test func aRegistryThatCannotBeReadIsRefusedNotTakenForEmpty() async throws {
+        let home = try home()
+        let paths = GatewayPaths(home: home)
+        let id = try await CredentialIssuer(home: home).issue(principal: "bot", ttl: 3600, role: nil).credential.accessKeyId
+        let saved = paths.registry + ".saved"
+        try FileManager.default.moveItem(atPath: paths.registry, toPath: saved)
+        try FileManager.default.createDirectory(atPath: paths.registry, withIntermediateDirectories: false)  // unreadable as a file
+        let store = try CredentialStore(paths: paths)
+        guard case .failure(.registryUnreadable) = store.lookup(id, now: Date()) else {
+            Issue.record("an unreadable registry must be refused as unreadable"); return
+        }
+        try FileManager.default.removeItem(atPath: paths.registry)
+        try FileManager.default.moveItem(atPath: saved, toPath: paths.registry)
+        guard case .success = store.lookup(id, now: Date()) else {
+            Issue.record("the registry is read again once it can be"); return
+        }
+    }
+
     @Test func aRevocationSurvivesARestartWithAnOlderRegistry() async throws {
         let home = try home()
         let paths = GatewayPaths(home: home)
