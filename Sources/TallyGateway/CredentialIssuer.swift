@@ -55,6 +55,7 @@ public struct CredentialIssuer: Sendable {
                     all[accessKeyId]?.revokedAt = at
                     all[accessKeyId]?.revocationRecorded = false
                 }
+                credential.revocationRecorded = false
             } catch let error as TallyError where error.code == .integrity {
                 // A registry that fails its MACs is refused by the gateway as a whole; the revocation still goes into
                 // the ledger (when no gateway holds it), which every later gateway start reads (review finding 12).
@@ -65,16 +66,17 @@ public struct CredentialIssuer: Sendable {
                                     : "the revocation could not be recorded (a running gateway holds the ledger; it refuses "
                                     + "every key while the registry fails); restore the registry and revoke again"))
             }
-            if try await appendToLedger(credential.revokedEvent!) {
-                try registry.update { all in
-                    if all[accessKeyId]?.revocationRecorded == false, all[accessKeyId]?.revokedAt == at {
-                        all[accessKeyId]?.revocationRecorded = true
-                    }
-                }
-            } else {
-                credential.revocationRecorded = false  // a running gateway holds the ledger: it records it
+        }
+        // Into the ledger: this revocation, or one an interrupted earlier revoke left marked not yet recorded. When a
+        // running gateway holds the ledger, it records it from the mark.
+        guard credential.revocationRecorded == false, let at = credential.revokedAt, let event = credential.revokedEvent,
+              try await appendToLedger(event) else { return credential }
+        try registry.update { all in
+            if all[accessKeyId]?.revocationRecorded == false, all[accessKeyId]?.revokedAt == at {
+                all[accessKeyId]?.revocationRecorded = true
             }
         }
+        credential.revocationRecorded = true
         return credential
     }
 

@@ -216,6 +216,12 @@ import TallyLedger
         #expect(first.revocationRecorded == false, "revoked but not marked pending, while the ledger has no credential.revoked")
         try await ledger.close()
 
+        // Revoking again (no gateway now) records the revocation the first revoke left pending.
+        let again = try await issuer.revoke(accessKeyId: id)
+        #expect(again.revokedAt == first.revokedAt && again.revocationRecorded == true)
+        #expect(try CredentialRegistry(paths: paths).load()[id]?.revocationRecorded == true)
+        #expect(try CredentialLedgerFacts.scan(home: home).revoked[id] == first.revokedAt)
+
         let other = try await issuer.issue(principal: "bot2", ttl: 3600, role: nil).credential.accessKeyId
         let revoked = try await issuer.revoke(accessKeyId: other)  // no gateway: the ledger takes it at once
         #expect(try CredentialRegistry(paths: paths).load()[other]?.revocationRecorded == true)
