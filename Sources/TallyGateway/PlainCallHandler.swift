@@ -28,7 +28,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         /// Reading a plain call's body (`reserved` bytes taken from the body budget once its key was known).
         case collecting(HTTPRequest, GatewayHandler.PlainStart, ByteBuffer, reserved: Int)
-        case calling(PlainCall, reserved: Int)
+        /// Waiting for the call (its body's reservation already given back: the body is read).
+        case calling(PlainCall)
         /// Passing the parts of the current request on.
         case passing
     }
@@ -105,7 +106,10 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 passOn(.end(nil), context: context)
                 return
             }
-            state = .calling(call, reserved: reserved)
+            // The body is read: its reservation goes back now, as on the task path, not when the upstream answers
+            // (a slow upstream held the budget, and other buffered calls got 503 SlowDown).
+            gateway.bodyBudget.release(reserved)
+            state = .calling(call)
             call.begin()
         case (.passing, .end):
             state = .idle
@@ -154,12 +158,12 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, case .calling(let call, _) = state { call.writable() }
+        if context.channel.isWritable, case .calling(let call) = state { call.writable() }
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if case .calling(let call, _) = state { call.agentGone() }
+        if case .calling(let call) = state { call.agentGone() }
         if case .collecting(_, _, _, let reserved) = state {
             gateway.bodyBudget.release(reserved)
             state = .idle
@@ -200,8 +204,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The plain call in flight has answered (or failed): the next request goes on.
     func callFinished(_ call: PlainCall) {
-        guard case .calling(let current, let reserved) = state, current === call else { return }
-        gateway.bodyBudget.release(reserved)
+        guard case .calling(let current) = state, current === call else { return }
         state = .idle
         lastActivity = .now()
         guard let context else { return }

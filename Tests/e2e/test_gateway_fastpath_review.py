@@ -396,3 +396,32 @@ def test_https_upstream_is_verified_on_the_pool_path(case, tmp_path):
         g.stop()
         fake.server.shutdown()
         fake.server.server_close()
+
+
+def test_a_plain_call_waiting_on_the_upstream_does_not_hold_the_body_budget(fake, tmp_path):
+    """Review finding 6: a plain call gives its body's reservation back once the body is read (as the task path does),
+    not when the upstream answers. With a 64 KiB budget, a 63 KiB call waiting 3 s on the upstream used to make a
+    concurrent 2 KiB call get 503 SlowDown."""
+    gw = Gateway(tmp_path, fake.url, "AKIAUPSTREAMFAKE0009", UPSTREAM_SECRET, config={"maxBufferedBody": 65536})
+    try:
+        c = gw.issue("agent-budget")
+        warm = connect(gw)
+        warm.sendall(raw_request(gw, c, BODY + "&Tag=budget-warm"))  # the first call of a key takes the task path
+        assert read_responses(warm, 1)[0][0] == 200
+        warm.close()
+        slow_body = BODY + "&Sleep=3&Tag=budget-slow&Pad=" + "p" * (63 * 1024 - len(BODY) - 40)
+        slow = connect(gw)
+        slow.sendall(raw_request(gw, c, slow_body))
+        deadline = time.time() + 10
+        while not fake.tagged("budget-slow") and time.time() < deadline:  # the slow call is upstream, its body read
+            time.sleep(0.05)
+        assert fake.tagged("budget-slow")
+        quick = connect(gw)
+        quick.sendall(raw_request(gw, c, BODY + "&Tag=budget-quick&Pad=" + "q" * 2048))
+        status, text = read_responses(quick, 1)[0]
+        assert status == 200, text[:300]
+        assert read_responses(slow, 1)[0][0] == 200
+        quick.close()
+        slow.close()
+    finally:
+        gw.stop()
