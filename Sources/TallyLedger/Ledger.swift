@@ -263,6 +263,14 @@ final class Committer: @unchecked Sendable {
                             lasts += groupLasts
                         }
                         cond.lock()
+                        // An earlier group's handed-off sync may have failed while this group was being written: then
+                        // nothing after it may be synced, acknowledged or covered by a checkpoint (a later fdatasync
+                        // would succeed, Linux reporting a write-back error once, and the checkpoint would then sign
+                        // records that may never reach the disk).
+                        if let failure {
+                            cond.unlock()
+                            throw failure
+                        }
                         let handOff = awaited > 0 || syncsInFlight > 0
                         if handOff { syncsInFlight += 1; handedOffSyncsValue += 1 }
                         cond.unlock()
