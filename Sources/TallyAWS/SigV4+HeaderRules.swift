@@ -53,12 +53,11 @@ extension SigV4 {
             }
         }
         guard let q = head.query, !q.isEmpty else { return }
-        var seenQ: [String] = []
+        var seenQ = NameSet()
         for item in head.queryItems where singletonQueryParameters.contains(item.name) {
-            if seenQ.contains(item.name) {
+            if !seenQ.insert(item.name) {
                 throw .invalidRequest("The query parameter '\(item.name)' appears more than once in the request; it must be sent once")
             }
-            seenQ.append(item.name)
         }
     }
 

@@ -71,11 +71,7 @@ public struct CredentialIssuer: Sendable {
         // running gateway holds the ledger, it records it from the mark.
         guard credential.revocationRecorded == false, let at = credential.revokedAt, let event = credential.revokedEvent,
               try await appendToLedger(event) else { return credential }
-        try registry.update { all in
-            if all[accessKeyId]?.revocationRecorded == false, all[accessKeyId]?.revokedAt == at {
-                all[accessKeyId]?.revocationRecorded = true
-            }
-        }
+        try registry.update { all in all[accessKeyId]?.markRevocationRecorded(at: at) }
         credential.revocationRecorded = true
         return credential
     }

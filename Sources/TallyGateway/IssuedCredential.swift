@@ -107,6 +107,12 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
     public static func isTallyAccessKeyId(_ id: String) -> Bool {
         id.utf8.count == 20 && id.hasPrefix("ASIATLY")
     }
+
+    /// Marks the revocation recorded in the ledger, if it is marked pending and is still the one revoked at `at` (the
+    /// time of the `credential.revoked` just appended): a revocation that changed meanwhile stays pending.
+    mutating func markRevocationRecorded(at: Int64) {
+        if revocationRecorded == false && revokedAt == at { revocationRecorded = true }
+    }
 }
 
 /// Why a presented access key is refused.

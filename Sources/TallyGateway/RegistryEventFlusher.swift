@@ -40,13 +40,9 @@ actor RegistryEventFlusher {
         // An entry without a MAC (the old format) is not authenticated: its issuance is never recorded from it (the
         // gateway refuses it unless the ledger already has it); recording a revocation is always safe.
         let (entries, legacy) = try registry.loadAuthenticated(mac: RegistryMAC(paths: registry.paths))
+        func issuancePending(_ c: IssuedCredential) -> Bool { c.issuanceRecorded == false && !legacy.contains(c.accessKeyId) }
         let pending = entries.values
-            .map { entry -> IssuedCredential in
-                var entry = entry
-                if legacy.contains(entry.accessKeyId) && entry.issuanceRecorded == false { entry.issuanceRecorded = nil }
-                return entry
-            }
-            .filter { $0.issuanceRecorded == false || $0.revocationRecorded == false }
+            .filter { issuancePending($0) || $0.revocationRecorded == false }
             .sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
         // What this flush appends: an entry's flag is set below only for an event appended here, and a revocation
         // only if the entry's revocation time is still the one appended (a `credentials revoke` that lands while this
@@ -56,7 +52,7 @@ actor RegistryEventFlusher {
         var revoked: [String: Int64] = [:]
         var failure: (any Error)?
         appending: for c in pending {
-            if c.issuanceRecorded == false {
+            if issuancePending(c) {
                 do { try await record(c.issuedEvent) } catch { failure = error; break appending }
                 issued.insert(c.accessKeyId)
             }
@@ -70,9 +66,7 @@ actor RegistryEventFlusher {
             // Also after a failure: what was appended is marked, so it is not appended twice.
             try registry.update { all in
                 for id in issued where all[id]?.issuanceRecorded == false { all[id]?.issuanceRecorded = true }
-                for (id, at) in revoked where all[id]?.revocationRecorded == false && all[id]?.revokedAt == at {
-                    all[id]?.revocationRecorded = true
-                }
+                for (id, at) in revoked { all[id]?.markRevocationRecorded(at: at) }
             }
         }
         if let failure { throw failure }
