@@ -65,7 +65,8 @@ public enum LedgerCompaction {
         let doneLock = NSLock()
         parallelFor(sealed.count) { k in
             do {
-                outcomes[k] = .success(try compactSegment(paths.segmentPath(sealed[k]), level: level))
+                let path = paths.segmentPath(sealed[k])
+                outcomes[k] = .success(try compactSegment(path, level: level, next: nextHeader(paths, after: sealed[k])))
             } catch let e as TallyError {
                 outcomes[k] = .failure(e)
             } catch {
@@ -93,7 +94,7 @@ public enum LedgerCompaction {
     /// (background compaction after a rollover). Returns whether the segment was rewritten.
     static func compactSealedSegment(_ paths: LedgerPaths, _ index: UInt32, level: Int) throws -> Bool {
         let path = paths.segmentPath(index)
-        let rewritten = try compactSegment(path, level: level)
+        let rewritten = try compactSegment(path, level: level, next: nextHeader(paths, after: index))
         let statePath = paths.dir + "/compacted.list"
         var state = readState(statePath)
         state[LedgerPaths.segmentName(index)] = FileIO.fileSize(path)
@@ -118,17 +119,63 @@ public enum LedgerCompaction {
         return state
     }
 
+    /// The header of the segment after `index` (its first seq and start chain are where segment `index` must end),
+    /// or nil when there is none or it cannot be read (then only the segment's own chain is checked).
+    static func nextHeader(_ paths: LedgerPaths, after index: UInt32) -> SegmentHeader? {
+        let next = paths.segmentPath(index + 1)
+        guard FileIO.exists(next) else { return nil }
+        return try? FileIO.withMappedFile(next) { b -> SegmentHeader? in
+            if case .ok(let h, _) = SegmentHeader.decode(b) { return h }
+            return nil
+        }
+    }
+
+    /// Replays a segment's records before anything is rewritten: blocks in seq order from the header's
+    /// first seq, times never going back, and the hash chain from the header's start value through every
+    /// block's end value (and into `next`, the following segment's header, when known). A block whose CRC
+    /// was recomputed after its records were changed passes the scan but not this; rewriting it would
+    /// merge the changed records into blocks with fresh CRCs and chain values that no longer point at them,
+    /// so verify could no longer say which records were changed.
+    static func checkChain(_ buf: UnsafeRawBufferPointer, _ scan: SegmentScan, header: SegmentHeader, next: SegmentHeader?) throws {
+        func refuse(_ why: String) -> TallyError { TallyError(.integrity, "\(why); not rewritten (run `tally ledger verify`)") }
+        var chain = header.startChain
+        var expected = header.firstSeq
+        var lastTime = Int64.min
+        var builder = RecordBuilder()
+        for entry in scan.entries {
+            guard case .good(let offset, let bh) = entry else {
+                throw refuse("the segment holds a damaged or incomplete block")
+            }
+            guard bh.firstSeq == expected else { throw refuse("the block at byte \(offset) starts at seq \(bh.firstSeq), not \(expected)") }
+            let content = try SegmentScan.content(buf, offset: offset, header: bh)
+            try content.withUnsafeBytes { c in
+                try BlockContent.forEachRecord(c, header: bh) { seq, time, event in
+                    guard time >= lastTime else { throw refuse("record \(seq) goes back in time") }
+                    lastTime = time
+                    chain = LedgerHash.chain(chain, builder.leaf(event: event, seq: seq, time: time))
+                }
+            }
+            guard chain == bh.endChain else { throw refuse("the records of the block at byte \(offset) do not hash to its chain value") }
+            expected = bh.lastSeq + 1
+        }
+        if let next, next.firstSeq != expected || next.startChain != chain {
+            throw refuse("the segment does not end where the next one starts")
+        }
+    }
+
     /// Rewrites one sealed segment with LZ4HC blocks when that makes it smaller; returns whether it did.
     /// Consecutive blocks are merged while their content stays within `mergeBytes` (a gateway under
     /// light load commits a few records per block; merged, they compress as well as bulk appends).
-    /// Throws (leaving the file untouched) when the segment is damaged in any way.
-    static func compactSegment(_ path: String, level: Int, mergeBytes: Int = LedgerOptions().blockMaxBytes) throws -> Bool {
+    /// Throws (leaving the file untouched) when the segment is damaged in any way, its records included
+    /// (`checkChain`); `next` is the following segment's header.
+    static func compactSegment(_ path: String, level: Int, next: SegmentHeader?, mergeBytes: Int = LedgerOptions().blockMaxBytes) throws -> Bool {
         let bytes = try FileIO.readFile(path)
         let rewritten: [UInt8]? = try bytes.withUnsafeBytes { buf in
             let scan = SegmentScan(buf)
-            guard scan.header != nil, scan.headerProblem == nil else {
+            guard let header = scan.header, scan.headerProblem == nil else {
                 throw TallyError(.integrity, "the segment header is damaged; not rewritten (run `tally ledger verify`)")
             }
+            try checkChain(buf, scan, header: header, next: next)
             var out: [UInt8] = Array(buf[0..<scan.headerLength])
             out.reserveCapacity(buf.count)
             var run: [(offset: Int, header: BlockHeader)] = []

@@ -133,7 +133,9 @@ public struct LedgerVerifier: Sendable {
                 report.problems.append(.init(kind: "seq-gap", seq: 1, lastSeq: h.firstSeq - 1, file: r.file, offset: 0, message: "the first segment starts at seq \(h.firstSeq): records 1–\(h.firstSeq - 1) are missing"))
             }
             if i > 0, let h = r.header, let prevEnd = all[i - 1].end {
-                if h.firstSeq != prevEnd.size + 1 {
+                if all[i - 1].tail != nil && h.firstSeq > prevEnd.size + 1 {
+                    // The records missing here were in the previous segment's unreadable end: reported there.
+                } else if h.firstSeq != prevEnd.size + 1 {
                     report.problems.append(.init(kind: "seq-gap", seq: prevEnd.size + 1, lastSeq: h.firstSeq > prevEnd.size + 1 ? h.firstSeq - 1 : nil, file: r.file, offset: 0,
                                                  message: "segment starts at seq \(h.firstSeq) but the previous one ends at \(prevEnd.size)"))
                 } else if h.startChain != prevEnd.chain || (prevEnd.frontierValid && h.startFrontier != prevEnd.frontier) {
@@ -150,7 +152,21 @@ public struct LedgerVerifier: Sendable {
                                                        : "\(tail.reason): an incomplete, uncommitted append (repaired on next open)")
                 if covered { report.problems.append(p) } else { report.warnings.append(p) }
             } else if let tail = r.tail {
-                report.problems.append(.init(kind: "damaged-block", seq: (r.end?.size ?? 0) + 1, file: r.file, offset: tail.offset, message: "\(tail.reason) (to the end of a segment that is not the last)"))
+                // The records lost in a sealed segment's unreadable end are those before the next segment's first.
+                let first = (r.end?.size ?? lastGoodSeq) + 1
+                let next = all[i + 1].header?.firstSeq
+                let lost = next.map { $0 > first ? first...($0 - 1) : nil }
+                switch lost {
+                case .some(.some(let range)):
+                    report.problems.append(.init(kind: "damaged-block", seq: range.lowerBound, lastSeq: range.upperBound, file: r.file, offset: tail.offset,
+                                                 message: "\(tail.reason) (to the end of a segment that is not the last): records \(range.lowerBound)–\(range.upperBound) are unreadable"))
+                case .some(.none):
+                    report.problems.append(.init(kind: "damaged-block", file: r.file, offset: tail.offset,
+                                                 message: "\(tail.reason) (to the end of a segment that is not the last); the next segment starts where this one's readable records end, so no record is lost"))
+                case .none:
+                    report.problems.append(.init(kind: "damaged-block", seq: first, file: r.file, offset: tail.offset,
+                                                 message: "\(tail.reason) (to the end of a segment that is not the last)"))
+                }
             }
         }
         report.records = lastGoodSeq

@@ -78,15 +78,24 @@ extension LedgerWriter {
         guard indexes == Array(1...lastIndex) else {
             throw TallyError(.integrity, "segment files are missing (found \(indexes.count) of 1...\(lastIndex)); run `tally ledger verify`")
         }
-        // A segment whose header never became durable (crash during rollover) is removed.
+        // A rollover writes the new segment's header with its first blocks, and acknowledges none of them
+        // before that write is synced; a crash in between leaves a header that is short or torn (it can span
+        // sectors) and no whole block after it. Such a segment is set aside here and removed only once the
+        // segments before it are found to hold every checkpointed record (below): if checkpoints reach into it,
+        // it is damage, and its bytes stay for `tally ledger verify` to report.
+        var unfinished: (path: String, bytes: Int, reason: String)? = nil
         if indexes.count > 1 {
             let p = paths.segmentPath(lastIndex)
             let bytes = try FileIO.readFile(p)
-            let incomplete = bytes.withUnsafeBytes { SegmentScan($0).headerIncomplete }
-            if incomplete {
-                unlink(p)
-                try FileIO.syncDirectory(paths.segmentsDir)
-                repairs.append(.init(file: p, offset: 0, bytesRemoved: bytes.count, reason: "segment created but its header was never completed"))
+            let reason: String? = bytes.withUnsafeBytes { b in
+                let scan = SegmentScan(b)
+                if scan.headerIncomplete { return "segment created but its header was never completed" }
+                let hasBlock = scan.entries.contains { if case .good = $0 { true } else { false } }
+                if let why = scan.headerProblem, !hasBlock { return "segment created but its header was torn (\(why)) and no block follows it" }
+                return nil
+            }
+            if let reason {
+                unfinished = (p, bytes.count, reason)
                 indexes.removeLast()
             }
         }
@@ -186,6 +195,13 @@ extension LedgerWriter {
         w.lastTime = lastTime
         guard w.checkpointedSize <= w.size else {
             throw TallyError(.integrity, "the last checkpoint covers \(w.checkpointedSize) records but the segments hold \(w.size): the ledger was truncated; run `tally ledger verify`")
+        }
+        if let u = unfinished {
+            guard unlink(u.path) == 0 || errno == ENOENT else {
+                throw TallyError(.io, "cannot remove \(u.path): \(FileIO.errorText())")
+            }
+            try FileIO.syncDirectory(paths.segmentsDir)
+            repairs.append(.init(file: u.path, offset: 0, bytesRemoved: u.bytes, reason: u.reason))
         }
         if let fl = try keys.firstLiveEpoch() { w.firstLiveEpoch = fl } else { w.firstLiveEpoch = epochs.publicKeys.count }
 

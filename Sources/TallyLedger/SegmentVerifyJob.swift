@@ -48,7 +48,12 @@ struct SegmentVerifyJob: @unchecked Sendable {
     private func scan(_ buf: UnsafeRawBufferPointer, _ r: inout SegmentVerifyResult, index: UInt32, start: SegmentEndState?) {
         let scan = SegmentScan(buf)
         let file = r.file
-        if let why = scan.headerProblem {
+        if let why = scan.headerProblem, !scan.entries.contains(where: { if case .good = $0 { true } else { false } }) {
+            // A header torn by a crash in the rollover that wrote it (it can span sectors), with no block after
+            // it: like a file shorter than a header, harmless for the last segment when no checkpoint reaches into it.
+            r.tail = (0, "the segment header is torn (\(why)) and no block follows it")
+            return
+        } else if let why = scan.headerProblem {
             r.problems.append(.init(kind: "segment-header", file: file, offset: 0, message: why))
         } else if scan.headerIncomplete {
             // Like a torn block: harmless for the last segment (a rollover cut short), damage elsewhere.

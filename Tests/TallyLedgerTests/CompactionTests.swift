@@ -202,6 +202,92 @@ import TallyCore
         #expect(try LedgerVerifier(home: home.path).run().problems == damage)
     }
 
+    /// Changes one byte of a record in the block of `path` that holds `seq`, and writes the block back with its
+    /// payload recompressed and its CRC recomputed (what someone who edits the ledger does): the scan finds only
+    /// good blocks; only the chain shows the change. Returns the block's seq range.
+    func tamperRecord(_ path: String, seq: UInt64) throws -> ClosedRange<UInt64> {
+        var bytes = try FileIO.readFile(path)
+        let (offset, header) = try bytes.withUnsafeBytes { b -> (Int, BlockHeader) in
+            for case .good(let o, let h) in SegmentScan(b).entries where h.firstSeq <= seq && seq <= h.lastSeq { return (o, h) }
+            throw TallyError(.notFound, "no block holds seq \(seq)")
+        }
+        var content = try bytes.withUnsafeBytes { try SegmentScan.content($0, offset: offset, header: header) }
+        let i = try #require(content.lastIndex(of: UInt8(ascii: "1")))
+        content[i] = UInt8(ascii: "7")
+        let payload = try LZ4.compress(content)
+        var h = header
+        h.compressedLength = UInt32(payload.count)
+        bytes.replaceSubrange(offset..<(offset + header.totalSize), with: h.encoded(payload: payload))
+        try FileIO.writeAtomically(path, bytes)
+        let scan = bytes.withUnsafeBytes { SegmentScan($0) }
+        #expect(scan.entries.allSatisfy { if case .good = $0 { true } else { false } }, "the CRCs are valid")
+        return header.firstSeq...header.lastSeq
+    }
+
+    /// A sealed segment whose records were changed with valid CRCs is not compacted, neither by `ledger compact`
+    /// nor by a writer's background compaction: merging would move the changed records into a block with a fresh
+    /// chain value, and verify could then no longer name the changed block. The damage stays where verify
+    /// reports it, with the same seq range.
+    @Test func neverRewritesASegmentWhoseRecordsWereChanged() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        _ = try await makeLedger(home)
+        let path = home.path + "/ledger/segments/seg-00000002.tseg"
+        let blocks = try blockCounts(home)
+        #expect(try #require(blocks["seg-00000002.tseg"]) >= 2, "several blocks to merge")
+        let firstSeq = try FileIO.readFile(path).withUnsafeBytes { b -> UInt64 in
+            guard case .good(_, let h) = SegmentScan(b).entries[1] else { return 0 }
+            return h.firstSeq
+        }
+        let range = try tamperRecord(path, seq: firstSeq)
+        let bytes = try FileIO.readFile(path)
+        let damage = try LedgerVerifier(home: home.path).run().problems
+        #expect(damage.contains { $0.kind == "chain-mismatch" && $0.seq == range.lowerBound && $0.lastSeq == range.upperBound },
+                "\(damage.map(\.text))")
+
+        let report = try LedgerCompaction.run(home: home.path)
+        #expect(report.skipped.contains { $0.file == "seg-00000002.tseg" && $0.reason.contains("do not hash") }, "\(report.skipped.map(\.reason))")
+        #expect(report.compacted.contains("seg-00000001.tseg"))
+        #expect(try FileIO.readFile(path) == bytes)
+        #expect(try LedgerVerifier(home: home.path).run().problems == damage)
+        // The writer's background compaction goes through the same check.
+        #expect(throws: TallyError.self) { _ = try LedgerCompaction.compactSealedSegment(LedgerPaths(home: home.path), 2, level: 3) }
+        #expect(try FileIO.readFile(path) == bytes)
+    }
+
+    /// A sealed segment whose block chain values were all recomputed after a change is consistent in itself; it
+    /// is still not rewritten, because it no longer ends where the next segment's header says it does.
+    @Test func neverRewritesASegmentThatDoesNotLeadIntoTheNext() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        _ = try await makeLedger(home)
+        let path = home.path + "/ledger/segments/seg-00000002.tseg"
+        var bytes = try FileIO.readFile(path)
+        // Recompute every block's chain value from a changed start chain in the segment header.
+        var builder = RecordBuilder()
+        let scan = bytes.withUnsafeBytes { SegmentScan($0) }
+        var header = try #require(scan.header)
+        header.startChain = LedgerHash.chain(header.startChain, header.startChain)
+        var out = header.encoded()
+        var chain = header.startChain
+        for case .good(let offset, var bh) in scan.entries {
+            let content = try bytes.withUnsafeBytes { try SegmentScan.content($0, offset: offset, header: bh) }
+            try content.withUnsafeBytes { c in
+                try BlockContent.forEachRecord(c, header: bh) { seq, time, event in
+                    chain = LedgerHash.chain(chain, builder.leaf(event: event, seq: seq, time: time))
+                }
+            }
+            bh.endChain = chain
+            out += bh.encoded(payload: Array(bytes[(offset + SegmentFormat.blockHeaderSize)..<(offset + bh.totalSize)]))
+        }
+        bytes = out
+        try FileIO.writeAtomically(path, bytes)
+        #expect(!(try LedgerVerifier(home: home.path).run().ok))
+        let report = try LedgerCompaction.run(home: home.path)
+        #expect(report.skipped.contains { $0.file == "seg-00000002.tseg" && $0.reason.contains("next one starts") }, "\(report.skipped.map(\.reason))")
+        #expect(try FileIO.readFile(path) == bytes)
+    }
+
     @Test func rejectsABadLevelAndAForeignHome() throws {
         let home = TempHome()
         defer { home.cleanup() }

@@ -117,6 +117,30 @@ import TallyCore
         #expect(try verify(home).ok)
     }
 
+    /// Damage in the last block of a sealed segment (no valid block after it in that file) is reported once,
+    /// with the seq range it held, taken from where the next segment starts; the next segment is not charged
+    /// with a seq gap for the same records.
+    @Test func damageAtTheEndOfASealedSegmentNamesItsRecordsOnce() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
+        let path = home.path + "/" + rel
+        var bytes = try FileIO.readFile(path)
+        let blocks: [(offset: Int, header: BlockHeader)] = bytes.withUnsafeBytes { b in
+            SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h) }; return nil }
+        }
+        let last = try #require(blocks.last)
+        bytes[last.offset + SegmentFormat.blockHeaderSize + 2] ^= 0x20
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let r = try verify(home)
+        #expect(!r.ok)
+        let damage = r.problems.filter { $0.file == rel }
+        #expect(damage.count == 1 && damage[0].kind == "damaged-block", "\(r.problems.map(\.text))")
+        #expect(damage.first?.seq == last.header.firstSeq && damage.first?.lastSeq == last.header.lastSeq, "\(r.problems.map(\.text))")
+        #expect(!r.problems.contains { $0.kind == "seq-gap" }, "\(r.problems.map(\.text))")
+    }
+
     @Test func reorderedBlocksAreReported() async throws {
         let home = TempHome()
         defer { home.cleanup() }

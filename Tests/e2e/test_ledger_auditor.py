@@ -723,6 +723,44 @@ def test_incomplete_new_segment_header_is_a_torn_tail(big_copy, big):
     assert tj["ok"] and [w["kind"] for w in tj["warnings"]] == ["torn-tail"], tj
 
 
+def test_damage_at_the_end_of_a_sealed_segment_is_reported_once(big_copy, big):
+    """Damage in the last block of a sealed segment: both verifiers report one damaged-block with the seq
+    range lost (up to the next segment's first seq), and no seq-gap against the next segment."""
+    data, _, bl = blocks(big_copy, 1)
+    last = bl[-1]
+    flip(seg_path(big_copy, 1), last.offset + 68 + last.C // 2, 2)
+    tj, mj = verify_both(big_copy, pub=big["pub"])
+    assert_both_damaged(tj, mj, {"damaged-block"})
+    for j in (tj, mj):
+        mine = [p for p in j["problems"] if p.get("file") == "ledger/segments/seg-00000001.tseg"]
+        assert [(p["kind"], p.get("seq"), p.get("last_seq")) for p in mine] == \
+            [("damaged-block", last.first, last.first + last.K - 1)], j["problems"]
+        assert "seq-gap" not in kinds(j), j["problems"]
+
+
+def test_torn_header_of_a_new_segment_is_a_torn_tail(big_copy, big):
+    """A rollover cut short after the first sector of the new segment's header (the rest reads as zeros):
+    a torn tail for both verifiers, and `ledger append` removes it, says so, and goes on."""
+    recs = all_records(big_copy)
+    chain, fr = bytes(32), V.Frontier()
+    for s_, t, e in recs:
+        lh = V.leaf_hash(V.record_bytes(e, s_, t))
+        chain = V.chain_next(chain, lh)
+        fr.push(lh)
+    header = encode_seg_header(3, len(recs) + 1, chain, fr.hashes())
+    assert len(header) > 64
+    seg_path(big_copy, 3).write_bytes(header[:64] + bytes(4096 - 64))
+    tj, mj = verify_both(big_copy, pub=big["pub"])
+    assert mj["ok"] and [w["kind"] for w in mj["warnings"]] == ["torn-tail"], mj
+    assert tj["ok"] and [w["kind"] for w in tj["warnings"]] == ["torn-tail"], tj
+    p = tally("ledger", "append", "--home", big_copy, stdin=lines(3, 99, start=len(recs)))
+    assert p.stdout.decode().split()[-1] == str(len(recs) + 3)
+    assert "seg-00000003.tseg" in p.stderr.decode() and "torn" in p.stderr.decode(), p.stderr.decode()
+    tj, mj = verify_both(big_copy, pub=big["pub"])
+    assert_both_ok(tj, mj)
+    assert tj["records"] == len(recs) + 3
+
+
 def test_damaged_note_does_not_hide_the_next_note(small, tmp_path):
     """Found by this audit, fixed with §5.2's resync rule: a damaged note must not hide the next one."""
     work = tmp_path / "h"

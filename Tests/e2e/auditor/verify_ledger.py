@@ -803,6 +803,25 @@ class Verifier:
             out.append(cp)
         return out
 
+    def _sealed_tail(self, rel: str, offset: int, expected, segdir: str, idx: int) -> None:
+        """§7 step 8: unreadable bytes at the end of a segment that is not the last. The records lost
+        there are the ones before the next segment's first seq, when its header says so."""
+        nxt_first = None
+        try:
+            with open(os.path.join(segdir, f"seg-{idx + 1:08d}.tseg"), "rb") as f:
+                nxt_first = parse_seg_header(f.read(64 + 32 * 64 + 4), idx + 1).first
+        except (OSError, FormatError):
+            pass
+        if expected is None or nxt_first is None:
+            self.problem("damaged-block", seq=expected, file=rel, offset=offset,
+                         message="damaged bytes at the end of a segment")
+        elif nxt_first > expected:
+            self.problem("damaged-block", seq=expected, last_seq=nxt_first - 1, file=rel, offset=offset,
+                         message=f"damaged bytes at the end of a segment: records {expected}-{nxt_first - 1} unreadable")
+        else:
+            self.problem("damaged-block", file=rel, offset=offset,
+                         message="damaged bytes at the end of a segment (no record lost)")
+
     def run(self) -> dict:
         with open(self.pub_path, "rb") as f:
             self.root_name, self.root_pub = parse_vkey(f.read())
@@ -847,6 +866,7 @@ class Verifier:
         last_time = None
         max_seq = 0
         last_seg_tail: tuple | None = None  # (file, offset, expected seq) of a damaged tail in the last segment
+        prev_tail_lost = False  # the previous segment ended in unreadable bytes (its lost records are reported there)
         for idx in idxs:
             rel = f"ledger/segments/seg-{idx:08d}.tseg"
             with open(os.path.join(segdir, f"seg-{idx:08d}.tseg"), "rb") as f:
@@ -858,7 +878,9 @@ class Verifier:
                 chain, frontier, expected, start = h.chain, h.frontier.copy(), h.first, h.length
                 frontier_ok = True
                 if prev_end[0] is not None and h.first != prev_end[0] + 1:
-                    if h.first > prev_end[0] + 1:
+                    if prev_tail_lost and h.first > prev_end[0] + 1:
+                        pass  # §7 step 5: reported once, with the previous segment's damaged end
+                    elif h.first > prev_end[0] + 1:
                         self.problem("seq-gap", seq=prev_end[0] + 1, last_seq=h.first - 1, file=rel, offset=0,
                                      message=f"segment starts at seq {h.first}, previous data ended at {prev_end[0]}")
                     else:
@@ -869,10 +891,20 @@ class Verifier:
                         self.problem("segment-link", seq=h.first, file=rel, offset=0,
                                      message="segment header chain/frontier differ from the previous segment's end")
             except FormatError as e:
-                if is_last and _incomplete_header(data, idx) and not any(c.size > (prev_end[0] or 0) for c in cps):
-                    # §10: "a segment file whose header never completed, is a torn uncommitted append"
-                    self.problem("torn-tail", file=rel, offset=0, message=f"incomplete segment header: {e}",
-                                 warning=True)
+                nxt = data.find(b"TBLK", 8)
+                while nxt >= 0 and block_at(data, nxt) is None:
+                    nxt = data.find(b"TBLK", nxt + 1)
+                if _incomplete_header(data, idx) or nxt < 0:
+                    # §7 step 8 / §10: a header that never completed, or a torn one with no block after it (a
+                    # rollover cut short): the whole file is an unreadable end, like a torn block.
+                    after = (prev_end[0] or 0) + 1 if prev_end[0] is not None else None
+                    if is_last:
+                        last_seg_tail = (rel, 0, after)
+                    else:
+                        self._sealed_tail(rel, 0, after, segdir, idx)
+                    prev_end = (prev_end[0], None, prev_end[2], False)
+                    prev_tail_lost = True
+                    prev_idx = idx
                     continue
                 self.problem("segment-header", file=rel, offset=0, message=str(e))
                 if prev_idx == idx - 1 and prev_end[3]:
@@ -951,16 +983,18 @@ class Verifier:
                 if is_last:
                     last_seg_tail = (rel, tail_damage, expected)
                 else:
-                    self.problem("damaged-block", seq=expected, file=rel, offset=tail_damage,
-                                 message="damaged bytes at the end of a segment")
+                    self._sealed_tail(rel, tail_damage, expected, segdir, idx)
             known = expected is not None and chain is not None and frontier_ok and tail_damage is None
             prev_end = ((expected - 1) if expected is not None else None, chain, frontier, known)
+            prev_tail_lost = tail_damage is not None
             prev_idx = idx
 
         self.records = max_seq  # the ledger length (highest seq read); damaged ranges are problems
         max_cp = max((c.size for c in cps), default=0)
         if last_seg_tail is not None:
             rel, off, expected = last_seg_tail
+            if expected is None:
+                expected = max_seq + 1
             if max_cp > max_seq:
                 self.problem("damaged-block", seq=expected, file=rel, offset=off,
                              message="damaged bytes at the end of the last segment, covered by a checkpoint")
