@@ -240,6 +240,8 @@ final class Committer: @unchecked Sendable {
                 // A sync failed after these were queued: nothing more is written or acknowledged.
                 for e in work { e.done(.failure(earlierFailure)) }
             } else if !work.isEmpty {
+                // Entries work[..<handedOff] belong to the write thread, which acknowledges or fails them.
+                var handedOff = 0
                 do {
                     // Under load (several large batches taken at once, or earlier groups still being
                     // written): hash group by group here and hand each group's compression and write to
@@ -255,6 +257,7 @@ final class Committer: @unchecked Sendable {
                         try forEachGroup(of: work, writer) { range, prepared, lasts in
                             cond.lock(); writesInFlight += 1; handedOffWritesValue += 1; cond.unlock()
                             handOffWrite(Array(work[range]), prepared, lasts, writer)
+                            handedOff = range.upperBound
                         }
                     } else {
                         var lasts: [UInt64] = []
@@ -284,8 +287,10 @@ final class Committer: @unchecked Sendable {
                     }
                 } catch {
                     // The writer's state is uncertain after a failed write: fail this and every later append.
+                    // (A group that fails to prepare after earlier ones were handed off fails only itself and
+                    // those after it: the handed-off ones are failed by the write thread, which reads `failure`.)
                     cond.lock(); if failure == nil { failure = error }; cond.unlock()
-                    for e in work { e.done(.failure(error)) }
+                    for e in work[handedOff...] { e.done(.failure(error)) }
                 }
             }
             do {

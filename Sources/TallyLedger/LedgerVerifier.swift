@@ -143,6 +143,10 @@ public struct LedgerVerifier: Sendable {
                                                  message: "the chain state recorded in the segment header does not match the end of the previous segment"))
                 }
             }
+            if i > 0, let first = r.firstRecord, let before = all[i - 1].lastTime, first.time < before {
+                report.problems.append(.init(kind: "time-order", seq: first.seq, file: r.file, offset: first.offset,
+                                             message: "record time goes backwards (from the end of the previous segment)"))
+            }
             for (k, v) in r.roots { roots[k] = v }
             if let end = r.end { lastGoodSeq = max(lastGoodSeq, end.size) }
             if let tail = r.tail, i == all.count - 1 {

@@ -17,6 +17,10 @@ struct SegmentVerifyResult {
     var problems: [VerifyProblem] = []
     var warnings: [VerifyProblem] = []
     var tail: (offset: Int, reason: String)?
+    /// The segment's first readable record (seq, time, block offset) and its last record's time: the link
+    /// pass checks that time does not go back from one segment to the next.
+    var firstRecord: (seq: UInt64, time: Int64, offset: Int)?
+    var lastTime: Int64?
 }
 
 /// Verifies one segment on its own: framing, checksums, decompression, seq continuity, the
@@ -132,6 +136,7 @@ struct SegmentVerifyJob: @unchecked Sendable {
                                 while nextTarget < sortedTargets.count && sortedTargets[nextTarget] < frontier.size { nextTarget += 1 }
                                 if nextTarget < sortedTargets.count && sortedTargets[nextTarget] == frontier.size { r.roots[frontier.size] = frontier.root }
                             }
+                            if r.firstRecord == nil { r.firstRecord = (seq, time, offset) }
                             if time < lastTime {
                                 r.problems.append(.init(kind: "time-order", seq: seq, file: file, offset: offset, message: "record time goes backwards"))
                             }
@@ -190,6 +195,7 @@ struct SegmentVerifyJob: @unchecked Sendable {
                 r.tail = (offset, why)
             }
         }
+        if lastTime != Int64.min { r.lastTime = lastTime }
         for b in epochBad {
             r.problems.append(.init(kind: "epoch-mismatch", seq: b.first, lastSeq: b.last, file: file, offset: b.offset,
                                     message: "records are first covered by a checkpoint that was not signed with their epoch's key"))

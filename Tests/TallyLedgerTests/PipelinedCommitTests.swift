@@ -80,6 +80,65 @@ import TallyCore
             #expect(ledger.committer.handedOffWrites >= 1, "the write thread was never used")
         }, minSegments: 6)
     }
+
+    /// A clock that stands still until it has been read `after` times since `arm`, then jumps ten days on
+    /// (past the last epoch of a two-epoch ledger): the next group the commit thread prepares fails.
+    final class JumpClock: @unchecked Sendable {
+        private let lock = NSLock()
+        private let base: Int64
+        private var left: Int?
+        init(_ base: Int64) { self.base = base }
+        func arm(after reads: Int) { lock.lock(); left = reads; lock.unlock() }
+        var now: Int64 {
+            lock.lock(); defer { lock.unlock() }
+            guard let l = left else { return base }
+            if l > 0 { left = l - 1; return base }
+            return base + 10 * 86_400_000
+        }
+    }
+
+    /// Large appends taken at once go through the pipeline group by group; when the clock runs past the
+    /// last epoch between two groups, the group that fails to prepare fails with the groups after it, and
+    /// the groups already handed to the write thread are acknowledged or failed once, by that thread (each
+    /// append's continuation was resumed twice before: a crash). Every acknowledged seq is in the ledger,
+    /// and the ledger verifies.
+    @Test func aGroupThatFailsToPrepareAfterHandOffsFailsOnlyOnce() async throws {
+        let batches = try (0..<8).map { round in
+            var b = EventBatch()
+            for i in 0..<1_500 { try b.append(sampleEvent(round * 10_000 + i)) }
+            return b
+        }
+        var mixed = 0
+        for reads in 0..<24 {
+            let home = TempHome()
+            defer { home.cleanup() }
+            let clock = JumpClock(1_800_000_000_000)
+            var o = testOptions(epochCount: 2)
+            o.clock = { clock.now }
+            _ = try Ledger.initialize(home: home.path, options: o)
+            let ledger = try await Ledger.open(home: home.path, options: o)
+            clock.arm(after: reads)
+            let results = await withTaskGroup(of: Result<UInt64, any Error>.self) { group in
+                for b in batches {
+                    group.addTask {
+                        do { return .success(try await ledger.append(b)) } catch { return .failure(error) }
+                    }
+                }
+                var all: [Result<UInt64, any Error>] = []
+                for await r in group { all.append(r) }
+                return all
+            }
+            try? await ledger.close()
+            let acknowledged = results.compactMap { try? $0.get() }
+            for case .failure(let e) in results { #expect(e is TallyError, "\(e)") }
+            if !acknowledged.isEmpty && acknowledged.count < results.count { mixed += 1 }
+            let count = try LedgerReader(home: home.path).count()
+            #expect(acknowledged.allSatisfy { $0 <= count }, "an acknowledged seq is missing from the ledger")
+            let report = try LedgerVerifier(home: home.path).run()
+            #expect(report.ok, "\(report.problems.map(\.text))")
+        }
+        #expect(mixed > 0, "no run had both acknowledged and failed appends")
+    }
 }
 
 #if canImport(Glibc)

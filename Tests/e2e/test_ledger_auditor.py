@@ -861,6 +861,15 @@ def _block_time_back_rewritten(d):
     rewrite_ledger(d, lambda s, t, e: (t - 86_400_000 if b.first <= s < b.first + b.K else t, e))
 
 
+def _segment_start_time_back_rewritten(d):
+    # The first record of segment 2 is dated 1 ms before the last record of segment 1; within each segment
+    # times still never go back, so only the link between the segments shows it.
+    _, _, bl = blocks(d, 1)
+    last_time = V.decode_block(blocks(d, 1)[0], bl[-1])[-1][1]
+    first_seq = blocks(d, 2)[1].first
+    rewrite_ledger(d, lambda s, t, e: (last_time - 1 if s == first_seq else t, e))
+
+
 def _rename_segments(d):
     p1, p2 = seg_path(d, 1), seg_path(d, 2)
     tmp = p1.with_suffix(".tmp")
@@ -876,6 +885,7 @@ MORE_DAMAGE = [
     (_swap_notes, {"checkpoint-order"}, True),
     (_drop_note, {"epoch-mismatch"}, True),
     (_block_time_back_rewritten, {"time-order"}, True),
+    (_segment_start_time_back_rewritten, {"time-order"}, True),
     (_rename_segments, {"segment-header"}, False),
 ]
 
