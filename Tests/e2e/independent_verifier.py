@@ -289,12 +289,14 @@ class Verifier:
             res["header"] = dict(first=first, chain=chain, frontier=frontier.copy())
             pos, expected, chain_known, fvalid = hlen, first, True, True
         else:
-            self.problem("segment-header", file=rel, offset=0, message="bad segment header")
-            pos, expected, chain, chain_known, frontier, fvalid = 8, None, None, False, Frontier(), False
             nxt = self.next_block(data, 8)
             if nxt is None:
+                # a header that fails its checks with no block after it: an unreadable end (a rollover cut short
+                # when this is the last segment and no checkpoint reaches into it)
+                res["tail"] = 0
                 return res
-            pos = nxt
+            self.problem("segment-header", file=rel, offset=0, message="bad segment header")
+            pos, expected, chain, chain_known, frontier, fvalid = nxt, None, None, False, Frontier(), False
         if start is not None:
             expected, chain, chain_known, frontier, fvalid = start["size"] + 1, start["chain"], True, start["frontier"].copy(), start["fvalid"]
         cov = 0
@@ -344,7 +346,10 @@ class Verifier:
                             res["roots"][frontier.size] = frontier.root()
                     if last_time is not None and ms < last_time:
                         self.problem("time-order", file=rel, offset=pos, seq=seq)
+                    if res.get("first_time") is None:
+                        res["first_time"] = (seq, ms, pos)
                     last_time = ms
+                    res["last_time"] = ms
                     while cov < len(coverage) and coverage[cov][0] < seq:
                         cov += 1
                     if cov < len(coverage) and self.epoch_of(ms) not in coverage[cov][1]:
@@ -407,10 +412,17 @@ class Verifier:
                 self.problems = [p for p in self.problems if not (p.get("file") == os.path.relpath(path, self.home) and p["kind"] != "segment-header")]
                 r = self.verify_segment(path, i, targets, coverage, start=prev)
             h = r["header"]
+            prev_tail = bool(results) and results[-1]["tail"] is not None
             if n == 0 and h and h["first"] != 1:
                 self.problem("seq-gap", seq=1)
+            if results and r.get("first_time") and results[-1].get("last_time") is not None \
+                    and r["first_time"][1] < results[-1]["last_time"]:
+                seq, _, off = r["first_time"]
+                self.problem("time-order", file=os.path.relpath(path, self.home), offset=off, seq=seq)
             if h and prev:
-                if h["first"] != prev["size"] + 1:
+                if prev_tail and h["first"] > prev["size"] + 1:
+                    pass  # the records lost at the end of the previous segment are reported there
+                elif h["first"] != prev["size"] + 1:
                     self.problem("seq-gap", seq=prev["size"] + 1, file=os.path.relpath(path, self.home), offset=0)
                 elif h["chain"] != prev["chain"] or (prev["fvalid"] and h["frontier"].hashes != prev["frontier"].hashes):
                     self.problem("segment-link", seq=h["first"], file=os.path.relpath(path, self.home), offset=0)
@@ -420,7 +432,23 @@ class Verifier:
             results.append(r)
             if r["tail"] is not None:
                 covered = max([c["size"] for c in trusted], default=0) > records
-                if n < len(idx) - 1 or covered:
+                if n < len(idx) - 1:
+                    nxt_first = None
+                    try:
+                        with open(os.path.join(segdir, "seg-%08d.tseg" % idx[n + 1]), "rb") as f:
+                            hd = f.read(64)
+                        if len(hd) == 64 and hd[:8] == b"TALLYSEG":
+                            nxt_first = struct.unpack_from("<Q", hd, 16)[0]
+                    except OSError:
+                        pass
+                    first = (r["end"]["size"] if r["end"] else records) + 1
+                    if nxt_first is not None and nxt_first == first:
+                        self.problem("damaged-block", file=os.path.relpath(path, self.home), offset=r["tail"])
+                    elif nxt_first is not None and nxt_first > first:
+                        self.problem("damaged-block", file=os.path.relpath(path, self.home), offset=r["tail"], seq=first, last_seq=nxt_first - 1)
+                    else:
+                        self.problem("damaged-block", file=os.path.relpath(path, self.home), offset=r["tail"], seq=first)
+                elif covered:
                     self.problem("damaged-block", file=os.path.relpath(path, self.home), offset=r["tail"], seq=records + 1)
                 else:
                     self.warnings.append(dict(kind="torn-tail", offset=r["tail"]))
