@@ -159,7 +159,7 @@ public struct AWSChunkedDecoder: Sendable {
         let text = String(decoding: line, as: UTF8.self)
         let parts = text.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
         let hex = parts[0].trimmingSpaces
-        guard !hex.isEmpty, hex.utf8.count <= 15, let size = Int(hex, radix: 16), size >= 0 else {
+        guard !hex.isEmpty, hex.utf8.count <= 15, ASCII.isHex(hex), let size = Int(hex, radix: 16) else {
             throw .incompleteBody("aws-chunked chunk size '\(text.prefix(80))' is not a hexadecimal number")
         }
         chunkSignature = ""
@@ -196,6 +196,11 @@ public struct AWSChunkedDecoder: Sendable {
             }
             state = .done
             return
+        }
+        if mode == .streamingSigned {
+            // Nothing signs a trailer in this mode (AWS refuses one): the body ends with the zero chunk and an empty line.
+            throw .incompleteBody("aws-chunked trailer line after the final chunk, but x-amz-content-sha256 "
+                                  + "STREAMING-AWS4-HMAC-SHA256-PAYLOAD declares no trailer")
         }
         trailerBytes += line.count
         guard trailerBytes <= Self.maximumTrailerBytes else { throw .incompleteBody("aws-chunked trailers too large") }

@@ -104,7 +104,7 @@ extension SigV4 {
         }
         var expires: Int?
         if let e = item("X-Amz-Expires") {
-            guard let v = Int(e), v >= 0 else {
+            guard !e.isEmpty, e.utf8.count <= 18, e.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let v = Int(e) else {
                 throw .authorizationQueryParametersError("X-Amz-Expires should be a number, got '\(e)'")
             }
             guard v <= maximumPresignedExpiry else {
@@ -120,6 +120,13 @@ extension SigV4 {
                             token: token, presigned: true, head: head)
     }
 
+    /// A credential-scope region or service name: 1–32 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
+    static func isScopeName(_ s: Substring) -> Bool {
+        let u = s.utf8
+        guard (1...32).contains(u.count), u.first != UInt8(ascii: "-"), u.last != UInt8(ascii: "-") else { return false }
+        return u.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
+    }
+
     static func assemble(credential: String, signedHeaders: String, signature: String, amzDate: String, expires: Int?,
                          token: String?, presigned: Bool, head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
         func malformed(_ m: String) -> AWSAuthError {
@@ -131,6 +138,15 @@ extension SigV4 {
         }
         guard parts[4] == "aws4_request" else {
             throw malformed("incorrect terminal \"\(parts[4])\" in Credential '\(credential)'; this endpoint uses \"aws4_request\"")
+        }
+        // The scope's region and service name the upstream endpoint (`--upstream aws` builds the host from them) and
+        // are recorded: only names AWS could use get through (a region such as `x@host:port#` made the upstream URL's
+        // host the agent's choice; review finding, session 9).
+        guard isScopeName(parts[2]) else {
+            throw malformed("the region '\(parts[2])' in Credential '\(credential)' is not a region name (1–32 lower-case letters, digits and '-')")
+        }
+        guard isScopeName(parts[3]) else {
+            throw malformed("the service '\(parts[3])' in Credential '\(credential)' is not a service name (1–32 lower-case letters, digits and '-')")
         }
         guard let date = AmzDate.parse(amzDate) else {
             throw presigned

@@ -16,9 +16,14 @@ public enum UpstreamEndpoint: Sendable, Hashable {
     public func baseURL(service: String, region: String) -> URL {
         switch self {
         case .fixed(let url): return url
-        case .aws: return URL(string: "https://\(Self.awsHost(service: service, region: region))")!
+        case .aws:
+            // `SigV4.parse` lets only [a-z0-9-] names through, so this URL always parses; should it not, the call goes to
+            // a host that never resolves (RFC 6761 `.invalid`) and fails there, rather than crashing the gateway.
+            return URL(string: "https://\(Self.awsHost(service: service, region: region))") ?? Self.unroutable
         }
     }
+
+    static let unroutable = URL(string: "https://unroutable.invalid")!
 
     /// The public endpoint host of a signing name in a region (global services in their partition's home
     /// region; a few signing names differ from the endpoint prefix).

@@ -107,8 +107,9 @@ final class UpstreamIdentity: Sendable {
               let token = xmlTag("SessionToken", in: text) else {
             throw TallyError(.io, "STS AssumeRole of \(role) answered without credentials")
         }
-        let expiration = xmlTag("Expiration", in: text).flatMap { ISO8601DateFormatter().date(from: $0) }
-            ?? Date().addingTimeInterval(3000)
+        // Asked for 3,600 s: a later expiry in the answer is not believed (the cached key is used until 5 min before it).
+        let asked = Date().addingTimeInterval(3600)
+        let expiration = min(xmlTag("Expiration", in: text).flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date().addingTimeInterval(3000), asked)
         return UpstreamCredential(accessKeyId: id, secretAccessKey: secret, sessionToken: token,
                                   source: "sts:AssumeRole \(role)", expiration: expiration)
     }

@@ -89,6 +89,24 @@ import TallyCore
         #expect(code { _ = try verify(badDate) } == "IncompleteSignature")
     }
 
+    /// The scope's region and service name the upstream host with `--upstream aws`: a correctly signed request whose
+    /// scope names are not AWS names (`x@host:port#`, spaces, upper case, dots) is refused before anything else.
+    @Test func scopeNamesMustBeAWSNames() {
+        func parsed(region: String, service: String = "sts") -> String? {
+            var head = HTTPRequestHead(method: "POST", target: "/", headers: [("Host", "127.0.0.1:5056")])
+            SigV4.sign(&head, credentials: Self.creds, region: region, service: service, payloadHash: Self.bodyHash, date: Self.date)
+            return code { _ = try SigV4.parse(head) }
+        }
+        for bad in ["x@127.0.0.1:18443#", "us east-1", "US-EAST-1", "-us-east-1", "us-east-1-", "us.east.1", String(repeating: "a", count: 33)] {
+            #expect(parsed(region: bad) == "AuthorizationHeaderMalformed", "\(bad)")
+        }
+        for bad in ["sts@127.0.0.1#", "sts.evil", "STS", "s3/"] {
+            #expect(parsed(region: "us-east-1", service: bad) == "AuthorizationHeaderMalformed", "\(bad)")
+        }
+        for good in ["us-east-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1", "il-central-1"] { #expect(parsed(region: good) == nil, "\(good)") }
+        for good in ["execute-api", "s3-outposts", "sts", "iot1click"] { #expect(parsed(region: "us-east-1", service: good) == nil, "\(good)") }
+    }
+
     @Test func sigV2IsRejected() {
         let header = HTTPRequestHead(method: "GET", target: "/bucket/key", headers: [
             ("Host", "s3.amazonaws.com"), ("Date", "Thu, 26 Nov 2026 14:39:00 GMT"),
