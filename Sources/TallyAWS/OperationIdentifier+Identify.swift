@@ -104,6 +104,17 @@ extension OperationIdentifier {
                 ambiguity = "Action is sent in both the query string and the form body"
             } else if count(formItems, "Version") > 0 && count(queryItems, "Version") > 0 {
                 ambiguity = "Version is sent in both the query string and the form body"
+            } else if items.count > 1, Set(items.map(\.name)).count != items.count {
+                ambiguity = "a parameter is repeated"
+            } else {
+                // Parameters on the other side of the request from Action: an upstream that merges the two would act on
+                // them (e.g. the UserName of an IAM call) while the gateway identified and checked the call without
+                // them (review finding, session 9). Query authentication's own X-Amz-* parameters are not parameters.
+                let other = formItems.contains { $0.name == "Action" }
+                    ? queryItems.filter { !$0.name.lowercased().hasPrefix("x-amz-") } : formItems
+                if let extra = other.first {
+                    ambiguity = "parameter '\(extra.name)' is sent apart from Action (query string and form body both carry parameters)"
+                }
             }
             let svcName = candidates.first { model.services[$0]!.operations[action] != nil && model.services[$0]!.apiVersion == version }
                 ?? candidates.first { model.services[$0]!.operations[action] != nil } ?? candidates[0]
@@ -189,6 +200,36 @@ extension OperationIdentifier {
         if isS3Model(best.svc), let b = hostBucket.bucket {
             out.virtualHostedBucket = b
             if hostBucket.honoured { out.forwardPath = restPath(head, service: best.svc, honouredBucket: b) }
+        }
+        if isS3Model(best.svc) {
+            // S3 keeps empty segments in a key (`a//b`, a key starting with `/`): the key is the raw path after the
+            // bucket, not the joined non-empty segments, or two objects would be recorded as one (review, session 9).
+            if best.route.hasGreedy, let key = best.route.memberByLabel["Key"], params[key] != nil {
+                let raw = restPath(head, service: best.svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
+                let afterSlash = raw.hasPrefix("/") ? raw.dropFirst() : raw[...]
+                if let slash = afterSlash.firstIndex(of: "/"),
+                   URIEncoding.decode(afterSlash[..<slash]) == params[best.route.memberByLabel["Bucket"] ?? "Bucket"] {
+                    params[key] = URIEncoding.decode(afterSlash[afterSlash.index(after: slash)...])
+                    out.parameters = params
+                } else {
+                    out.operation = nil
+                    out.unidentifiedReason = "the path \(head.path) has an empty segment before the object key"
+                }
+            }
+            // Two subresources (`?policy&acl`): S3 picks one, by rules of its own; Tally might identify, check and record
+            // the other (a public bucket policy recorded and checked as an ACL). Never identified (review, session 9).
+            if queryItems.count > 1 {
+                let own = Set(best.route.queryLiterals.filter { $0.1 == nil }.map(\.0))
+                let subresources = queryItems.map(\.name).filter { name in
+                    !own.contains(name) && best.svc.routes.values.contains { routes in
+                        routes.contains { $0.queryLiterals.contains { $0.0 == name && $0.1 == nil } }
+                    }
+                }
+                if let extra = subresources.first {
+                    out.operation = nil
+                    out.unidentifiedReason = "the request names more than one S3 subresource (\(own.sorted().joined(separator: ", ")) and \(extra))"
+                }
+            }
         }
         return out
     }

@@ -67,6 +67,12 @@ extension GatewayHandler {
             guard let text else { return "the bucket policy was streamed, so it could not be checked" }
             return resourcePolicyProblem(text, account: account).map { "the bucket policy \($0)" }
         case ("s3", _):
+            if operation.hasSuffix("Acl"), text == nil, head.value(of: "transfer-encoding") != nil
+                || (head.value(of: "content-length").map { $0 != "0" } ?? false) {
+                // A streamed ACL body (aws-chunked, chunked, or over the buffered size) would reach S3 unread
+                // (review finding, session 9): refused, as a streamed bucket policy is.
+                return "the access control list was streamed, so it could not be checked"
+            }
             return s3ACLProblem(head: head, body: operation.hasSuffix("Acl") ? text : nil)
         case ("sqs", "AddPermission"), ("sns", "AddPermission"):
             var accounts = form.filter { $0.name.hasPrefix("AWSAccountId.") }.map(\.value)

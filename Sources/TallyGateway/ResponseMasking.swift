@@ -26,6 +26,14 @@ struct ResponseMasking: Sendable {
             "ecr:GetAuthorizationToken": ["authorizationToken"],
             "ecr-public:GetAuthorizationToken": ["authorizationToken"],
             "codeartifact:GetAuthorizationToken": ["authorizationToken"],
+            // S3 Express directory buckets: a session key pair for the bucket (review, session 9).
+            "s3:CreateSession": ["SecretAccessKey", "SessionToken"],
+            // Database credentials minted from the upstream identity: usable outside the gateway.
+            "redshift:GetClusterCredentials": ["DbPassword"],
+            "redshift:GetClusterCredentialsWithIAM": ["DbPassword"],
+            "redshift-serverless:GetCredentials": ["dbPassword"],
+            "lightsail:GetInstanceAccessDetails": ["password", "privateKey"],
+            "lightsail:GetRelationalDatabaseMasterUserPassword": ["masterUserPassword"],
         ]
     }()
 

@@ -95,6 +95,57 @@ import TallyCore
         #expect(fine.operation == "DeleteUser" && fine.unidentifiedReason == nil && !fine.isUnidentifiedKnownOperation)
     }
 
+    /// Session 9 review: Action in the body and the IAM call's UserName in the query string (an upstream that merges
+    /// them acts on that user, while the gateway saw no UserName: its own-identity guardrail let AttachUserPolicy on
+    /// its own user through). Parameters on both sides, or a repeated parameter, are never identified; query
+    /// authentication's X-Amz-* parameters next to a form body are fine.
+    @Test func parametersOnBothSidesOfAQueryRequestAreUnidentified() throws {
+        let id = try Self.id.get()
+        let form: [(name: String, value: String)] = [("Host", "iam.amazonaws.com"), ("Content-Type", "application/x-www-form-urlencoded")]
+        func identify(_ target: String, _ body: String) -> IdentifiedOperation {
+            id.identify(HTTPRequestHead(method: "POST", target: target, headers: form), signingName: "iam", region: "us-east-1",
+                        body: Array(body.utf8))
+        }
+        let split = identify("/?UserName=tally-gateway-admin", "Action=AttachUserPolicy&Version=2010-05-08&PolicyArn=arn:aws:iam::aws:policy/AdministratorAccess")
+        #expect(split.operation == nil && split.isUnidentifiedKnownOperation, "\(String(describing: split.unidentifiedReason))")
+        let reverse = identify("/?Action=AttachUserPolicy&Version=2010-05-08&PolicyArn=p", "UserName=tally-gateway-admin")
+        #expect(reverse.operation == nil && reverse.isUnidentifiedKnownOperation)
+        let repeated = identify("/", "Action=AttachUserPolicy&Version=2010-05-08&UserName=agent&UserName=tally-gateway-admin&PolicyArn=p")
+        #expect(repeated.operation == nil && repeated.unidentifiedReason?.contains("repeated") == true)
+        let presigned = identify("/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a&X-Amz-Signature=b",
+                                 "Action=AttachUserPolicy&Version=2010-05-08&UserName=agent&PolicyArn=p")
+        #expect(presigned.operation == "AttachUserPolicy" && presigned.parameters["UserName"] == "agent")
+        let get = identify("/?Action=GetUser&Version=2010-05-08&UserName=agent", "")
+        #expect(get.operation == "GetUser" && get.parameters["UserName"] == "agent")
+    }
+
+    /// Session 9 review: `PUT /bucket?policy&acl` was identified (and its body checked) as PutBucketAcl while S3 may
+    /// run PutBucketPolicy; keys with empty segments (`a//b`, `/secret`) were recorded as other objects.
+    @Test func s3SubresourcesAndEmptyKeySegments() throws {
+        let id = try Self.id.get()
+        func identify(_ method: String, _ target: String) -> IdentifiedOperation {
+            id.identify(HTTPRequestHead(method: method, target: target, headers: [("Host", "127.0.0.1:5056")]), signingName: "s3",
+                        region: "us-east-1", body: nil)
+        }
+        for target in ["/b?policy&acl", "/b?acl&policy", "/b?policy&cors", "/b?acl&logging"] {
+            let two = identify("PUT", target)
+            #expect(two.operation == nil && two.isUnidentifiedKnownOperation, "\(target): \(String(describing: two.operation))")
+        }
+        #expect(identify("PUT", "/b?acl").operation == "PutBucketAcl")
+        #expect(identify("PUT", "/b?policy").operation == "PutBucketPolicy")
+        let acl = identify("PUT", "/b/k?acl&versionId=3")
+        #expect(acl.operation == "PutObjectAcl" && acl.parameters["VersionId"] == "3")
+        let get = identify("GET", "/b/k?versionId=1&response-content-type=text%2Fplain&partNumber=1")
+        #expect(get.operation == "GetObject" && get.parameters["Key"] == "k")
+        #expect(identify("GET", "/b/a//b").parameters["Key"] == "a//b")
+        #expect(identify("PUT", "/b//secret/data.txt").parameters["Key"] == "/secret/data.txt")
+        #expect(identify("PUT", "/b/dir/").parameters["Key"] == "dir/")
+        #expect(identify("GET", "/b/caf%C3%A9/x%2Fy").parameters["Key"] == "café/x/y")
+        #expect(identify("PUT", "/b/k?uploadId=u&partNumber=2").operation == "UploadPart")
+        let leading = identify("GET", "//b/k")
+        #expect(leading.operation == nil && leading.isUnidentifiedKnownOperation)
+    }
+
     // MARK: finding 6: headers that steer the upstream must be signed
 
     /// The review's probe: a presigned PUT URL plus an unsigned `x-amz-copy-source` (which would turn it into

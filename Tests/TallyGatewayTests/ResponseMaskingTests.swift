@@ -85,6 +85,19 @@ import TallyCore
         #expect(l.masked == ["upstream-secret"])
     }
 
+    /// S3 Express CreateSession hands out a session key pair (review, session 9: it reached the agent unmasked).
+    @Test func s3CreateSessionIsMasked() throws {
+        let fields = try #require(ResponseMasking.credentialFields(service: "s3", operation: "CreateSession"))
+        let xml = """
+            <CreateSessionResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Credentials>            <SessionToken>S3EXPRESS-TOKEN-abc</SessionToken><SecretAccessKey>S3EXPRESS-SECRET-KEY</SecretAccessKey>            <AccessKeyId>ASIAEXPRESS</AccessKeyId><Expiration>2026-11-27T14:00:00Z</Expiration></Credentials></CreateSessionResult>
+            """
+        let r = ResponseMasking.mask(Array(xml.utf8), fields: fields)
+        let text = String(decoding: r.body, as: UTF8.self)
+        #expect(Set(r.masked) == ["SecretAccessKey", "SessionToken"])
+        #expect(!text.contains("S3EXPRESS-SECRET-KEY") && !text.contains("S3EXPRESS-TOKEN-abc") && text.contains("ASIAEXPRESS"))
+        #expect(ResponseMasking.credentialFields(service: "redshift", operation: "GetClusterCredentials") == ["DbPassword"])
+    }
+
     /// Small answers of unidentified operations are masked for every known secret field.
     @Test func allSecretFieldsCoverEveryTableEntry() {
         let all = Set(ResponseMasking.allSecretFields)
