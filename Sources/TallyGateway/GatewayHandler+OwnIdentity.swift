@@ -26,15 +26,26 @@ extension GatewayHandler {
     /// session): an agent must not create, disable or delete the gateway's access keys nor change its
     /// permissions (the review's finding 3 asks for `iam:CreateAccessKey` on the gateway's own identity; the rest
     /// would let the agent take the gateway down or widen what it can do). Read-only actions (Get, List,
-    /// Simulate, Generate) pass. Nil when the identity is unknown (STS GetCallerIdentity failed at start).
+    /// Simulate, Generate) pass. While the identity is unknown (STS GetCallerIdentity failed at start), every other IAM
+    /// action is refused, since it cannot be checked (it was let through before: review, session 9), and the identity
+    /// is asked for again in the background.
     func ownIdentityDenial(_ identified: IdentifiedOperation, permissions: [RequiredPermission])
         -> (rule: Guardrails.DenyRule, action: String)? {
-        guard let own = identity.baseARN.flatMap(Self.iamIdentity), let operation = identified.operation else { return nil }
+        guard let operation = identified.operation else { return nil }
+        let arn = identity.baseARN
+        let known = arn.flatMap(Self.iamIdentity)
         for permission in permissions {
             let action = permission.action
             guard action.hasPrefix("iam:") else { continue }
             let verb = action.dropFirst(4)
             if verb.hasPrefix("Get") || verb.hasPrefix("List") || verb.hasPrefix("Simulate") || verb.hasPrefix("Generate") { continue }
+            guard let own = known else {
+                if arn != nil { return nil }  // not a user or role (the account root, a federated user): no name to protect
+                identity.relearnIfUnknown()
+                return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: the gateway's own upstream identity is not "
+                                            + "known yet (STS GetCallerIdentity failed), so IAM changes cannot be checked against it; "
+                                            + "retry shortly"), action)
+            }
             let targetsOwn = permission.resources.contains { Self.iamIdentity($0) == own }
                 || (own.kind == "user" && identified.parameters["UserName"] == nil && Self.callerUserOperations.contains(operation))
             if targetsOwn {

@@ -30,6 +30,23 @@ final class UpstreamIdentity: Sendable {
         return arn
     }
 
+    /// When the identity was last asked for in the background (``relearnIfUnknown()``).
+    private let lastRelearn = Mutex<ContinuousClock.Instant?>(nil)
+
+    /// While the identity is unknown (the startup GetCallerIdentity failed), asks STS again in the background, at most
+    /// once every 10 s; the own-identity guardrail refuses IAM changes until it is known.
+    func relearnIfUnknown() {
+        guard baseARN == nil else { return }
+        let now = ContinuousClock.now
+        let due = lastRelearn.withLock { last -> Bool in
+            if let l = last, now - l < .seconds(10) { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        Task { _ = try? await self.resolveBaseARN(timeout: .seconds(3)) }
+    }
+
     /// Where the gateway's own STS AssumeRole calls are recorded (review finding 11); nil records nothing.
     private let recorder: CallRecorder?
 

@@ -43,3 +43,21 @@ def test_own_identity_check_is_part_of_builtin_deny(moto, tmp_path):
                "--status", "Active")
     finally:
         gw.stop()
+
+
+def test_iam_changes_are_refused_while_the_own_identity_is_unknown(moto, tmp_path):
+    """The startup GetCallerIdentity fails (here: a key moto does not know, so every upstream call fails too): the
+    gateway cannot tell whether an IAM change targets its own user, so it refuses IAM changes (it let them through
+    before: review, session 9) and keeps asking STS in the background; reads pass."""
+    gw = Gateway(tmp_path, moto.url, "AKIAUNKNOWNTOMOTO001", "not-a-moto-secret")
+    try:
+        assert "could not learn the upstream identity" in gw.log.read_text()
+        cred = gw.issue("agent-own-unknown")
+        p = gw.aws(cred, "iam", "create-user", "--user-name", "someone", check=False)
+        assert p.returncode != 0 and "not known yet" in p.stderr, p.stderr
+        p = gw.aws(cred, "iam", "list-users", check=False)
+        assert "not known yet" not in p.stderr, p.stderr  # a read is forwarded (and fails upstream: unknown key)
+        denied = [e for e in gw.events() if e.get("type") == "call.denied" and "not known yet" in e.get("reason", "")]
+        assert len(denied) == 1, denied
+    finally:
+        gw.stop()
