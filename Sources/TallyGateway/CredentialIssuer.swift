@@ -25,6 +25,9 @@ public struct CredentialIssuer: Sendable {
             throw TallyError(.badInput, "--role \(role): expected an IAM role ARN like arn:aws:iam::123456789012:role/NAME")
         }
         let key = try MasterKey.loadOrCreate(paths: paths)
+        // The registry must be readable and intact before anything is recorded: a refused issue left a
+        // credential.issued in the ledger for a key that never existed (review, session 9).
+        _ = try CredentialRegistry(paths: paths).loadAuthenticated(mac: RegistryMAC(masterKey: key))
         let issuedAt = Int64(now.timeIntervalSince1970)
         var credential = IssuedCredential(accessKeyId: try IssuedCredential.newAccessKeyId(), principal: principal,
                                           expiresAt: issuedAt + Int64(ttl.rounded()), issuedAt: issuedAt, role: role)

@@ -37,6 +37,36 @@ public struct Gateway: Sendable {
             }
         }
         let paths = GatewayPaths(home: configuration.home)
+        // Files named on the command line are read first: a bad one is a usage error (exit 2) naming it, before the
+        // ledger is opened or anything is written (review, session 9: the gateway crashed, or only warned).
+        var serverTLS: TLSConfiguration?
+        if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(cert) } catch {
+                throw TallyError(.badInput, "--tls-cert \(cert): not a readable PEM certificate file (\(error))")
+            }
+            guard !chain.isEmpty else { throw TallyError(.badInput, "--tls-cert \(cert): the file holds no PEM certificate") }
+            let privateKey: NIOSSLPrivateKey
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+                throw TallyError(.badInput, "--tls-key \(key): not a readable PEM private key file (\(error))")
+            }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+                                                               privateKey: .privateKey(privateKey))
+            do { _ = try NIOSSLContext(configuration: tls) } catch {
+                throw TallyError(.badInput, "--tls-cert \(cert) and --tls-key \(key) do not make a usable TLS identity "
+                                 + "(does the key belong to the certificate?): \(error)")
+            }
+            serverTLS = tls
+        }
+        let caBundle: (path: String, flag: String)? = configuration.upstreamCABundle.map { ($0, "--upstream-ca-bundle") }
+            ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : ($0, "AWS_CA_BUNDLE") }
+        if let caBundle {
+            let roots: [NIOSSLCertificate]
+            do { roots = try NIOSSLCertificate.fromPEMFile(caBundle.path) } catch {
+                throw TallyError(.badInput, "\(caBundle.flag) \(caBundle.path): not a readable PEM certificate bundle (\(error))")
+            }
+            guard !roots.isEmpty else { throw TallyError(.badInput, "\(caBundle.flag) \(caBundle.path): the file holds no PEM certificate") }
+        }
         let identifier = try OperationIdentifier.load()
         let mapping = try APIMapping.load()
         let base = try UpstreamCredentialChain.resolve()
@@ -58,11 +88,33 @@ public struct Gateway: Sendable {
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(900))
         var upstreamTLS = TLSConfiguration.makeClientConfiguration()
-        if let bundle = configuration.upstreamCABundle ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        if let bundle = caBundle?.path {
             upstreamTLS.trustRoots = .file(bundle)
             clientConfiguration.tlsConfiguration = upstreamTLS
         }
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        do {
+            try await serve(paths: paths, identifier: identifier, mapping: mapping, base: base, ledger: ledger, store: store,
+                            client: client, upstreamTLS: upstreamTLS, serverTLS: serverTLS)
+        } catch {
+            // A failure to start (e.g. the listen address) must not leave the client to crash the process in its deinit.
+            try? await client.shutdown()
+            try? await ledger.close()
+            let listen = "--listen \(configuration.host):\(configuration.port)"
+            if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+                throw TallyError(.badInput, "\(listen): the address is already in use")
+            } else if let io = error as? IOError, io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EACCES {
+                throw TallyError(.badInput, "\(listen): cannot listen there (\(io.description))")
+            } else if error is SocketAddressError || error is SocketAddressError.UnknownHost {
+                throw TallyError(.badInput, "\(listen): not an address this machine can listen on (\(error))")
+            }
+            throw error
+        }
+    }
+
+    private func serve(paths: GatewayPaths, identifier: OperationIdentifier, mapping: APIMapping, base: UpstreamCredential,
+                       ledger: Ledger, store: CredentialStore, client: HTTPClient, upstreamTLS: TLSConfiguration,
+                       serverTLS: TLSConfiguration?) async throws {
         // Calls without a streamed body go upstream over the gateway's own per-event-loop connections;
         // TALLY_GATEWAY_UPSTREAM=ahc sends them through AsyncHTTPClient instead (for comparison).
         let upstreamPool = ProcessInfo.processInfo.environment["TALLY_GATEWAY_UPSTREAM"] == "ahc"
@@ -85,9 +137,7 @@ public struct Gateway: Sendable {
         } else {
             builder = .http1(configuration: .init(idleTimeout: .seconds(75)))
         }
-        if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
-            let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+        if let tls = serverTLS {
             builder = try .tls(builder, tlsConfiguration: tls)
         }
         let logger = self.logger
@@ -107,7 +157,11 @@ public struct Gateway: Sendable {
                 "upstreamCredential": "\(base.source)",
             ])
         }
-        try await handler.flusher.flush(force: true)
+        do { try await handler.flusher.flush(force: true) } catch {
+            // A refused registry (or a failed append) is not fatal: keys are refused (503) until it reads and checks
+            // again, and the maintenance loop retries every second.
+            logger.error("recording pending credential events failed", metadata: ["error": "\(error)"])
+        }
         do {
             let arn = try await handler.identity.resolveBaseARN(timeout: .seconds(3))
             logger.notice("upstream identity", metadata: ["arn": "\(arn)"])

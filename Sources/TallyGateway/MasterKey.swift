@@ -19,6 +19,13 @@ public struct MasterKey: Sendable {
         }
         try ensureDirectory(paths.directory)
         if let existing = try load(path: paths.masterKey) { return existing }
+        // A registry means credentials were issued under a key: a new one would make every issued secret and every
+        // registry MAC wrong (and the MAC error would suggest deleting good entries). Never replace a lost key.
+        if let size = try? FileManager.default.attributesOfItem(atPath: paths.registry)[.size] as? Int, size > 0 {
+            throw TallyError(.badInput, "\(paths.masterKey) is missing, but \(paths.registry) lists credentials issued under "
+                             + "it: restore master.key from a backup (a new key would invalidate every issued credential); "
+                             + "to start over instead, move credentials.json away first")
+        }
         let key = try secureRandomBytes(32)
         let fd = open(paths.masterKey, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd < 0 {
