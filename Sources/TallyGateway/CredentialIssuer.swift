@@ -17,11 +17,16 @@ public struct CredentialIssuer: Sendable {
 
     /// Issues a credential for `principal`, valid for `ttl` seconds, optionally bound to an upstream role.
     public func issue(principal: String, ttl: TimeInterval, role: String?, now: Date = Date()) async throws -> Issued {
-        guard !principal.isEmpty, principal.utf8.count <= 256, !principal.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
-            throw TallyError(.badInput, "--principal must be 1–256 characters without newlines")
+        // Printed by `credentials list`, `sessions list` and `replay`: no control characters (a terminal escape sequence
+        // in a name would reach whoever reads those), and something besides spaces.
+        guard !principal.isEmpty, principal.utf8.count <= 256,
+              !principal.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              principal.contains(where: { !$0.isWhitespace }) else {
+            throw TallyError(.badInput, "--principal '\(principal.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : String($0) }.joined())' "
+                             + "must be 1–256 bytes of UTF-8, not only spaces, without control characters (newlines, escapes)")
         }
         guard ttl >= 60, ttl <= 366 * 86400 else { throw TallyError(.badInput, "--ttl must be between 1m and 366d") }
-        if let role, !(role.hasPrefix("arn:") && role.contains(":role/")) {
+        if let role, !Self.isRoleARN(role) {
             throw TallyError(.badInput, "--role \(role): expected an IAM role ARN like arn:aws:iam::123456789012:role/NAME")
         }
         let key = try MasterKey.loadOrCreate(paths: paths)
@@ -39,6 +44,15 @@ public struct CredentialIssuer: Sendable {
         if try await !appendToLedger(credential.issuedEvent) { entry.issuanceRecorded = false }
         try CredentialRegistry(paths: paths).update { $0[credential.accessKeyId] = entry }
         return Issued(credential: credential, secretAccessKey: credential.secret(masterKey: key))
+    }
+
+    /// `arn:<aws partition>:iam::<12-digit account>:role/<path/>name`.
+    static func isRoleARN(_ s: String) -> Bool {
+        let parts = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[1].hasPrefix("aws"), parts[2] == "iam", parts[3].isEmpty,
+              parts[4].utf8.count == 12, parts[4].utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              parts[5].hasPrefix("role/"), parts[5].utf8.count > 5, !parts[5].hasSuffix("/") else { return false }
+        return !s.unicodeScalars.contains { $0.properties.generalCategory == .control || $0 == " " }
     }
 
     /// Revokes a credential (idempotent: revoking twice keeps the first time).

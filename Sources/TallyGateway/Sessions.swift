@@ -148,7 +148,9 @@ public struct Sessions: Sendable {
                 let allowed = type == "call.requested"
                 index[callId] = pending.count
                 pending.append(Call(callId: callId, seq: seq, time: LedgerReader.timeText(time), decision: allowed ? "allow" : "deny",
-                                    requested: allowed ? event : nil, denied: allowed ? nil : event))
+                                    // `JSONValue?.none`, not `nil`: JSONValue is ExpressibleByNilLiteral, so a bare nil here
+                                    // became `.some(.null)` and a denied call lost its service, operation and actions.
+                                    requested: allowed ? event : JSONValue?.none, denied: allowed ? JSONValue?.none : event))
             case "call.completed":
                 if let i = index[callId], pending[i].decision == "allow", pending[i].completed == nil {
                     pending[i].completed = event

@@ -18,6 +18,14 @@ extension Ledger {
         guard options.epochCount > 0, options.epochSeconds > 0 else {
             throw TallyError(.badUsage, "epoch count and length must be positive")
         }
+        // Bounded before anything is created: a huge count exhausted memory and a huge length overflowed, each leaving a
+        // half-made home that neither init nor verify would take (review, session 9).
+        guard options.epochCount <= 200_000 else {
+            throw TallyError(.badUsage, "--epochs \(options.epochCount): at most 200000 epoch keys (23 years of hourly epochs)")
+        }
+        guard options.epochSeconds <= 10 * 366 * 86_400 else {
+            throw TallyError(.badUsage, "--epoch-seconds \(options.epochSeconds): at most \(10 * 366 * 86_400) (ten years)")
+        }
         try options.validateWriterSettings()
         do {
             try FileManager.default.createDirectory(atPath: paths.home, withIntermediateDirectories: true)

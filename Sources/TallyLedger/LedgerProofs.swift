@@ -16,6 +16,8 @@ public enum LedgerProofs {
         guard seq >= 1 else { throw TallyError(.badUsage, "--seq must be at least 1") }
         // The first checkpoint covering the record: it is signed with the key of the record's epoch.
         guard let entry = log.entries.first(where: { !$0.epochs.isEmpty && $0.checkpoint.origin == epochs.origin && $0.checkpoint.size >= seq }) else {
+            let count = try reader.count()
+            if seq > count { throw TallyError(.notFound, "--seq \(seq) is beyond the end of the ledger (\(count) records)") }
             throw TallyError(.notFound, "seq \(seq) is not covered by a signed checkpoint yet (append more or wait for the next checkpoint)")
         }
         let cp = entry.checkpoint

@@ -24,7 +24,8 @@ import TallyLedger
         ["type": "call.completed", "callId": .string(id), "session": .string(session), "outcome": "ok", "status": .int(Int64(status))]
     }
     private func denied(_ id: String, _ session: String = "ASIASESSIONA") -> JSONValue {
-        ["type": "call.denied", "callId": .string(id), "session": .string(session), "stage": "guardrail", "errorCode": "AccessDenied"]
+        ["type": "call.denied", "callId": .string(id), "session": .string(session), "stage": "guardrail", "errorCode": "AccessDenied",
+         "service": "iam", "operation": "CreateLoginProfile", "actions": ["iam:CreateLoginProfile"]]
     }
 
     @Test func callsComeInTheOrderOfTheirFirstRecordWithTheirOutcome() async throws {
@@ -41,6 +42,10 @@ import TallyLedger
         #expect(streamed[1].json["status"] == .int(404))
         #expect(streamed[2].json["decision"]?.stringValue == "deny" && streamed[2].json["stage"]?.stringValue == "guardrail")
         #expect(streamed[2].completed == nil)
+        // What the denied call attempted is shown too (a JSONValue `nil` literal once turned its source into `.null`).
+        #expect(streamed[2].requested == nil && streamed[2].json["operation"]?.stringValue == "CreateLoginProfile"
+                && streamed[2].json["actions"] == ["iam:CreateLoginProfile"], "\(streamed[2].json)")
+        #expect(streamed[0].denied == nil)
         let listed = try Sessions(home: home).replay(session: "ASIASESSIONA")
         #expect(listed.map(\.json) == streamed.map(\.json))
         #expect(try Sessions(home: home).replay(session: "ASIASESSIONB").map(\.callId) == ["x"])
