@@ -1,5 +1,6 @@
 public import Foundation
 import TallyCore
+import TallyIAM
 
 /// Everything `tally gateway` needs to run.
 public struct GatewayConfiguration: Sendable {
@@ -130,9 +131,15 @@ public struct GatewayConfiguration: Sendable {
         }
         if let deny = object["deny"] {
             guard case .array(let rules) = deny else { throw TallyError(.badInput, "--config \(path): \"deny\" must be an array") }
+            // A pattern that matches no IAM action (a typo: "iam:CreatUser", "s3 : Get*") would enforce nothing: refused.
+            let catalog = rules.isEmpty ? nil : try IAMCatalog.load()
             for (i, rule) in rules.enumerated() {
                 guard let action = rule["action"]?.stringValue, action.contains(":") || action == "*" else {
                     throw TallyError(.badInput, "--config \(path): deny[\(i)] needs \"action\": \"service:Pattern\"")
+                }
+                if let catalog, catalog.expand(pattern: action).isEmpty {
+                    throw TallyError(.badInput, "--config \(path): deny[\(i)] action \"\(action)\" matches no IAM action "
+                                     + "(check the spelling; `tally iam actions '\(action)'` lists what a pattern matches)")
                 }
                 guardrails.denyRules.append(.init(actionPattern: action, reason: rule["reason"]?.stringValue))
             }

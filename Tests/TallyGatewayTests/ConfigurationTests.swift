@@ -47,6 +47,17 @@ import TallyCore
         #expect(c.guardrails.denyRules.map(\.actionPattern) == ["s3:Delete*"])
         try Data(#"{"acount": "111122223333"}"#.utf8).write(to: URL(fileURLWithPath: path))
         #expect(throws: TallyError.self) { try c.apply(configFile: path) }
+        // A deny pattern that matches no IAM action would enforce nothing (review, session 9): refused, named.
+        for typo in ["iam:CreatUser", "s3 : Get*", "s3:Gte*", "nosuchservice:*"] {
+            try Data(#"{"deny": [{"action": "s3:Delete*"}, {"action": "\#(typo)"}]}"#.utf8).write(to: URL(fileURLWithPath: path))
+            do { try c.apply(configFile: path); Issue.record("\(typo) was accepted") } catch let e as TallyError {
+                #expect(e.reason.contains("deny[1]") && e.reason.contains("matches no IAM action"), "\(e.reason)")
+            }
+        }
+        for fine in ["iam:CreateUser", "iam:create*", "*", "s3:*", "*:ListTags*"] {
+            try Data(#"{"deny": [{"action": "\#(fine)"}]}"#.utf8).write(to: URL(fileURLWithPath: path))
+            try c.apply(configFile: path)
+        }
     }
 
     @Test func upstreamCredentialChainPrefersEnvironmentThenProfile() throws {
