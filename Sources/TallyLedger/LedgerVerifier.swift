@@ -26,6 +26,15 @@ public struct LedgerVerifier: Sendable {
     /// `singleThreaded` verifies segments one after another on the calling thread (for measurements).
     public func run(singleThreaded: Bool = false, progress: (@Sendable (Double) -> Void)? = nil) throws -> VerifyReport {
         var report = VerifyReport()
+        // A file that exists but cannot be read (permissions, I/O) says nothing about the ledger: verify cannot run,
+        // and reporting it as damage (a missing segment, then every checkpoint "truncated") would be false.
+        let files = [paths.epochsNote, paths.epochsPub, paths.checkpoints] + (try paths.segmentIndexes()).map(paths.segmentPath)
+        for file in files {
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { close(fd); continue }
+            if errno == ENOENT { continue }
+            throw TallyError(.io, "cannot read \(file): \(FileIO.errorText()) (verify reads every file of the ledger)")
+        }
         // Keys.
         if let k = publicKeyPath {
             do { _ = try NoteVerifierKey(parsing: String(decoding: try FileIO.readFile(k), as: UTF8.self)) } catch let e as TallyError {
@@ -217,3 +226,7 @@ public struct LedgerVerifier: Sendable {
         return report
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -38,3 +38,41 @@ def test_prove_beyond_the_end_says_so(tmp_path):
     run([tally_bin(), "ledger", "append", "--home", str(home)], input='{"type":"note","n":1}\n')
     p = tally("ledger", "prove", "--home", home, "--seq", 5)
     assert p.returncode == 2 and "beyond the end of the ledger (1 records)" in p.stderr, p.stderr
+
+
+def test_verify_says_it_cannot_read_a_file_instead_of_reporting_damage(tmp_path):
+    """A segment verify may not read (mode 000, as another user) is an I/O error (exit 2) naming the file; it was
+    reported as a missing segment plus every checkpoint 'truncated' (exit 1), as if the ledger were damaged."""
+    import os
+    import shutil
+    import stat
+    import subprocess
+    import tempfile
+    base = tempfile.mkdtemp(prefix="tally-verify-perm-")
+    try:
+        os.chmod(base, 0o755)
+        binary = os.path.join(base, "tally")
+        shutil.copy(tally_bin(), binary)
+        os.chmod(binary, 0o755)
+        home = os.path.join(base, "h")
+        assert tally("init", "--home", home).returncode == 0
+        run([tally_bin(), "ledger", "append", "--home", home], input='{"type":"note"}\n')
+        for root, dirs, files in os.walk(home):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o644)
+        os.chmod(home, 0o755)
+        seg = os.path.join(home, "ledger", "segments", "seg-00000001.tseg")
+        os.chmod(seg, 0)
+        cmd = [binary, "ledger", "verify", "--home", home]
+        if os.geteuid() == 0:  # root reads anything: verify as nobody
+            assert shutil.which("setpriv"), "setpriv (util-linux) is needed to run this check as root"
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and "cannot read" in p.stderr and "seg-00000001.tseg" in p.stderr, (p.returncode, p.stdout, p.stderr)
+        assert "DAMAGE" not in p.stdout
+        os.chmod(seg, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+        assert subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
