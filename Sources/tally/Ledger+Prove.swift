@@ -39,8 +39,14 @@ struct LedgerVerifyProofCommand: AsyncParsableCommand {
             throw TallyError(.invalidProof, "invalid proof: the bundle is not JSON (\(e.reason))")
         }
         if bundle["format"]?.stringValue == LedgerProofs.consistencyFormat {
-            let (old, _, new) = try LedgerProofs.verifyConsistency(bundle: bundle, rootKey: key)
-            if json.json { print(#"{"valid":true,"old_size":\#(old),"tree_size":\#(new)}"#) } else { print("valid: the checkpoint of size \(new) extends the tree of size \(old)") }
+            let (old, oldRoot, new) = try LedgerProofs.verifyConsistency(bundle: bundle, rootKey: key)
+            // The old root is printed: the auditor compares it with the checkpoint of that size they kept (a difference is a fork).
+            let root = Data(oldRoot.bytes).base64EncodedString()
+            if json.json {
+                print(#"{"valid":true,"old_size":\#(old),"old_root":"\#(root)","tree_size":\#(new)}"#)
+            } else {
+                print("valid: the checkpoint of size \(new) extends the tree of size \(old) with root \(root) (compare it with the checkpoint of size \(old) you kept)")
+            }
             return
         }
         let seq = try LedgerProofs.verify(bundle: bundle, rootKey: key)

@@ -916,6 +916,9 @@ def test_consistency_bundles_verified_independently(big, tmp_path):
         f = tmp_path / f"c{m}.json"
         f.write_bytes(out)
         assert tally("ledger", "verify-proof", f, "--public-key", big["pub"], check=False).returncode == 0
+        # the old root is shown, for the auditor to compare with the checkpoint of that size they kept
+        shown = json.loads(tally("ledger", "verify-proof", f, "--public-key", big["pub"], "--json").stdout)
+        assert shown == {"valid": True, "old_size": m, "old_root": base64.b64encode(kept[m]).decode(), "tree_size": bundle["tree_size"]}
         # a forked old root or a damaged proof fails for both
         bad = dict(bundle, old_root=base64.b64encode(V.leaf_hash(b"fork")).decode())
         with pytest.raises(V.FormatError):
