@@ -93,9 +93,18 @@ public struct CredentialIssuer: Sendable {
         return credential
     }
 
-    /// Every credential, oldest first.
+    /// Every credential, oldest first, from a registry whose MACs check (an entry changed outside tally, e.g. a revoked
+    /// key made active again or an expiry moved, throws `.integrity` instead of being listed as valid: review, session 9).
     public func list() throws -> [IssuedCredential] {
-        try CredentialRegistry(paths: paths).load().values.sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
+        guard FileManager.default.fileExists(atPath: paths.home) else {
+            throw TallyError(.notFound, "no Tally home at \(paths.home) (run `tally init --home \(paths.home)`)")
+        }
+        guard FileManager.default.fileExists(atPath: paths.registry) else { return [] }
+        guard let key = try MasterKey.load(path: paths.masterKey) else {
+            throw TallyError(.badInput, "\(paths.masterKey) is missing, so the entries of \(paths.registry) cannot be checked; restore it from a backup")
+        }
+        return try CredentialRegistry(paths: paths).loadAuthenticated(mac: RegistryMAC(masterKey: key)).entries.values
+            .sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
     }
 
     /// Appends `event` durably; false when another process (the running gateway) holds the ledger lock.

@@ -80,6 +80,16 @@ public struct Sessions: Sendable {
                 }
                 let revoked = c.revokedAt != nil || revokedInLedger[id] != nil
                 o["status"] = .string(revoked ? "revoked" : (c.rejection(at: now) == nil ? "active" : "expired"))
+                // The ledger is the source of truth: where the registry (not authenticated here) says otherwise than the
+                // credential.issued record, the record is shown and the session is marked (a gateway refuses that key).
+                if let e = issuedOnly[id] {
+                    let differs = ["principal", "issuedAt", "expiration", "role"].filter { e[$0] != o[$0] }
+                    if !differs.isEmpty {
+                        for key in ["principal", "issuedAt", "expiration", "role"] { o[key] = e[key] }
+                        o["status"] = "registry-differs"
+                        o["registryDiffers"] = .array(differs.map { .string($0) })
+                    }
+                }
             } else if let e = issuedOnly[id] {
                 for key in ["principal", "issuedAt", "expiration", "role"] { if let v = e[key] { o[key] = v } }
                 if let r = revokedInLedger[id] { o["revokedAt"] = .string(r) }

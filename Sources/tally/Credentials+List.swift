@@ -11,16 +11,18 @@ struct CredentialsList: AsyncParsableCommand {
 
     func run() async throws {
         let now = Date()
+        var rows: [JSONValue] = []
         for c in try CredentialIssuer(home: home.homePath).list() {
             let status = c.revokedAt != nil ? "revoked" : (c.rejection(at: now) == nil ? "active" : "expired")
             if json.json {
                 var o: [String: JSONValue] = ["accessKeyId": .string(c.accessKeyId), "principal": .string(c.principal),
                                               "expiration": .string(rfc3339(seconds: c.expiresAt)), "status": .string(status)]
                 if let role = c.role { o["role"] = .string(role) }
-                print(JSONValue.object(o).description)
+                rows.append(.object(o))
             } else {
                 print("\(c.accessKeyId)  \(status)  expires \(rfc3339(seconds: c.expiresAt))  \(c.principal)\(c.role.map { "  role \($0)" } ?? "")")
             }
         }
+        if json.json { print(JSONValue.array(rows).description) }  // one JSON array, `[]` when there is none (as `sessions list`)
     }
 }

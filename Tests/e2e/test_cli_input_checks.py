@@ -76,3 +76,25 @@ def test_verify_says_it_cannot_read_a_file_instead_of_reporting_damage(tmp_path)
         assert subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_credentials_list_is_one_json_array_and_never_shows_a_changed_registry_as_valid(tmp_path):
+    import json
+    home = tmp_path / "h"
+    assert tally("init", "--home", home).returncode == 0
+    assert json.loads(tally("credentials", "list", "--home", home, "--json").stdout) == []
+    assert tally("credentials", "list", "--home", tmp_path / "nope", "--json").returncode == 2
+    cred = json.loads(tally("credentials", "issue", "--home", home, "--principal", "a", "--json").stdout)
+    listed = json.loads(tally("credentials", "list", "--home", home, "--json").stdout)
+    assert [c["accessKeyId"] for c in listed] == [cred["AccessKeyId"]] and listed[0]["status"] == "active"
+    # Someone moves the expiry on by hand: credentials list refuses the file (its MAC), sessions list shows the
+    # ledger's expiry and marks the session (it listed the edited expiry as valid before).
+    registry = home / "gateway" / "credentials.json"
+    doc = json.loads(registry.read_text())
+    doc["credentials"][0]["expiresAt"] += 10 ** 8
+    registry.write_text(json.dumps(doc))
+    p = tally("credentials", "list", "--home", home, "--json")
+    assert p.returncode == 1 and "does not check" in p.stderr and p.stdout == "", (p.returncode, p.stdout, p.stderr)
+    sessions = json.loads(tally("sessions", "list", "--home", home, "--json").stdout)
+    assert sessions[0]["status"] == "registry-differs" and sessions[0]["expiration"] == cred["Expiration"], sessions
+    assert sessions[0]["registryDiffers"] == ["expiration"]

@@ -55,8 +55,9 @@ def test_credentials_issued_while_the_gateway_runs_are_recorded_before_use(gatew
     issued = [e for e in events if e.get("type") == "credential.issued" and e.get("accessKeyId") == cred["AccessKeyId"]]
     first_call = [e for e in events if e.get("session") == cred["AccessKeyId"] and e.get("type") == "call.requested"]
     assert len(issued) == 1 and first_call and issued[0]["_seq"] < first_call[0]["_seq"]
-    listed = json.loads(gateway.tally("credentials", "list", "--home", str(gateway.home), "--json").stdout.splitlines()[-1])
-    assert "SecretAccessKey" not in listed
+    listed = json.loads(gateway.tally("credentials", "list", "--home", str(gateway.home), "--json").stdout)
+    assert isinstance(listed, list) and any(c["accessKeyId"] == cred["AccessKeyId"] for c in listed)
+    assert all("SecretAccessKey" not in c for c in listed)
 
 
 def test_graceful_shutdown_drains_in_flight_calls(moto, tmp_path):
