@@ -19,6 +19,9 @@ struct BodyTransform: Sendable {
     var passthrough = false
     var checksum: ChecksumTap?
     var encoder: AWSChunkedEncoder?
+    /// Asked when the agent's body has ended, before its last bytes go upstream: an error when the key was revoked or
+    /// expired while the body streamed (the buffered paths check again once their body is in; review, session 9).
+    var keyCheck: (@Sendable () -> AWSAuthError?)?
 
     init(tap: BodyTap, decoder: AWSChunkedDecoder?, passthrough: Bool = false, checksum: ChecksumTap? = nil,
          encoder: AWSChunkedEncoder? = nil) {
@@ -54,6 +57,7 @@ struct BodyTransform: Sendable {
     /// The end of the agent's body: throws when it fails verification; returns the last upstream bytes, if any
     /// (the re-encoder's final chunk and trailer).
     mutating func finish() throws(AWSAuthError) -> ByteBuffer? {
+        if let error = keyCheck?() { tap.fail(error); throw error }
         guard decoder != nil else {
             try tap.finish()
             if let checksum {

@@ -159,7 +159,7 @@ extension GatewayHandler {
             tap.feed(buffer)
             if !body.isEmpty || head.method != "GET" { bufferedBody = buffer }
         } else {
-            let transform: BodyTransform
+            var transform: BodyTransform
             let decodedLength = head.value(of: "x-amz-decoded-content-length").flatMap { Int($0) }
             if decode {
                 tap = BodyTap(declaredSHA256: nil)
@@ -177,6 +177,18 @@ extension GatewayHandler {
             } else {
                 if case .sha256(let h) = auth.payloadMode { tap = BodyTap(declaredSHA256: h) } else { tap = BodyTap(declaredSHA256: nil) }
                 transform = BodyTransform(tap: tap, decoder: nil, checksum: Self.headerChecksumTap(ident, head: head))
+            }
+            let store = self.store, accessKeyId = auth.accessKeyId
+            transform.keyCheck = {
+                switch store.lookup(accessKeyId, now: Date()) {
+                case .success: return nil
+                case .failure(.expired): return .expiredToken()
+                case .failure(.registryUnreadable):
+                    return AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry", httpStatus: 503)
+                case .failure(let rejection):
+                    return AWSAuthError(code: "InvalidAccessKeyId", message: "The AWS access key Id you provided is no longer valid "
+                                        + "(\(rejection)); the body was not completed upstream", httpStatus: 403)
+                }
             }
             if decode || (prepared.declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {
                 let pipe = BodyPipe()
