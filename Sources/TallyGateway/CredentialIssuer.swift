@@ -29,6 +29,9 @@ public struct CredentialIssuer: Sendable {
         if let role, !Self.isRoleARN(role) {
             throw TallyError(.badInput, "--role \(role): expected an IAM role ARN like arn:aws:iam::123456789012:role/NAME")
         }
+        guard FileManager.default.fileExists(atPath: (paths.home as NSString).appendingPathComponent("ledger.pub")) else {
+            throw TallyError(.notFound, "\(paths.home) is not a Tally home (no ledger.pub; run `tally init --home \(paths.home)`)")
+        }
         let key = try MasterKey.loadOrCreate(paths: paths)
         // The registry must be readable and intact before anything is recorded: a refused issue left a
         // credential.issued in the ledger for a key that never existed (review, session 9).

@@ -40,5 +40,5 @@ func parseDuration(_ text: String) throws -> TimeInterval {
     let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
     if let last = text.last, let unit = units[last], let n = Double(text.dropLast()), n > 0 { return n * unit }
     if let n = Double(text), n > 0 { return n }
-    throw ValidationError("--ttl \(text): expected a duration like 90s, 30m, 1h or 2d")
+    throw TallyError(.badUsage, "--ttl \(text): expected a duration like 90s, 30m, 1h or 2d")
 }

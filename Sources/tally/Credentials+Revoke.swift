@@ -11,12 +11,15 @@ struct CredentialsRevoke: AsyncParsableCommand {
     @OptionGroup var json: JSONOption
 
     func run() async throws {
-        let c = try await CredentialIssuer(home: home.homePath).revoke(accessKeyId: accessKeyId)
+        let issuer = CredentialIssuer(home: home.homePath)
+        // Revoking twice keeps the first time; say so.
+        let already = ((try? issuer.list()) ?? []).contains { $0.accessKeyId == accessKeyId && $0.revokedAt != nil }
+        let c = try await issuer.revoke(accessKeyId: accessKeyId)
         if json.json {
             print(JSONValue.object(["accessKeyId": .string(c.accessKeyId), "principal": .string(c.principal),
-                                    "revokedAt": .string(rfc3339(seconds: c.revokedAt ?? 0))]).description)
+                                    "revokedAt": .string(rfc3339(seconds: c.revokedAt ?? 0)), "alreadyRevoked": .bool(already)]).description)
         } else {
-            print("revoked \(c.accessKeyId) (principal \(c.principal)) at \(rfc3339(seconds: c.revokedAt ?? 0))")
+            print("\(already ? "already revoked" : "revoked") \(c.accessKeyId) (principal \(c.principal)) at \(rfc3339(seconds: c.revokedAt ?? 0))")
         }
     }
 }

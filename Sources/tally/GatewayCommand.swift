@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TallyCore
 import TallyGateway
 
 /// `tally gateway --listen HOST:PORT --upstream URL [--config FILE] [--tls-cert F --tls-key F]`
@@ -26,8 +27,8 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func run() async throws {
-        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw TallyError(.badUsage, "--tls-cert and --tls-key go together") }
+        guard let level = Logger.Level(rawValue: logLevel) else { throw TallyError(.badUsage, "--log-level \(logLevel): unknown level (trace, debug, info, notice, warning, error, critical)") }
         let (host, port) = try GatewayConfiguration.parseListen(listen)
         var configuration = GatewayConfiguration(home: home.homePath, host: host, port: port,
                                                  upstream: try UpstreamEndpoint.parse(upstream),

@@ -10,6 +10,8 @@ struct LedgerCatCommand: AsyncParsableCommand {
     @Option(help: "Last seq (default: the end).") var to: UInt64?
 
     func run() async throws {
+        guard from >= 1 else { throw TallyError(.badUsage, "--from \(from): seqs start at 1") }
+        if let to, to < from { throw TallyError(.badUsage, "--to \(to) is before --from \(from)") }
         let reader = try LedgerReader(home: home.homePath)
         var out: [UInt8] = []
         out.reserveCapacity(1 << 20)

@@ -11,7 +11,7 @@ struct LedgerProveCommand: AsyncParsableCommand {
     var consistencyFrom: UInt64?
 
     func validate() throws {
-        guard (seq == nil) != (consistencyFrom == nil) else { throw ValidationError("give exactly one of --seq or --consistency-from") }
+        guard (seq == nil) != (consistencyFrom == nil) else { throw TallyError(.badUsage, "give exactly one of --seq or --consistency-from") }
     }
 
     func run() async throws {
@@ -31,6 +31,14 @@ struct LedgerVerifyProofCommand: AsyncParsableCommand {
     @OptionGroup var json: JSONOption
 
     func run() async throws {
+        do { try check() } catch let e as TallyError where e.code == .invalidProof && json.json {
+            // With --json an invalid proof is said on stdout too (exit 1 as without).
+            print(JSONValue.object(["valid": false, "reason": .string(e.reason)]).description)
+            throw e
+        }
+    }
+
+    private func check() throws {
         let keyText = try readText(publicKey, what: "public key")
         let key = try NoteVerifierKey(parsing: keyText)
         let text = try readText(file, what: "proof bundle")

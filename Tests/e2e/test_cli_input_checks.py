@@ -98,3 +98,27 @@ def test_credentials_list_is_one_json_array_and_never_shows_a_changed_registry_a
     sessions = json.loads(tally("sessions", "list", "--home", home, "--json").stdout)
     assert sessions[0]["status"] == "registry-differs" and sessions[0]["expiration"] == cred["Expiration"], sessions
     assert sessions[0]["registryDiffers"] == ["expiration"]
+
+
+def test_small_cli_contract_fixes(tmp_path):
+    """Usage errors after parsing say what is wrong without the root usage text; an empty range, a second revoke, a
+    non-home and an invalid proof under --json each say so (session 9 review)."""
+    import json
+    home = tmp_path / "h"
+    assert tally("init", "--home", home).returncode == 0
+    p = tally("credentials", "issue", "--home", home, "--principal", "a", "--ttl", "0")
+    assert p.returncode == 2 and "--ttl 0" in p.stderr and "Usage:" not in p.stderr, p.stderr
+    (tmp_path / "plain").mkdir()
+    p = tally("credentials", "issue", "--home", tmp_path / "plain", "--principal", "a")
+    assert p.returncode == 2 and "not a Tally home" in p.stderr and list((tmp_path / "plain").iterdir()) == [], p.stderr
+    run([tally_bin(), "ledger", "append", "--home", str(home)], input='{"type":"note"}\n{"type":"note"}\n')
+    p = tally("ledger", "cat", "--home", home, "--from", 2, "--to", 1)
+    assert p.returncode == 2 and "before --from" in p.stderr, p.stderr
+    key = json.loads(tally("credentials", "issue", "--home", home, "--principal", "a", "--json").stdout)["AccessKeyId"]
+    first = json.loads(tally("credentials", "revoke", "--home", home, key, "--json").stdout)
+    second = json.loads(tally("credentials", "revoke", "--home", home, key, "--json").stdout)
+    assert first["alreadyRevoked"] is False and second["alreadyRevoked"] is True and second["revokedAt"] == first["revokedAt"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format":"tally-proof/v1"}')
+    p = tally("ledger", "verify-proof", bad, "--public-key", home / "ledger.pub", "--json")
+    assert p.returncode == 1 and json.loads(p.stdout)["valid"] is False, (p.stdout, p.stderr)
