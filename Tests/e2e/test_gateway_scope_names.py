@@ -7,8 +7,6 @@ space crashed the gateway (review finding, session 9). Now only names AWS could 
 
 A plain TCP listener stands in for the agent's server: with the bug, the gateway connected to it."""
 import json
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,30 +15,22 @@ from botocore.auth import SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import Gateway
+from conftest import Gateway, RawUpstream
 
 BODY = "Action=GetCallerIdentity&Version=2011-06-15"
 
 
-class Listener:
+class Listener(RawUpstream):
     """Counts the connections made to it (a TLS client hello is enough to count)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.port = self.sock.getsockname()[1]
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
+    def serve(self, conn):
+        self.connections += 1
+        conn.close()
 
 
 def send(gw: Gateway, cred: dict, region: str, service: str = "sts"):
@@ -100,4 +90,4 @@ def test_scope_names_that_are_not_aws_names_are_refused(tmp_path):
             assert "AuthorizationHeaderMalformed" not in text, (region, service, status, text)
     finally:
         gw.stop()
-        sink.sock.close()
+        sink.close()

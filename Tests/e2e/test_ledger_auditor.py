@@ -708,15 +708,20 @@ def test_forged_bundle_with_a_future_epoch_key_is_rejected(small, tmp_path):
     assert tally("ledger", "verify-proof", f, "--public-key", small["pub"], check=False).returncode == 1
 
 
-def test_incomplete_new_segment_header_is_a_torn_tail(big_copy, big):
-    """Found by this audit, fixed: §10's torn new-segment header is a warning for verify too."""
-    recs = all_records(big_copy)
+def next_segment_header(home, index: int) -> tuple[bytes, int]:
+    """The header a rollover would write for segment `index` after every record of `home`, and the record count."""
+    recs = all_records(home)
     chain, fr = bytes(32), V.Frontier()
     for s, t, e in recs:
         lh = V.leaf_hash(V.record_bytes(e, s, t))
         chain = V.chain_next(chain, lh)
         fr.push(lh)
-    header = encode_seg_header(3, len(recs) + 1, chain, fr.hashes())
+    return encode_seg_header(index, len(recs) + 1, chain, fr.hashes()), len(recs)
+
+
+def test_incomplete_new_segment_header_is_a_torn_tail(big_copy, big):
+    """Found by this audit, fixed: §10's torn new-segment header is a warning for verify too."""
+    header, _ = next_segment_header(big_copy, 3)
     seg_path(big_copy, 3).write_bytes(header[:len(header) - 40])
     tj, mj = verify_both(big_copy, pub=big["pub"])
     assert mj["ok"] and [w["kind"] for w in mj["warnings"]] == ["torn-tail"], mj
@@ -741,24 +746,18 @@ def test_damage_at_the_end_of_a_sealed_segment_is_reported_once(big_copy, big):
 def test_torn_header_of_a_new_segment_is_a_torn_tail(big_copy, big):
     """A rollover cut short after the first sector of the new segment's header (the rest reads as zeros):
     a torn tail for both verifiers, and `ledger append` removes it, says so, and goes on."""
-    recs = all_records(big_copy)
-    chain, fr = bytes(32), V.Frontier()
-    for s_, t, e in recs:
-        lh = V.leaf_hash(V.record_bytes(e, s_, t))
-        chain = V.chain_next(chain, lh)
-        fr.push(lh)
-    header = encode_seg_header(3, len(recs) + 1, chain, fr.hashes())
+    header, count = next_segment_header(big_copy, 3)
     assert len(header) > 64
     seg_path(big_copy, 3).write_bytes(header[:64] + bytes(4096 - 64))
     tj, mj = verify_both(big_copy, pub=big["pub"])
     assert mj["ok"] and [w["kind"] for w in mj["warnings"]] == ["torn-tail"], mj
     assert tj["ok"] and [w["kind"] for w in tj["warnings"]] == ["torn-tail"], tj
-    p = tally("ledger", "append", "--home", big_copy, stdin=lines(3, 99, start=len(recs)))
-    assert p.stdout.decode().split()[-1] == str(len(recs) + 3)
+    p = tally("ledger", "append", "--home", big_copy, stdin=lines(3, 99, start=count))
+    assert p.stdout.decode().split()[-1] == str(count + 3)
     assert "seg-00000003.tseg" in p.stderr.decode() and "torn" in p.stderr.decode(), p.stderr.decode()
     tj, mj = verify_both(big_copy, pub=big["pub"])
     assert_both_ok(tj, mj)
-    assert tj["records"] == len(recs) + 3
+    assert tj["records"] == count + 3
 
 
 def test_damaged_note_does_not_hide_the_next_note(small, tmp_path):
