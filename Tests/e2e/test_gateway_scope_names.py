@@ -6,7 +6,6 @@ space crashed the gateway (review finding, session 9). Now only names AWS could 
 '-') get through; anything else is refused as a malformed authorization, recorded, and never forwarded.
 
 A plain TCP listener stands in for the agent's server: with the bug, the gateway connected to it."""
-import json
 import time
 import urllib.error
 import urllib.request
