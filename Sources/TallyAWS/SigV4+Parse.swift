@@ -120,11 +120,15 @@ extension SigV4 {
                             token: token, presigned: true, head: head)
     }
 
-    /// A credential-scope region or service name: 1–32 of `a-z`, `0-9` and `-`, starting and ending with a letter or digit.
-    static func isScopeName(_ s: Substring) -> Bool {
+    /// A credential-scope region or service name: 1–`maxLength` of `a-z` (and `A-Z` when `upperCase`), `0-9` and `-`,
+    /// starting and ending with a letter or digit.
+    static func isScopeName(_ s: Substring, maxLength: Int, upperCase: Bool) -> Bool {
         let u = s.utf8
-        guard (1...32).contains(u.count), u.first != UInt8(ascii: "-"), u.last != UInt8(ascii: "-") else { return false }
-        return u.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "-") }
+        guard (1...maxLength).contains(u.count), u.first != UInt8(ascii: "-"), u.last != UInt8(ascii: "-") else { return false }
+        return u.allSatisfy {
+            ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                || $0 == UInt8(ascii: "-") || (upperCase && $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+        }
     }
 
     static func assemble(credential: String, signedHeaders: String, signature: String, amzDate: String, expires: Int?,
@@ -142,11 +146,12 @@ extension SigV4 {
         // The scope's region and service name the upstream endpoint (`--upstream aws` builds the host from them) and
         // are recorded: only names AWS could use get through (a region such as `x@host:port#` made the upstream URL's
         // host the agent's choice; review finding, session 9).
-        guard isScopeName(parts[2]) else {
+        guard isScopeName(parts[2], maxLength: 32, upperCase: false) else {
             throw malformed("the region '\(parts[2])' in Credential '\(credential)' is not a region name (1–32 lower-case letters, digits and '-')")
         }
-        guard isScopeName(parts[3]) else {
-            throw malformed("the service '\(parts[3])' in Credential '\(credential)' is not a service name (1–32 lower-case letters, digits and '-')")
+        // Signing names are letters, digits and '-' (botocore: `IoTSecuredTunneling`, 35-character license-manager names).
+        guard isScopeName(parts[3], maxLength: 64, upperCase: true) else {
+            throw malformed("the service '\(parts[3])' in Credential '\(credential)' is not a service name (1–64 letters, digits and '-')")
         }
         guard let date = AmzDate.parse(amzDate) else {
             throw presigned

@@ -48,7 +48,9 @@ public struct Gateway: Sendable {
             guard !chain.isEmpty else { throw TallyError(.badInput, "--tls-cert \(cert): the file holds no PEM certificate") }
             let privateKey: NIOSSLPrivateKey
             do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
-                throw TallyError(.badInput, "--tls-key \(key): not a readable PEM private key file (\(error))")
+                do { privateKey = try NIOSSLPrivateKey(file: key, format: .der) } catch {
+                    throw TallyError(.badInput, "--tls-key \(key): not a readable PEM or DER private key file (\(error))")
+                }
             }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                                privateKey: .privateKey(privateKey))
@@ -60,7 +62,16 @@ public struct Gateway: Sendable {
         }
         let caBundle: (path: String, flag: String)? = configuration.upstreamCABundle.map { ($0, "--upstream-ca-bundle") }
             ?? ProcessInfo.processInfo.environment["AWS_CA_BUNDLE"].flatMap { $0.isEmpty ? nil : ($0, "AWS_CA_BUNDLE") }
-        if let caBundle {
+        // Checked when it will be used (an https or AWS upstream; a stale AWS_CA_BUNDLE does not stop an http one), and
+        // a folder of certificates (a CA path, as OpenSSL takes it) is left to the TLS layer.
+        var isFolder: ObjCBool = false
+        let usesTLS: Bool
+        switch configuration.upstream {
+        case .aws: usesTLS = true
+        case .fixed(let url): usesTLS = url.scheme?.lowercased() == "https"
+        }
+        if let caBundle, configuration.upstreamCABundle != nil || usesTLS,
+           !(FileManager.default.fileExists(atPath: caBundle.path, isDirectory: &isFolder) && isFolder.boolValue) {
             let roots: [NIOSSLCertificate]
             do { roots = try NIOSSLCertificate.fromPEMFile(caBundle.path) } catch {
                 throw TallyError(.badInput, "\(caBundle.flag) \(caBundle.path): not a readable PEM certificate bundle (\(error))")

@@ -15,12 +15,20 @@ extension GatewayHandler {
         return ownIdentityDenial(identified, permissions: permissions) ?? trustPolicyDenial(identified, head: head, body: body)
     }
 
-    /// IAM operations that act on the caller's own user when `UserName` is left out.
+    /// IAM operations that act on the caller's own user when `UserName` is left out (botocore's IAM model: every
+    /// operation with an optional `UserName`, plus ChangePassword, which always does; reads included for completeness).
     static let callerUserOperations: Set<String> = [
-        "CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey", "ChangePassword", "UploadSigningCertificate",
-        "DeleteSigningCertificate", "UpdateSigningCertificate", "DeleteServiceSpecificCredential",
-        "ResetServiceSpecificCredential", "UpdateServiceSpecificCredential",
+        "ChangePassword", "CreateAccessKey", "CreateLoginProfile", "DeactivateMFADevice", "DeleteAccessKey",
+        "DeleteLoginProfile", "DeleteServiceSpecificCredential", "DeleteSigningCertificate", "GetLoginProfile",
+        "GetMFADevice", "GetUser", "ListAccessKeys", "ListMFADevices", "ListSSHPublicKeys", "ListServiceSpecificCredentials",
+        "ListSigningCertificates", "ResetServiceSpecificCredential", "UpdateAccessKey", "UpdateServiceSpecificCredential",
+        "UpdateSigningCertificate", "UploadSigningCertificate",
     ]
+
+    /// True for IAM operations that only read (Get, List, Simulate, Generate).
+    static func isReadOnlyIAMOperation(_ operation: String) -> Bool {
+        operation.hasPrefix("Get") || operation.hasPrefix("List") || operation.hasPrefix("Simulate") || operation.hasPrefix("Generate")
+    }
 
     /// Denies IAM changes to the gateway's own upstream identity (its user, or the role of its assumed-role
     /// session): an agent must not create, disable or delete the gateway's access keys nor change its
@@ -31,29 +39,33 @@ extension GatewayHandler {
     /// is asked for again in the background.
     func ownIdentityDenial(_ identified: IdentifiedOperation, permissions: [RequiredPermission])
         -> (rule: Guardrails.DenyRule, action: String)? {
-        guard let operation = identified.operation else { return nil }
+        guard let operation = identified.operation, !Self.isReadOnlyIAMOperation(operation) else { return nil }
+        let action = permissions.first { $0.action.hasPrefix("iam:") }?.action ?? "iam:\(operation)"
         let arn = identity.baseARN
-        let known = arn.flatMap(Self.iamIdentity)
-        for permission in permissions {
-            let action = permission.action
-            guard action.hasPrefix("iam:") else { continue }
-            let verb = action.dropFirst(4)
-            if verb.hasPrefix("Get") || verb.hasPrefix("List") || verb.hasPrefix("Simulate") || verb.hasPrefix("Generate") { continue }
-            guard let own = known else {
-                if arn != nil { return nil }  // not a user or role (the account root, a federated user): no name to protect
-                identity.relearnIfUnknown()
-                return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: the gateway's own upstream identity is not "
-                                            + "known yet (STS GetCallerIdentity failed), so IAM changes cannot be checked against it; "
-                                            + "retry shortly"), action)
-            }
-            let targetsOwn = permission.resources.contains { Self.iamIdentity($0) == own }
-                || (own.kind == "user" && identified.parameters["UserName"] == nil && Self.callerUserOperations.contains(operation))
-            if targetsOwn {
-                return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: the gateway's own upstream identity "
-                                            + "(\(own.kind) \(own.name)) is not the agent's to change"), action)
-            }
+        guard let own = arn.flatMap(Self.iamIdentity) else {
+            if arn != nil { return nil }  // not a user or role (the account root, a federated user): no name to protect
+            // Unknown identity (the startup GetCallerIdentity failed): no IAM change can be checked against it, mapped
+            // or not (an unmapped one has no permissions to look at).
+            identity.relearnIfUnknown(region: identified.region)
+            return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: the gateway's own upstream identity is not "
+                                        + "known yet (STS GetCallerIdentity failed), so IAM changes cannot be checked against it; "
+                                        + "retry shortly"), action)
         }
-        return nil
+        // The user or role a call names, however it names it: a resource ARN, or the UserName / RoleName parameter
+        // (AddUserToGroup's resource is the group, the user is a parameter). IAM names are unique case-insensitively.
+        // An empty UserName (`UserName=`, or only `UserName.1=...`, which identification reads as "") is no name: the
+        // upstream then acts on the caller, the gateway itself (session 9 re-probe).
+        let named: String? = own.kind == "user" ? identified.parameters["UserName"] : identified.parameters["RoleName"]
+        func isOwn(_ other: IAMIdentity?) -> Bool {
+            guard let other else { return false }
+            return other.account == own.account && other.kind == own.kind && other.name.lowercased() == own.name.lowercased()
+        }
+        let targetsOwn = permissions.contains { p in p.action.hasPrefix("iam:") && p.resources.contains { isOwn(Self.iamIdentity($0)) } }
+            || (named.map { $0.lowercased() == own.name.lowercased() } ?? false)
+            || (own.kind == "user" && (identified.parameters["UserName"] ?? "").isEmpty && Self.callerUserOperations.contains(operation))
+        guard targetsOwn else { return nil }
+        return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: the gateway's own upstream identity "
+                                    + "(\(own.kind) \(own.name)) is not the agent's to change"), action)
     }
 
     /// (account, "user" or "role", name) of an IAM user / role ARN or an STS assumed-role ARN; the path is ignored

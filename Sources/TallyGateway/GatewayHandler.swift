@@ -250,6 +250,15 @@ final class GatewayHandler: Sendable {
         // the model knows but the request names inexactly (e.g. Action=createUser), a service guessed from the
         // Host, a virtual-hosted bucket Host the upstream would not see; and, under deny rules, any request
         // whose operation (hence IAM actions) is unknown.
+        if case .aws = configuration.upstream, identified.modelName == nil || !UpstreamEndpoint.isAWSRegion(parsed.region) {
+            // With --upstream aws the scope names the host ({service}.{region}.amazonaws.com): only a service of the model
+            // and a region shaped like AWS's go out (`s3` as a region made `attackerbucket.s3.amazonaws.com`, an S3
+            // bucket anyone can own, the host: session 9 re-probe).
+            let why = identified.modelName == nil ? "the credential scope's service \(parsed.service) is not one Tally knows"
+                : "the credential scope's region \(parsed.region) is not an AWS region name"
+            throw Refusal(error: .accessDenied("Tally gateway refuses to forward this call to AWS: \(why)"),
+                          stage: "identification", reason: why)
+        }
         if identified.isUnidentifiedKnownOperation || identified.serviceFromHost || identified.ignoredVirtualHostedBucket
             || (identified.operation == nil && !configuration.guardrails.denyRules.isEmpty) {
             let why = identified.unidentifiedReason

@@ -33,9 +33,9 @@ final class UpstreamIdentity: Sendable {
     /// When the identity was last asked for in the background (``relearnIfUnknown()``).
     private let lastRelearn = Mutex<ContinuousClock.Instant?>(nil)
 
-    /// While the identity is unknown (the startup GetCallerIdentity failed), asks STS again in the background, at most
-    /// once every 10 s; the own-identity guardrail refuses IAM changes until it is known.
-    func relearnIfUnknown() {
+    /// While the identity is unknown (the startup GetCallerIdentity failed), asks STS again in the background (in
+    /// `region`, the refused call's), at most once every 10 s; the own-identity guardrail refuses IAM changes until then.
+    func relearnIfUnknown(region: String = "us-east-1") {
         guard baseARN == nil else { return }
         let now = ContinuousClock.now
         let due = lastRelearn.withLock { last -> Bool in
@@ -44,7 +44,8 @@ final class UpstreamIdentity: Sendable {
             return true
         }
         guard due else { return }
-        Task { _ = try? await self.resolveBaseARN(timeout: .seconds(3)) }
+        // In the call's region: the startup call asks us-east-1, which a GovCloud or China credential cannot reach.
+        Task { _ = try? await self.resolveBaseARN(region: region, timeout: .seconds(3)) }
     }
 
     /// Where the gateway's own STS AssumeRole calls are recorded (review finding 11); nil records nothing.

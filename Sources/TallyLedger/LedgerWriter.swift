@@ -228,6 +228,7 @@ final class LedgerWriter {
             pendingBytes = 0
         }
         var createdSegment = false
+        var sealed: [UInt32] = []
         for b in 0..<blockCount {
             let p = plan[b]
             let length = blockLengths[b]
@@ -251,7 +252,7 @@ final class LedgerWriter {
                 segSize = 0
                 segBlocks = 0
                 createdSegment = true
-                if let level = options.autoCompactLevel { compactInBackground(segIndex - 1, level: level) }
+                sealed.append(segIndex - 1)
             }
             pending.append(b)
             pendingBytes += length
@@ -259,6 +260,9 @@ final class LedgerWriter {
         }
         try flush()
         if createdSegment { try FileIO.syncDirectory(paths.segmentsDir) }
+        // Queued once the next segment's header is written, so the compaction can check that the sealed segment ends
+        // where that header says the next one starts (queued before, it usually found an empty file).
+        if let level = options.autoCompactLevel { for index in sealed { compactInBackground(index, level: level) } }
     }
 }
 

@@ -52,7 +52,12 @@ struct SegmentVerifyJob: @unchecked Sendable {
     private func scan(_ buf: UnsafeRawBufferPointer, _ r: inout SegmentVerifyResult, index: UInt32, start: SegmentEndState?) {
         let scan = SegmentScan(buf)
         let file = r.file
-        if let why = scan.headerProblem, !scan.entries.contains(where: { if case .good = $0 { true } else { false } }) {
+        // Segment 1's header is written and synced by `init`, never by a rollover: damage there is never "torn".
+        if index == 1, scan.headerIncomplete || scan.headerProblem != nil {
+            r.problems.append(.init(kind: "segment-header", file: file, offset: 0,
+                                    message: scan.headerProblem ?? "the file is shorter than a segment header"))
+            if scan.headerIncomplete { return }
+        } else if let why = scan.headerProblem, !scan.entries.contains(where: { if case .good = $0 { true } else { false } }) {
             // A header torn by a crash in the rollover that wrote it (it can span sectors), with no block after
             // it: like a file shorter than a header, harmless for the last segment when no checkpoint reaches into it.
             r.tail = (0, "the segment header is torn (\(why)) and no block follows it")

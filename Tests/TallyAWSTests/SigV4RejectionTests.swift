@@ -100,11 +100,11 @@ import TallyCore
         for bad in ["x@127.0.0.1:18443#", "us east-1", "US-EAST-1", "-us-east-1", "us-east-1-", "us.east.1", String(repeating: "a", count: 33)] {
             #expect(parsed(region: bad) == "AuthorizationHeaderMalformed", "\(bad)")
         }
-        for bad in ["sts@127.0.0.1#", "sts.evil", "STS", "s3/"] {
+        for bad in ["sts@127.0.0.1#", "sts.evil", "s3/", "s3 x", String(repeating: "a", count: 65)] {
             #expect(parsed(region: "us-east-1", service: bad) == "AuthorizationHeaderMalformed", "\(bad)")
         }
         for good in ["us-east-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1", "il-central-1"] { #expect(parsed(region: good) == nil, "\(good)") }
-        for good in ["execute-api", "s3-outposts", "sts", "iot1click"] { #expect(parsed(region: "us-east-1", service: good) == nil, "\(good)") }
+        for good in ["execute-api", "s3-outposts", "sts", "iot1click", "IoTSecuredTunneling", "license-manager-linux-subscriptions"] { #expect(parsed(region: "us-east-1", service: good) == nil, "\(good)") }
     }
 
     @Test func sigV2IsRejected() {

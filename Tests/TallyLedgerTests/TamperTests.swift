@@ -141,6 +141,22 @@ import TallyCore
         #expect(!r.problems.contains { $0.kind == "seq-gap" }, "\(r.problems.map(\.text))")
     }
 
+    /// Segment 1's header is written by init, never by a rollover: damage to it (with no block after it) is a
+    /// `segment-header` problem, not a torn tail that the next open would "repair" (open refuses it).
+    @Test func aDamagedFirstSegmentHeaderIsNeverATornTail() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        _ = try Ledger.initialize(home: home.path, options: Self.smallOptions())
+        let path = home.path + "/ledger/segments/seg-00000001.tseg"
+        var bytes = try FileIO.readFile(path)
+        bytes[20] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let r = try verify(home)
+        #expect(!r.ok && r.problems.contains { $0.kind == "segment-header" && $0.file == "ledger/segments/seg-00000001.tseg" },
+                "\(r.problems.map(\.text)) \(r.warnings.map(\.text))")
+        await #expect(throws: TallyError.self) { _ = try await Ledger.open(home: home.path, options: Self.smallOptions()) }
+    }
+
     @Test func reorderedBlocksAreReported() async throws {
         let home = TempHome()
         defer { home.cleanup() }

@@ -273,13 +273,16 @@ class Verifier:
         data = open(path, "rb").read()
         res = dict(header=None, end=None, roots={}, tail=None)
         pos = 0
-        if len(data) < 64:
+        if len(data) < 64 and index > 1:
             res["tail"] = 0  # a segment whose creation was cut short (torn unless checkpoints cover more)
+            return res
+        if len(data) < 64:
+            self.problem("segment-header", file=rel, offset=0, message="segment 1 is shorter than a header")
             return res
         magic, ver, idx, first = data[:8], *struct.unpack_from("<IIQ", data, 8)
         (c,) = struct.unpack_from("<I", data, 56)
         hlen = 64 + 32 * c
-        if magic == b"TALLYSEG" and c <= 64 and len(data) < hlen:
+        if magic == b"TALLYSEG" and c <= 64 and len(data) < hlen and index > 1:
             res["tail"] = 0
             return res
         if magic == b"TALLYSEG" and c <= 64 and len(data) >= hlen and zlib.crc32(data[: hlen - 4]) == struct.unpack_from("<I", data, hlen - 4)[0] \
@@ -290,10 +293,13 @@ class Verifier:
             pos, expected, chain_known, fvalid = hlen, first, True, True
         else:
             nxt = self.next_block(data, 8)
-            if nxt is None:
+            if nxt is None and index > 1:
                 # a header that fails its checks with no block after it: an unreadable end (a rollover cut short
-                # when this is the last segment and no checkpoint reaches into it)
+                # when this is the last segment and no checkpoint reaches into it; segment 1's header is init's)
                 res["tail"] = 0
+                return res
+            if nxt is None:
+                self.problem("segment-header", file=rel, offset=0, message="bad segment header")
                 return res
             self.problem("segment-header", file=rel, offset=0, message="bad segment header")
             pos, expected, chain, chain_known, frontier, fvalid = nxt, None, None, False, Frontier(), False

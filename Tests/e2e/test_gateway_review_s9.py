@@ -88,7 +88,7 @@ def test_s3_acl_and_policy_tricks_are_refused(gateway, agent, moto):
                                                                  "Resource": f"arn:aws:s3:::{bucket}/*"}]})
     for target in (f"/{bucket}?policy&acl", f"/{bucket}?acl&policy", f"/{bucket}?policy&cors"):
         status, text = s3_put(gateway, agent, target, policy.encode())
-        assert status == 403 and "more than one S3 subresource" in text, (target, status, text)
+        assert status == 403 and "fits both" in text, (target, status, text)
     try:
         s3.get_bucket_policy(Bucket=bucket)
         raise AssertionError("a bucket policy was set")
@@ -108,3 +108,53 @@ def test_s3_keys_with_empty_segments_are_recorded_as_sent(gateway, agent, moto):
             and bucket in json.dumps(e.get("resources"))]
     resources = sorted(r for e in puts for r in e["resources"])
     assert resources == sorted(f"arn:aws:s3:::{bucket}/{k}" for k in ("/secret/data.txt", "a//b", "a/b")), resources
+
+
+def iam_post(gateway, agent, body: str):
+    req = AWSRequest(method="POST", url=f"{gateway.url}/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(creds(agent), "iam", REGION).add_auth(req)
+    return send(req)
+
+
+def test_the_gateways_own_user_cannot_be_reached_by_other_spellings(gateway, agent, moto):
+    """Session 9 re-probe: an empty `UserName=` or only `UserName.1=...` (the upstream then acts on the caller, the
+    gateway itself), a case variant of its name, and group membership (AddUserToGroup names the user as a parameter,
+    its resource is the group) all reached the gateway's own user."""
+    own = "tally-gateway-admin"
+    iam = gateway.client(agent, "iam")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    iam.create_group(GroupName=group)
+    for body in (f"Action=UpdateAccessKey&Version=2010-05-08&UserName=&AccessKeyId={moto.admin_key_id}&Status=Active",
+                 f"Action=UpdateAccessKey&Version=2010-05-08&UserName.1=x&AccessKeyId={moto.admin_key_id}&Status=Active",
+                 "Action=DeleteLoginProfile&Version=2010-05-08",
+                 f"Action=AddUserToGroup&Version=2010-05-08&GroupName={group}&UserName={own}",
+                 f"Action=AddUserToGroup&Version=2010-05-08&GroupName={group}&UserName={own.upper()}"):
+        status, text = iam_post(gateway, agent, body)
+        assert status == 403 and "is not the agent&apos;s to change" in text, (body, status, text)
+    assert iam.get_group(GroupName=group)["Users"] == []
+
+
+def test_more_s3_spellings_are_refused(gateway, agent, moto):
+    """Session 9 re-probe: an ACL body hiding AllUsers in a character reference, a bucket segment with an encoded
+    '/', and an UploadPart query with a subresource next to it."""
+    s3 = gateway.client(agent, "s3")
+    bucket = f"spell-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="secret", Body=b"SMALL-SECRET")
+    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
+    public = (f'<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>{owner}</ID></Owner>'
+              '<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
+              '<URI>http://acs.amazonaws.com/groups/global/All&#85;sers</URI></Grantee><Permission>READ</Permission></Grant>'
+              '</AccessControlList></AccessControlPolicy>')
+    status, text = s3_put(gateway, agent, f"/{bucket}?acl", public.encode())
+    assert status == 403 and "public group" in text, (status, text)
+    assert not any("AllUsers" in json.dumps(g) for g in s3.get_bucket_acl(Bucket=bucket)["Grants"])
+    req = AWSRequest(method="GET", url=f"{gateway.url}/{bucket}%2Fsecret")
+    signer = S3SigV4Auth(creds(agent), "s3", REGION)
+    signer.payload = lambda _r: hashlib.sha256(b"").hexdigest()
+    signer.add_auth(req)
+    status, text = send(req)
+    assert status == 403 and "an encoded %2F" in text, (status, text)
+    status, text = s3_put(gateway, agent, f"/{bucket}/loot?uploadId=U&partNumber=1&acl", b"")
+    assert status == 403 and "fits both" in text, (status, text)

@@ -68,6 +68,7 @@ def test_scope_names_that_are_not_aws_names_are_refused(tmp_path):
             ("region", "-us-east-1", "sts"),
             ("service", "us-east-1", f"sts@127.0.0.1:{sink.port}#"),
             ("service", "us-east-1", "sts.evil"),
+            ("service", "us-east-1", "a" * 65),
         ]
         for what, region, service in cases:
             status, text = send(gw, cred, region, service)
@@ -76,10 +77,17 @@ def test_scope_names_that_are_not_aws_names_are_refused(tmp_path):
             assert gw.proc.poll() is None, f"the gateway died on region {region!r}:\n{gw.log_tail()}"
         status, text = presigned(gw, cred, f"x@127.0.0.1:{sink.port}#")
         assert status == 400 and "AuthorizationQueryParametersError" in text, (status, text)
+        # Names of the right shape that would still pick a host AWS customers own: `{service}.{region}.amazonaws.com`
+        # with region `s3` is the S3 bucket named by the service (session 9 re-probe). Only model services and
+        # AWS-shaped regions go out with --upstream aws.
+        for region, service, why in [("s3", "sts", "not an AWS region name"), ("s3-accelerate", "sts", "not an AWS region name"),
+                                     ("s3", "attackerbucket", "not one Tally knows"), ("us-east-1", "attackerbucket", "not one Tally knows")]:
+            status, text = send(gw, cred, region, service)
+            assert status == 403 and why in text, (region, service, status, text)
         time.sleep(0.5)
         assert sink.connections == 0, "the gateway connected to a host named by the agent"
         denied = [e for e in gw.events() if e.get("type") == "call.denied"]
-        assert len(denied) == len(cases) + 1, denied
+        assert len(denied) == len(cases) + 5, denied
         with urllib.request.urlopen(gw.url + "/_tally/health", timeout=10) as resp:
             assert resp.status == 200
         # Real region and service names still pass the scope check (they then fail on upstream reachability or

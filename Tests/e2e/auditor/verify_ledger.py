@@ -894,9 +894,10 @@ class Verifier:
                 nxt = data.find(b"TBLK", 8)
                 while nxt >= 0 and block_at(data, nxt) is None:
                     nxt = data.find(b"TBLK", nxt + 1)
-                if _incomplete_header(data, idx) or nxt < 0:
+                if idx > 1 and (_incomplete_header(data, idx) or nxt < 0):
                     # §7 step 8 / §10: a header that never completed, or a torn one with no block after it (a
-                    # rollover cut short): the whole file is an unreadable end, like a torn block.
+                    # rollover cut short; segment 1's header is written by init, never by a rollover): the whole
+                    # file is an unreadable end, like a torn block.
                     after = (prev_end[0] or 0) + 1 if prev_end[0] is not None else None
                     if is_last:
                         last_seg_tail = (rel, 0, after)
