@@ -75,6 +75,16 @@ extension OperationIdentifier {
                                           queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
             if out.operation == nil {
                 out.unidentifiedReason = "X-Amz-Target '\(target)' names no \(svc.name) operation (matched case-sensitively)"
+            } else if byPrefix.isEmpty || svc.protocol != .json {
+                // Only a JSON-RPC service is called by X-Amz-Target, with its own prefix. On a query service (IAM, STS)
+                // the upstream ran the form's Action while Tally identified (checked, recorded, masked) the header's
+                // operation: `X.GetUser` with `Action=CreateAccessKey` returned an unmasked key (session 9 probe).
+                out.operation = nil
+                out.unidentifiedReason = "X-Amz-Target '\(target)' is not a \(svc.name) JSON operation target "
+                    + (svc.protocol != .json ? "(\(svc.name) is not called by X-Amz-Target)" : "(the prefix is not \(svc.targetPrefix ?? "?"))")
+            } else if let body, Self.formHasAction(body) {
+                out.operation = nil
+                out.unidentifiedReason = "X-Amz-Target '\(target)' next to a form body with an Action (ambiguous)"
             }
             return out
         }
@@ -245,6 +255,12 @@ extension OperationIdentifier {
             }
         }
         return out
+    }
+
+    /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).
+    static func formHasAction(_ body: [UInt8]) -> Bool {
+        guard body.first != UInt8(ascii: "{") else { return false }
+        return QueryString.formPairs(String(decoding: body.prefix(1 << 16), as: UTF8.self)).contains { $0.name == "Action" }
     }
 
     /// The path to match: the request path, with an honoured virtual-hosted S3 bucket put in front.

@@ -45,6 +45,11 @@ extension GatewayHandler {
                                        account: String) -> String? {
         let text = body.map { String(decoding: $0, as: UTF8.self) }
         let json = body.flatMap { try? JSONValue(parsing: $0) }
+        // A JSON body Tally cannot read (a duplicate key: Tally's parser refuses them, other parsers keep one of the
+        // values) would hide its policy from this check: refused (session 9 probe).
+        if let body, json == nil, body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) == UInt8(ascii: "{") {
+            return "the JSON body could not be read (a duplicate key?), so it could not be checked"
+        }
         // Query-protocol parameters: the form body, else the query string.
         let form = head.queryItems + (text.map(QueryString.formPairs) ?? [])
         func formValue(_ name: String) -> [String] { form.filter { $0.name == name }.map(\.value) }
@@ -155,7 +160,11 @@ extension GatewayHandler {
 
     /// True for a principal of `account` (its id or an ARN in it) or an AWS service principal.
     static func principalIsInside(_ name: String, account: String) -> Bool {
-        name == account || accountOf(name) == account || name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn")
+        // An AWS service principal is a bare DNS name (`events.amazonaws.com`), never an ARN: a role named
+        // `evil.amazonaws.com` in another account passed as one (session 9 probe).
+        let isServicePrincipal = (name.hasSuffix(".amazonaws.com") || name.hasSuffix(".amazonaws.com.cn"))
+            && !name.contains(":") && !name.contains("/")
+        return name == account || accountOf(name) == account || isServicePrincipal
     }
 
     /// S3 canned ACLs and grants that open a bucket or object to everyone (`AllUsers`), every AWS account

@@ -268,8 +268,19 @@ final class GatewayHandler: Sendable {
             throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why)"),
                           stage: "identification", reason: why)
         }
-        // 6. guardrails
-        if let (rule, action) = configuration.guardrails.denial(for: context.permissions.map { (p: RequiredPermission) in p.action })
+        // The built-in guardrails read the request of services they know; a service Tally does not know (or a
+        // signing name in another case, `IAM`) would pass them all unread (session 9 probe).
+        if identified.modelName == nil, !configuration.guardrails.builtinRules.isEmpty {
+            let why = "the credential scope's service \(parsed.service) is not one Tally knows, so its built-in guardrails cannot apply"
+            throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why)"),
+                          stage: "identification", reason: why)
+        }
+        // 6. guardrails. An operation the IAM mapping does not cover is matched as `service:Operation` (most IAM action
+        // names are the operation's), so a rule such as `dynamodb:*` still denies it (session 9 probe).
+        let denyActions = context.permissions.isEmpty
+            ? identified.operation.map { ["\(identified.service):\($0)"] } ?? []
+            : context.permissions.map { (p: RequiredPermission) in p.action }
+        if let (rule, action) = configuration.guardrails.denial(for: denyActions)
             ?? builtinRequestDenial(identified, permissions: context.permissions, head: head, body: body) {
             throw Refusal(error: .accessDenied("Tally guardrail denies \(action) (rule \(rule.actionPattern)\(rule.reason.map { ": \($0)" } ?? ""))"),
                           stage: "guardrail", reason: "deny rule \(rule.actionPattern) matched \(action)\(rule.reason.map { ": \($0)" } ?? "")")

@@ -32,6 +32,9 @@ public struct Guardrails: Sendable {
         ("iam:UpdateOpenIDConnectProviderThumbprint", "an identity provider the agent could control"),
         ("iam:CreateSAMLProvider", "an identity provider the agent could control"),
         ("iam:UpdateSAMLProvider", "an identity provider the agent could control"),
+        ("iot:CreateCertificateFromCsr", "a device certificate for a key of the agent's (exchangeable for AWS credentials)"),
+        ("ec2-instance-connect:SendSSHPublicKey", "an SSH key of the agent's on an instance"),
+        ("ec2-instance-connect:SendSerialConsoleSSHPublicKey", "an SSH key of the agent's on an instance's serial console"),
     ].map { DenyRule(actionPattern: $0.0, reason: "built-in: \($0.1) gives access outside the gateway") }
 
     public init(denyRules: [DenyRule] = []) { self.denyRules = denyRules }

@@ -26,6 +26,9 @@ struct ResponseMasking: Sendable {
             "ecr:GetAuthorizationToken": ["authorizationToken"],
             "ecr-public:GetAuthorizationToken": ["authorizationToken"],
             "codeartifact:GetAuthorizationToken": ["authorizationToken"],
+            "gamelift:GetComputeAccess": sts,
+            "ssm:StartSession": ["TokenValue"],
+            "iot:CreateKeysAndCertificate": ["PrivateKey"],
             // S3 Express directory buckets: a session key pair for the bucket (review, session 9).
             "s3:CreateSession": ["SecretAccessKey", "SessionToken"],
             // Database credentials minted from the upstream identity: usable outside the gateway.
