@@ -36,6 +36,12 @@ extension GatewayHandler {
         "events": ["PutPermission"],
         "elasticfilesystem": ["PutFileSystemPolicy"],
         "backup": ["PutBackupVaultAccessPolicy"],
+        "dynamodb": ["PutResourcePolicy"],
+        "kinesis": ["PutResourcePolicy"],
+        "glue": ["PutResourcePolicy"],
+        "ssm": ["ModifyDocumentPermission"],
+        "ram": ["CreateResourceShare", "AssociateResourceShare"],
+        "redshift": ["AuthorizeSnapshotAccess"],
         "ec2": ["ModifySnapshotAttribute", "ModifyImageAttribute"],
         "rds": ["ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"],
     ]
@@ -131,6 +137,22 @@ extension GatewayHandler {
         case ("logs", _): return policies("policyDocument", what: "resource policy")
         case ("elasticfilesystem", _): return policies("Policy", what: "file system policy")
         case ("backup", _): return policies("Policy", what: "backup vault policy")
+        // Session 9 probe: these sharing operations were forwarded unchecked.
+        case ("dynamodb", _), ("kinesis", _): return policies("Policy", what: "resource policy")
+        case ("glue", _): return policies("PolicyInJson", what: "catalog policy")
+        case ("ssm", _):
+            let added = json?["AccountIdsToAdd"]?.arrayValue?.map { $0.stringValue ?? "?" } ?? []
+            for id in added where id != account { return "shares the document with \(id.lowercased() == "all" ? "everyone (All)" : "account \(id)")" }
+            return nil
+        case ("ram", _):
+            if json?["principals"] != nil, json?["principals"]?.arrayValue == nil { return "the principals are not a list" }
+            let names = json?["principals"]?.arrayValue?.map { $0.stringValue ?? "?" } ?? []
+            return principals(names, what: "the resource share")
+        case ("redshift", _):
+            for id in formValue("AccountWithRestoreAccess") where id != account {
+                return "shares the snapshot with \(id.lowercased() == "all" ? "everyone (all)" : "account \(id)")"
+            }
+            return nil
         case ("ec2", _):
             // CreateVolumePermission.Add.N.Group|UserId|..., LaunchPermission.Add.N.*, or OperationType=add with UserId.N /
             // UserGroup.N / OrganizationArn.N / OrganizationalUnitArn.N.

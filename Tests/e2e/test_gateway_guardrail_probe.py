@@ -13,8 +13,8 @@ from botocore.credentials import Credentials
 from conftest import REGION, Gateway
 
 
-def signed(gateway, agent, service, body, headers, region=REGION):
-    req = AWSRequest(method="POST", url=f"{gateway.url}/", data=body, headers=headers)
+def signed(gateway, agent, service, body, headers, region=REGION, path="/"):
+    req = AWSRequest(method="POST", url=f"{gateway.url}{path}", data=body, headers=headers)
     SigV4Auth(Credentials(agent["AccessKeyId"], agent["SecretAccessKey"]), service, region).add_auth(req)
     p = req.prepare()
     r = urllib.request.Request(p.url, data=p.body.encode() if isinstance(p.body, str) else p.body, headers=dict(p.headers),
@@ -88,3 +88,22 @@ def test_a_service_tally_does_not_know_is_refused_while_built_in_guardrails_are_
     status, text = signed(gateway, agent, "IAM", "Action=CreateLoginProfile&Version=2010-05-08&UserName=x&Password=P4ssw0rd!!",
                           FORM)
     assert status in (400, 403) and "not one Tally knows" in text, (status, text)
+
+
+def test_more_sharing_operations_are_checked(gateway, agent, moto):
+    """DynamoDB PutResourcePolicy and RAM CreateResourceShare were forwarded unchecked (a table opened to another
+    account was stored)."""
+    ddb = gateway.client(agent, "dynamodb")
+    table = f"probe-{uuid.uuid4().hex[:8]}"
+    arn = ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                           BillingMode="PAY_PER_REQUEST")["TableDescription"]["TableArn"]
+    outside = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": arn,
+                                                                  "Principal": {"AWS": "arn:aws:iam::999999999999:root"}}]})
+    body = json.dumps({"ResourceArn": arn, "Policy": outside})
+    status, text = signed(gateway, agent, "dynamodb", body, {"Content-Type": "application/x-amz-json-1.0",
+                                                            "X-Amz-Target": "DynamoDB_20120810.PutResourcePolicy"})
+    assert status in (400, 403) and "999999999999" in text, (status, text)
+    status, text = signed(gateway, agent, "ram", json.dumps({"name": "s", "principals": ["999999999999"]}),
+                          {"Content-Type": "application/json"}, path="/createresourceshare")
+    assert status in (400, 403) and "999999999999" in text, (status, text)
