@@ -75,7 +75,9 @@ enum CBOR {
 
         mutating func text() throws(Malformed) -> String {
             let (major, n) = try head()
-            guard major == 3, let n, pos + n <= bytes.count else { throw Malformed() }
+            // Lengths are compared against what is left, never added to `pos` first (a length near Int.max overflowed:
+            // a crash from one request; session 9 probe).
+            guard major == 3, let n, n <= bytes.count - pos else { throw Malformed() }
             defer { pos += n }
             return String(decoding: bytes[pos..<(pos + n)], as: UTF8.self)
         }
@@ -86,7 +88,7 @@ enum CBOR {
             let (major, n) = try head()
             switch major {
             case 0: return String(n ?? 0)
-            case 1: return "-" + String((n ?? 0) + 1)
+            case 1: return "-" + String(UInt64(n ?? 0) + 1)   // n ≤ Int.max: no overflow in UInt64
             case 3 where n != nil:
                 pos = start
                 return try text()
@@ -120,12 +122,13 @@ enum CBOR {
             switch major {
             case 0, 1: return
             case 2, 3:
-                if let n { guard pos + n <= bytes.count else { throw Malformed() }; pos += n; return }
+                if let n { guard n <= bytes.count - pos else { throw Malformed() }; pos += n; return }
                 while peek() != 0xFF { try skip() }
                 pos += 1
             case 4, 5:
                 let per = major == 5 ? 2 : 1
-                if let n { for _ in 0..<(n * per) { try skip() }; return }
+                // Every item takes at least a byte: a count beyond what is left is malformed (and n * per cannot overflow).
+                if let n { guard n <= bytes.count - pos else { throw Malformed() }; for _ in 0..<(n * per) { try skip() }; return }
                 while peek() != 0xFF { guard peek() != nil else { throw Malformed() }; try skip() }
                 pos += 1
             case 6: try skip()

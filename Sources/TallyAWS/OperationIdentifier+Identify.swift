@@ -54,7 +54,15 @@ extension OperationIdentifier {
                                           operation: hasOp(svcName) && !service.isEmpty ? opName : nil, protocol: .rpcV2CBOR,
                                           parameters: body.flatMap { CBOR.topLevelMembers($0) } ?? [:], region: region,
                                           queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
-            if out.operation == nil { out.unidentifiedReason = "RPC v2 CBOR path \(head.path) names no \(svc.name) operation" }
+            if out.operation == nil {
+                out.unidentifiedReason = "RPC v2 CBOR path \(head.path) names no \(svc.name) operation"
+            } else if svc.protocol != .json || svc.targetPrefix != service || head.value(of: "x-amz-target") != nil
+                        || head.queryItems.contains(where: { $0.name == "Action" }) || body.map(Self.formHasAction) == true {
+                // CBOR only where the service is an RPC service addressed by its own name, and with nothing else that an
+                // upstream could route by (X-Amz-Target, an Action): session 9 probe.
+                out.operation = nil
+                out.unidentifiedReason = "RPC v2 CBOR request that \(svc.name) would not route by its path alone"
+            }
             return out
         }
 
@@ -82,9 +90,11 @@ extension OperationIdentifier {
                 out.operation = nil
                 out.unidentifiedReason = "X-Amz-Target '\(target)' is not a \(svc.name) JSON operation target "
                     + (svc.protocol != .json ? "(\(svc.name) is not called by X-Amz-Target)" : "(the prefix is not \(svc.targetPrefix ?? "?"))")
-            } else if let body, Self.formHasAction(body) {
+            } else if head.queryItems.contains(where: { $0.name == "Action" }) || body.map(Self.formHasAction) == true {
+                // An upstream that reads a form Action (moto does, from the query string or any body that parses as a
+                // form, JSON strings included) would run it instead of the target (session 9 probes).
                 out.operation = nil
-                out.unidentifiedReason = "X-Amz-Target '\(target)' next to a form body with an Action (ambiguous)"
+                out.unidentifiedReason = "X-Amz-Target '\(target)' next to an Action parameter (ambiguous)"
             }
             return out
         }
@@ -259,8 +269,9 @@ extension OperationIdentifier {
 
     /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).
     static func formHasAction(_ body: [UInt8]) -> Bool {
-        guard body.first != UInt8(ascii: "{") else { return false }
-        return QueryString.formPairs(String(decoding: body.prefix(1 << 16), as: UTF8.self)).contains { $0.name == "Action" }
+        // Cheap first: no "Action=" bytes, no Action parameter (a JSON body usually has none).
+        guard body.withUnsafeBytes({ ByteSearch.contains($0, Array("Action=".utf8)) }) else { return false }
+        return QueryString.formPairs(String(decoding: body, as: UTF8.self)).contains { $0.name.trimmingCharacters(in: .whitespaces) == "Action" }
     }
 
     /// The path to match: the request path, with an honoured virtual-hosted S3 bucket put in front.

@@ -14,6 +14,11 @@ extension SigV4 {
     /// for every service, presigned included; `content-type` / `smithy-protocol` for non-S3 services), and
     /// services other than S3 may not declare `UNSIGNED-PAYLOAD` or an aws-chunked `STREAMING-*` mode.
     public static func parse(_ head: HTTPRequestHead) throws(AWSAuthError) -> SigV4Auth {
+        // A '#' is never sent in a request target (clients encode it as %23); an upstream that drops the rest as a
+        // fragment would see other parameters than the ones checked and signed here (session 9 probe).
+        guard !head.path.utf8.contains(UInt8(ascii: "#")), !(head.query?.utf8.contains(UInt8(ascii: "#")) ?? false) else {
+            throw .invalidRequest("the request target holds a '#' (a fragment is never sent to AWS; encode it as %23)")
+        }
         try checkNoDuplicates(head)
         let authorization = head.value(of: "authorization")
         let queryItems = head.queryItems

@@ -51,6 +51,12 @@ extension GatewayHandler {
                                        account: String) -> String? {
         let text = body.map { String(decoding: $0, as: UTF8.self) }
         let json = body.flatMap { try? JSONValue(parsing: $0) }
+        // A compressed body (Content-Encoding gzip, deflate, ...) is not read here: refused (session 9 probe).
+        let encodings = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" && $0 != "aws-chunked" }
+        if let encoding = encodings.first, body.map({ !$0.isEmpty }) ?? true {
+            return "the body is \(encoding)-encoded, so it could not be checked"
+        }
         // A JSON body Tally cannot read (a duplicate key: Tally's parser refuses them, other parsers keep one of the
         // values) would hide its policy from this check: refused (session 9 probe).
         if let body, json == nil, body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) == UInt8(ascii: "{") {

@@ -146,6 +146,37 @@ import TallyCore
         #expect(leading.operation == nil && leading.isUnidentifiedKnownOperation)
     }
 
+    /// Session 9 probes: a CBOR integer or length near Int.max crashed the process (arithmetic overflow) from one
+    /// request whose key id alone was valid; X-Amz-Target with an Action in the query string or inside a JSON body
+    /// (moto runs the Action); a CBOR path on a service not addressed that way; a '#' in the target.
+    @Test func cborOverflowsTargetsBesideActionsAndFragments() throws {
+        // Negative integer with argument Int.max; text and map lengths near Int.max.
+        for body: [UInt8] in [[0xA1, 0x61, 0x61, 0x3B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+                              [0xA1, 0x7B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x61],
+                              [0xA1, 0x61, 0x61, 0xBB, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00],
+                              [0xA1, 0x61, 0x61, 0x5B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]] {
+            _ = CBOR.topLevelMembers(body)  // must not trap
+        }
+        #expect(CBOR.topLevelMembers([0xA1, 0x61, 0x61, 0x3B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])?["a"] == "-9223372036854775808")
+        let id = try Self.id.get()
+        func json(_ target: String, _ body: String, query: String = "") -> IdentifiedOperation {
+            id.identify(HTTPRequestHead(method: "POST", target: "/" + query, headers: [("Host", "h"), ("X-Amz-Target", target),
+                                                                                      ("Content-Type", "application/x-amz-json-1.1")]),
+                        signingName: "kms", region: "us-east-1", body: Array(body.utf8))
+        }
+        #expect(json("TrentService.DescribeKey", #"{"KeyId":"k"}"#).operation == "DescribeKey")
+        #expect(json("TrentService.DescribeKey", #"{"KeyId":"k"}"#, query: "?Action=ScheduleKeyDeletion").operation == nil)
+        #expect(json("TrentService.DescribeKey", #"{"KeyId":"k","Pad":"&Action=ScheduleKeyDeletion&"}"#).operation == nil)
+        #expect(json("TrentService.DescribeKey", #"{"KeyId":"k","Note":"no action here"}"#).operation == "DescribeKey")
+        let cbor = id.identify(HTTPRequestHead(method: "POST", target: "/service/X/operation/GetUser",
+                                               headers: [("Host", "h"), ("smithy-protocol", "rpc-v2-cbor")]),
+                               signingName: "iam", region: "us-east-1", body: nil)
+        #expect(cbor.operation == nil && cbor.isUnidentifiedKnownOperation)
+        var head = HTTPRequestHead(method: "POST", target: "/?Action=ListUsers#&UserName=bob", headers: [("Host", "127.0.0.1:5056")])
+        SigV4.sign(&head, credentials: Self.creds, region: "us-east-1", service: "iam", payloadHash: Hex.encode(SHA256.hash([UInt8]())), date: Self.date)
+        #expect(code { _ = try SigV4.parse(head) } == "InvalidRequest")
+    }
+
     // MARK: finding 6: headers that steer the upstream must be signed
 
     /// The review's probe: a presigned PUT URL plus an unsigned `x-amz-copy-source` (which would turn it into

@@ -107,3 +107,31 @@ def test_more_sharing_operations_are_checked(gateway, agent, moto):
     status, text = signed(gateway, agent, "ram", json.dumps({"name": "s", "principals": ["999999999999"]}),
                           {"Content-Type": "application/json"}, path="/createresourceshare")
     assert status in (400, 403) and "999999999999" in text, (status, text)
+
+
+def test_one_request_cannot_crash_the_gateway_and_a_target_never_hides_an_action(gateway, agent, moto):
+    """A CBOR integer with argument Int.max crashed the process (arithmetic overflow), even signed with a wrong
+    secret (the refusal path identifies the body too); an Action in the query string or inside a JSON body beside an
+    X-Amz-Target was run by moto while Tally checked and recorded the target (session 9 probe)."""
+    cbor = bytes([0xA1, 0x61, 0x61, 0x3B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+    for secret in (agent["SecretAccessKey"], "wrong-secret-wrong-secret-wrong-secret-00"):
+        req = AWSRequest(method="POST", url=f"{gateway.url}/service/GraniteServiceVersion20100801/operation/ListDashboards",
+                         data=cbor, headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                                             "Accept": "application/cbor"})
+        SigV4Auth(Credentials(agent["AccessKeyId"], secret), "monitoring", REGION).add_auth(req)
+        p = req.prepare()
+        try:
+            urllib.request.urlopen(urllib.request.Request(p.url, data=p.body, headers=dict(p.headers), method="POST"), timeout=30).read()
+        except urllib.error.HTTPError:
+            pass
+        assert gateway.proc.poll() is None, "one request crashed the gateway:\n" + gateway.log_tail()
+    kms = gateway.client(agent, "kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.DescribeKey"}
+    status, text = signed(gateway, agent, "kms", json.dumps({"KeyId": key, "PendingWindowInDays": 7}), headers,
+                          path="/?Action=ScheduleKeyDeletion")
+    assert status in (400, 403) and "Action" in text, (status, text)
+    status, text = signed(gateway, agent, "kms", json.dumps({"KeyId": key, "PendingWindowInDays": 7,
+                                                             "Pad": "&Action=ScheduleKeyDeletion&"}), headers)
+    assert status in (400, 403) and "Action" in text, (status, text)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
