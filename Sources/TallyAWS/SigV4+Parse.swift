@@ -20,6 +20,14 @@ extension SigV4 {
             throw .invalidRequest("the request target holds a '#' (a fragment is never sent to AWS; encode it as %23)")
         }
         try checkNoDuplicates(head)
+        // Lengths later used in arithmetic (the re-encoded length of an aws-chunked upload) are bounded here: a
+        // decoded length near Int.max overflowed there (a crash). S3's largest object is 5 TiB.
+        if let decoded = head.value(of: "x-amz-decoded-content-length") {
+            let t = ASCII.trim(decoded)
+            guard !t.isEmpty, t.utf8.count <= 15, t.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int(t), n <= 5 << 40 else {
+                throw .invalidRequest("x-amz-decoded-content-length '\(decoded.prefix(40))' is not a length S3 accepts (0 to 5 TiB)")
+            }
+        }
         let authorization = head.value(of: "authorization")
         let queryItems = head.queryItems
         let queryHasSigV4 = queryItems.contains { $0.name == "X-Amz-Algorithm" || $0.name == "X-Amz-Signature" }

@@ -175,6 +175,14 @@ import TallyCore
         var head = HTTPRequestHead(method: "POST", target: "/?Action=ListUsers#&UserName=bob", headers: [("Host", "127.0.0.1:5056")])
         SigV4.sign(&head, credentials: Self.creds, region: "us-east-1", service: "iam", payloadHash: Hex.encode(SHA256.hash([UInt8]())), date: Self.date)
         #expect(code { _ = try SigV4.parse(head) } == "InvalidRequest")
+        // x-amz-decoded-content-length near Int.max overflowed the re-encoded length (a crash): bounded at 5 TiB.
+        for bad in ["9223372036854775807", "-1", "1e9", "5497558138881"] {
+            var put = HTTPRequestHead(method: "PUT", target: "/b/k", headers: [("Host", "127.0.0.1:5056"),
+                                                                            ("x-amz-decoded-content-length", bad)])
+            SigV4.sign(&put, credentials: Self.creds, region: "us-east-1", service: "s3", payloadHash: "STREAMING-UNSIGNED-PAYLOAD-TRAILER", date: Self.date)
+            #expect(code { _ = try SigV4.parse(put) } == "InvalidRequest", "\(bad)")
+        }
+        #expect(AWSChunkedEncoder.encodedLength(decodedLength: 5 << 40, mode: .streamingUnsignedTrailer) > 5 << 40)
     }
 
     // MARK: finding 6: headers that steer the upstream must be signed
