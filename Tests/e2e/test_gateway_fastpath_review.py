@@ -311,19 +311,30 @@ def test_kill9_under_plain_load_leaves_no_unrecorded_upstream_call(tmp_path):
     assert upstream <= {e["path"] for e in requested}, f"forwarded without a record: {sorted(upstream - {e['path'] for e in requested})[:5]}"
 
 
-def test_large_error_and_unknown_operation_answers_are_masked_on_the_plain_path(gw, cred):
-    for action, needle in (("BigError", UPSTREAM_SECRET), ("BigSecret", CANARY)):
-        s = connect(gw)
-        # a service Tally does not model (no deny rules here): the answer is masked for every secret field
-        s.sendall(raw_request(gw, cred, f"Action={action}&Version=2011-06-15", service="reviewsvc"))
-        [(status, body)] = read_responses(s, 1)
-        s.close()
-        assert status in (200, 403) and len(body) > 100_000, (action, status, body[:200])
-        assert needle.encode() not in body and b"TALLY-MASKED" in body, action
-    log = gw.log.read_text(errors="replace")
-    assert UPSTREAM_SECRET not in log and CANARY not in log
-    ledger = gw.tally("ledger", "cat", "--home", str(gw.home)).stdout
-    assert UPSTREAM_SECRET not in ledger and CANARY not in ledger
+def test_large_error_and_unknown_operation_answers_are_masked_on_the_plain_path(gw, cred, fake, tmp_path):
+    # A service Tally does not model is refused while the built-in guardrails are on (they cannot read it; session 9).
+    s = connect(gw)
+    s.sendall(raw_request(gw, cred, "Action=BigSecret&Version=2011-06-15", service="reviewsvc"))
+    [(status, body)] = read_responses(s, 1)
+    s.close()
+    assert status == 403 and b"not one Tally knows" in body, (status, body[:300])
+    # With them off it is forwarded, and its answer is masked for every secret field.
+    g = Gateway(tmp_path, fake.url, "AKIAUPSTREAMFAKE0003", UPSTREAM_SECRET, config={"builtinDeny": False})
+    try:
+        c = g.issue("agent-unknown-service", ttl="1h")
+        for action, needle in (("BigError", UPSTREAM_SECRET), ("BigSecret", CANARY)):
+            s = connect(g)
+            s.sendall(raw_request(g, c, f"Action={action}&Version=2011-06-15", service="reviewsvc"))
+            [(status, body)] = read_responses(s, 1)
+            s.close()
+            assert status in (200, 403) and len(body) > 100_000, (action, status, body[:200])
+            assert needle.encode() not in body and b"TALLY-MASKED" in body, action
+        log = g.log.read_text(errors="replace")
+        assert UPSTREAM_SECRET not in log and CANARY not in log
+        ledger = g.tally("ledger", "cat", "--home", str(g.home)).stdout
+        assert UPSTREAM_SECRET not in ledger and CANARY not in ledger
+    finally:
+        g.stop()
 
 
 def test_refusals_on_the_plain_path_never_reach_the_upstream(fake, tmp_path):

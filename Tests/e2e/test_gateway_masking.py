@@ -269,13 +269,20 @@ def test_only_signed_and_transport_headers_reach_the_upstream(fake, fake_gateway
     assert "x-amz-security-token" not in got and "agent-supplied-session-token" not in json.dumps(got)
 
 
-def test_small_answers_of_unidentified_operations_are_masked(fake, fake_gateway):
+def test_small_answers_of_unidentified_operations_are_masked(fake, fake_gateway, tmp_path):
     """A service missing from Tally's model (here a made-up signing name) cannot be checked against the table of
-    credential-minting operations: its small answers are masked for every known secret field."""
-    gw = fake_gateway
-    cred = gw.issue("agent-unknown-service")
-    r = signed(gw, cred, "tallyunknownsvc", "Action=CreateAccessKey&UserName=u", FORM)
-    assert r.status_code == 200, r.text
-    assert CANARY_SECRET not in r.text and "<SecretAccessKey>TALLY-MASKED</SecretAccessKey>" in r.text
-    done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("service") == "tallyunknownsvc"]
-    assert done and done[-1]["masked"] == ["SecretAccessKey"] and "operation" not in done[-1]
+    credential-minting operations. While the built-in guardrails are on it is refused (they cannot read it; session
+    9); with them off it is forwarded and its small answers are masked for every known secret field."""
+    cred = fake_gateway.issue("agent-unknown-service")
+    r = signed(fake_gateway, cred, "tallyunknownsvc", "Action=CreateAccessKey&UserName=u", FORM)
+    assert r.status_code == 403 and "not one Tally knows" in r.text, r.text
+    gw = Gateway(tmp_path, fake.url, "AKIAUPSTREAMFAKE0001", UPSTREAM_SECRET, config={"builtinDeny": False})
+    try:
+        cred = gw.issue("agent-unknown-service")
+        r = signed(gw, cred, "tallyunknownsvc", "Action=CreateAccessKey&UserName=u", FORM)
+        assert r.status_code == 200, r.text
+        assert CANARY_SECRET not in r.text and "<SecretAccessKey>TALLY-MASKED</SecretAccessKey>" in r.text
+        done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("service") == "tallyunknownsvc"]
+        assert done and done[-1]["masked"] == ["SecretAccessKey"] and "operation" not in done[-1]
+    finally:
+        gw.stop()
