@@ -66,15 +66,19 @@ def s3_put(gateway, agent, target: str, body: bytes):
     return send(req)
 
 
+def public_acl(owner: str, group: str) -> str:
+    """An AccessControlPolicy granting READ to the global group `group` (as written in the XML)."""
+    return (f'<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>{owner}</ID></Owner>'
+            '<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
+            f'<URI>http://acs.amazonaws.com/groups/global/{group}</URI></Grantee><Permission>READ</Permission></Grant>'
+            '</AccessControlList></AccessControlPolicy>')
+
+
 def test_s3_acl_and_policy_tricks_are_refused(gateway, agent, moto):
     s3 = gateway.client(agent, "s3")
     bucket = f"acl-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]
-    public = (f'<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>{owner["ID"]}</ID></Owner>'
-              '<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
-              '<URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>'
-              '</AccessControlList></AccessControlPolicy>')
+    public = public_acl(s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"], "AllUsers")
     # Small: read and denied, as before.
     status, text = s3_put(gateway, agent, f"/{bucket}?acl", public.encode())
     assert status == 403 and "Tally guardrail denies s3:PutBucketAcl" in text, (status, text)
@@ -142,11 +146,7 @@ def test_more_s3_spellings_are_refused(gateway, agent, moto):
     bucket = f"spell-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="secret", Body=b"SMALL-SECRET")
-    owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
-    public = (f'<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>{owner}</ID></Owner>'
-              '<AccessControlList><Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group">'
-              '<URI>http://acs.amazonaws.com/groups/global/All&#85;sers</URI></Grantee><Permission>READ</Permission></Grant>'
-              '</AccessControlList></AccessControlPolicy>')
+    public = public_acl(s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"], "All&#85;sers")
     status, text = s3_put(gateway, agent, f"/{bucket}?acl", public.encode())
     assert status == 403 and "public group" in text, (status, text)
     assert not any("AllUsers" in json.dumps(g) for g in s3.get_bucket_acl(Bucket=bucket)["Grants"])
