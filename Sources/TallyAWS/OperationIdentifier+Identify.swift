@@ -32,7 +32,8 @@ extension OperationIdentifier {
 
     func identifyCore(_ head: HTTPRequestHead, signingName: String, region: String, body: [UInt8]?,
                       virtualHostBaseDomain: String?) -> IdentifiedOperation {
-        var candidates = model.bySigningName[signingName] ?? []
+        // S3 Express and S3 Object Lambda sign with their own names for S3's API.
+        var candidates = model.bySigningName[signingName == "s3express" || signingName == "s3-object-lambda" ? "s3" : signingName] ?? []
         if candidates.isEmpty, let host = head.value(of: "host"), let first = host.split(separator: ".").first {
             candidates = model.byEndpointPrefix[String(first)] ?? []
         }
@@ -91,8 +92,9 @@ extension OperationIdentifier {
                 out.unidentifiedReason = "X-Amz-Target '\(target)' is not a \(svc.name) JSON operation target "
                     + (svc.protocol != .json ? "(\(svc.name) is not called by X-Amz-Target)" : "(the prefix is not \(svc.targetPrefix ?? "?"))")
             } else if head.queryItems.contains(where: { $0.name == "Action" }) || body.map(Self.formHasAction) == true {
-                // An upstream that reads a form Action (moto does, from the query string or any body that parses as a
-                // form, JSON strings included) would run it instead of the target (session 9 probes).
+                // An upstream that reads a form Action (moto does, from the query string or a form body) would run it
+                // instead of the target (session 9 probes). A JSON body is not read as a form: real JSON services route
+                // by the target alone, and stored data may well hold "&Action=" (moto alone also reads that).
                 out.operation = nil
                 out.unidentifiedReason = "X-Amz-Target '\(target)' next to an Action parameter (ambiguous)"
             }
@@ -269,8 +271,10 @@ extension OperationIdentifier {
 
     /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).
     static func formHasAction(_ body: [UInt8]) -> Bool {
-        // Cheap first: no "Action=" bytes, no Action parameter (a JSON body usually has none).
+        // Cheap first: no "Action=" bytes, no Action parameter. A JSON object (or CBOR map) body is not a form.
         guard body.withUnsafeBytes({ ByteSearch.contains($0, Array("Action=".utf8)) }) else { return false }
+        let first = body.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
+        if first == UInt8(ascii: "{") || (first.map { $0 >> 5 == 5 } ?? false) { return false }
         return QueryString.formPairs(String(decoding: body, as: UTF8.self)).contains { $0.name.trimmingCharacters(in: .whitespaces) == "Action" }
     }
 

@@ -51,16 +51,20 @@ extension GatewayHandler {
                                        account: String) -> String? {
         let text = body.map { String(decoding: $0, as: UTF8.self) }
         let json = body.flatMap { try? JSONValue(parsing: $0) }
-        // A compressed body (Content-Encoding gzip, deflate, ...) is not read here: refused (session 9 probe).
-        let encodings = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" && $0 != "aws-chunked" }
-        if let encoding = encodings.first, body.map({ !$0.isEmpty }) ?? true {
-            return "the body is \(encoding)-encoded, so it could not be checked"
-        }
-        // A JSON body Tally cannot read (a duplicate key: Tally's parser refuses them, other parsers keep one of the
-        // values) would hide its policy from this check: refused (session 9 probe).
-        if let body, json == nil, body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) == UInt8(ascii: "{") {
-            return "the JSON body could not be read (a duplicate key?), so it could not be checked"
+        // S3's body is the object (PutObject) or an XML document: its Content-Encoding is object metadata and JSON
+        // rules do not apply. Elsewhere the body is the request itself.
+        if service != "s3" {
+            // A compressed body (Content-Encoding gzip, deflate, ...) is not read here: refused (session 9 probe).
+            let encodings = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" && $0 != "aws-chunked" }
+            if let encoding = encodings.first, body.map({ !$0.isEmpty }) ?? true {
+                return "the body is \(encoding)-encoded, so it could not be checked"
+            }
+            // A JSON body Tally cannot read (a duplicate key: Tally's parser refuses them, other parsers keep one of the
+            // values) would hide its policy from this check: refused (session 9 probe).
+            if let body, json == nil, body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) == UInt8(ascii: "{") {
+                return "the JSON body could not be read (a duplicate key?), so it could not be checked"
+            }
         }
         // Query-protocol parameters: the form body, else the query string.
         let form = head.queryItems + (text.map(QueryString.formPairs) ?? [])
@@ -153,6 +157,10 @@ extension GatewayHandler {
         case ("ram", _):
             if json?["principals"] != nil, json?["principals"]?.arrayValue == nil { return "the principals are not a list" }
             let names = json?["principals"]?.arrayValue?.map { $0.stringValue ?? "?" } ?? []
+            // An organization or OU ARN names its management account but shares with every account in it.
+            if let org = names.first(where: { $0.hasPrefix("arn:") && $0.split(separator: ":", omittingEmptySubsequences: false).dropFirst(2).first == "organizations" }) {
+                return "the resource share grants \(org) (every account in it)"
+            }
             return principals(names, what: "the resource share")
         case ("redshift", _):
             for id in formValue("AccountWithRestoreAccess") where id != account {

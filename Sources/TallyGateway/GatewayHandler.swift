@@ -277,8 +277,12 @@ final class GatewayHandler: Sendable {
         }
         // 6. guardrails. An operation the IAM mapping does not cover is matched as `service:Operation` (most IAM action
         // names are the operation's), so a rule such as `dynamodb:*` still denies it (session 9 probe).
+        // The IAM prefix can differ from the signing name (CloudWatch signs as monitoring): both are tried, and the
+        // model's name (cloudwatch).
         let denyActions = context.permissions.isEmpty
-            ? identified.operation.map { ["\(identified.service):\($0)"] } ?? []
+            ? identified.operation.map { op in
+                Array(Set([identified.service, identified.modelName ?? identified.service].map { "\($0):\(op)" })).sorted()
+            } ?? []
             : context.permissions.map { (p: RequiredPermission) in p.action }
         if let (rule, action) = configuration.guardrails.denial(for: denyActions)
             ?? builtinRequestDenial(identified, permissions: context.permissions, head: head, body: body) {

@@ -25,11 +25,11 @@ public enum UpstreamEndpoint: Sendable, Hashable {
 
     static let unroutable = URL(string: "https://unroutable.invalid")!
 
-    /// The shape of AWS region names: a two-letter area, one or more words, a number (`us-east-1`, `us-gov-west-1`,
-    /// `ap-southeast-3`, `cn-north-1`, `us-isob-east-1`, `il-central-1`).
+    /// The shape of AWS region names: a two- to four-letter area, one or more words, a number (`us-east-1`,
+    /// `us-gov-west-1`, `ap-southeast-3`, `cn-north-1`, `us-isob-east-1`, `eusc-de-east-1`).
     public static func isAWSRegion(_ region: String) -> Bool {
         let parts = region.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0].utf8.count == 2, parts[0].utf8.allSatisfy({ $0 >= 97 && $0 <= 122 }),
+        guard parts.count >= 3, (2...4).contains(parts[0].utf8.count), parts[0].utf8.allSatisfy({ $0 >= 97 && $0 <= 122 }),
               let last = parts.last, (1...2).contains(last.utf8.count), last.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return false }
         return parts.dropFirst().dropLast().allSatisfy { !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 97 && $0 <= 122 } }
     }

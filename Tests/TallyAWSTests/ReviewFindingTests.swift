@@ -166,7 +166,9 @@ import TallyCore
         }
         #expect(json("TrentService.DescribeKey", #"{"KeyId":"k"}"#).operation == "DescribeKey")
         #expect(json("TrentService.DescribeKey", #"{"KeyId":"k"}"#, query: "?Action=ScheduleKeyDeletion").operation == nil)
-        #expect(json("TrentService.DescribeKey", #"{"KeyId":"k","Pad":"&Action=ScheduleKeyDeletion&"}"#).operation == nil)
+        // A JSON body is not read as a form (real JSON services route by the target; data may hold "&Action=").
+        #expect(json("TrentService.DescribeKey", #"{"KeyId":"k","Pad":"&Action=ScheduleKeyDeletion&"}"#).operation == "DescribeKey")
+        #expect(json("TrentService.DescribeKey", "KeyId=k&Action=ScheduleKeyDeletion").operation == nil)
         #expect(json("TrentService.DescribeKey", #"{"KeyId":"k","Note":"no action here"}"#).operation == "DescribeKey")
         let cbor = id.identify(HTTPRequestHead(method: "POST", target: "/service/X/operation/GetUser",
                                                headers: [("Host", "h"), ("smithy-protocol", "rpc-v2-cbor")]),

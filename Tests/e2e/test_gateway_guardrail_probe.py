@@ -131,7 +131,33 @@ def test_one_request_cannot_crash_the_gateway_and_a_target_never_hides_an_action
     status, text = signed(gateway, agent, "kms", json.dumps({"KeyId": key, "PendingWindowInDays": 7}), headers,
                           path="/?Action=ScheduleKeyDeletion")
     assert status in (400, 403) and "Action" in text, (status, text)
-    status, text = signed(gateway, agent, "kms", json.dumps({"KeyId": key, "PendingWindowInDays": 7,
-                                                             "Pad": "&Action=ScheduleKeyDeletion&"}), headers)
-    assert status in (400, 403) and "Action" in text, (status, text)
     assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    # (An Action inside a JSON string is not read: real JSON services route by the target alone, and data may hold
+    # such text; moto alone would run it. See test_ordinary_data_is_not_refused.)
+
+
+def test_ordinary_data_is_not_refused(gateway, agent, moto):
+    """The final review of session 9 found these refused by the new checks: S3 objects that start with '{' but are
+    not strict JSON, S3 objects with a Content-Encoding, and JSON data holding '&Action='."""
+    s3 = gateway.client(agent, "s3")
+    bucket = f"data-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    for key, body, encoding in [("lines.jsonl", b'{"a":1}\n{"a":2}\n', None), ("rtf", b"{\\rtf1 hello}", None),
+                                ("dup.json", b'{"a":1,"a":2}', None), ("z.gz", b"\x1f\x8b\x08\x00data", "gzip")]:
+        kwargs = {"ContentEncoding": encoding} if encoding else {}
+        s3.put_object(Bucket=bucket, Key=key, Body=body, **kwargs)
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+    ddb = gateway.client(agent, "dynamodb")
+    table = f"data-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    # moto itself reads "&Action=" out of a JSON body as a form parameter and answers 500 (its fault, with IAM auth on
+    # or off); what is checked here is that Tally forwards the call (it is recorded and not refused).
+    from botocore.exceptions import ClientError
+    try:
+        ddb.put_item(TableName=table, Item={"id": {"S": "1"}, "url": {"S": "https://x/?a=1&Action=Describe"}})
+    except ClientError as e:
+        assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 500 and "Tally" not in str(e), e
+    forwarded = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("operation") == "PutItem"
+                 and table in json.dumps(e.get("resources"))]
+    assert forwarded, "the PutItem was not forwarded"
