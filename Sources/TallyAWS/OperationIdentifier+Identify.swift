@@ -226,7 +226,8 @@ extension OperationIdentifier {
         if isS3Model(best.svc) {
             // S3 keeps empty segments in a key (`a//b`, a key starting with `/`): the key is the raw path after the
             // bucket, not the joined non-empty segments, or two objects would be recorded as one (review, session 9).
-            if best.route.hasGreedy, let key = best.route.memberByLabel["Key"], params[key] != nil {
+            // (Only a path with an empty segment, `//`, can differ; the others skip the work.)
+            if best.route.hasGreedy, Self.hasEmptySegment(head.path), let key = best.route.memberByLabel["Key"], params[key] != nil {
                 let raw = restPath(head, service: best.svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
                 let afterSlash = raw.hasPrefix("/") ? raw.dropFirst() : raw[...]
                 if let slash = afterSlash.firstIndex(of: "/"),
@@ -267,6 +268,17 @@ extension OperationIdentifier {
             }
         }
         return out
+    }
+
+    /// True when `path` holds `//` (an empty segment).
+    static func hasEmptySegment(_ path: String) -> Bool {
+        var previousSlash = false
+        for b in path.utf8 {
+            let slash = b == UInt8(ascii: "/")
+            if slash && previousSlash { return true }
+            previousSlash = slash
+        }
+        return false
     }
 
     /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).
