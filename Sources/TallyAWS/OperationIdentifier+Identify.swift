@@ -58,7 +58,7 @@ extension OperationIdentifier {
             if out.operation == nil {
                 out.unidentifiedReason = "RPC v2 CBOR path \(head.path) names no \(svc.name) operation"
             } else if svc.protocol != .json || svc.targetPrefix != service || head.value(of: "x-amz-target") != nil
-                        || head.queryItems.contains(where: { $0.name == "Action" }) || body.map(Self.formHasAction) == true {
+                        || Self.carriesAction(head, body: body) {
                 // CBOR only where the service is an RPC service addressed by its own name, and with nothing else that an
                 // upstream could route by (X-Amz-Target, an Action): session 9 probe.
                 out.operation = nil
@@ -91,7 +91,7 @@ extension OperationIdentifier {
                 out.operation = nil
                 out.unidentifiedReason = "X-Amz-Target '\(target)' is not a \(svc.name) JSON operation target "
                     + (svc.protocol != .json ? "(\(svc.name) is not called by X-Amz-Target)" : "(the prefix is not \(svc.targetPrefix ?? "?"))")
-            } else if head.queryItems.contains(where: { $0.name == "Action" }) || body.map(Self.formHasAction) == true {
+            } else if Self.carriesAction(head, body: body) {
                 // An upstream that reads a form Action (moto does, from the query string or a form body) would run it
                 // instead of the target (session 9 probes). A JSON body is not read as a form: real JSON services route
                 // by the target alone, and stored data may well hold "&Action=" (moto alone also reads that).
@@ -133,7 +133,7 @@ extension OperationIdentifier {
                 // them (e.g. the UserName of an IAM call) while the gateway identified and checked the call without
                 // them (review finding, session 9). Query authentication's own X-Amz-* parameters are not parameters.
                 let other = formItems.contains { $0.name == "Action" }
-                    ? queryItems.filter { !$0.name.lowercased().hasPrefix("x-amz-") } : formItems
+                    ? queryItems.filter { !Self.isQueryAuthParameter($0.name) } : formItems
                 if let extra = other.first {
                     ambiguity = "parameter '\(extra.name)' is sent apart from Action (query string and form body both carry parameters)"
                 }
@@ -224,12 +224,12 @@ extension OperationIdentifier {
             if hostBucket.honoured { out.forwardPath = restPath(head, service: best.svc, honouredBucket: b) }
         }
         if isS3Model(best.svc) {
+            let s3Path = restPath(head, service: best.svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
             // S3 keeps empty segments in a key (`a//b`, a key starting with `/`): the key is the raw path after the
             // bucket, not the joined non-empty segments, or two objects would be recorded as one (review, session 9).
             // (Only a path with an empty segment, `//`, can differ; the others skip the work.)
             if best.route.hasGreedy, Self.hasEmptySegment(head.path), let key = best.route.memberByLabel["Key"], params[key] != nil {
-                let raw = restPath(head, service: best.svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
-                let afterSlash = raw.hasPrefix("/") ? raw.dropFirst() : raw[...]
+                let afterSlash = s3Path.hasPrefix("/") ? s3Path.dropFirst() : s3Path[...]
                 if let slash = afterSlash.firstIndex(of: "/"),
                    URIEncoding.decode(afterSlash[..<slash]) == params[best.route.memberByLabel["Bucket"] ?? "Bucket"] {
                     params[key] = URIEncoding.decode(afterSlash[afterSlash.index(after: slash)...])
@@ -249,19 +249,22 @@ extension OperationIdentifier {
             // (`?policy&acl`; `?uploadId=..&partNumber=..&acl`): S3 picks one by rules of its own, and Tally might
             // identify, check and record the other (a public policy checked as an ACL; an UploadPartCopy recorded as
             // PutObjectAcl). Never identified (review, session 9). Query authentication's X-Amz-* names never decide.
-            if out.operation != nil, queryItems.contains(where: { !$0.name.lowercased().hasPrefix("x-amz-") }) {
+            if out.operation != nil, queryItems.contains(where: { !Self.isQueryAuthParameter($0.name) }) {
                 func requirements(_ r: Route) -> Set<String> {
                     Set(r.queryLiterals.map { "?" + $0.0 } + r.requiredQuery.map { "?" + $0 } + r.requiredHeaders.map { $0.lowercased() })
                 }
                 let mine = requirements(best.route)
-                let path = restPath(head, service: best.svc, honouredBucket: hostBucket.honoured ? hostBucket.bucket : nil)
-                let segs = Self.pathSegments(path), slash = Self.hasTrailingSlash(path)
+                // The route loop above split this path already (the S3 model's path); split again only if it did not.
+                let (segs, slash) = segmented?.path == s3Path ? (segmented!.segs, segmented!.slash)
+                    : (Self.pathSegments(s3Path), Self.hasTrailingSlash(s3Path))
                 for other in best.svc.routes[method] ?? [] where other !== best.route && other.operation != best.route.operation {
-                    guard other.mayMatch(segs), other.accepts(query: query, head: head), other.match(segs, trailingSlash: slash) != nil,
-                          !requirements(other).isSubset(of: mine) else { continue }
+                    guard other.mayMatch(segs), other.accepts(query: query, head: head), other.match(segs, trailingSlash: slash) != nil
+                    else { continue }
+                    let theirs = requirements(other)
+                    guard !theirs.isSubset(of: mine) else { continue }
                     out.operation = nil
                     out.unidentifiedReason = "the request fits both \(best.route.operation) and \(other.operation) "
-                        + "(\(requirements(other).subtracting(mine).sorted().joined(separator: ", ")) next to "
+                        + "(\(theirs.subtracting(mine).sorted().joined(separator: ", ")) next to "
                         + "\(mine.sorted().joined(separator: ", ")))"
                     break
                 }
@@ -280,6 +283,14 @@ extension OperationIdentifier {
         }
         return false
     }
+
+    /// True when the request carries a form `Action` an upstream could run: in the query string, or in a form body.
+    static func carriesAction(_ head: HTTPRequestHead, body: [UInt8]?) -> Bool {
+        head.queryItems.contains { $0.name == "Action" } || body.map(formHasAction) == true
+    }
+
+    /// True for query authentication's own parameters (`X-Amz-Algorithm`, `X-Amz-Signature`, ...), any case.
+    static func isQueryAuthParameter(_ name: String) -> Bool { name.lowercased().hasPrefix("x-amz-") }
 
     /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).
     static func formHasAction(_ body: [UInt8]) -> Bool {

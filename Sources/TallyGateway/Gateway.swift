@@ -41,11 +41,7 @@ public struct Gateway: Sendable {
         // ledger is opened or anything is written (review, session 9: the gateway crashed, or only warned).
         var serverTLS: TLSConfiguration?
         if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
-            let chain: [NIOSSLCertificate]
-            do { chain = try NIOSSLCertificate.fromPEMFile(cert) } catch {
-                throw TallyError(.badInput, "--tls-cert \(cert): not a readable PEM certificate file (\(error))")
-            }
-            guard !chain.isEmpty else { throw TallyError(.badInput, "--tls-cert \(cert): the file holds no PEM certificate") }
+            let chain = try Self.pemCertificates(cert, named: "--tls-cert")
             let privateKey: NIOSSLPrivateKey
             do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
                 do { privateKey = try NIOSSLPrivateKey(file: key, format: .der) } catch {
@@ -72,11 +68,7 @@ public struct Gateway: Sendable {
         }
         if let caBundle, configuration.upstreamCABundle != nil || usesTLS,
            !(FileManager.default.fileExists(atPath: caBundle.path, isDirectory: &isFolder) && isFolder.boolValue) {
-            let roots: [NIOSSLCertificate]
-            do { roots = try NIOSSLCertificate.fromPEMFile(caBundle.path) } catch {
-                throw TallyError(.badInput, "\(caBundle.flag) \(caBundle.path): not a readable PEM certificate bundle (\(error))")
-            }
-            guard !roots.isEmpty else { throw TallyError(.badInput, "\(caBundle.flag) \(caBundle.path): the file holds no PEM certificate") }
+            _ = try Self.pemCertificates(caBundle.path, named: caBundle.flag)
         }
         let identifier = try OperationIdentifier.load()
         let mapping = try APIMapping.load()
@@ -121,6 +113,16 @@ public struct Gateway: Sendable {
             }
             throw error
         }
+    }
+
+    /// The certificates of a PEM file named by `flag`; a usage error naming it when it cannot be read or holds none.
+    static func pemCertificates(_ path: String, named flag: String) throws -> [NIOSSLCertificate] {
+        let certificates: [NIOSSLCertificate]
+        do { certificates = try NIOSSLCertificate.fromPEMFile(path) } catch {
+            throw TallyError(.badInput, "\(flag) \(path): not a readable PEM certificate file (\(error))")
+        }
+        guard !certificates.isEmpty else { throw TallyError(.badInput, "\(flag) \(path): the file holds no PEM certificate") }
+        return certificates
     }
 
     private func serve(paths: GatewayPaths, identifier: OperationIdentifier, mapping: APIMapping, base: UpstreamCredential,

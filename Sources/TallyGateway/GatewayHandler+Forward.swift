@@ -180,14 +180,10 @@ extension GatewayHandler {
             }
             let store = self.store, accessKeyId = auth.accessKeyId
             transform.keyCheck = {
-                switch store.lookup(accessKeyId, now: Date()) {
-                case .success: return nil
-                case .failure(.expired): return .expiredToken()
-                case .failure(.registryUnreadable):
-                    return AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry", httpStatus: 503)
-                case .failure(let rejection):
-                    return AWSAuthError(code: "InvalidAccessKeyId", message: "The AWS access key Id you provided is no longer valid "
-                                        + "(\(rejection)); the body was not completed upstream", httpStatus: 403)
+                guard case .failure(let rejection) = store.lookup(accessKeyId, now: Date()) else { return nil }
+                return Self.credentialError(rejection) {
+                    AWSAuthError(code: "InvalidAccessKeyId", message: "The AWS access key Id you provided is no longer valid "
+                                 + "(\(rejection)); the body was not completed upstream", httpStatus: 403)
                 }
             }
             if decode || (prepared.declaredLength ?? 0) > 0 || request.head.headerFields[.transferEncoding] != nil {

@@ -59,16 +59,22 @@ final class GatewayHandler: Sendable {
 
     /// The refusal for a key the store rejects, in the error the SDK expects.
     func credentialRefusal(_ rejection: CredentialRejection, head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth) -> Refusal {
-        let e: AWSAuthError
-        switch rejection {
-        case .expired: e = .expiredToken()
-        case .registryUnreadable:  // fail closed, but as a transient server-side fault the SDK retries
-            e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry", httpStatus: 503)
-        default:
+        let e = Self.credentialError(rejection) {
             let signedFor = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
-            e = .unknownAccessKey(service: parsed.service, protocol: signedFor)
+            return .unknownAccessKey(service: parsed.service, protocol: signedFor)
         }
         return Refusal(error: e, stage: "authentication", reason: rejection.description)
+    }
+
+    /// The AWS error for a key the store rejects: an expired token, a 503 while the registry cannot be read (fail
+    /// closed, but as a transient server-side fault the SDK retries), else `unknownKey` (an unknown or revoked key).
+    static func credentialError(_ rejection: CredentialRejection, unknownKey: () -> AWSAuthError) -> AWSAuthError {
+        switch rejection {
+        case .expired: return .expiredToken()
+        case .registryUnreadable:
+            return AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry", httpStatus: 503)
+        default: return unknownKey()
+        }
     }
 
     /// Handles one request end to end, writing the response.

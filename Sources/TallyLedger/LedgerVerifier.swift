@@ -167,18 +167,15 @@ public struct LedgerVerifier: Sendable {
             } else if let tail = r.tail {
                 // The records lost in a sealed segment's unreadable end are those before the next segment's first.
                 let first = (r.end?.size ?? lastGoodSeq) + 1
-                let next = all[i + 1].header?.firstSeq
-                let lost = next.map { $0 > first ? first...($0 - 1) : nil }
-                switch lost {
-                case .some(.some(let range)):
-                    report.problems.append(.init(kind: "damaged-block", seq: range.lowerBound, lastSeq: range.upperBound, file: r.file, offset: tail.offset,
-                                                 message: "\(tail.reason) (to the end of a segment that is not the last): records \(range.lowerBound)–\(range.upperBound) are unreadable"))
-                case .some(.none):
+                let whereText = "\(tail.reason) (to the end of a segment that is not the last)"
+                if let next = all[i + 1].header?.firstSeq, next > first {
+                    report.problems.append(.init(kind: "damaged-block", seq: first, lastSeq: next - 1, file: r.file, offset: tail.offset,
+                                                 message: "\(whereText): records \(first)–\(next - 1) are unreadable"))
+                } else if all[i + 1].header != nil {
                     report.problems.append(.init(kind: "damaged-block", file: r.file, offset: tail.offset,
-                                                 message: "\(tail.reason) (to the end of a segment that is not the last); the next segment starts where this one's readable records end, so no record is lost"))
-                case .none:
-                    report.problems.append(.init(kind: "damaged-block", seq: first, file: r.file, offset: tail.offset,
-                                                 message: "\(tail.reason) (to the end of a segment that is not the last)"))
+                                                 message: "\(whereText); the next segment starts where this one's readable records end, so no record is lost"))
+                } else {
+                    report.problems.append(.init(kind: "damaged-block", seq: first, file: r.file, offset: tail.offset, message: whereText))
                 }
             }
         }
