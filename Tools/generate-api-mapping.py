@@ -241,6 +241,30 @@ class Generator:
         return perms
 
     @staticmethod
+    def member_path_ok(path, members):
+        """A top-level member ("TableName"), a member of each element of a list member ("TransactItems[].Put" or
+        "TransactItems[].Put.TableName", at most two levels into the element), or the keys of a map member
+        ("RequestItems[keys]")."""
+        if path.endswith("[keys]"):
+            shape = members.get(path[:-6])
+            return shape is not None and shape.type_name == "map"
+        if "[]." not in path:
+            return path in members
+        head, _, rest = path.partition("[].")
+        shape = members.get(head)
+        if shape is None or shape.type_name != "list":
+            return False
+        shape = shape.member
+        parts = rest.split(".")
+        if len(parts) > 2:
+            return False
+        for part in parts:
+            if shape.type_name != "structure" or part not in shape.members:
+                return False
+            shape = shape.members[part]
+        return True
+
+    @staticmethod
     def with_wire_name(model, member, members):
         """EC2's query protocol sends list members under another name (TagSpecifications as
         TagSpecification.N): a presence test accepts either, written "Member|WireName"."""
@@ -276,9 +300,18 @@ class Generator:
                 q = dict(p)
                 if "resources" not in q:
                     q["resources"] = self.resources(p["action"], members)
-                for member in [q.get("when"), q.get("unless")] + [m for m in (q.get("whenPrefix") or {})]:
-                    if member and member.split("?")[0] not in members:
+                named = [q.get("when"), q.get("unless")] + [m for m in (q.get("whenPrefix") or {})]
+                for member in named:
+                    if member and not self.member_path_ok(member.split("?")[0], members):
                         sys.exit(f"generate-api-mapping: override {key} tests member {member}, not an input of {op}")
+                for resource in q["resources"]:
+                    for var in re.findall(r"\$\{in:([^}|]+)", resource):
+                        if not self.member_path_ok(var, members):
+                            sys.exit(f"generate-api-mapping: override {key} reads member {var}, not an input of {op}")
+                elementwise = {n.split("[")[0] for n in named + re.findall(r"\$\{in:([^}|]+)", " ".join(q["resources"]))
+                               if n and ("[]." in n or n.endswith("[keys]"))}
+                if len(elementwise) > 1:
+                    sys.exit(f"generate-api-mapping: override {key}: one permission reads the elements of {sorted(elementwise)}")
                 for test in ("when", "unless"):
                     if q.get(test) and "?" not in q[test]:
                         q[test] = self.with_wire_name(model, q[test], members)

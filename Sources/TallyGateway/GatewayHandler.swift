@@ -241,9 +241,12 @@ final class GatewayHandler: Sendable {
         context.service = identified.service
         context.operation = identified.operation
         if let operation = identified.operation {
+            // A JSON body goes along for the operations whose permissions depend on list elements (DynamoDB's
+            // TransactWriteItems: PutItem, UpdateItem, ... per element, on each element's table).
             let result = mapping.permissions(for: APIRequestContext(
                 service: identified.service, operation: operation, parameters: identified.parameters,
-                region: identified.region, account: configuration.account))
+                region: identified.region, account: configuration.account,
+                jsonBody: identified.protocol == .json || identified.protocol == .restJSON ? body : nil))
             context.permissions = result.permissions
             context.mapped = result.mapped
             context.provenance = result.provenance

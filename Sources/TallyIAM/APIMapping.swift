@@ -51,12 +51,42 @@ public struct APIMapping: Sendable {
         }
         let context = ResolveContext(request: request)
         var permissions: [RequiredPermission] = []
-        for rule in compiled[i] where rule.applies(to: request.parameters) {
-            let resources = rule.resolve(context)
-            if let j = permissions.firstIndex(where: { $0.action == rule.action }) {
+        func add(_ action: String, _ resources: [String]) {
+            if let j = permissions.firstIndex(where: { $0.action == action }) {
                 for r in resources where !permissions[j].resources.contains(r) { permissions[j].resources.append(r) }
             } else {
-                permissions.append(RequiredPermission(action: rule.action, resources: resources))
+                permissions.append(RequiredPermission(action: action, resources: resources))
+            }
+        }
+        var body: JSONValue??  // parsed once, for the first rule that reads list elements
+        for rule in compiled[i] {
+            guard let (member, keys) = rule.elements else {
+                if rule.applies(to: request.parameters) { add(rule.action, rule.resolve(context)) }
+                continue
+            }
+            // A rule on the elements of a list member (DynamoDB's TransactItems[].Put, ...) or the keys of a map member
+            // (BatchWriteItem's RequestItems[keys], the table names): applied to each in turn; it adds nothing when the
+            // body holds none. A body Tally cannot read (none given, not JSON, duplicate keys, nested too deep) may
+            // still be read by the upstream some way: the rule's action is then needed on "*", so that a deny rule
+            // naming it still applies (fail closed).
+            if body == nil { body = .some(request.jsonBody.flatMap { try? JSONValue(parsing: $0) }) }
+            guard case .object(let top)?? = body else {
+                add(rule.action, ["*"])
+                continue
+            }
+            guard let value = top[member] else { continue }
+            var each: [[String: String]] = []
+            switch (value, keys) {
+            case (.array(let elements), false):
+                each = elements.map { CompiledPermission.elementParameters($0, list: member) }
+            case (.object(let map), true):
+                each = map.keys.sorted().map { ["\(member)[keys]": $0] }
+            default:
+                continue
+            }
+            for element in each {
+                let merged = request.parameters.merging(element) { _, new in new }
+                if rule.applies(to: merged) { add(rule.action, rule.resolve(ResolveContext(request: request, parameters: merged))) }
             }
         }
         return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,

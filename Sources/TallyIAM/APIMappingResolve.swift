@@ -1,3 +1,5 @@
+import TallyCore
+
 /// Values a resource pattern can refer to.
 struct ResolveContext {
     let parameters: [String: String]
@@ -5,8 +7,8 @@ struct ResolveContext {
     let account: String
     let partition: String
 
-    init(request: APIRequestContext) {
-        parameters = request.parameters
+    init(request: APIRequestContext, parameters: [String: String]? = nil) {
+        self.parameters = parameters ?? request.parameters
         region = request.region
         account = request.account
         partition = Self.partition(region: request.region)
@@ -37,6 +39,10 @@ struct CompiledPermission: Sendable {
     let unless: String?
     let whenPrefix: [(member: String, prefix: String)]
     let patterns: [[PatternSegment]]        // [] for "*"
+    /// The member whose elements the rule is applied to, one by one, when its tests or patterns name
+    /// `List[].Member` (the elements of a list) or `Map[keys]` (the keys of a map); nil for a rule on the top-level
+    /// members only. See ``elementParameters(_:list:)``.
+    let elements: (member: String, keys: Bool)?
 
     init(_ rule: APIPermissionRule) throws {
         self.init(rule, patterns: try rule.resources.map(Self.compile))
@@ -49,6 +55,38 @@ struct CompiledPermission: Sendable {
         unless = rule.unless
         whenPrefix = rule.whenPrefix.sorted { $0.key < $1.key }.map { ($0.key, $0.value.lowercased()) }
         self.patterns = patterns
+        var names = [rule.when, rule.unless].compactMap { $0 } + rule.whenPrefix.keys
+        for pattern in patterns {
+            for case .member(let name, _) in pattern { names.append(name) }
+        }
+        elements = names.lazy.compactMap { name -> (member: String, keys: Bool)? in
+            if let r = name.firstRange(of: "[].") { return (String(name[..<r.lowerBound]), false) }
+            if name.hasSuffix("[keys]") { return (String(name.dropLast(6)), true) }
+            return nil
+        }.first
+    }
+
+    /// The rule's names for one element of `list` (a JSON array of objects in the body): each member of the
+    /// element, and each member of a member that is an object, as `list[].A` and `list[].A.B`, holding the string
+    /// (or number) value, or "" for any other value. Merged over the top-level parameters, they let the rule's
+    /// tests and patterns read the element.
+    static func elementParameters(_ element: JSONValue, list: String) -> [String: String] {
+        guard case .object(let members) = element else { return [:] }
+        var out: [String: String] = [:]
+        func scalar(_ v: JSONValue) -> String {
+            switch v {
+            case .string(let s): return s
+            case .number(let n): return n
+            default: return ""
+            }
+        }
+        for (name, value) in members {
+            out["\(list)[].\(name)"] = scalar(value)
+            if case .object(let inner) = value {
+                for (innerName, innerValue) in inner { out["\(list)[].\(name).\(innerName)"] = scalar(innerValue) }
+            }
+        }
+        return out
     }
 
     /// Whether the rule's request condition holds.

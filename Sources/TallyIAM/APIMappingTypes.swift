@@ -10,13 +10,18 @@ public struct APIRequestContext: Sendable {
     public var region: String
     /// The upstream account id.
     public var account: String
+    /// The request's JSON body, for the rules that read the elements of a list member (`List[].Member`, e.g.
+    /// DynamoDB's `TransactItems[].Put.TableName`); read only for those operations. Nil for other protocols.
+    public var jsonBody: [UInt8]?
 
-    public init(service: String, operation: String, parameters: [String: String], region: String, account: String) {
+    public init(service: String, operation: String, parameters: [String: String], region: String, account: String,
+                jsonBody: [UInt8]? = nil) {
         self.service = service
         self.operation = operation
         self.parameters = parameters
         self.region = region
         self.account = account
+        self.jsonBody = jsonBody
     }
 }
 

@@ -162,6 +162,61 @@ struct APIMappingTests {
             ["kms:ReEncryptFrom": ["*"], "kms:ReEncryptTo": ["arn:aws:kms:us-east-1:123456789012:alias/dst"]])
     }
 
+    // MARK: permissions per element of a list in the body
+
+    func mapBody(_ service: String, _ operation: String, _ body: String) -> APIMappingResult {
+        mapping.permissions(for: APIRequestContext(service: service, operation: operation, parameters: [:],
+                                                   region: "us-east-1", account: "123456789012", jsonBody: Array(body.utf8)))
+    }
+
+    func table(_ name: String) -> String { "arn:aws:dynamodb:us-east-1:123456789012:table/\(name)" }
+
+    /// Each element of a DynamoDB transaction is authorized by its kind on its own table: a deny rule or a generated
+    /// policy naming dynamodb:PutItem must see the Put inside a TransactWriteItems (it was unmapped until session 10).
+    @Test func transactionsAreAuthorizedPerElement() {
+        let write = mapBody("dynamodb", "TransactWriteItems", #"""
+            {"TransactItems": [{"Put": {"TableName": "a", "Item": {"pk": {"S": "1"}}}}, {"Update": {"TableName": "b", "Key": {}}},
+             {"Delete": {"TableName": "a", "Key": {}}},
+             {"ConditionCheck": {"TableName": "arn:aws:dynamodb:us-east-1:123456789012:table/c", "Key": {}}},
+             {"Put": {"TableName": "d", "Item": {}}}]}
+            """#)
+        #expect(write.mapped)
+        #expect(perms(write) == ["dynamodb:PutItem": [table("a"), table("d")], "dynamodb:UpdateItem": [table("b")],
+                                 "dynamodb:DeleteItem": [table("a")], "dynamodb:ConditionCheckItem": [table("c")]])
+        let get = mapBody("dynamodb", "TransactGetItems", #"{"TransactItems": [{"Get": {"TableName": "x", "Key": {}}}, {"Get": {"TableName": "y"}}]}"#)
+        #expect(perms(get) == ["dynamodb:GetItem": [table("x"), table("y")]])
+        // An element without its table gives "*", never a half-built ARN.
+        #expect(perms(mapBody("dynamodb", "TransactWriteItems", #"{"TransactItems": [{"Delete": {"Key": {}}}]}"#))
+            == ["dynamodb:DeleteItem": ["*"]])
+    }
+
+    /// BatchWriteItem and BatchGetItem name their tables as the keys of RequestItems.
+    @Test func batchesAreAuthorizedOnEachTable() {
+        let write = mapBody("dynamodb", "BatchWriteItem", #"{"RequestItems": {"b": [{"PutRequest": {"Item": {}}}], "a": []}}"#)
+        #expect(perms(write) == ["dynamodb:BatchWriteItem": [table("a"), table("b")]])
+        let get = mapBody("dynamodb", "BatchGetItem", #"{"RequestItems": {"t": {"Keys": []}}}"#)
+        #expect(perms(get) == ["dynamodb:BatchGetItem": [table("t")]])
+    }
+
+    @Test func partiqlBatchesAndTransactionsAreAuthorizedPerStatement() {
+        let tx = mapBody("dynamodb", "ExecuteTransaction", #"""
+            {"TransactStatements": [{"Statement": "UPDATE t SET a = 1 WHERE pk = 'x'"}, {"Statement": "  select * from t"}]}
+            """#)
+        #expect(perms(tx) == ["dynamodb:PartiQLSelect": ["*"], "dynamodb:PartiQLUpdate": ["*"]])
+        let batch = mapBody("dynamodb", "BatchExecuteStatement", #"{"Statements": [{"Statement": "INSERT INTO t VALUE {'pk': 'a'}"}]}"#)
+        #expect(perms(batch) == ["dynamodb:PartiQLInsert": ["*"]])
+        // A body Tally cannot read (not JSON, a duplicate key the upstream may resolve its own way, or none given):
+        // every action the rules name, on "*", so a deny rule naming one still applies.
+        let all = ["dynamodb:PartiQLSelect": ["*"], "dynamodb:PartiQLInsert": ["*"], "dynamodb:PartiQLUpdate": ["*"],
+                   "dynamodb:PartiQLDelete": ["*"]]
+        #expect(perms(mapBody("dynamodb", "BatchExecuteStatement", "{not json")) == all)
+        #expect(perms(mapBody("dynamodb", "ExecuteTransaction", #"{"TransactStatements": [], "TransactStatements": [{"Statement": "delete from t"}]}"#)) == all)
+        #expect(Set(map("dynamodb", "TransactWriteItems", ["TransactItems": ""]).permissions.map(\.action))
+            == ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"])
+        // A readable body without elements needs nothing (the upstream refuses an empty transaction).
+        #expect(mapBody("dynamodb", "TransactWriteItems", #"{"TransactItems": []}"#).permissions.isEmpty)
+    }
+
     // MARK: ARN construction
 
     @Test func arnsUsePartitionRegionAndAccount() {
@@ -183,9 +238,10 @@ struct APIMappingTests {
         let unknown = map("s3", "NoSuchOperation", ["Bucket": "b"])
         #expect(!unknown.mapped)
         #expect(unknown.permissions.isEmpty)
-        let body = map("dynamodb", "TransactWriteItems", ["TransactItems": ""])
-        #expect(!body.mapped)
-        #expect(!body.reason.isEmpty)
+        // An operation of the model whose action the catalog lacks: unmapped, with the reason.
+        let missing = map("kms", "GetKeyLastUsage", ["KeyId": "k"])
+        #expect(!missing.mapped)
+        #expect(missing.reason.contains("kms:GetKeyLastUsage"))
         #expect(!map("nosuchservice", "Foo").mapped)
     }
 
