@@ -16,7 +16,12 @@ Rules of the generated base table (provenance "generated"):
      to top-level input members (same name, or an alias from BINDING_ALIASES below), a resource
      pattern; "*" when none can be bound, plus "*" when a required resource type cannot be bound;
   3. rule "passrole": iam:PassRole on the role when a string input member carries a role
-     (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole".
+     (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole";
+  4. rule "httpPath": API Gateway's management APIs (PATH_ACTION_APIS) are authorized by HTTP method on the
+     request path, as AWS documents: apigateway:GET|POST|PUT|PATCH|DELETE on
+     arn:${Partition}:apigateway:${Region}::/restapis/ID/... (API Gateway V2's /v2 prefix dropped). An
+     operation without a catalog action of its own name gets that rule, its path built from the model's
+     request URI with each label bound to its member (transform "path": URI-encoded as the SDK sends it).
 Overrides (provenance "override") replace or add to the generated permissions of one operation.
 
 Resource patterns in the output use ${Partition}, ${Region}, ${Account} and ${in:Member} or
@@ -25,7 +30,8 @@ ${in:Member|transform}; the transforms are implemented in Sources/TallyIAM/APIMa
 Usage: Tools/generate-api-mapping.py [--reviewed-only] [--out PATH]
 Every botocore service whose signing name, endpoint prefix or name is an IAM prefix is generated;
 the REVIEWED services come first, and when two botocore services share an IAM prefix (s3 and
-s3control) the first one's operation of a given name wins.
+s3control) the first one's operation of a given name wins, except for the APIs in PATH_ACTION_APIS: their
+operations are all written (API Gateway V1 and V2 share 40 names), and the loader indexes each row by API too.
 Output format: see Sources/TallyIAM/APIMappingLoad.swift.
 """
 import argparse
@@ -51,6 +57,8 @@ REVIEWED = ["s3", "iam", "sts", "ec2", "dynamodb", "sqs", "sns", "secretsmanager
             "lambda", "logs", "cloudformation", "cloudwatch"]
 
 CONTEXT_VARS = {"Partition", "Region", "Account"}
+# botocore API -> the request-URI prefix the IAM resource path drops (rule 4).
+PATH_ACTION_APIS = {"apigateway": "", "apigatewayv2": "/v2"}
 
 # ARN template variable -> input members that carry it (first present wins), with a transform.
 BINDING_ALIASES = {
@@ -240,6 +248,30 @@ class Generator:
                           "rule": "passrole"})
         return perms
 
+    def http_path_rule(self, service, op_model, members):
+        """Rule 4: apigateway:METHOD on the request path (None when a label has no member)."""
+        method = op_model.http["method"].upper()
+        action = f"apigateway:{method}"
+        if self.find_action(action) is None:
+            return None
+        uri = op_model.http["requestUri"].split("?")[0]
+        drop = PATH_ACTION_APIS[service]
+        if drop and uri.startswith(drop + "/"):
+            uri = uri[len(drop):]
+        by_label = {m.serialization.get("name", k): k for k, m in members.items() if m.serialization.get("location") == "uri"}
+        unbound = []
+
+        def bind(match):
+            label = match.group(1)
+            if label not in by_label:
+                unbound.append(label)
+                return ""
+            return "${in:%s|path}" % by_label[label]
+        pattern = re.sub(r"\{([^}+]+)\+?\}", bind, uri)
+        if unbound:
+            return None
+        return [{"action": action, "resources": ["arn:${Partition}:apigateway:${Region}::" + pattern]}]
+
     @staticmethod
     def member_path_ok(path, members):
         """A top-level member ("TableName"), a member of each element of a list member ("TransactItems[].Put" or
@@ -284,6 +316,10 @@ class Generator:
             action = self.find_action(f"{prefix}:{op}")["name"]
             generated = [{"action": f"{prefix}:{action}", "resources": self.resources(f"{prefix}:{action}", members)}]
         rules = []
+        if generated is None and service in PATH_ACTION_APIS:
+            generated = self.http_path_rule(service, op_model, members)
+            if generated is not None:
+                rules.append("httpPath")
         if key in self.overrides.get("unmapped", {}):
             self.used_overrides.add(key)
             return {"service": prefix, "api": service, "operation": op, "mapped": False,
@@ -391,7 +427,7 @@ def main():
                 else:
                     aliases[model.signing_name] = prefix
             for op in model.operation_names:
-                if (prefix, op) in seen:
+                if (prefix, op) in seen and name not in PATH_ACTION_APIS:
                     continue        # an earlier (reviewed) service of the same prefix wins
                 seen.add((prefix, op))
                 e = gen.operation(name, prefix, model, op)

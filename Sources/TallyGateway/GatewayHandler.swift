@@ -246,7 +246,8 @@ final class GatewayHandler: Sendable {
             let result = mapping.permissions(for: APIRequestContext(
                 service: identified.service, operation: operation, parameters: identified.parameters,
                 region: identified.region, account: configuration.account,
-                jsonBody: identified.protocol == .json || identified.protocol == .restJSON ? body : nil))
+                jsonBody: identified.protocol == .json || identified.protocol == .restJSON ? body : nil,
+                api: identified.modelName))
             context.permissions = result.permissions
             context.mapped = result.mapped
             context.provenance = result.provenance

@@ -10,7 +10,8 @@ public struct APIMapping: Sendable {
     /// Where the table came from: botocore version, catalog version, overrides digest.
     public let sources: APIMappingSources
 
-    let index: [String: Int]                 // lowercased "prefix:operation" -> entries index
+    let index: [String: Int]                 // lowercased "prefix:operation" -> entries index (the first such row)
+    let apiIndex: [String: Int]              // lowercased "botocore API:operation" -> entries index
     let compiled: [[CompiledPermission]]     // parallel to entries
 
     /// The table from the committed resource, parsed once per process and shared afterwards.
@@ -41,7 +42,9 @@ public struct APIMapping: Sendable {
     /// Unknown operations come back with `mapped == false` and no permissions: never guessed.
     public func permissions(for request: APIRequestContext) -> APIMappingResult {
         let key = iamPrefix(for: request.service) + ":" + request.operation.lowercased()
-        guard let i = index[key] else {
+        // The request's own API first: API Gateway V2's GetStage is not V1's (another path, other members).
+        let own = request.api.flatMap { apiIndex[$0.lowercased() + ":" + request.operation.lowercased()] }
+        guard let i = own.flatMap({ entries[$0].service == iamPrefix(for: request.service) ? $0 : nil }) ?? index[key] else {
             return APIMappingResult(permissions: [], provenance: "", mapped: false,
                                     reason: "\(request.service):\(request.operation) is not in the mapping table")
         }

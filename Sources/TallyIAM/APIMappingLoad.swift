@@ -77,11 +77,17 @@ extension APIMapping {
                 }
             }
         }
+        // By IAM prefix, the first row of a name winning (API Gateway V1 before V2, which shares 40 operation names),
+        // and by botocore API for the rows a request can name by its model (see `permissions(for:)`).
         var index: [String: Int] = [:]
+        var apiIndex: [String: Int] = [:]
         index.reserveCapacity(entries.count)
         for i in entries.indices {
-            index[(entries[i].service + ":" + entries[i].operation).lowercased()] = i
+            let key = (entries[i].service + ":" + entries[i].operation).lowercased()
+            if index[key] == nil { index[key] = i }
+            apiIndex[(entries[i].api + ":" + entries[i].operation).lowercased()] = i
         }
+        self.apiIndex = apiIndex
         self.entries = entries
         self.signingNameAliases = aliases
         self.sources = sources

@@ -136,7 +136,7 @@ struct CompiledPermission: Sendable {
                 guard let raw = context.parameters[name], !raw.isEmpty else { return nil }
                 // A (first) member that already holds an ARN replaces everything before it:
                 // FunctionName "arn:aws:lambda:…:function:f" + ":${Qualifier}" → "arn:aws:lambda:…:function:f:prod".
-                if !seenMember, raw.hasPrefix("arn:"), transform != "queueAccount" {
+                if !seenMember, raw.hasPrefix("arn:"), transform != "queueAccount", transform != "path" {
                     out = transform == "s3CopySource" ? Self.s3CopySource(raw) : raw
                 } else {
                     guard let value = Self.apply(transform, to: raw, context) else { return nil }
@@ -167,6 +167,7 @@ struct CompiledPermission: Sendable {
         case "kmsKey": return value.hasPrefix("alias/") ? value : "key/" + value
         case "roleArn": return "arn:\(context.partition):iam::\(context.account):role/\(value)"
         case "s3CopySource": return s3CopySource(value)
+        case "path": return uriEncode(value)
         default: return nil
         }
     }
@@ -205,8 +206,25 @@ struct CompiledPermission: Sendable {
 
     static let knownTransforms: Set<String> = [
         "arn", "lastPathSegment", "stripLeadingSlash", "logGroupName", "kmsKey", "roleArn", "s3CopySource", "queueAccount",
-        "stripAliasPrefix",
+        "stripAliasPrefix", "path",
     ]
+
+    /// A request-path label as the SDKs send it: every byte but A-Z a-z 0-9 - . _ ~ percent-encoded (API Gateway's
+    /// IAM resources are the request path: `/tags/arn%3Aaws%3Aapigateway...`).
+    static func uriEncode(_ value: String) -> String {
+        var out = ""
+        for b in value.utf8 {
+            switch b {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
+            }
+        }
+        return out
+    }
 
     struct PatternError: Error, CustomStringConvertible { var description: String }
 

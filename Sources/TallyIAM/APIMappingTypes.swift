@@ -13,9 +13,13 @@ public struct APIRequestContext: Sendable {
     /// The request's JSON body, for the rules that read the elements of a list member (`List[].Member`, e.g.
     /// DynamoDB's `TransactItems[].Put.TableName`); read only for those operations. Nil for other protocols.
     public var jsonBody: [UInt8]?
+    /// The botocore API the operation was identified in (e.g. "apigatewayv2"), when known: its own row is used
+    /// where two APIs of one IAM prefix share an operation name.
+    public var api: String?
 
     public init(service: String, operation: String, parameters: [String: String], region: String, account: String,
-                jsonBody: [UInt8]? = nil) {
+                jsonBody: [UInt8]? = nil, api: String? = nil) {
+        self.api = api
         self.service = service
         self.operation = operation
         self.parameters = parameters

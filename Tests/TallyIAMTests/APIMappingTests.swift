@@ -217,6 +217,36 @@ struct APIMappingTests {
         #expect(mapBody("dynamodb", "TransactWriteItems", #"{"TransactItems": []}"#).permissions.isEmpty)
     }
 
+    // MARK: API Gateway: by HTTP method on the request path
+
+    func mapAPI(_ api: String, _ operation: String, _ parameters: [String: String]) -> APIMappingResult {
+        mapping.permissions(for: APIRequestContext(service: "apigateway", operation: operation, parameters: parameters,
+                                                   region: "eu-west-1", account: "123456789012", api: api))
+    }
+
+    /// API Gateway's management calls are authorized as apigateway:GET/POST/PUT/PATCH/DELETE on the request path
+    /// (all 124 V1 operations were unmapped until session 10); V2's paths drop /v2, and V2's operations that share a
+    /// V1 name (GetStage) get their own row.
+    @Test func apiGatewayIsAuthorizedByMethodOnThePath() {
+        let get = mapAPI("apigateway", "GetRestApi", ["restApiId": "a1b2c3"])
+        #expect(get.mapped && get.rules == ["httpPath"])
+        #expect(perms(get) == ["apigateway:GET": ["arn:aws:apigateway:eu-west-1::/restapis/a1b2c3"]])
+        #expect(perms(mapAPI("apigateway", "CreateRestApi", ["name": "x"])) == ["apigateway:POST": ["arn:aws:apigateway:eu-west-1::/restapis"]])
+        #expect(perms(mapAPI("apigateway", "GetStage", ["restApiId": "a", "stageName": "prod"]))
+            == ["apigateway:GET": ["arn:aws:apigateway:eu-west-1::/restapis/a/stages/prod"]])
+        #expect(perms(mapAPI("apigatewayv2", "GetStage", ["ApiId": "a", "StageName": "prod"]))
+            == ["apigateway:GET": ["arn:aws:apigateway:eu-west-1::/apis/a/stages/prod"]])
+        #expect(perms(mapAPI("apigatewayv2", "DeleteApi", ["ApiId": "a"])) == ["apigateway:DELETE": ["arn:aws:apigateway:eu-west-1::/apis/a"]])
+        #expect(perms(mapAPI("apigateway", "UpdateStage", ["restApiId": "a", "stageName": "p", "patchOperations": ""]))
+            == ["apigateway:PATCH": ["arn:aws:apigateway:eu-west-1::/restapis/a/stages/p"]])
+        // A label holding an ARN stays in the path, URI-encoded as the SDK sends it.
+        #expect(perms(mapAPI("apigateway", "TagResource", ["resourceArn": "arn:aws:apigateway:eu-west-1::/restapis/a", "tags": ""]))
+            == ["apigateway:PUT": ["arn:aws:apigateway:eu-west-1::/tags/arn%3Aaws%3Aapigateway%3Aeu-west-1%3A%3A%2Frestapis%2Fa"]])
+        // Without the API named, the prefix's first row (V1) answers, as before.
+        #expect(perms(map("apigateway", "GetStage", ["restApiId": "a", "stageName": "p"]))["apigateway:GET"]
+            == ["arn:aws:apigateway:us-east-1::/restapis/a/stages/p"])
+    }
+
     // MARK: ARN construction
 
     @Test func arnsUsePartitionRegionAndAccount() {
