@@ -17,15 +17,7 @@ struct IAMActionCommand: AsyncParsableCommand {
 
     func run() async throws {
         let catalog = try IAMCatalog.load()
-        guard let action = catalog.action(named: name) else {
-            var hint = ""
-            if let colon = name.firstIndex(of: ":"), catalog.service(prefix: String(name[..<colon])) == nil {
-                hint = ": no service prefix '\(name[..<colon])'"
-            } else if !name.contains(":") {
-                hint = ": expected service:action, e.g. s3:GetObject"
-            }
-            throw TallyError(.badInput, "unknown IAM action '\(name)'\(hint)")
-        }
+        let action = try catalog.knownAction(name)
         if output.json {
             printJSON(action)
             return
@@ -42,5 +34,19 @@ struct IAMActionCommand: AsyncParsableCommand {
         }
         print("  condition keys: \(action.conditionKeys.isEmpty ? "none" : action.conditionKeys.joined(separator: ", "))")
         print("  dependent actions: \(action.dependentActions.isEmpty ? "none" : action.dependentActions.joined(separator: ", "))")
+    }
+}
+
+extension IAMCatalog {
+    /// The catalog's action of `name` (any case), or bad input naming what is wrong (`what` names the input).
+    func knownAction(_ name: String, what: String = "") throws -> IAMAction {
+        if let action = action(named: name) { return action }
+        var hint = ""
+        if let colon = name.firstIndex(of: ":"), service(prefix: String(name[..<colon])) == nil {
+            hint = ": no service prefix '\(name[..<colon])'"
+        } else if !name.contains(":") {
+            hint = ": expected service:action, e.g. s3:GetObject"
+        }
+        throw TallyError(.badInput, "\(what)unknown IAM action '\(name)'\(hint)")
     }
 }

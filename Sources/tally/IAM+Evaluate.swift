@@ -10,7 +10,8 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
         discussion: """
             Explicit Deny anywhere wins; every SCP must allow; a resource-based policy naming the caller \
             allows; otherwise an identity-based policy must allow, and then the permissions boundary and \
-            the session policies (if given) must allow.
+            the session policies (if given) must allow. An --action the catalog does not have (a typo, a \
+            wildcard) is bad input (exit 2), not a deny.
             """
     )
 
@@ -26,7 +27,7 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
     var sessionPolicies: [String] = []
     @Option(name: .customLong("resource-policy"), help: "A resource-based policy file (repeatable).")
     var resourcePolicies: [String] = []
-    @Option(help: "The action, e.g. s3:GetObject.")
+    @Option(help: "The action, e.g. s3:GetObject (one action of the catalog, any case).")
     var action: String
     @Option(help: "The resource ARN (or *).")
     var resource: String
@@ -37,6 +38,8 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() async throws {
+        // A misspelt action would otherwise be an implicit deny (exit 1), indistinguishable from a real one.
+        _ = try IAMCatalog.load().knownAction(action, what: "--action: ")
         var named: [NamedPolicy] = []
         func load(_ paths: [String], _ kind: PolicyKind) throws {
             for path in paths {

@@ -26,7 +26,7 @@ struct LedgerCompactCommand: AsyncParsableCommand {
             let out: JSONValue = [
                 "compacted": .array(report.compacted.map { .string($0) }),
                 "skipped": .array(report.skipped.map { ["file": .string($0.file), "reason": .string($0.reason)] }),
-                "bytes_before": .int(report.bytesBefore), "bytes_after": .int(report.bytesAfter),
+                "bytesBefore": .int(report.bytesBefore), "bytesAfter": .int(report.bytesAfter),
             ]
             print(String(decoding: out.canonicalBytes(), as: UTF8.self))
         } else {

@@ -85,6 +85,12 @@ def test_evaluate_invalid_policy_exits_2_with_a_precise_error(tmp_path):
     assert p.returncode == 2
     p = tally("iam", "evaluate", "--policy", str(tmp_path / "missing.json"), "--action", "s3:GetObject", "--resource", "*")
     assert p.returncode == 2
+    # A misspelt or wildcard action is bad input, not an implicit deny (it was exit 1 until session 10).
+    allow = write(tmp_path, "allow.json", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    for action, hint in [("s3:GetObjekt", "unknown IAM action 's3:GetObjekt'"), ("s4:GetObject", "no service prefix 's4'"),
+                         ("GetObject", "expected service:action"), ("s3:Get*", "unknown IAM action 's3:Get*'")]:
+        p = tally("iam", "evaluate", "--policy", allow, "--action", action, "--resource", "*")
+        assert p.returncode == 2 and "--action" in p.stderr and hint in p.stderr, (action, p.returncode, p.stderr)
 
 
 def test_lint_findings_clean_and_invalid(tmp_path):

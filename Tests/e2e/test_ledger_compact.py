@@ -45,7 +45,7 @@ def test_compact_keeps_every_hash_and_the_auditor_agrees(home, tmp_path):
     assert out["compacted"] == sorted(n for n in before if n != newest)
     assert after[newest] == before[newest]
     assert all(after[n] < before[n] for n in out["compacted"])
-    assert out["bytes_after"] == sum(after.values()) < out["bytes_before"] == sum(before.values())
+    assert out["bytesAfter"] == sum(after.values()) < out["bytesBefore"] == sum(before.values())
 
     assert [tally("ledger", "cat", "--home", home, "--from", a, "--to", b, check=0).stdout for a, b in ranges] == cat_before
     v = json.loads(tally("ledger", "verify", "--home", home, "--json", check=0, timeout=300).stdout)
@@ -61,7 +61,7 @@ def test_compact_keeps_every_hash_and_the_auditor_agrees(home, tmp_path):
     r = tally("ledger", "append", "--home", home, input=noisy_lines(10, 300_000, rnd), check=0)
     assert r.stdout.decode().splitlines()[-1] == "committed 300010"
     again = json.loads(tally("ledger", "compact", "--home", home, "--json", check=0, timeout=300).stdout)
-    assert again["compacted"] == [] and again["bytes_before"] == again["bytes_after"]
+    assert again["compacted"] == [] and again["bytesBefore"] == again["bytesAfter"]
 
 
 def test_compact_bad_usage(home, tmp_path):
