@@ -14,6 +14,10 @@ public struct APIMapping: Sendable {
     let apiIndex: [String: Int]              // lowercased "botocore API:operation" -> entries index
     let compiled: [[CompiledPermission]]     // parallel to entries
 
+    /// The most elements (or map keys) whose permissions are built one by one; AWS takes at most 100 (TransactItems,
+    /// TransactStatements, BatchGetItem keys), so a longer list is refused upstream and is mapped to "*" instead.
+    public static let maxElements = 100
+
     /// The table from the committed resource, parsed once per process and shared afterwards.
     public static func load() throws -> APIMapping {
         try shared.get()
@@ -52,45 +56,75 @@ public struct APIMapping: Sendable {
         guard entry.mapped else {
             return APIMappingResult(permissions: [], provenance: "", mapped: false, reason: entry.reason)
         }
-        let context = ResolveContext(request: request)
         var permissions: [RequiredPermission] = []
+        var seen: [String: Set<String>] = [:]  // resources per action, for merging without a quadratic scan
         func add(_ action: String, _ resources: [String]) {
             if let j = permissions.firstIndex(where: { $0.action == action }) {
-                for r in resources where !permissions[j].resources.contains(r) { permissions[j].resources.append(r) }
+                for r in resources where seen[action]!.insert(r).inserted { permissions[j].resources.append(r) }
             } else {
-                permissions.append(RequiredPermission(action: action, resources: resources))
+                var unique: [String] = []
+                var set = Set<String>()
+                for r in resources where set.insert(r).inserted { unique.append(r) }
+                seen[action] = set
+                permissions.append(RequiredPermission(action: action, resources: unique))
             }
         }
-        var body: JSONValue??  // parsed once, for the first rule that reads list elements
-        for rule in compiled[i] {
-            guard let (member, keys) = rule.elements else {
-                if rule.applies(to: request.parameters) { add(rule.action, rule.resolve(context)) }
+        /// Applies `rules` to one set of parameters (the top level, or one element merged over it). Rules that test a
+        /// member's first word (`whenPrefix`: a PartiQL verb, an SSM resource type) are alternatives: a present value
+        /// none of them recognises (another verb, a character Tally does not read as a word boundary) gives all of
+        /// their actions on "*", so a deny rule naming one still applies (fail closed).
+        func apply(_ rules: [CompiledPermission], _ parameters: [String: String]) {
+            let context = ResolveContext(request: request, parameters: parameters)
+            var alternatives: [CompiledPermission] = []
+            var recognised = false
+            for rule in rules {
+                let applies = rule.applies(to: parameters)
+                if applies { add(rule.action, rule.resolve(context)) }
+                if !rule.whenPrefix.isEmpty, rule.whenPrefix.allSatisfy({ parameters[$0.member] != nil }) {
+                    alternatives.append(rule)
+                    recognised = recognised || applies
+                }
+            }
+            if !recognised { for rule in alternatives { add(rule.action, ["*"]) } }
+        }
+        // Top-level rules, then the rules on the elements of each list member (DynamoDB's TransactItems[].Put, ...) or
+        // the keys of each map member (BatchWriteItem's RequestItems[keys], the table names), element by element.
+        let rules = compiled[i]
+        apply(rules.filter { $0.elements == nil }, request.parameters)
+        var scopes: [(member: String, keys: Bool)] = []
+        for rule in rules {
+            if let e = rule.elements, !scopes.contains(where: { $0.member == e.member && $0.keys == e.keys }) { scopes.append(e) }
+        }
+        guard !scopes.isEmpty else {
+            return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
+                                    rules: entry.rules, reason: entry.reason)
+        }
+        // Element names in the top level are not the body's elements (a member named "TransactItems[].Delete" is data).
+        let top = request.parameters.filter { !$0.key.contains("[") }
+        let body = request.jsonBody.flatMap { try? JSONValue(parsing: $0) }
+        for scope in scopes {
+            let scoped = rules.filter { $0.elements?.member == scope.member && $0.elements?.keys == scope.keys }
+            // A body Tally cannot read (none given, not JSON, duplicate keys, nested too deep) may still be read by the
+            // upstream some way, and one with more elements than AWS takes is refused there: each rule's action on
+            // "*" (fail closed: a deny rule naming it still applies), without building ARNs element by element.
+            guard case .object(let members)? = body else {
+                for rule in scoped { add(rule.action, ["*"]) }
                 continue
             }
-            // A rule on the elements of a list member (DynamoDB's TransactItems[].Put, ...) or the keys of a map member
-            // (BatchWriteItem's RequestItems[keys], the table names): applied to each in turn; it adds nothing when the
-            // body holds none. A body Tally cannot read (none given, not JSON, duplicate keys, nested too deep) may
-            // still be read by the upstream some way: the rule's action is then needed on "*", so that a deny rule
-            // naming it still applies (fail closed).
-            if body == nil { body = .some(request.jsonBody.flatMap { try? JSONValue(parsing: $0) }) }
-            guard case .object(let top)?? = body else {
-                add(rule.action, ["*"])
-                continue
-            }
-            guard let value = top[member] else { continue }
+            guard let value = members[scope.member] else { continue }
             var each: [[String: String]] = []
-            switch (value, keys) {
-            case (.array(let elements), false):
-                each = elements.map { CompiledPermission.elementParameters($0, list: member) }
-            case (.object(let map), true):
-                each = map.keys.sorted().map { ["\(member)[keys]": $0] }
-            default:
+            switch (value, scope.keys) {
+            case (.array(let elements), false) where elements.count <= Self.maxElements:
+                each = elements.map { CompiledPermission.elementParameters($0, list: scope.member) }
+            case (.object(let map), true) where map.count <= Self.maxElements:
+                each = map.keys.sorted().map { ["\(scope.member)[keys]": $0] }
+            case (.array, false), (.object, true):
+                for rule in scoped { add(rule.action, ["*"]) }
                 continue
+            default:
+                continue  // not a list (or map): the upstream refuses it
             }
-            for element in each {
-                let merged = request.parameters.merging(element) { _, new in new }
-                if rule.applies(to: merged) { add(rule.action, rule.resolve(ResolveContext(request: request, parameters: merged))) }
-            }
+            for element in each { apply(scoped, top.merging(element) { _, new in new }) }
         }
         return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
                                 rules: entry.rules, reason: entry.reason)

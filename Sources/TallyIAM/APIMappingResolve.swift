@@ -94,11 +94,45 @@ struct CompiledPermission: Sendable {
         if let when, !Self.present(when, in: parameters) { return false }
         if let unless, Self.present(unless, in: parameters) { return false }
         for test in whenPrefix {
-            guard let value = parameters[test.member] else { return false }
-            let trimmed = value.drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "(" }
-            guard trimmed.lowercased().hasPrefix(test.prefix) else { return false }
+            guard let value = parameters[test.member], Self.firstWord(value) == test.prefix else { return false }
         }
         return true
+    }
+
+    /// The first word of a value, lowercased, read one Unicode scalar at a time: after white space (any, CR LF
+    /// included), `(` and SQL comments (`-- ...` to the line's end, `/* ... */`), a run of ASCII letters, which must
+    /// end the value or be followed by an ASCII character other than a digit or `_`. Nil otherwise: `SELECT\u{301}`,
+    /// a zero-width joiner, or a letter of another script is no word Tally can be sure the upstream reads the same.
+    /// (`Character`s would group `\r\n` or a letter with its combining mark into one, and miss the word.)
+    static func firstWord(_ value: String) -> String? {
+        let scalars = Array(value.unicodeScalars)
+        var i = 0
+        while i < scalars.count {
+            let c = scalars[i]
+            if c.properties.isWhitespace || c == "(" { i += 1; continue }
+            if c == "-", i + 1 < scalars.count, scalars[i + 1] == "-" {
+                while i < scalars.count && scalars[i] != "\n" { i += 1 }
+                continue
+            }
+            if c == "/", i + 1 < scalars.count, scalars[i + 1] == "*" {
+                i += 2
+                while i + 1 < scalars.count && !(scalars[i] == "*" && scalars[i + 1] == "/") { i += 1 }
+                i += 2
+                continue
+            }
+            break
+        }
+        var word = ""
+        while i < scalars.count, scalars[i].isASCII, scalars[i].properties.isAlphabetic {
+            word.unicodeScalars.append(scalars[i])
+            i += 1
+        }
+        guard !word.isEmpty else { return nil }
+        if i < scalars.count {
+            let next = scalars[i]
+            guard next.isASCII, !("0"..."9").contains(next), next != "_" else { return nil }
+        }
+        return word.lowercased()
     }
 
     /// "Member" is present; "Member|Other" either is (EC2 sends some members under their wire name);

@@ -217,6 +217,47 @@ struct APIMappingTests {
         #expect(mapBody("dynamodb", "TransactWriteItems", #"{"TransactItems": []}"#).permissions.isEmpty)
     }
 
+    /// Review of session 10 (helper probe): the verb is read one Unicode scalar at a time, and a statement whose first
+    /// word Tally cannot be sure of gives all four PartiQL actions, so a deny rule on one of them still applies.
+    @Test func partiqlVerbsAreReadByScalarAndUnknownOnesFailClosed() {
+        func actions(_ statement: String, _ op: String = "ExecuteTransaction", list: String = "TransactStatements") -> Set<String> {
+            let body = JSONValue.object([list: .array([.object(["Statement": .string(statement)])])])
+            return Set(mapBody("dynamodb", op, String(decoding: body.canonicalBytes(), as: UTF8.self)).permissions.map(\.action))
+        }
+        let all: Set<String> = ["dynamodb:PartiQLSelect", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"]
+        #expect(actions("\r\nINSERT INTO t VALUE {'pk': 'a'}") == ["dynamodb:PartiQLInsert"])  // CR LF is one Character
+        #expect(actions("/* c */ insert into t value {'pk': 'a'}") == ["dynamodb:PartiQLInsert"])
+        #expect(actions("-- c\nDELETE FROM t WHERE pk = 'a'") == ["dynamodb:PartiQLDelete"])
+        #expect(actions("(SELECT * FROM t)") == ["dynamodb:PartiQLSelect"])
+        #expect(actions("EXISTS(SELECT * FROM t WHERE pk = 'a')") == ["dynamodb:PartiQLSelect"])
+        #expect(actions("SELECT\u{301} x SELECT * FROM t") == all)  // a combining mark made "SELECT" no prefix
+        #expect(actions("\u{200D}SELECT * FROM t") == all)
+        #expect(actions("SELECT\u{A0}* FROM t") == all)
+        #expect(actions("SELECT1 FROM t") == all)
+        #expect(actions("UPSERT INTO t VALUE {'pk': 'a'}", "BatchExecuteStatement", list: "Statements") == all)
+        #expect(perms(map("dynamodb", "ExecuteStatement", ["Statement": "\u{200D}DELETE FROM t"])).count == 4)
+        // An SSM resource type none of the rules names: the action on "*" (it was no permission at all).
+        #expect(perms(map("ssm", "AddTagsToResource", ["ResourceType": "Future", "ResourceId": "x", "Tags": ""]))
+            == ["ssm:AddTagsToResource": ["*"]])
+    }
+
+    /// Top-level members named like element paths are data, not elements; more elements than AWS takes give "*".
+    @Test func elementNamesAtTheTopLevelAreNotElementsAndLongListsAreCapped() {
+        let forged = mapBody("dynamodb", "TransactWriteItems", #"""
+            {"TransactItems": [{"ConditionCheck": {"TableName": "b", "Key": {}}}],
+             "TransactItems[].Delete": "", "TransactItems[].Delete.TableName": "victim"}
+            """#)
+        // (the gateway's identification puts the body's top-level members in `parameters`)
+        let withTop = mapping.permissions(for: APIRequestContext(
+            service: "dynamodb", operation: "TransactWriteItems",
+            parameters: ["TransactItems": "", "TransactItems[].Delete": "", "TransactItems[].Delete.TableName": "victim"],
+            region: "us-east-1", account: "123456789012", jsonBody: Array(#"{"TransactItems": [{"ConditionCheck": {"TableName": "b", "Key": {}}}]}"#.utf8)))
+        for result in [forged, withTop] { #expect(perms(result) == ["dynamodb:ConditionCheckItem": [table("b")]]) }
+        let items = (0...APIMapping.maxElements).map { #"{"Put": {"TableName": "t\#($0)", "Item": {}}}"# }.joined(separator: ",")
+        #expect(perms(mapBody("dynamodb", "TransactWriteItems", #"{"TransactItems": [\#(items)]}"#))
+            == ["dynamodb:PutItem": ["*"], "dynamodb:UpdateItem": ["*"], "dynamodb:DeleteItem": ["*"], "dynamodb:ConditionCheckItem": ["*"]])
+    }
+
     // MARK: API Gateway: by HTTP method on the request path
 
     func mapAPI(_ api: String, _ operation: String, _ parameters: [String: String]) -> APIMappingResult {
