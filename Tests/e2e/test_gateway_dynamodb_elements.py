@@ -71,3 +71,25 @@ def test_a_deny_rule_on_an_action_sees_it_inside_a_transaction(deny_put):
         "TableName": table, "Key": {"pk": {"S": "none"}}, "ConditionExpression": "attribute_not_exists(pk)"}}])
     denied = [e for e in deny_put.events() if e.get("type") == "call.denied" and e.get("operation") == "TransactWriteItems"]
     assert denied and "dynamodb:PutItem" in denied[-1]["actions"], denied
+
+
+def test_a_partiql_verb_tally_cannot_read_for_sure_meets_every_partiql_deny(moto, tmp_path):
+    # Session 10 review: "SELECT" + a combining mark was no prefix "select" to Tally (Swift Characters), so the
+    # statement was recorded with no action and passed a PartiQLSelect deny; moto read the SELECT after it.
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret,
+                 config={"deny": [{"action": "dynamodb:PartiQLSelect"}]})
+    try:
+        agent = gw.issue("ddb-partiql")
+        ddb = gw.client(agent, "dynamodb")
+        table = f"tp{uuid.uuid4().hex[:8]}"
+        make_table(ddb, table)
+        ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "secret": {"S": "s3cr3t"}})
+        for statement in (f"SELECT\u0301 x SELECT * FROM \"{table}\" WHERE pk = 'a'",
+                          f"\r\nSELECT * FROM \"{table}\" WHERE pk = 'a'"):
+            with pytest.raises(ClientError) as refused:
+                ddb.batch_execute_statement(Statements=[{"Statement": statement}])
+            assert "dynamodb:PartiQLSelect" in str(refused.value), refused.value
+        denied = [e for e in gw.events() if e.get("type") == "call.denied" and e.get("operation") == "BatchExecuteStatement"]
+        assert len(denied) == 2 and all("dynamodb:PartiQLSelect" in e["actions"] for e in denied), denied
+    finally:
+        gw.stop()
