@@ -178,6 +178,16 @@ public struct Gateway: Sendable {
         do {
             let arn = try await handler.identity.resolveBaseARN(timeout: .seconds(3))
             logger.notice("upstream identity", metadata: ["arn": "\(arn)"])
+            if GatewayHandler.iamIdentity(arn) != nil {
+                do {
+                    let learned = try await handler.identity.learnAttachments(timeout: .seconds(3))
+                    logger.notice("upstream identity attachments", metadata: [
+                        "groups": "\(learned.groups.sorted())", "managedPolicies": "\(learned.policies.count)"])
+                } catch {
+                    logger.warning("could not learn the groups and managed policies of the upstream identity; IAM changes to groups and policy versions are refused until they are known",
+                                   metadata: ["error": "\(error)"])
+                }
+            }
         } catch {
             logger.warning("could not learn the upstream identity (STS GetCallerIdentity); events record its access key id",
                            metadata: ["error": "\(error)"])

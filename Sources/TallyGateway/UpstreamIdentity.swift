@@ -48,6 +48,76 @@ final class UpstreamIdentity: Sendable {
         Task { _ = try? await self.resolveBaseARN(region: region, timeout: .seconds(3)) }
     }
 
+    /// What the gateway's own permissions hang on besides its user or role (see ``learnAttachments(region:timeout:)``);
+    /// nil while unknown.
+    struct Attachments: Sendable {
+        /// The groups its user is in (lowercased: IAM names are unique case-insensitively); none for a role.
+        var groups: Set<String>
+        /// The managed policies attached to its user or role, or to one of those groups (ARNs).
+        var policies: Set<String>
+        var learnedAt: ContinuousClock.Instant
+    }
+    private let attachmentsBox = Mutex<Attachments?>(nil)
+    private let lastAttachmentsTry = Mutex<ContinuousClock.Instant?>(nil)
+    var attachments: Attachments? { attachmentsBox.withLock { $0 } }
+
+    /// Asks IAM (with the gateway's own credential; read-only List calls, not recorded, like the startup
+    /// GetCallerIdentity) which groups the gateway's user is in and which managed policies are attached to it, to
+    /// its groups, or to its role: an agent that changes one of those changes what the gateway, hence itself, may do.
+    func learnAttachments(region: String = "us-east-1", timeout: TimeAmount = .seconds(5)) async throws -> Attachments {
+        guard let arn = baseARN, let own = GatewayHandler.iamIdentity(arn) else {
+            throw TallyError(.io, "the gateway's own identity is not a known IAM user or role")
+        }
+        var groups: [String] = []
+        var policies: [String] = []
+        if own.kind == "user" {
+            groups = try await iamList("ListGroupsForUser", ["UserName": own.name], tag: "GroupName", region: region, timeout: timeout)
+            policies = try await iamList("ListAttachedUserPolicies", ["UserName": own.name], tag: "PolicyArn", region: region, timeout: timeout)
+            for group in groups {
+                policies += try await iamList("ListAttachedGroupPolicies", ["GroupName": group], tag: "PolicyArn", region: region,
+                                              timeout: timeout)
+            }
+        } else {
+            policies = try await iamList("ListAttachedRolePolicies", ["RoleName": own.name], tag: "PolicyArn", region: region,
+                                         timeout: timeout)
+        }
+        let learned = Attachments(groups: Set(groups.map { $0.lowercased() }), policies: Set(policies), learnedAt: .now)
+        attachmentsBox.withLock { $0 = learned }
+        return learned
+    }
+
+    /// Learns the attachments again in the background (in `region`) when they are unknown or older than a minute, at
+    /// most once every 10 s: they change only outside the gateway (the agent's own changes to them are refused).
+    func refreshAttachmentsIfStale(region: String) {
+        guard baseARN != nil else { return }
+        let now = ContinuousClock.now
+        if let known = attachments, now - known.learnedAt < .seconds(60) { return }
+        let due = lastAttachmentsTry.withLock { last -> Bool in
+            if let l = last, now - l < .seconds(10) { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        Task { _ = try? await self.learnAttachments(region: region, timeout: .seconds(3)) }
+    }
+
+    /// Every value of `tag` in the pages of an IAM List call (Marker / IsTruncated), at most 50 pages.
+    private func iamList(_ action: String, _ parameters: [String: String], tag: String, region: String,
+                         timeout: TimeAmount) async throws -> [String] {
+        var out: [String] = []
+        var marker: String?
+        for _ in 0..<50 {
+            var form = "Action=\(action)&Version=2010-05-08"
+            for (name, value) in parameters.sorted(by: { $0.key < $1.key }) { form += "&\(name)=\(formEncode(value))" }
+            if let marker { form += "&Marker=\(formEncode(marker))" }
+            let text = try await queryCall(service: "iam", body: Array(form.utf8), credential: base, region: region, timeout: timeout)
+            out += xmlTags(tag, in: text)
+            guard xmlTag("IsTruncated", in: text) == "true", let next = xmlTag("Marker", in: text) else { return out }
+            marker = next
+        }
+        throw TallyError(.io, "IAM \(action) answered more than 50 pages")
+    }
+
     /// Where the gateway's own STS AssumeRole calls are recorded (review finding 11); nil records nothing.
     private let recorder: CallRecorder?
 
@@ -135,14 +205,21 @@ final class UpstreamIdentity: Sendable {
     /// POSTs a query-protocol STS call signed with `credential`; returns the response text or throws with the AWS error code.
     private func stsCall(body: [UInt8], credential: UpstreamCredential, region: String,
                          timeout: TimeAmount = .seconds(30)) async throws -> String {
-        let url = upstream.baseURL(service: "sts", region: region)
+        try await queryCall(service: "sts", body: body, credential: credential, region: region, timeout: timeout)
+    }
+
+    /// POSTs a query-protocol call of `service` (sts, iam) signed with `credential`; returns the response text or
+    /// throws with the AWS error code.
+    private func queryCall(service: String, body: [UInt8], credential: UpstreamCredential, region: String,
+                           timeout: TimeAmount) async throws -> String {
+        let url = upstream.baseURL(service: service, region: region)
         var head = TallyAWS.HTTPRequestHead(method: "POST", path: "/", query: nil, headers: [
             (name: "Host", value: upstreamAuthority(url)),
             (name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8"),
         ])
         SigV4.sign(&head, credentials: AWSCredentials(accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey,
                                                       sessionToken: credential.sessionToken),
-                   region: region, service: "sts", payloadHash: Hex.encode(SHA256.hash(body)), date: Date())
+                   region: region, service: service, payloadHash: Hex.encode(SHA256.hash(body)), date: Date())
         var request = HTTPClientRequest(url: upstreamBaseURL(url) + "/")
         request.method = .POST
         for (name, value) in head.headers { request.headers.add(name: name, value: value) }

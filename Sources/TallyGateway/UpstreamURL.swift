@@ -50,3 +50,14 @@ func xmlTag(_ tag: String, in text: String) -> String? {
           let close = text.range(of: "</\(tag)>", range: open.upperBound..<text.endIndex) else { return nil }
     return String(text[open.upperBound..<close.lowerBound])
 }
+
+/// Every `<tag>value</tag>` of `text`, in order (IAM List answers).
+func xmlTags(_ tag: String, in text: String) -> [String] {
+    var out: [String] = []
+    var rest = text[...]
+    while let open = rest.range(of: "<\(tag)>"), let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex) {
+        out.append(String(rest[open.upperBound..<close.lowerBound]))
+        rest = rest[close.upperBound...]
+    }
+    return out
+}
