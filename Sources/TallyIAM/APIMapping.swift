@@ -12,6 +12,7 @@ public struct APIMapping: Sendable {
 
     let index: [String: Int]                 // lowercased "prefix:operation" -> entries index (the first such row)
     let apiIndex: [String: Int]              // lowercased "botocore API:operation" -> entries index
+    let shared: Set<String>                  // the "prefix:operation" keys of more than one row
     let compiled: [[CompiledPermission]]     // parallel to entries
 
     /// The most elements (or map keys) whose permissions are built one by one; AWS takes at most 100 (TransactItems,
@@ -46,8 +47,9 @@ public struct APIMapping: Sendable {
     /// Unknown operations come back with `mapped == false` and no permissions: never guessed.
     public func permissions(for request: APIRequestContext) -> APIMappingResult {
         let key = iamPrefix(for: request.service) + ":" + request.operation.lowercased()
-        // The request's own API first: API Gateway V2's GetStage is not V1's (another path, other members).
-        let own = request.api.flatMap { apiIndex[$0.lowercased() + ":" + request.operation.lowercased()] }
+        // A name two APIs of the prefix share: the request's own API's row (API Gateway V2's GetStage is not V1's:
+        // another path, other members).
+        let own = shared.contains(key) ? request.api.flatMap { apiIndex[$0.lowercased() + ":" + request.operation.lowercased()] } : nil
         guard let i = own.flatMap({ entries[$0].service == iamPrefix(for: request.service) ? $0 : nil }) ?? index[key] else {
             return APIMappingResult(permissions: [], provenance: "", mapped: false,
                                     reason: "\(request.service):\(request.operation) is not in the mapping table")
@@ -57,16 +59,23 @@ public struct APIMapping: Sendable {
             return APIMappingResult(permissions: [], provenance: "", mapped: false, reason: entry.reason)
         }
         var permissions: [RequiredPermission] = []
-        var seen: [String: Set<String>] = [:]  // resources per action, for merging without a quadratic scan
+        // Resources are merged per action; a set is built only for an action with many (element rules), so the
+        // common call (one action, one or two ARNs) allocates nothing more than its result.
+        var seen: [Int: Set<String>] = [:]
         func add(_ action: String, _ resources: [String]) {
-            if let j = permissions.firstIndex(where: { $0.action == action }) {
-                for r in resources where seen[action]!.insert(r).inserted { permissions[j].resources.append(r) }
-            } else {
-                var unique: [String] = []
-                var set = Set<String>()
-                for r in resources where set.insert(r).inserted { unique.append(r) }
-                seen[action] = set
-                permissions.append(RequiredPermission(action: action, resources: unique))
+            let j: Int
+            if let k = permissions.firstIndex(where: { $0.action == action }) { j = k } else {
+                permissions.append(RequiredPermission(action: action, resources: []))
+                j = permissions.count - 1
+            }
+            for r in resources {
+                if seen[j] == nil && permissions[j].resources.count >= 16 { seen[j] = Set(permissions[j].resources) }
+                if seen[j] != nil {
+                    if !seen[j]!.insert(r).inserted { continue }
+                } else if permissions[j].resources.contains(r) {
+                    continue
+                }
+                permissions[j].resources.append(r)
             }
         }
         /// Applies `rules` to one set of parameters (the top level, or one element merged over it). Rules that test a
@@ -90,7 +99,8 @@ public struct APIMapping: Sendable {
         // Top-level rules, then the rules on the elements of each list member (DynamoDB's TransactItems[].Put, ...) or
         // the keys of each map member (BatchWriteItem's RequestItems[keys], the table names), element by element.
         let rules = compiled[i]
-        apply(rules.filter { $0.elements == nil }, request.parameters)
+        let hasElementRules = rules.contains { $0.elements != nil }
+        apply(hasElementRules ? rules.filter { $0.elements == nil } : rules, request.parameters)
         var scopes: [(member: String, keys: Bool)] = []
         for rule in rules {
             if let e = rule.elements, !scopes.contains(where: { $0.member == e.member && $0.keys == e.keys }) { scopes.append(e) }

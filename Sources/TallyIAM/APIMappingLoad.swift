@@ -81,13 +81,15 @@ extension APIMapping {
         // and by botocore API for the rows a request can name by its model (see `permissions(for:)`).
         var index: [String: Int] = [:]
         var apiIndex: [String: Int] = [:]
+        var shared = Set<String>()
         index.reserveCapacity(entries.count)
         for i in entries.indices {
             let key = (entries[i].service + ":" + entries[i].operation).lowercased()
-            if index[key] == nil { index[key] = i }
+            if index[key] == nil { index[key] = i } else { shared.insert(key) }
             apiIndex[(entries[i].api + ":" + entries[i].operation).lowercased()] = i
         }
         self.apiIndex = apiIndex
+        self.shared = shared
         self.entries = entries
         self.signingNameAliases = aliases
         self.sources = sources
