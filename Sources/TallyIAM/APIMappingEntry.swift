@@ -21,9 +21,9 @@ public struct APIPermissionRule: Sendable, Hashable {
     public var when: String?
     /// Applies only when this input member is absent.
     public var unless: String?
-    /// Applies only when each member's value has the text as its first word (case-insensitive; white space, `(` and
-    /// SQL comments before it skipped; see `CompiledPermission.firstWord`). Rules testing the same member are
-    /// alternatives: a present value none of them recognises gives all of their actions on "*".
+    /// Applies only when each member's value has the text as its first word (case-insensitive; white space, `(`, `/`
+    /// and SQL comments before it skipped; see `CompiledPermission.firstWord`). A rule whose text is "*" is the
+    /// "otherwise" of the rules on that member: it applies when the member is present and none of them matched.
     public var whenPrefix: [String: String]
     /// Resource patterns: ${Partition}, ${Region}, ${Account}, ${in:Member} or ${in:Member|transform}; "*".
     public var resources: [String]

@@ -38,6 +38,9 @@ struct CompiledPermission: Sendable {
     let when: String?
     let unless: String?
     let whenPrefix: [(member: String, prefix: String)]
+    /// Every `whenPrefix` text is "*": the rule is the "otherwise" of the rules on the same member (see
+    /// `APIMapping.permissions(for:)`); `applies(to:)` then only asks that the members are present.
+    let otherwise: Bool
     let patterns: [[PatternSegment]]        // [] for "*"
     /// The member whose elements the rule is applied to, one by one, when its tests or patterns name
     /// `List[].Member` (the elements of a list) or `Map[keys]` (the keys of a map); nil for a rule on the top-level
@@ -54,6 +57,7 @@ struct CompiledPermission: Sendable {
         when = rule.when
         unless = rule.unless
         whenPrefix = rule.whenPrefix.sorted { $0.key < $1.key }.map { ($0.key, $0.value.lowercased()) }
+        otherwise = !rule.whenPrefix.isEmpty && rule.whenPrefix.values.allSatisfy { $0 == "*" }
         self.patterns = patterns
         var names = [rule.when, rule.unless].compactMap { $0 } + rule.whenPrefix.keys
         for pattern in patterns {
@@ -94,13 +98,15 @@ struct CompiledPermission: Sendable {
         if let when, !Self.present(when, in: parameters) { return false }
         if let unless, Self.present(unless, in: parameters) { return false }
         for test in whenPrefix {
-            guard let value = parameters[test.member], Self.firstWord(value) == test.prefix else { return false }
+            guard let value = parameters[test.member] else { return false }
+            if test.prefix != "*" && Self.firstWord(value) != test.prefix { return false }
         }
         return true
     }
 
     /// The first word of a value, lowercased, read one Unicode scalar at a time: after white space (any, CR LF
-    /// included), `(` and SQL comments (`-- ...` to the line's end, `/* ... */`), a run of ASCII letters, which must
+    /// included), `(`, `/` (a JSON Patch path: `/policy`) and SQL comments (`-- ...` to the line's end, `/* ... */`),
+    /// a run of ASCII letters, which must
     /// end the value or be followed by an ASCII character other than a digit or `_`. Nil otherwise: `SELECT\u{301}`,
     /// a zero-width joiner, or a letter of another script is no word Tally can be sure the upstream reads the same.
     /// (`Character`s would group `\r\n` or a letter with its combining mark into one, and miss the word.)
@@ -120,6 +126,7 @@ struct CompiledPermission: Sendable {
                 i += 2
                 continue
             }
+            if c == "/" { i += 1; continue }
             break
         }
         var word = ""

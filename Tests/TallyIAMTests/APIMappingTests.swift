@@ -283,6 +283,27 @@ struct APIMappingTests {
         // A label holding an ARN stays in the path, URI-encoded as the SDK sends it.
         #expect(perms(mapAPI("apigateway", "TagResource", ["resourceArn": "arn:aws:apigateway:eu-west-1::/restapis/a", "tags": ""]))
             == ["apigateway:PUT": ["arn:aws:apigateway:eu-west-1::/tags/arn%3Aaws%3Aapigateway%3Aeu-west-1%3A%3A%2Frestapis%2Fa"]])
+        // Resource policies need their own action too (review of session 10): a deny on it must see them.
+        let patchBody = #"{"patchOperations": [{"op": "replace", "path": "/policy", "value": "{}"}]}"#
+        let patched = mapping.permissions(for: APIRequestContext(service: "apigateway", operation: "UpdateRestApi",
+            parameters: ["restApiId": "a", "patchOperations": ""], region: "eu-west-1", account: "123456789012",
+            jsonBody: Array(patchBody.utf8), api: "apigateway"))
+        #expect(perms(patched) == ["apigateway:PATCH": ["arn:aws:apigateway:eu-west-1::/restapis/a"],
+                                   "apigateway:UpdateRestApiPolicy": ["arn:aws:apigateway:eu-west-1::/restapis/a"]])
+        let renamed = mapping.permissions(for: APIRequestContext(service: "apigateway", operation: "UpdateRestApi",
+            parameters: ["restApiId": "a", "patchOperations": ""], region: "eu-west-1", account: "123456789012",
+            jsonBody: Array(#"{"patchOperations": [{"op": "replace", "path": "/name", "value": "b"}]}"#.utf8), api: "apigateway"))
+        #expect(perms(renamed) == ["apigateway:PATCH": ["arn:aws:apigateway:eu-west-1::/restapis/a"]])
+        #expect(Set(mapAPI("apigateway", "CreateRestApi", ["name": "x", "policy": "{}"]).permissions.map(\.action))
+            == ["apigateway:POST", "apigateway:UpdateRestApiPolicy"])
+        #expect(Set(mapAPI("apigateway", "CreateRestApi", ["name": "x"]).permissions.map(\.action)) == ["apigateway:POST"])
+        #expect(Set(mapAPI("apigatewayv2", "PutRoutingRule", ["DomainName": "d.example.com", "RoutingRuleId": "r1"])
+            .permissions.map(\.action)) == ["apigateway:PUT", "apigateway:UpdateRoutingRule"])
+        // A private custom domain name (domainNameId) has an account-qualified ARN.
+        #expect(perms(mapAPI("apigateway", "GetDomainName", ["domainName": "d.example.com", "domainNameId": "abc"]))
+            == ["apigateway:GET": ["arn:aws:apigateway:eu-west-1:123456789012:/domainnames/d.example.com+abc"]])
+        #expect(perms(mapAPI("apigateway", "GetDomainName", ["domainName": "d.example.com"]))
+            == ["apigateway:GET": ["arn:aws:apigateway:eu-west-1::/domainnames/d.example.com"]])
         // Without the API named, the prefix's first row (V1) answers, as before.
         #expect(perms(map("apigateway", "GetStage", ["restApiId": "a", "stageName": "p"]))["apigateway:GET"]
             == ["arn:aws:apigateway:us-east-1::/restapis/a/stages/p"])

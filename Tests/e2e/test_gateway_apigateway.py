@@ -13,7 +13,8 @@ from conftest import REGION, Gateway
 @pytest.fixture
 def gw(moto_noauth, tmp_path):
     g = Gateway(tmp_path, moto_noauth.url, "AKIAUPSTREAMNOAUTH00", "upstream-secret-noauth",
-                config={"deny": [{"action": "apigateway:DELETE", "reason": "no deletions"}]})
+                config={"deny": [{"action": "apigateway:DELETE", "reason": "no deletions"},
+                                 {"action": "apigateway:UpdateRestApiPolicy", "reason": "no resource policies"}]})
     yield g
     g.stop()
 
@@ -52,3 +53,21 @@ def test_api_gateway_calls_are_recorded_by_method_on_the_path_and_denied_by_it(g
         v2.delete_api(ApiId=http_api)
     denied = last(gw, "call.denied", "DeleteApi")
     assert denied["actions"] == ["apigateway:DELETE"], denied
+
+
+def test_a_rest_api_resource_policy_needs_update_rest_api_policy(gw):
+    # Review of session 10: a resource policy sent with CreateRestApi or patched in with UpdateRestApi was recorded only
+    # as POST / PATCH, so a deny on apigateway:UpdateRestApiPolicy never applied (moto stored a public policy).
+    agent = gw.issue("agent-apigw-policy")
+    v1 = gw.client(agent, "apigateway")
+    public = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "*"}]}'
+    with pytest.raises(ClientError) as refused:
+        v1.create_rest_api(name="with-policy", policy=public)
+    assert "apigateway:UpdateRestApiPolicy" in str(refused.value)
+    api = v1.create_rest_api(name="without-policy")["id"]
+    with pytest.raises(ClientError) as refused:
+        v1.update_rest_api(restApiId=api, patchOperations=[{"op": "replace", "path": "/policy", "value": public}])
+    assert "apigateway:UpdateRestApiPolicy" in str(refused.value)
+    assert not v1.get_rest_api(restApiId=api).get("policy")
+    v1.update_rest_api(restApiId=api, patchOperations=[{"op": "replace", "path": "/description", "value": "fine"}])
+    assert v1.get_rest_api(restApiId=api)["description"] == "fine"
