@@ -192,7 +192,8 @@ public struct Gateway: Sendable {
             logger.warning("could not learn the upstream identity (STS GetCallerIdentity); events record its access key id",
                            metadata: ["error": "\(error)"])
         }
-        let closer = MaintenanceService(flusher: handler.flusher, logger: logger) {
+        let identity = handler.identity
+        let closer = MaintenanceService(flusher: handler.flusher, logger: logger, tick: { identity.refreshAttachmentsIfStale() }) {
             await handler.background.drain()
             upstreamPool?.shutdown()
             try? await client.shutdown()
@@ -212,13 +213,16 @@ public struct Gateway: Sendable {
 struct MaintenanceService: Service {
     let flusher: RegistryEventFlusher
     let logger: Logger
+    /// Runs every second (cheap: e.g. the own identity's attachments refreshed in the background when stale).
+    var tick: @Sendable () -> Void = {}
     let onShutdown: @Sendable () async -> Void
 
     func run() async throws {
-        let flusher = self.flusher, logger = self.logger
+        let flusher = self.flusher, logger = self.logger, tick = self.tick
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(1))
+                tick()
                 do { try await flusher.flush() } catch {
                     logger.error("recording pending credential events failed", metadata: ["error": "\(error)"])
                 }

@@ -78,7 +78,8 @@ extension GatewayHandler {
     static let policyChangeOperations: Set<String> = ["CreatePolicyVersion", "SetDefaultPolicyVersion"]
 
     /// Denies changes to what the gateway's permissions hang on besides its user or role: a group its user is in, and
-    /// the managed policies attached to it or to those groups (a new default version of one widens or narrows what the
+    /// the managed policies attached to it or to those groups, or its permissions boundary (a new default version of one
+    /// widens or narrows what the
     /// gateway, hence the agent, may do; noted and left open in session 9). While those are not known (the IAM List
     /// calls failed or are not allowed), such changes are refused, since they cannot be checked, and asked again.
     func attachmentDenial(_ operation: String, _ identified: IdentifiedOperation, own: IAMIdentity, action: String)
@@ -89,8 +90,9 @@ extension GatewayHandler {
         identity.refreshAttachmentsIfStale(region: identified.region)
         guard let known = identity.attachments else {
             return (Guardrails.DenyRule(actionPattern: action, reason: "built-in: the groups and managed policies of the "
-                                        + "gateway's own upstream identity are not known (IAM ListGroupsForUser / "
-                                        + "ListAttached*Policies failed), so \(operation) cannot be checked against them; "
+                                        + "gateway's own upstream identity are not known (IAM GetUser / GetRole / "
+                                        + "ListGroupsForUser / ListAttached*Policies failed, or were last answered over "
+                                        + "3 minutes ago), so \(operation) cannot be checked against them; "
                                         + "retry shortly"), action)
         }
         if group, let name = identified.parameters["GroupName"], known.groups.contains(name.lowercased()) {

@@ -57,41 +57,53 @@ final class UpstreamIdentity: Sendable {
         var policies: Set<String>
         var learnedAt: ContinuousClock.Instant
     }
-    private let attachmentsBox = Mutex<Attachments?>(nil)
+    private let attachmentsBox = Mutex<(Attachments, region: String)?>(nil)
     private let lastAttachmentsTry = Mutex<ContinuousClock.Instant?>(nil)
-    var attachments: Attachments? { attachmentsBox.withLock { $0 } }
+    /// Refreshed in the background once they are a minute old (``refreshAttachmentsIfStale(region:)``, also run every
+    /// second by the gateway's maintenance loop); older than this they count as unknown (a refresh keeps failing).
+    static let attachmentsMaxAge: Duration = .seconds(180)
+    var attachments: Attachments? {
+        attachmentsBox.withLock { box in box.flatMap { ContinuousClock.now - $0.0.learnedAt <= Self.attachmentsMaxAge ? $0.0 : nil } }
+    }
 
-    /// Asks IAM (with the gateway's own credential; read-only List calls, not recorded, like the startup
+    /// Asks IAM (with the gateway's own credential; read-only Get/List calls, not recorded, like the startup
     /// GetCallerIdentity) which groups the gateway's user is in and which managed policies are attached to it, to
-    /// its groups, or to its role: an agent that changes one of those changes what the gateway, hence itself, may do.
+    /// its groups, or to its role, or are its permissions boundary: an agent that changes one of those changes what the
+    /// gateway, hence itself, may do.
     func learnAttachments(region: String = "us-east-1", timeout: TimeAmount = .seconds(5)) async throws -> Attachments {
         guard let arn = baseARN, let own = GatewayHandler.iamIdentity(arn) else {
             throw TallyError(.io, "the gateway's own identity is not a known IAM user or role")
         }
         var groups: [String] = []
         var policies: [String] = []
+        // The permissions boundary (GetUser / GetRole), a managed policy too.
+        let get = own.kind == "user" ? ("GetUser", "UserName") : ("GetRole", "RoleName")
+        policies = try await iamList(get.0, [get.1: own.name], tag: "PermissionsBoundaryArn", region: region, timeout: timeout)
         if own.kind == "user" {
             groups = try await iamList("ListGroupsForUser", ["UserName": own.name], tag: "GroupName", region: region, timeout: timeout)
-            policies = try await iamList("ListAttachedUserPolicies", ["UserName": own.name], tag: "PolicyArn", region: region, timeout: timeout)
+            policies += try await iamList("ListAttachedUserPolicies", ["UserName": own.name], tag: "PolicyArn", region: region, timeout: timeout)
             for group in groups {
                 policies += try await iamList("ListAttachedGroupPolicies", ["GroupName": group], tag: "PolicyArn", region: region,
                                               timeout: timeout)
             }
         } else {
-            policies = try await iamList("ListAttachedRolePolicies", ["RoleName": own.name], tag: "PolicyArn", region: region,
-                                         timeout: timeout)
+            policies += try await iamList("ListAttachedRolePolicies", ["RoleName": own.name], tag: "PolicyArn", region: region,
+                                          timeout: timeout)
         }
         let learned = Attachments(groups: Set(groups.map { $0.lowercased() }), policies: Set(policies), learnedAt: .now)
-        attachmentsBox.withLock { $0 = learned }
+        attachmentsBox.withLock { $0 = (learned, region) }
         return learned
     }
 
-    /// Learns the attachments again in the background (in `region`) when they are unknown or older than a minute, at
-    /// most once every 10 s: they change only outside the gateway (the agent's own changes to them are refused).
-    func refreshAttachmentsIfStale(region: String) {
-        guard baseARN != nil else { return }
+    /// Learns the attachments again in the background (in `region`, else where they were last learned) when they are
+    /// unknown or older than a minute, at most once every 10 s: they change only outside the gateway (the agent's own
+    /// changes to them are refused).
+    func refreshAttachmentsIfStale(region: String? = nil) {
+        guard let arn = baseARN, GatewayHandler.iamIdentity(arn) != nil else { return }
         let now = ContinuousClock.now
-        if let known = attachments, now - known.learnedAt < .seconds(60) { return }
+        let last = attachmentsBox.withLock { $0 }
+        if let last, now - last.0.learnedAt < .seconds(60) { return }
+        let region = region ?? last?.region ?? "us-east-1"
         let due = lastAttachmentsTry.withLock { last -> Bool in
             if let l = last, now - l < .seconds(10) { return false }
             last = now
