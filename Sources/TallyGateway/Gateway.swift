@@ -193,7 +193,7 @@ public struct Gateway: Sendable {
                            metadata: ["error": "\(error)"])
         }
         let identity = handler.identity
-        let closer = MaintenanceService(flusher: handler.flusher, logger: logger, tick: { identity.refreshAttachmentsIfStale() }) {
+        let closer = MaintenanceService(flusher: handler.flusher, logger: logger, tick: { identity.refreshAttachmentsIfStale(retryAfterFailure: .seconds(300)) }) {
             await handler.background.drain()
             upstreamPool?.shutdown()
             try? await client.shutdown()

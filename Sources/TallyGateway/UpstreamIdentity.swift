@@ -58,7 +58,7 @@ final class UpstreamIdentity: Sendable {
         var learnedAt: ContinuousClock.Instant
     }
     private let attachmentsBox = Mutex<(Attachments, region: String)?>(nil)
-    private let lastAttachmentsTry = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastAttachmentsTry = Mutex<(at: ContinuousClock.Instant, failed: Bool)?>(nil)
     /// Refreshed in the background once they are a minute old (``refreshAttachmentsIfStale(region:)``, also run every
     /// second by the gateway's maintenance loop); older than this they count as unknown (a refresh keeps failing).
     static let attachmentsMaxAge: Duration = .seconds(180)
@@ -96,21 +96,27 @@ final class UpstreamIdentity: Sendable {
     }
 
     /// Learns the attachments again in the background (in `region`, else where they were last learned) when they are
-    /// unknown or older than a minute, at most once every 10 s: they change only outside the gateway (the agent's own
-    /// changes to them are refused).
-    func refreshAttachmentsIfStale(region: String? = nil) {
+    /// unknown or older than a minute: they change only outside the gateway (the agent's own changes to them are
+    /// refused). At most once every 10 s; after a failed attempt, at most once every `retryAfterFailure` (the
+    /// maintenance loop's ticks wait 5 minutes, so a credential that may not read IAM does not fill CloudTrail with
+    /// denials, while a refused call asks again after 10 s).
+    func refreshAttachmentsIfStale(region: String? = nil, retryAfterFailure: Duration = .seconds(10)) {
         guard let arn = baseARN, GatewayHandler.iamIdentity(arn) != nil else { return }
         let now = ContinuousClock.now
         let last = attachmentsBox.withLock { $0 }
         if let last, now - last.0.learnedAt < .seconds(60) { return }
         let region = region ?? last?.region ?? "us-east-1"
-        let due = lastAttachmentsTry.withLock { last -> Bool in
-            if let l = last, now - l < .seconds(10) { return false }
-            last = now
+        let due = lastAttachmentsTry.withLock { tried -> Bool in
+            if let t = tried, now - t.at < (t.failed ? max(retryAfterFailure, .seconds(10)) : .seconds(10)) { return false }
+            tried = (now, false)
             return true
         }
         guard due else { return }
-        Task { _ = try? await self.learnAttachments(region: region, timeout: .seconds(3)) }
+        Task {
+            do { _ = try await self.learnAttachments(region: region, timeout: .seconds(3)) } catch {
+                self.lastAttachmentsTry.withLock { $0?.failed = true }
+            }
+        }
     }
 
     /// Every value of `tag` in the pages of an IAM List call (Marker / IsTruncated), at most 50 pages.
