@@ -17,7 +17,9 @@ Rules of the generated base table (provenance "generated"):
      pattern; "*" when none can be bound, plus "*" when a required resource type cannot be bound;
   3. rule "passrole": iam:PassRole on the role when a string input member carries a role
      (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole";
-  4. rule "httpPath": API Gateway's management APIs (PATH_ACTION_APIS) are authorized by HTTP method on the
+  4. marker "readsBody" (in the rules field; it adds no permission): a rule tests a member of a JSON / REST-JSON
+     request's body, so the gateway refuses such a request whose body it cannot read;
+  5. rule "httpPath": API Gateway's management APIs (PATH_ACTION_APIS) are authorized by HTTP method on the
      request path, as AWS documents: apigateway:GET|POST|PUT|PATCH|DELETE on
      arn:${Partition}:apigateway:${Region}::/restapis/ID/... (API Gateway V2's /v2 prefix dropped). An
      operation without a catalog action of its own name gets that rule, its path built from the model's
@@ -57,7 +59,7 @@ REVIEWED = ["s3", "iam", "sts", "ec2", "dynamodb", "sqs", "sns", "secretsmanager
             "lambda", "logs", "cloudformation", "cloudwatch"]
 
 CONTEXT_VARS = {"Partition", "Region", "Account"}
-# botocore API -> the request-URI prefix the IAM resource path drops (rule 4).
+# botocore API -> the request-URI prefix the IAM resource path drops (rule 5).
 PATH_ACTION_APIS = {"apigateway": "", "apigatewayv2": "/v2"}
 
 # ARN template variable -> input members that carry it (first present wins), with a transform.
@@ -281,6 +283,29 @@ class Generator:
         return rules
 
     @staticmethod
+    def reads_json_body(model, op_model, members, perms):
+        """Marker "readsBody": which actions a JSON or REST-JSON request needs depends on a member of its JSON body (a
+        rule's when / unless / whenPrefix / element test names one). The gateway refuses such a request whose body it
+        cannot read (encoded, not JSON, duplicate keys), which would otherwise hide the action. A body that is a blob
+        payload (Lambda Invoke) is no member document."""
+        if model.protocol not in ("json", "rest-json"):
+            return False
+        payload = op_model.input_shape.serialization.get("payload") if op_model.input_shape else None
+        if payload:
+            return False
+        for p in perms:
+            tested = [p.get("when"), p.get("unless")] + list((p.get("whenPrefix") or {}).keys())
+            for t in tested:
+                if not t:
+                    continue
+                for name in t.split("|"):
+                    top = name.split("?")[0].split("[")[0]
+                    shape = members.get(top)
+                    if shape is not None and shape.serialization.get("location") is None:
+                        return True
+        return False
+
+    @staticmethod
     def member_path_ok(path, members):
         """A top-level member ("TableName"), a member of each element of a list member ("TransactItems[].Put" or
         "TransactItems[].Put.TableName", at most two levels into the element), or the keys of a map member
@@ -375,6 +400,8 @@ class Generator:
             if (p["action"], p["when"]) not in have:
                 perms.append(p)
                 rules.append("passrole")
+        if self.reads_json_body(model, op_model, members, perms):
+            rules.append("readsBody")
         return {"service": prefix, "api": service, "operation": op, "mapped": True, "provenance": provenance,
                 "reason": (override or {}).get("reason", ""), "rules": sorted(set(rules)), "permissions": perms}
 

@@ -251,6 +251,15 @@ final class GatewayHandler: Sendable {
             context.permissions = result.permissions
             context.mapped = result.mapped
             context.provenance = result.provenance
+            // Which actions this call needs depends on a member of its JSON body: a body Tally cannot read (compressed,
+            // not a JSON object, a duplicate key or lone surrogate its parser refuses) had no members, so the test saw
+            // nothing and the action was missed, while the upstream may read it (session 10 re-probe: a duplicate
+            // "Statement" got a PartiQL INSERT past a PartiQLInsert deny; a repeated "family" an ECS task role past an
+            // iam:PassRole deny).
+            if result.readsBody, let why = Self.unreadableJSONBody(head: head, body: body) {
+                throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why), and its IAM actions depend on it"),
+                              stage: "identification", reason: why)
+            }
         }
         // An object upload's x-amz-checksum-* header is checked against a buffered body here (a streamed one as it streams).
         do throws(AWSAuthError) { try Self.checkHeaderChecksum(identified, head: head, body: body) } catch {
@@ -398,5 +407,23 @@ final class GatewayHandler: Sendable {
         var g = SystemRandomNumberGenerator()
         var words = (g.next() as UInt64, g.next() as UInt64)
         return withUnsafeBytes(of: &words) { Hex.encode($0) }
+    }
+}
+
+extension GatewayHandler {
+    /// Why a JSON / REST-JSON request's body cannot be read as its member document (nil when it can, or is empty).
+    static func unreadableJSONBody(head: TallyAWS.HTTPRequestHead, body: [UInt8]?) -> String? {
+        guard let body else {
+            let declared = head.value(of: "content-length").flatMap { Int($0) } ?? 0
+            return declared > 0 || head.value(of: "transfer-encoding") != nil ? "the JSON body was not buffered" : nil
+        }
+        guard body.contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return nil }
+        let encodings = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" }
+        if let encoding = encodings.first { return "the JSON body is \(encoding)-encoded" }
+        guard case .object? = try? JSONValue(parsing: body) else {
+            return "the JSON body could not be read as one object (a duplicate key, a lone surrogate, nesting over 512?)"
+        }
+        return nil
     }
 }

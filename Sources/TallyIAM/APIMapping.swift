@@ -103,9 +103,10 @@ public struct APIMapping: Sendable {
         for rule in rules {
             if let e = rule.elements, !scopes.contains(where: { $0.member == e.member && $0.keys == e.keys }) { scopes.append(e) }
         }
+        let readsBody = entry.rules.contains("readsBody")
         guard !scopes.isEmpty else {
             return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
-                                    rules: entry.rules, reason: entry.reason)
+                                    rules: entry.rules, reason: entry.reason, readsBody: readsBody)
         }
         // Element names in the top level are not the body's elements (a member named "TransactItems[].Delete" is data).
         let top = request.parameters.filter { !$0.key.contains("[") }
@@ -135,7 +136,7 @@ public struct APIMapping: Sendable {
             for element in each { apply(scoped, top.merging(element) { _, new in new }) }
         }
         return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
-                                rules: entry.rules, reason: entry.reason)
+                                rules: entry.rules, reason: entry.reason, readsBody: readsBody)
     }
 }
 

@@ -84,10 +84,13 @@ struct CompiledPermission: Sendable {
             default: return ""
             }
         }
-        for (name, value) in members {
+        // A member whose name holds "." or "[" could stand for another's path ("Update.TableName" beside "Update"):
+        // such names are no members of any AWS shape and are left out (session 10 re-probe).
+        func plain(_ name: String) -> Bool { !name.contains(".") && !name.contains("[") }
+        for (name, value) in members where plain(name) {
             out["\(list)[].\(name)"] = scalar(value)
             if case .object(let inner) = value {
-                for (innerName, innerValue) in inner { out["\(list)[].\(name).\(innerName)"] = scalar(innerValue) }
+                for (innerName, innerValue) in inner where plain(innerName) { out["\(list)[].\(name).\(innerName)"] = scalar(innerValue) }
             }
         }
         return out
@@ -99,9 +102,26 @@ struct CompiledPermission: Sendable {
         if let unless, Self.present(unless, in: parameters) { return false }
         for test in whenPrefix {
             guard let value = parameters[test.member] else { return false }
-            if test.prefix != "*" && Self.firstWord(value) != test.prefix { return false }
+            if test.prefix == "*" { continue }
+            if test.prefix.count > 2, test.prefix.hasPrefix("*"), test.prefix.hasSuffix("*") {
+                // "*word*": the value contains the word anywhere, ASCII case-insensitively (a JSON Patch path that an
+                // upstream may read as its policy: `/policy`, `/policy_x`, `/x/policy`).
+                guard Self.containsWord(value, test.prefix.dropFirst().dropLast()) else { return false }
+                continue
+            }
+            if Self.firstWord(value) != test.prefix { return false }
         }
         return true
+    }
+
+    /// Whether `value` holds `word` (lowercase ASCII) anywhere, comparing Unicode scalars with ASCII letters folded
+    /// (not `Character`s, which would join "policy" + a combining mark into another last letter).
+    static func containsWord(_ value: String, _ word: Substring) -> Bool {
+        let hay = value.unicodeScalars.map { ("A"..."Z").contains($0) ? $0.value + 32 : $0.value }
+        let needle = word.unicodeScalars.map(\.value)
+        guard !needle.isEmpty, hay.count >= needle.count else { return needle.isEmpty }
+        for start in 0...(hay.count - needle.count) where hay[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        return false
     }
 
     /// The first word of a value, lowercased, read one Unicode scalar at a time: after white space (any, CR LF

@@ -50,16 +50,22 @@ public struct APIMappingResult: Sendable {
     public var provenance: String
     /// False: the operation is not in the table (reported, never guessed).
     public var mapped: Bool
-    /// Generator rules that added permissions, e.g. ["passrole"].
+    /// Generator rules that added permissions, e.g. ["passrole"], and the marker "readsBody" (see ``readsBody``).
     public var rules: [String]
     /// Why the mapping is what it is (the override's reason), or why the operation is unmapped.
     public var reason: String
+    /// Which actions the request needs depends on a member of its JSON body (the generator's marker "readsBody": a
+    /// rule's `when`, `unless`, `whenPrefix` or element test, or iam:PassRole on a role member, names a body member of
+    /// a JSON or REST-JSON operation): a body the caller could not read (so left out of `parameters`) may hide an action.
+    public var readsBody: Bool
 
-    public init(permissions: [RequiredPermission], provenance: String, mapped: Bool, rules: [String] = [], reason: String = "") {
+    public init(permissions: [RequiredPermission], provenance: String, mapped: Bool, rules: [String] = [], reason: String = "",
+                readsBody: Bool = false) {
         self.permissions = permissions
         self.provenance = provenance
         self.mapped = mapped
         self.rules = rules
         self.reason = reason
+        self.readsBody = readsBody
     }
 }

@@ -129,7 +129,7 @@ struct APIMappingTests {
 
     @Test func passRoleWhereverARoleIsPassed() {
         let create = map("lambda", "CreateFunction", ["FunctionName": "f", "Role": "arn:aws:iam::123456789012:role/exec", "Code": ""])
-        #expect(create.rules == ["passrole"])
+        #expect(create.rules == ["passrole", "readsBody"])
         #expect(perms(create) == ["lambda:CreateFunction": ["arn:aws:lambda:us-east-1:123456789012:function:f"],
                                   "iam:PassRole": ["arn:aws:iam::123456789012:role/exec"]])
         let stack = map("cloudformation", "CreateStack", ["StackName": "s1", "RoleARN": "arn:aws:iam::123456789012:role/cfn"])
@@ -239,6 +239,32 @@ struct APIMappingTests {
         // An SSM resource type none of the rules names: the action on "*" (it was no permission at all).
         #expect(perms(map("ssm", "AddTagsToResource", ["ResourceType": "Future", "ResourceId": "x", "Tags": ""]))
             == ["ssm:AddTagsToResource": ["*"]])
+    }
+
+    /// Session 10 re-probe: the mapping says when a JSON body decides the actions (the gateway then refuses a body it
+    /// cannot read); element members named like paths are ignored; a patch path containing "policy" needs the policy action.
+    @Test func bodyReadingOperationsAreMarkedAndPatchPathsContainingPolicyCount() {
+        #expect(map("dynamodb", "ExecuteStatement", ["Statement": "select 1"]).readsBody)
+        #expect(mapBody("dynamodb", "TransactWriteItems", "{}").readsBody)
+        #expect(map("ecs", "RegisterTaskDefinition", ["family": "f"]).readsBody)  // iam:PassRole when taskRoleArn
+        #expect(mapAPI("apigateway", "CreateRestApi", ["name": "x"]).readsBody)
+        #expect(!map("dynamodb", "GetItem", ["TableName": "t"]).readsBody)
+        #expect(!map("lambda", "Invoke", ["FunctionName": "f"]).readsBody)  // a blob payload, Qualifier in the query
+        #expect(!map("iam", "CreateUser", ["UserName": "u"]).readsBody)    // a form body, not JSON
+        func patch(_ path: String) -> Set<String> {
+            let body = JSONValue.object(["patchOperations": .array([.object(["op": "replace", "path": .string(path), "value": "{}"])])])
+            return Set(mapping.permissions(for: APIRequestContext(service: "apigateway", operation: "UpdateRestApi",
+                parameters: ["restApiId": "a", "patchOperations": ""], region: "eu-west-1", account: "123456789012",
+                jsonBody: body.canonicalBytes(), api: "apigateway")).permissions.map(\.action))
+        }
+        for path in ["/policy", "/policy_x", "/Policy1", "/x/policy", "/p\u{F6}licy/policy", "/policy\u{301}"] {
+            #expect(patch(path) == ["apigateway:PATCH", "apigateway:UpdateRestApiPolicy"], "\(path)")
+        }
+        #expect(patch("/description") == ["apigateway:PATCH"])
+        let decoy = mapBody("dynamodb", "TransactWriteItems", #"""
+            {"TransactItems": [{"Update": {"TableName": "real", "Key": {}}, "Update.TableName": "decoy"}]}
+            """#)
+        #expect(perms(decoy) == ["dynamodb:UpdateItem": [table("real")]])
     }
 
     /// Top-level members named like element paths are data, not elements; more elements than AWS takes give "*".

@@ -93,3 +93,37 @@ def test_a_partiql_verb_tally_cannot_read_for_sure_meets_every_partiql_deny(moto
         assert len(denied) == 2 and all("dynamodb:PartiQLSelect" in e["actions"] for e in denied), denied
     finally:
         gw.stop()
+
+
+def test_a_body_tally_cannot_read_is_refused_when_it_decides_the_actions(moto, tmp_path):
+    # Session 10 re-probe: a duplicate "Statement" (Tally's parser refuses duplicate keys, moto keeps the last) left the
+    # body unread, so no PartiQL action was found and moto ran the INSERT past a PartiQLInsert deny; likewise a repeated
+    # "family" hid an ECS task role from an iam:PassRole deny. Such bodies are now refused when they decide the actions.
+    from test_gateway_guardrail_probe import signed
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret,
+                 config={"deny": [{"action": "dynamodb:PartiQLInsert"}, {"action": "iam:PassRole"}]})
+    try:
+        agent = gw.issue("ddb-unreadable")
+        ddb = gw.client(agent, "dynamodb")
+        table = f"tu{uuid.uuid4().hex[:8]}"
+        make_table(ddb, table)
+        body = ('{"Statement": "SELECT * FROM \\"%s\\"", "Statement": "INSERT INTO \\"%s\\" VALUE {\'pk\': \'dup\'}"}'
+                % (table, table))
+        status, text = signed(gw, agent, "dynamodb", body, {"Content-Type": "application/x-amz-json-1.0",
+                                                           "X-Amz-Target": "DynamoDB_20120810.ExecuteStatement"})
+        assert status == 403 and "cannot identify exactly" in text and "could not be read" in text, (status, text)
+        assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "dup"}})
+        role = "arn:aws:iam::123456789012:role/task"
+        body = '{"family": "a", "containerDefinitions": [], "taskRoleArn": "%s", "family": "b"}' % role
+        status, text = signed(gw, agent, "ecs", body, {"Content-Type": "application/x-amz-json-1.1",
+                                                      "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition"})
+        assert status == 403 and "could not be read" in text, (status, text)
+        # A readable body is checked as before (the INSERT meets the deny), and one without the member goes through.
+        with pytest.raises(ClientError) as refused:
+            ddb.execute_statement(Statement=f"INSERT INTO \"{table}\" VALUE {{'pk': 'x'}}")
+        assert "dynamodb:PartiQLInsert" in str(refused.value)
+        ddb.execute_statement(Statement=f"SELECT * FROM \"{table}\"")
+        refusals = [e for e in gw.events() if e.get("type") == "call.denied" and "could not be read" in e.get("reason", "")]
+        assert {e["operation"] for e in refusals} == {"ExecuteStatement", "RegisterTaskDefinition"}, refusals
+    finally:
+        gw.stop()
