@@ -97,6 +97,12 @@ extension OperationIdentifier {
                 // by the target alone, and stored data may well hold "&Action=" (moto alone also reads that).
                 out.operation = nil
                 out.unidentifiedReason = "X-Amz-Target '\(target)' next to an Action parameter (ambiguous)"
+            } else if let extra = head.queryItems.first(where: { !Self.isQueryAuthParameter($0.name) }) {
+                // A JSON-RPC request's input is its body alone; an upstream that also reads the query string (moto takes
+                // a query value before the body's member: a `roleArn` there was stored unseen, session 10 re-probe) would
+                // act on input Tally never saw. Query authentication's own X-Amz-* parameters are allowed.
+                out.operation = nil
+                out.unidentifiedReason = "JSON request with query parameter '\(extra.name)' (its input is the body alone)"
             }
             return out
         }

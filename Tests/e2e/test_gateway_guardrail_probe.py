@@ -161,3 +161,16 @@ def test_ordinary_data_is_not_refused(gateway, agent, moto):
     forwarded = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("operation") == "PutItem"
                  and table in json.dumps(e.get("resources"))]
     assert forwarded, "the PutItem was not forwarded"
+
+
+def test_a_json_rpc_request_with_query_parameters_is_refused(gateway, agent, moto):
+    # Session 10 re-probe: moto takes a query-string value before the JSON body's member (a roleArn there was stored
+    # while Tally, reading the body alone, recorded no iam:PassRole). A JSON-RPC request's input is its body alone.
+    status, text = signed(gateway, agent, "dynamodb", "{}", {"Content-Type": "application/x-amz-json-1.0",
+                                                             "X-Amz-Target": "DynamoDB_20120810.ListTables"},
+                          path="/?roleArn=evil-role")
+    assert status == 403 and "query parameter 'roleArn'" in text, (status, text)
+    # Without a query the same call goes through.
+    status, text = signed(gateway, agent, "dynamodb", "{}", {"Content-Type": "application/x-amz-json-1.0",
+                                                             "X-Amz-Target": "DynamoDB_20120810.ListTables"})
+    assert status == 200 and "TableNames" in text, (status, text)
