@@ -16,7 +16,9 @@ Rules of the generated base table (provenance "generated"):
      to top-level input members (same name, or an alias from BINDING_ALIASES below), a resource
      pattern; "*" when none can be bound, plus "*" when a required resource type cannot be bound;
   3. rule "passrole": iam:PassRole on the role when a string input member carries a role
-     (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole";
+     (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole"; in JSON
+     bodies also one or two levels down, in a structure member or each element of a list of structures
+     (element rules "Targets[].RoleArn", "overrides[].taskRoleArn");
   4. marker "readsBody" (in the rules field; it adds no permission): a rule tests a member of a JSON / REST-JSON
      request's body, so the gateway refuses such a request whose body it cannot read;
   5. rule "httpPath": API Gateway's management APIs (PATH_ACTION_APIS) are authorized by HTTP method on the
@@ -95,7 +97,7 @@ RESOURCE_ARN_MEMBER = re.compile(r"(?i)^(resourcearn|resource|arn)$")
 WILDCARD_VARS = {("cloudformation", "Id")}
 
 # Members that carry a role the caller hands to a service (rule "passrole").
-PASSROLE_MEMBER = re.compile(r"(?i)^(role|iamrole|.*rolearn|deliver.*role|.*assumerole)$")
+PASSROLE_MEMBER = re.compile(r"(?i)^(role|iamrole|.*rolearn|deliver.*role|.*assumerole|.*servicerole|.*executionrole)$")
 
 
 def import_from_wheel(module, spec, tmp, binary=False, deps=False):
@@ -234,20 +236,44 @@ class Generator:
             found.append("*")
         return found
 
-    def passrole(self, service, prefix, op, members):
+    def passrole(self, service, prefix, op, members, protocol=None):
         if prefix == "sts" or f"{prefix}:{op}" in self.no_passrole:
             return []
+
+        def is_role(member, shape):
+            if shape.type_name != "string" or not PASSROLE_MEMBER.match(member):
+                return False
+            if getattr(shape, "enum", None):
+                return False    # an enumeration (ec2 DescribeCapacityReservationBillingRequests Role), not an IAM role
+            doc = (shape.documentation or "").lower()
+            # a bare "Role" that the documentation does not call an IAM role (medialive node roles) is not one
+            return bool(re.search(r"(?i)arn$", member) or re.search(r"\biam\b|\barn\b|amazon resource name", doc))
+
         perms = []
         for member, shape in members.items():
-            if shape.type_name != "string" or not PASSROLE_MEMBER.match(member):
+            if is_role(member, shape):
+                perms.append({"action": "iam:PassRole", "when": member, "resources": ["${in:%s|roleArn}" % member],
+                              "rule": "passrole"})
+        if protocol not in ("json", "rest-json"):
+            return perms
+        # JSON bodies: a role one or two levels down, in a structure member or in each element of a list of structures
+        # (EventBridge PutTargets Targets[].RoleArn, Scheduler CreateSchedule Target.RoleArn, ECS RunTask
+        # overrides.taskRoleArn): element rules "M[].Role" / "M[].Inner.Role" (a structure is read as one element).
+        for top, shape in members.items():
+            if shape.serialization.get("location") is not None:
                 continue
-            if getattr(shape, "enum", None):
-                continue        # an enumeration (ec2 DescribeCapacityReservationBillingRequests Role), not an IAM role
-            doc = (shape.documentation or "").lower()
-            if not re.search(r"(?i)arn$", member) and not re.search(r"\biam\b|\barn\b|amazon resource name", doc):
-                continue        # a bare "Role" that the documentation does not call an IAM role (medialive node roles)
-            perms.append({"action": "iam:PassRole", "when": member, "resources": ["${in:%s|roleArn}" % member],
-                          "rule": "passrole"})
+            element = shape.member if shape.type_name == "list" else shape
+            if element.type_name != "structure":
+                continue
+            for name, inner in element.members.items():
+                paths = []
+                if is_role(name, inner):
+                    paths.append(f"{top}[].{name}")
+                elif inner.type_name == "structure":
+                    paths += [f"{top}[].{name}.{n}" for n, leaf in inner.members.items() if is_role(n, leaf)]
+                for path in paths:
+                    perms.append({"action": "iam:PassRole", "when": path, "resources": ["${in:%s|roleArn}" % path],
+                                  "rule": "passrole"})
         return perms
 
     def http_path_rule(self, service, op_model, members):
@@ -308,8 +334,8 @@ class Generator:
     @staticmethod
     def member_path_ok(path, members):
         """A top-level member ("TableName"), a member of each element of a list member ("TransactItems[].Put" or
-        "TransactItems[].Put.TableName", at most two levels into the element), or the keys of a map member
-        ("RequestItems[keys]")."""
+        "TransactItems[].Put.TableName", at most two levels into the element) or of a structure member (read as one
+        element: "Target[].RoleArn"), or the keys of a map member ("RequestItems[keys]")."""
         if path.endswith("[keys]"):
             shape = members.get(path[:-6])
             return shape is not None and shape.type_name == "map"
@@ -317,9 +343,10 @@ class Generator:
             return path in members
         head, _, rest = path.partition("[].")
         shape = members.get(head)
-        if shape is None or shape.type_name != "list":
+        if shape is None or shape.type_name not in ("list", "structure"):
             return False
-        shape = shape.member
+        if shape.type_name == "list":
+            shape = shape.member    # a structure member is read as one element
         parts = rest.split(".")
         if len(parts) > 2:
             return False
@@ -394,7 +421,7 @@ class Generator:
             provenance = "override"
         else:
             perms, provenance = generated, "generated"
-        extra = self.passrole(service, prefix, op, members)
+        extra = self.passrole(service, prefix, op, members, model.protocol)
         have = {(p["action"], p.get("when")) for p in perms}
         for p in extra:
             if (p["action"], p["when"]) not in have:

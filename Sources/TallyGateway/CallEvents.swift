@@ -21,7 +21,7 @@ struct CallContext: Sendable {
 
     /// The members every call event carries (for `call.denied`; the other two are written as canonical text).
     func common(type: String) -> [String: JSONValue] {
-        // Room for all of call.denied's members (up to 18): no rehashing while it is built.
+        // Room for all of call.denied's members (up to 20): no rehashing while it is built.
         var e: [String: JSONValue] = Dictionary(minimumCapacity: 24)
         e["type"] = .string(type)
         e["callId"] = .string(callId)
@@ -56,7 +56,15 @@ struct CallContext: Sendable {
         e["errorCode"] = .string(code)
         e["status"] = .int(status)
         e["reason"] = .string(reason)
-        if !permissions.isEmpty { e["actions"] = .array(permissions.map { .string($0.action) }) }
+        if !permissions.isEmpty {
+            e["actions"] = .array(permissions.map { .string($0.action) })
+            // What the refused call would have needed, as in call.requested: each action's resources, and all of them.
+            e["permissions"] = .array(permissions.map { ["action": .string($0.action), "resources": .array($0.resources.map { .string($0) })] })
+            var resources: [String] = []
+            var seen = Set<String>()
+            for p in permissions { for r in p.resources where seen.insert(r).inserted { resources.append(r) } }
+            e["resources"] = .array(resources.map { .string($0) })
+        }
         if let sourceAddress { e["sourceAddress"] = .string(sourceAddress) }
         return .object(e)
     }

@@ -125,6 +125,9 @@ public struct APIMapping: Sendable {
             switch (value, scope.keys) {
             case (.array(let elements), false) where elements.count <= Self.maxElements:
                 each = elements.map { CompiledPermission.elementParameters($0, list: scope.member) }
+            case (.object, false):
+                // A structure member is read as one element (Scheduler's Target[].RoleArn, ECS's overrides[].taskRoleArn).
+                each = [CompiledPermission.elementParameters(value, list: scope.member)]
             case (.object(let map), true) where map.count <= Self.maxElements:
                 each = map.keys.sorted().map { ["\(scope.member)[keys]": $0] }
             case (.array, false), (.object, true):

@@ -43,7 +43,8 @@ struct CompiledPermission: Sendable {
     let otherwise: Bool
     let patterns: [[PatternSegment]]        // [] for "*"
     /// The member whose elements the rule is applied to, one by one, when its tests or patterns name
-    /// `List[].Member` (the elements of a list) or `Map[keys]` (the keys of a map); nil for a rule on the top-level
+    /// `List[].Member` (the elements of a list, or a structure as one element) or `Map[keys]` (the keys of a map); nil
+    /// for a rule on the top-level
     /// members only. See ``elementParameters(_:list:)``.
     let elements: (member: String, keys: Bool)?
 

@@ -164,9 +164,21 @@ struct APIMappingTests {
 
     // MARK: permissions per element of a list in the body
 
+    /// As the gateway asks: the body's top-level members as parameters (strings and numbers as text, others ""), and
+    /// the body itself for element rules.
     func mapBody(_ service: String, _ operation: String, _ body: String) -> APIMappingResult {
-        mapping.permissions(for: APIRequestContext(service: service, operation: operation, parameters: [:],
-                                                   region: "us-east-1", account: "123456789012", jsonBody: Array(body.utf8)))
+        var parameters: [String: String] = [:]
+        if case .object(let members)? = try? JSONValue(parsing: Array(body.utf8)) {
+            for (name, value) in members {
+                switch value {
+                case .string(let text): parameters[name] = text
+                case .number(let text): parameters[name] = text
+                default: parameters[name] = ""
+                }
+            }
+        }
+        return mapping.permissions(for: APIRequestContext(service: service, operation: operation, parameters: parameters,
+                                                          region: "us-east-1", account: "123456789012", jsonBody: Array(body.utf8)))
     }
 
     func table(_ name: String) -> String { "arn:aws:dynamodb:us-east-1:123456789012:table/\(name)" }
@@ -265,6 +277,21 @@ struct APIMappingTests {
             {"TransactItems": [{"Update": {"TableName": "real", "Key": {}}, "Update.TableName": "decoy"}]}
             """#)
         #expect(perms(decoy) == ["dynamodb:UpdateItem": [table("real")]])
+    }
+
+    /// Session 10 re-probe: a role passed one or two levels down in a JSON body needs iam:PassRole too.
+    @Test func passRoleInsideStructuresAndLists() {
+        let role = "arn:aws:iam::123456789012:role/evil"
+        let targets = mapBody("events", "PutTargets", #"{"Rule": "r", "Targets": [{"Id": "1", "Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "\#(role)"}]}"#)
+        #expect(perms(targets)["iam:PassRole"] == [role])
+        let schedule = mapBody("scheduler", "CreateSchedule", #"{"Name": "s", "Target": {"Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "\#(role)"}}"#)
+        #expect(perms(schedule)["iam:PassRole"] == [role])
+        let run = mapBody("ecs", "RunTask", #"{"taskDefinition": "t", "overrides": {"taskRoleArn": "\#(role)"}}"#)
+        #expect(perms(run)["iam:PassRole"] == [role])
+        #expect(perms(mapBody("codebuild", "CreateProject", #"{"name": "p", "serviceRole": "\#(role)", "source": {"type": "S3"}}"#))["iam:PassRole"] == [role])
+        // No role in the body: no PassRole.
+        #expect(perms(mapBody("events", "PutTargets", #"{"Rule": "r", "Targets": [{"Id": "1", "Arn": "x"}]}"#))["iam:PassRole"] == nil)
+        #expect(targets.readsBody && schedule.readsBody)
     }
 
     /// Top-level members named like element paths are data, not elements; more elements than AWS takes give "*".
