@@ -18,9 +18,13 @@ Rules of the generated base table (provenance "generated"):
   3. rule "passrole": iam:PassRole on the role when a string input member carries a role
      (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole"; in JSON
      bodies also one or two levels down, in a structure member or each element of a list of structures
-     (element rules "Targets[].RoleArn", "overrides[].taskRoleArn");
+     (element rules "Targets[].RoleArn", "overrides[].taskRoleArn"), and deeper through deep-path rules
+     ("$.deploymentConfiguration.lifecycleHooks[].roleArn", up to 6 levels); a member counts when its name
+     ends in "role" or "rolearn" and (unless it ends in "arn") its documentation calls it an IAM role / ARN;
   4. marker "readsBody" (in the rules field; it adds no permission): a rule tests a member of a JSON / REST-JSON
-     request's body, so the gateway refuses such a request whose body it cannot read;
+     request's body, so the gateway refuses such a request whose body it cannot read. In those protocols every
+     body member a rule names is written under the key the body carries (botocore's locationName: MediaLive's
+     RoleArn is "roleArn"), since the gateway reads the body by its keys;
   5. rule "httpPath": API Gateway's management APIs (PATH_ACTION_APIS) are authorized by HTTP method on the
      request path, as AWS documents: apigateway:GET|POST|PUT|PATCH|DELETE on
      arn:${Partition}:apigateway:${Region}::/restapis/ID/... (API Gateway V2's /v2 prefix dropped). An
@@ -97,7 +101,7 @@ RESOURCE_ARN_MEMBER = re.compile(r"(?i)^(resourcearn|resource|arn)$")
 WILDCARD_VARS = {("cloudformation", "Id")}
 
 # Members that carry a role the caller hands to a service (rule "passrole").
-PASSROLE_MEMBER = re.compile(r"(?i)^(role|iamrole|.*rolearn|deliver.*role|.*assumerole|.*servicerole|.*executionrole)$")
+PASSROLE_MEMBER = re.compile(r"(?i)^(.*role|.*rolearn)$")
 
 
 def import_from_wheel(module, spec, tmp, binary=False, deps=False):
@@ -274,6 +278,37 @@ class Generator:
                 for path in paths:
                     perms.append({"action": "iam:PassRole", "when": path, "resources": ["${in:%s|roleArn}" % path],
                                   "rule": "passrole"})
+        # Deeper (a list inside a structure, three or more levels: ECS CreateService
+        # deploymentConfiguration.lifecycleHooks[].roleArn, Batch ecsProperties.taskProperties[].taskRoleArn): deep-path
+        # rules "$.a.b[].c", written with the body's keys, applied once per value found (APIMappingResolve.swift).
+        def walk(shape, path, depth, seen, plain):
+            if depth > 6 or shape.name in seen:
+                return
+            seen = seen | {shape.name}
+            for name, inner in shape.members.items():
+                key = inner.serialization.get("name", name)
+                if is_role(name, inner):
+                    if not plain:
+                        found.append(path + [key])
+                    continue
+                element = inner.member if inner.type_name == "list" else inner
+                if element.type_name != "structure":
+                    continue
+                seg = key + ("[]" if inner.type_name == "list" else "")
+                # Element rules reach Top[].X and Top[].X.Y (X a structure): deeper or list-holding paths are "deep".
+                walk(element, path + [seg], depth + 1, seen, plain and depth < 2 and inner.type_name != "list")
+        found = []
+        for top, shape in members.items():
+            if shape.serialization.get("location") is not None:
+                continue
+            element = shape.member if shape.type_name == "list" else shape
+            if element.type_name == "structure":
+                key = shape.serialization.get("name", top) + ("[]" if shape.type_name == "list" else "")
+                walk(element, [key], 1, frozenset(), True)
+        for parts in found:
+            path = "$." + ".".join(parts)
+            perms.append({"action": "iam:PassRole", "when": path, "resources": ["${in:%s|roleArn}" % path],
+                          "rule": "passrole", "deep": True})
         return perms
 
     def http_path_rule(self, service, op_model, members):
@@ -309,6 +344,47 @@ class Generator:
         return rules
 
     @staticmethod
+    def wire_path(path, members):
+        """A member path with each JSON-body segment under the name the body carries (botocore's locationName:
+        MediaLive's RoleArn is sent as "roleArn"); the gateway reads a JSON body by those keys. URI, query-string and
+        header members keep their member names (identification maps them back)."""
+        suffix = ""
+        for tail in ("[keys]",):
+            if path.endswith(tail):
+                path, suffix = path[:-len(tail)], tail
+        head, sep, rest = path.partition("[].")
+        shape = members.get(head)
+        if shape is None or shape.serialization.get("location") is not None:
+            return path + suffix
+        out = shape.serialization.get("name", head)
+        if not sep:
+            return out + suffix
+        element = shape.member if shape.type_name == "list" else shape
+        parts = []
+        for part in rest.split("."):
+            inner = element.members.get(part) if element.type_name == "structure" else None
+            if inner is None:
+                parts.append(part)
+                element = None
+                break
+            parts.append(inner.serialization.get("name", part))
+            element = inner
+        return out + "[]." + ".".join(parts) + suffix
+
+    def to_wire_names(self, perm, members):
+        q = dict(perm)
+        if q.get("deep"):
+            return q        # already written with the body's keys
+        for test in ("when", "unless"):
+            if q.get(test):
+                q[test] = "|".join(self.wire_path(n, members) for n in q[test].split("|"))
+        if q.get("whenPrefix"):
+            q["whenPrefix"] = {self.wire_path(k, members): v for k, v in q["whenPrefix"].items()}
+        q["resources"] = [re.sub(r"\$\{in:([^}|]+)", lambda m: "${in:" + self.wire_path(m.group(1), members), r)
+                          for r in q["resources"]]
+        return q
+
+    @staticmethod
     def reads_json_body(model, op_model, members, perms):
         """Marker "readsBody": which actions a JSON or REST-JSON request needs depends on a member of its JSON body (a
         rule's when / unless / whenPrefix / element test names one). The gateway refuses such a request whose body it
@@ -320,6 +396,8 @@ class Generator:
         if payload:
             return False
         for p in perms:
+            if p.get("deep"):
+                return True
             tested = [p.get("when"), p.get("unless")] + list((p.get("whenPrefix") or {}).keys())
             for t in tested:
                 if not t:
@@ -429,6 +507,8 @@ class Generator:
                 rules.append("passrole")
         if self.reads_json_body(model, op_model, members, perms):
             rules.append("readsBody")
+        if model.protocol in ("json", "rest-json"):
+            perms = [self.to_wire_names(p, members) for p in perms]
         return {"service": prefix, "api": service, "operation": op, "mapped": True, "provenance": provenance,
                 "reason": (override or {}).get("reason", ""), "rules": sorted(set(rules)), "permissions": perms}
 

@@ -85,7 +85,7 @@ public struct APIMapping: Sendable {
         func apply(_ rules: [CompiledPermission], _ parameters: [String: String]) {
             let context = ResolveContext(request: request, parameters: parameters)
             var matched = Set<String>()  // members whose first word a rule recognised
-            for rule in rules where !rule.otherwise && rule.applies(to: parameters) {
+            for rule in rules where !rule.otherwise && rule.deepPath == nil && rule.applies(to: parameters) {
                 add(rule.action, rule.resolve(context))
                 for test in rule.whenPrefix { matched.insert(test.member) }
             }
@@ -99,6 +99,20 @@ public struct APIMapping: Sendable {
         let rules = compiled[i]
         let hasElementRules = rules.contains { $0.elements != nil }
         apply(hasElementRules ? rules.filter { $0.elements == nil } : rules, request.parameters)
+        // Deep-path rules (a role passed three levels down): once per value found in the body; a body Tally cannot
+        // read, or more values than AWS takes, gives the action on "*" (fail closed).
+        let body = hasElementRules || rules.contains(where: { $0.deepPath != nil })
+            ? request.jsonBody.flatMap { try? JSONValue(parsing: $0) } : nil
+        for rule in rules {
+            guard let path = rule.deepPath else { continue }
+            guard let body, let values = CompiledPermission.deepValues(path, in: body, limit: Self.maxElements) else {
+                add(rule.action, ["*"])
+                continue
+            }
+            for value in values where !value.isEmpty {
+                add(rule.action, rule.resolve(ResolveContext(request: request, parameters: [path: value])))
+            }
+        }
         var scopes: [(member: String, keys: Bool)] = []
         for rule in rules {
             if let e = rule.elements, !scopes.contains(where: { $0.member == e.member && $0.keys == e.keys }) { scopes.append(e) }
@@ -110,7 +124,6 @@ public struct APIMapping: Sendable {
         }
         // Element names in the top level are not the body's elements (a member named "TransactItems[].Delete" is data).
         let top = request.parameters.filter { !$0.key.contains("[") }
-        let body = request.jsonBody.flatMap { try? JSONValue(parsing: $0) }
         for scope in scopes {
             let scoped = rules.filter { $0.elements?.member == scope.member && $0.elements?.keys == scope.keys }
             // A body Tally cannot read (none given, not JSON, duplicate keys, nested too deep) may still be read by the

@@ -47,6 +47,9 @@ struct CompiledPermission: Sendable {
     /// for a rule on the top-level
     /// members only. See ``elementParameters(_:list:)``.
     let elements: (member: String, keys: Bool)?
+    /// A `when` of the form `$.a.b[].c`: the rule applies once per string found at that path of the JSON body, with
+    /// `${in:$.a.b[].c}` the value (see ``deepValues(_:in:limit:)``); nil for other rules.
+    let deepPath: String?
 
     init(_ rule: APIPermissionRule) throws {
         self.init(rule, patterns: try rule.resources.map(Self.compile))
@@ -64,11 +67,32 @@ struct CompiledPermission: Sendable {
         for pattern in patterns {
             for case .member(let name, _) in pattern { names.append(name) }
         }
-        elements = names.lazy.compactMap { name -> (member: String, keys: Bool)? in
+        // A deep path ("$.a.b[].c"): the values found there, each filling the patterns (see `deepValues`).
+        deepPath = rule.when.flatMap { $0.hasPrefix("$.") ? $0 : nil }
+        elements = deepPath != nil ? nil : names.lazy.compactMap { name -> (member: String, keys: Bool)? in
             if let r = name.firstRange(of: "[].") { return (String(name[..<r.lowerBound]), false) }
             if name.hasSuffix("[keys]") { return (String(name.dropLast(6)), true) }
             return nil
         }.first
+    }
+
+    /// For a rule whose `when` is a deep path (`$.deploymentConfiguration.lifecycleHooks[].roleArn`: object members
+    /// by their body keys, `[]` for each element of a list, or a structure as one element): every string found there
+    /// in `body`, at most `limit` (nil past it). The gateway reads roles passed at any depth this way (session 10).
+    static func deepValues(_ path: String, in body: JSONValue, limit: Int) -> [String]? {
+        var nodes: [JSONValue] = [body]
+        for var segment in path.dropFirst(2).split(separator: ".", omittingEmptySubsequences: false) {
+            let each = segment.hasSuffix("[]")
+            if each { segment = segment.dropLast(2) }
+            var next: [JSONValue] = []
+            for node in nodes {
+                guard case .object(let members) = node, let value = members[String(segment)] else { continue }
+                if each, case .array(let elements) = value { next += elements } else { next.append(value) }
+            }
+            guard next.count <= limit else { return nil }
+            nodes = next
+        }
+        return nodes.compactMap(\.stringValue)
     }
 
     /// The rule's names for one element of `list` (a JSON array of objects in the body): each member of the

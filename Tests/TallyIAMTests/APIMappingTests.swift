@@ -289,6 +289,21 @@ struct APIMappingTests {
         let run = mapBody("ecs", "RunTask", #"{"taskDefinition": "t", "overrides": {"taskRoleArn": "\#(role)"}}"#)
         #expect(perms(run)["iam:PassRole"] == [role])
         #expect(perms(mapBody("codebuild", "CreateProject", #"{"name": "p", "serviceRole": "\#(role)", "source": {"type": "S3"}}"#))["iam:PassRole"] == [role])
+        // Deeper: a list inside a structure (deep-path rules), and members the body names other than the model does.
+        let hooks = mapBody("ecs", "CreateService", #"""
+            {"serviceName": "s", "deploymentConfiguration": {"lifecycleHooks": [{"hookTargetArn": "x", "roleArn": "\#(role)"},
+             {"hookTargetArn": "y", "roleArn": "arn:aws:iam::123456789012:role/other"}]}}
+            """#)
+        #expect(perms(hooks)["iam:PassRole"] == [role, "arn:aws:iam::123456789012:role/other"])
+        let pipeline = mapBody("codepipeline", "CreatePipeline", #"""
+            {"pipeline": {"name": "p", "roleArn": "arn:aws:iam::123456789012:role/pipe",
+             "stages": [{"name": "a", "actions": [{"name": "b", "roleArn": "\#(role)"}]}]}}
+            """#)
+        #expect(Set(perms(pipeline)["iam:PassRole"] ?? []) == [role, "arn:aws:iam::123456789012:role/pipe"])
+        #expect(perms(mapBody("medialive", "CreateChannel", #"{"name": "c", "roleArn": "\#(role)"}"#))["iam:PassRole"] == [role])
+        #expect(perms(mapBody("eks", "CreateNodegroup", #"{"nodegroupName": "n", "nodeRole": "\#(role)"}"#))["iam:PassRole"] == [role])
+        // A deep path over a body Tally cannot read: the action on "*" (fail closed).
+        #expect(perms(mapBody("ecs", "CreateService", "{not json"))["iam:PassRole"] == ["*"])
         // No role in the body: no PassRole.
         #expect(perms(mapBody("events", "PutTargets", #"{"Rule": "r", "Targets": [{"Id": "1", "Arn": "x"}]}"#))["iam:PassRole"] == nil)
         #expect(targets.readsBody && schedule.readsBody)
