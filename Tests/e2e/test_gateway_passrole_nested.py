@@ -41,3 +41,26 @@ def test_roles_inside_the_body_need_pass_role(deny_passrole):
     denied = [e for e in gw.events() if e.get("type") == "call.denied" and e.get("operation") in ("PutTargets", "CreateProject")]
     assert {e["operation"] for e in denied} == {"PutTargets", "CreateProject"}
     assert all(ROLE in e["resources"] for e in denied), denied
+
+
+def test_roles_deep_in_the_body_or_under_another_key_need_pass_role(deny_passrole):
+    # Session 10 review: a role three levels down (CodePipeline stages[].actions[].roleArn) was not found, and MediaLive's
+    # RoleArn, sent as "roleArn", was looked for under the model's name, so a PassRole deny let both through.
+    gw = deny_passrole
+    agent = gw.issue("passrole-deep")
+    pipeline = {"name": f"p{uuid.uuid4().hex[:8]}", "roleArn": "",
+                "artifactStore": {"type": "S3", "location": "bucket"},
+                "stages": [{"name": "Source", "actions": [{
+                    "name": "src", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+                    "configuration": {"S3Bucket": "bucket", "S3ObjectKey": "k"}, "outputArtifacts": [{"name": "out"}],
+                    "roleArn": ROLE}]}]}
+    codepipeline = gw.client(agent, "codepipeline")
+    with pytest.raises(ClientError) as refused:
+        codepipeline.create_pipeline(pipeline=dict(pipeline, roleArn="arn:aws:iam::123456789012:role/pipe"))
+    assert "iam:PassRole" in str(refused.value)
+    medialive = gw.client(agent, "medialive")
+    with pytest.raises(ClientError) as refused:
+        medialive.create_channel(Name="c", RoleArn=ROLE)
+    assert "iam:PassRole" in str(refused.value)
+    denied = {e["operation"]: e for e in gw.events() if e.get("type") == "call.denied"}
+    assert ROLE in denied["CreatePipeline"]["resources"] and ROLE in denied["CreateChannel"]["resources"], denied
