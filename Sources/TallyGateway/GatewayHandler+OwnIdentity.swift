@@ -79,9 +79,9 @@ extension GatewayHandler {
 
     /// Denies changes to what the gateway's permissions hang on besides its user or role: a group its user is in, and
     /// the managed policies attached to it or to those groups, or its permissions boundary (a new default version of one
-    /// widens or narrows what the
-    /// gateway, hence the agent, may do; noted and left open in session 9). While those are not known (the IAM List
-    /// calls failed or are not allowed), such changes are refused, since they cannot be checked, and asked again.
+    /// widens or narrows what the gateway, hence the agent, may do; noted and left open in session 9). While those are
+    /// not known (the IAM calls failed or are not allowed, or last succeeded over 3 minutes ago), such changes are
+    /// refused, since they cannot be checked, and asked again.
     func attachmentDenial(_ operation: String, _ identified: IdentifiedOperation, own: IAMIdentity, action: String)
         -> (rule: Guardrails.DenyRule, action: String)? {
         let group = own.kind == "user" && Self.groupChangeOperations.contains(operation)

@@ -241,8 +241,9 @@ final class GatewayHandler: Sendable {
         context.service = identified.service
         context.operation = identified.operation
         if let operation = identified.operation {
-            // A JSON body goes along for the operations whose permissions depend on list elements (DynamoDB's
-            // TransactWriteItems: PutItem, UpdateItem, ... per element, on each element's table).
+            // A JSON body goes along for the operations whose permissions depend on what is inside it (DynamoDB's
+            // TransactWriteItems: PutItem, UpdateItem, ... per element, on each element's table; a role passed deep in
+            // the body: iam:PassRole). The mapping parses it only for those.
             let result = mapping.permissions(for: APIRequestContext(
                 service: identified.service, operation: operation, parameters: identified.parameters,
                 region: identified.region, account: configuration.account,
