@@ -312,7 +312,7 @@ class Generator:
         return perms
 
     def http_path_rule(self, service, op_model, members):
-        """Rule 4: apigateway:METHOD on the request path (None when a label has no member)."""
+        """Rule 5: apigateway:METHOD on the request path (None when a label has no member)."""
         method = op_model.http["method"].upper()
         action = f"apigateway:{method}"
         if self.find_action(action) is None:
@@ -362,12 +362,8 @@ class Generator:
         element = shape.member if shape.type_name == "list" else shape
         parts = []
         for part in rest.split("."):
-            inner = element.members.get(part) if element.type_name == "structure" else None
-            if inner is None:
-                parts.append(part)
-                element = None
-                break
-            parts.append(inner.serialization.get("name", part))
+            inner = element.members.get(part) if element is not None and element.type_name == "structure" else None
+            parts.append(inner.serialization.get("name", part) if inner is not None else part)
             element = inner
         return out + "[]." + ".".join(parts) + suffix
 
