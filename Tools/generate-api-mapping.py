@@ -17,9 +17,8 @@ Rules of the generated base table (provenance "generated"):
      pattern; "*" when none can be bound, plus "*" when a required resource type cannot be bound;
   3. rule "passrole": iam:PassRole on the role when a string input member carries a role
      (PASSROLE_MEMBER), except in sts and in the operations the overrides list under "noPassRole"; in JSON
-     bodies also one or two levels down, in a structure member or each element of a list of structures
-     (element rules "Targets[].RoleArn", "overrides[].taskRoleArn"), and deeper through deep-path rules
-     ("$.deploymentConfiguration.lifecycleHooks[].roleArn", up to 6 levels); a member counts when its name
+     bodies also below the top level, up to 6 levels, through deep-path rules ("$.Targets[].RoleArn",
+     "$.deploymentConfiguration.lifecycleHooks[].roleArn"); a member counts when its name
      ends in "role" or "rolearn" and (unless it ends in "arn") its documentation calls it an IAM role / ARN;
   4. marker "readsBody" (in the rules field; it adds no permission): a rule tests a member of a JSON / REST-JSON
      request's body, so the gateway refuses such a request whose body it cannot read. In those protocols every
@@ -260,43 +259,22 @@ class Generator:
                               "rule": "passrole"})
         if protocol not in ("json", "rest-json"):
             return perms
-        # JSON bodies: a role one or two levels down, in a structure member or in each element of a list of structures
-        # (EventBridge PutTargets Targets[].RoleArn, Scheduler CreateSchedule Target.RoleArn, ECS RunTask
-        # overrides.taskRoleArn): element rules "M[].Role" / "M[].Inner.Role" (a structure is read as one element).
-        for top, shape in members.items():
-            if shape.serialization.get("location") is not None:
-                continue
-            element = shape.member if shape.type_name == "list" else shape
-            if element.type_name != "structure":
-                continue
-            for name, inner in element.members.items():
-                paths = []
-                if is_role(name, inner):
-                    paths.append(f"{top}[].{name}")
-                elif inner.type_name == "structure":
-                    paths += [f"{top}[].{name}.{n}" for n, leaf in inner.members.items() if is_role(n, leaf)]
-                for path in paths:
-                    perms.append({"action": "iam:PassRole", "when": path, "resources": ["${in:%s|roleArn}" % path],
-                                  "rule": "passrole"})
-        # Deeper (a list inside a structure, three or more levels: ECS CreateService
-        # deploymentConfiguration.lifecycleHooks[].roleArn, Batch ecsProperties.taskProperties[].taskRoleArn): deep-path
-        # rules "$.a.b[].c", written with the body's keys, applied once per value found (APIMappingResolve.swift).
-        def walk(shape, path, depth, seen, plain):
+        # JSON bodies: a role anywhere below the top, up to 6 levels (EventBridge PutTargets Targets[].RoleArn,
+        # Scheduler CreateSchedule Target.RoleArn, ECS CreateService deploymentConfiguration.lifecycleHooks[].roleArn):
+        # deep-path rules "$.a.b[].c", written with the body's keys, applied once per value found there
+        # (APIMappingResolve.swift).
+        def walk(shape, path, depth, seen):
             if depth > 6 or shape.name in seen:
                 return
             seen = seen | {shape.name}
             for name, inner in shape.members.items():
                 key = inner.serialization.get("name", name)
                 if is_role(name, inner):
-                    if not plain:
-                        found.append(path + [key])
+                    found.append(path + [key])
                     continue
                 element = inner.member if inner.type_name == "list" else inner
-                if element.type_name != "structure":
-                    continue
-                seg = key + ("[]" if inner.type_name == "list" else "")
-                # Element rules reach Top[].X and Top[].X.Y (X a structure): deeper or list-holding paths are "deep".
-                walk(element, path + [seg], depth + 1, seen, plain and depth < 2 and inner.type_name != "list")
+                if element.type_name == "structure":
+                    walk(element, path + [key + ("[]" if inner.type_name == "list" else "")], depth + 1, seen)
         found = []
         for top, shape in members.items():
             if shape.serialization.get("location") is not None:
@@ -304,7 +282,7 @@ class Generator:
             element = shape.member if shape.type_name == "list" else shape
             if element.type_name == "structure":
                 key = shape.serialization.get("name", top) + ("[]" if shape.type_name == "list" else "")
-                walk(element, [key], 1, frozenset(), True)
+                walk(element, [key], 1, frozenset())
         for parts in found:
             path = "$." + ".".join(parts)
             perms.append({"action": "iam:PassRole", "when": path, "resources": ["${in:%s|roleArn}" % path],

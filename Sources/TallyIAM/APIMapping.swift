@@ -109,7 +109,7 @@ public struct APIMapping: Sendable {
                 add(rule.action, ["*"])
                 continue
             }
-            for value in values where !value.isEmpty {
+            for value in values {
                 add(rule.action, rule.resolve(ResolveContext(request: request, parameters: [path: value])))
             }
         }
@@ -139,7 +139,7 @@ public struct APIMapping: Sendable {
             case (.array(let elements), false) where elements.count <= Self.maxElements:
                 each = elements.map { CompiledPermission.elementParameters($0, list: scope.member) }
             case (.object, false):
-                // A structure member is read as one element (Scheduler's Target[].RoleArn, ECS's overrides[].taskRoleArn).
+                // An object where the model has a list is read as one element (the upstream may accept either shape).
                 each = [CompiledPermission.elementParameters(value, list: scope.member)]
             case (.object(let map), true) where map.count <= Self.maxElements:
                 each = map.keys.sorted().map { ["\(scope.member)[keys]": $0] }

@@ -43,11 +43,10 @@ struct CompiledPermission: Sendable {
     let otherwise: Bool
     let patterns: [[PatternSegment]]        // [] for "*"
     /// The member whose elements the rule is applied to, one by one, when its tests or patterns name
-    /// `List[].Member` (the elements of a list, or a structure as one element) or `Map[keys]` (the keys of a map); nil
-    /// for a rule on the top-level
-    /// members only. See ``elementParameters(_:list:)``.
+    /// `List[].Member` (the elements of a list; an object sent in its place as one element) or `Map[keys]` (the keys of
+    /// a map); nil for a rule on the top-level members only. See ``elementParameters(_:list:)``.
     let elements: (member: String, keys: Bool)?
-    /// A `when` of the form `$.a.b[].c`: the rule applies once per string found at that path of the JSON body, with
+    /// A `when` of the form `$.a.b[].c`: the rule applies once per value found at that path of the JSON body, with
     /// `${in:$.a.b[].c}` the value (see ``deepValues(_:in:limit:)``); nil for other rules.
     let deepPath: String?
 
@@ -77,22 +76,29 @@ struct CompiledPermission: Sendable {
     }
 
     /// For a rule whose `when` is a deep path (`$.deploymentConfiguration.lifecycleHooks[].roleArn`: object members
-    /// by their body keys, `[]` for each element of a list, or a structure as one element): every string found there
-    /// in `body`, at most `limit` (nil past it). The gateway reads roles passed at any depth this way (session 10).
+    /// by their body keys, `[]` for each element of a list, or a structure as one element): every value found there
+    /// in `body` (a string or number as text; any other value, null included, as "", which fills no pattern, so the
+    /// rule's resource is "*"), at most `limit` (nil past it). The gateway reads roles passed below the top this way.
     static func deepValues(_ path: String, in body: JSONValue, limit: Int) -> [String]? {
         var nodes: [JSONValue] = [body]
         for var segment in path.dropFirst(2).split(separator: ".", omittingEmptySubsequences: false) {
-            let each = segment.hasSuffix("[]")
-            if each { segment = segment.dropLast(2) }
+            if segment.hasSuffix("[]") { segment = segment.dropLast(2) }
             var next: [JSONValue] = []
             for node in nodes {
                 guard case .object(let members) = node, let value = members[String(segment)] else { continue }
-                if each, case .array(let elements) = value { next += elements } else { next.append(value) }
+                // A list is read element by element wherever it stands (also where the model has a structure: the
+                // upstream may accept either shape, and reading both errs on the closed side).
+                if case .array(let elements) = value { next += elements } else { next.append(value) }
             }
             guard next.count <= limit else { return nil }
             nodes = next
         }
-        return nodes.compactMap(\.stringValue)
+        return nodes.map { node in
+            switch node {
+            case .string(let text), .number(let text): return text
+            default: return ""
+            }
+        }
     }
 
     /// The rule's names for one element of `list` (a JSON array of objects in the body): each member of the

@@ -288,6 +288,9 @@ struct APIMappingTests {
         #expect(perms(schedule)["iam:PassRole"] == [role])
         let run = mapBody("ecs", "RunTask", #"{"taskDefinition": "t", "overrides": {"taskRoleArn": "\#(role)"}}"#)
         #expect(perms(run)["iam:PassRole"] == [role])
+        // The same structure sent as a list, and a role member that is present but no string, still need PassRole.
+        #expect(perms(mapBody("ecs", "RunTask", #"{"taskDefinition": "t", "overrides": [{"taskRoleArn": "\#(role)"}]}"#))["iam:PassRole"] == [role])
+        #expect(perms(mapBody("ecs", "RunTask", #"{"taskDefinition": "t", "overrides": {"taskRoleArn": null}}"#))["iam:PassRole"] == ["*"])
         #expect(perms(mapBody("codebuild", "CreateProject", #"{"name": "p", "serviceRole": "\#(role)", "source": {"type": "S3"}}"#))["iam:PassRole"] == [role])
         // Deeper: a list inside a structure (deep-path rules), and members the body names other than the model does.
         let hooks = mapBody("ecs", "CreateService", #"""
