@@ -55,9 +55,7 @@ extension GatewayHandler {
         // rules do not apply. Elsewhere the body is the request itself.
         if service != "s3" {
             // A compressed body (Content-Encoding gzip, deflate, ...) is not read here: refused (session 9 probe).
-            let encodings = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" && $0 != "aws-chunked" }
-            if let encoding = encodings.first, body.map({ !$0.isEmpty }) ?? true {
+            if let encoding = contentEncodings(head).first(where: { $0 != "aws-chunked" }), body.map({ !$0.isEmpty }) ?? true {
                 return "the body is \(encoding)-encoded, so it could not be checked"
             }
             // A JSON body Tally cannot read (a duplicate key: Tally's parser refuses them, other parsers keep one of the

@@ -412,6 +412,12 @@ final class GatewayHandler: Sendable {
 }
 
 extension GatewayHandler {
+    /// The request's content codings, lower-cased, without `identity` (a body under any of them is not read as is).
+    static func contentEncodings(_ head: TallyAWS.HTTPRequestHead) -> [String] {
+        head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" }
+    }
+
     /// Why a JSON / REST-JSON request's body cannot be read as its member document (nil when it can, or is empty).
     static func unreadableJSONBody(head: TallyAWS.HTTPRequestHead, body: [UInt8]?) -> String? {
         guard let body else {
@@ -419,9 +425,7 @@ extension GatewayHandler {
             return declared > 0 || head.value(of: "transfer-encoding") != nil ? "the JSON body was not buffered" : nil
         }
         guard body.contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return nil }
-        let encodings = head.values(of: "content-encoding").flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" }
-        if let encoding = encodings.first { return "the JSON body is \(encoding)-encoded" }
+        if let encoding = contentEncodings(head).first { return "the JSON body is \(encoding)-encoded" }
         guard case .object? = try? JSONValue(parsing: body) else {
             return "the JSON body could not be read as one object (a duplicate key, a lone surrogate, nesting over 512?)"
         }
