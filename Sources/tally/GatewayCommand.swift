@@ -36,7 +36,7 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.upstreamCABundle = upstreamCABundle
         if let config { try configuration.apply(configFile: config) }
         try configuration.resolveMetricsToken()
-        var logger = Logger(label: "tally.gateway", factory: { StreamLogHandler.standardError(label: $0) })
+        var logger = Logger(label: "tally.gateway", factory: { GatewayLogHandler.standardError(label: $0) })
         logger.logLevel = level
         try await Gateway(configuration: configuration, logger: logger).run()
     }
