@@ -15,6 +15,7 @@ final class BodyPipe: Sendable {
         var queuedBytes = 0
         var end = End.open
         var consumerClosed = false
+        var agentBroke = false
         var iterated = false
         var reader: CheckedContinuation<ByteBuffer?, any Error>?
         var writer: CheckedContinuation<Bool, Never>?
@@ -58,6 +59,16 @@ final class BodyPipe: Sendable {
             }
         }
     }
+
+    /// Reading the agent's body failed (its connection broke, or closed before the declared length): ends the stream
+    /// with `error` and remembers that the agent, not the upstream, broke the call off.
+    func agentBodyFailed(_ error: any Error) {
+        state.withLock { $0.agentBroke = true }
+        finish(error)
+    }
+
+    /// Whether ``agentBodyFailed(_:)`` ended the stream.
+    var agentBodyBroke: Bool { state.withLock { $0.agentBroke } }
 
     /// Ends the stream: after the queued buffers, the consumer reads the end (`error == nil`) or `error`.
     func finish(_ error: (any Error)? = nil) {

@@ -127,7 +127,8 @@ enum BodyPump {
                 held = out
             }
         } catch {
-            pipe.finish(error)
+            // Cancellation is settle's drain limit, after the response; anything else is the agent's connection.
+            if Task.isCancelled { pipe.finish(error) } else { pipe.agentBodyFailed(error) }
             return .abandoned
         }
         guard forwarding else { return .complete }

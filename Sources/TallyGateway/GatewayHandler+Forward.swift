@@ -233,6 +233,19 @@ extension GatewayHandler {
                                       detail: "body verification failed; the upstream request was cancelled short of its length: "
                                         + failure.message, latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
             }
+            if let pump, pump.pipe.agentBodyBroke {
+                // The agent's body broke off (its connection closed mid-upload): the agent's doing, not an upstream
+                // failure (it was recorded as one, with an error log line and the upstream-failure metric; session 11
+                // probe). Answered as S3 answers a body short of its Content-Length, in case the agent still reads.
+                let e = AWSAuthError(code: "IncompleteBody", message: "The request body ended before its declared length "
+                                     + "(the connection broke); the upstream request was cancelled", httpStatus: 400)
+                try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+                await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel)
+                logger.info("agent body broke off", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+                return CallCompletion(outcome: "aborted", status: 400, errorCode: "IncompleteBody",
+                                      detail: "the agent's body broke off after \(tap.byteCount) bytes; the upstream request was cancelled",
+                                      latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
+            }
             logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
             let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not reach the upstream", httpStatus: 503)
             try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)

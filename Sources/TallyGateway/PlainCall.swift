@@ -174,13 +174,11 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             if status >= 300, let buffered { errorPrefix = Array(buffered.readableBytesView.prefix(65536)) }
             handler.write(.head(HTTPResponse(status: .init(code: status), headerFields: fields)))
             if let buffered, buffered.readableBytes > 0 { handler.write(.body(buffered)) }
-            handler.write(.end(nil), flush: true)
-            complete()
+            completeAfterEnd()
         case .masking:
             finishMasked(tooLarge: false)
         case .streaming:
-            handler.write(.end(nil), flush: true)
-            complete()
+            completeAfterEnd()
         case .recording, .waiting, .done:
             break
         }
@@ -249,11 +247,29 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             let out = GatewayHandler.maskedFields(fields, original: original, masked: result.body)
             handler.write(.head(HTTPResponse(status: .init(code: status), headerFields: out)))
             if !result.body.isEmpty { handler.write(.body(ByteBuffer(bytes: result.body))) }
-            handler.write(.end(nil), flush: true)
             bytesOut = result.body.count
             masked = result.masked
+            completeAfterEnd()
+            return
         }
         complete()
+    }
+
+    /// Ends the answer, and completes the call once all of it is handed to the agent's socket: a connection that
+    /// breaks before then makes the call `aborted`, and a graceful shutdown closes the connection (``callFinished``)
+    /// only after the last byte is out (it closed with a streamed answer's tail still queued, cutting off a slow
+    /// reader's download that the ledger recorded as complete; session 11 probe). Usually the write completes at
+    /// once, inside the flush.
+    private func completeAfterEnd() {
+        guard let written = handler.writeEnd() else {
+            agentLeft = true
+            complete()
+            return
+        }
+        written.whenComplete { [self] result in
+            if case .failure = result { agentLeft = true }
+            complete()
+        }
     }
 
     private func writeError(_ error: AWSAuthError, close: Bool = false) {

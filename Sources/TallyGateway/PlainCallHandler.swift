@@ -196,6 +196,15 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Writes the answer's end and flushes; the future completes once every byte of the answer is handed to the
+    /// socket (or fails when the connection broke first). Nil when the connection is gone.
+    func writeEnd() -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        return promise.futureResult
+    }
+
     var isWritable: Bool { context?.channel.isWritable ?? false }
     var isActive: Bool { context?.channel.isActive ?? false }
     var eventLoop: (any EventLoop)? { context?.eventLoop }
