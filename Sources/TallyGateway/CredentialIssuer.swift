@@ -61,7 +61,15 @@ public struct CredentialIssuer: Sendable {
     /// Revokes a credential (idempotent: revoking twice keeps the first time).
     public func revoke(accessKeyId: String, now: Date = Date()) async throws -> IssuedCredential {
         let registry = CredentialRegistry(paths: paths)
-        guard var credential = try registry.load()[accessKeyId] else {
+        let entries: [String: IssuedCredential]
+        do { entries = try registry.load() } catch let error as TallyError where error.code == .integrity || error.code == .io {
+            // A registry that cannot be read (truncated, not JSON, an unknown format) cannot be rewritten, but the
+            // revocation must not be lost with it: the ledger's credential.issued names the key, and a recorded
+            // credential.revoked holds at every later gateway start whatever the registry then says (session 11 probe:
+            // a truncated file made revoke record nothing, and restoring a backup brought the key back).
+            throw try await revokeFromLedger(accessKeyId: accessKeyId, now: now, registryError: error)
+        }
+        guard var credential = entries[accessKeyId] else {
             throw TallyError(.notFound, "no credential \(accessKeyId) in \(paths.registry)")
         }
         if credential.revokedAt == nil {
@@ -96,12 +104,35 @@ public struct CredentialIssuer: Sendable {
         return credential
     }
 
+    /// The error to report when the registry cannot be read: records `credential.revoked` for `accessKeyId` from its
+    /// `credential.issued` in the ledger first (when no gateway holds the ledger), and says whether it did.
+    private func revokeFromLedger(accessKeyId: String, now: Date, registryError: TallyError) async throws -> TallyError {
+        let facts = try CredentialLedgerFacts.scan(home: paths.home)
+        guard let issued = facts.issued[accessKeyId], let principal = issued.principal else {
+            return TallyError(registryError.code, "\(registryError.reason) — and the ledger holds no credential.issued for "
+                              + "\(accessKeyId), so nothing was revoked")
+        }
+        if let at = facts.revoked[accessKeyId] {
+            return TallyError(registryError.code, "\(registryError.reason) — \(accessKeyId) was already revoked in the ledger at "
+                              + "\(rfc3339(seconds: at)); the revocation holds once the registry is restored")
+        }
+        let event: JSONValue = .object([
+            "type": "credential.revoked", "session": .string(accessKeyId), "accessKeyId": .string(accessKeyId),
+            "principal": .string(principal), "revokedAt": .string(rfc3339(seconds: Int64(now.timeIntervalSince1970))),
+        ])
+        let recorded = try await appendToLedger(event)
+        return TallyError(registryError.code, "\(registryError.reason) — "
+                          + (recorded ? "credential.revoked for \(accessKeyId) was recorded in the ledger, so the revocation holds "
+                             + "once the registry is restored"
+                             : "the revocation could not be recorded (a running gateway holds the ledger; it refuses every key "
+                             + "while the registry cannot be read); restore the registry and revoke again"))
+    }
+
     /// Every credential, oldest first, from a registry whose MACs check (an entry changed outside tally, e.g. a revoked
     /// key made active again or an expiry moved, throws `.integrity` instead of being listed as valid: review, session 9).
     public func list() throws -> [IssuedCredential] {
-        guard FileManager.default.fileExists(atPath: paths.home) else {
-            throw TallyError(.notFound, "no Tally home at \(paths.home) (run `tally init --home \(paths.home)`)")
-        }
+        // A path that is not a Tally home (a file, a folder without a ledger) is an error, not an empty list.
+        try Ledger.checkHome(paths.home)
         guard FileManager.default.fileExists(atPath: paths.registry) else { return [] }
         guard let key = try MasterKey.load(path: paths.masterKey) else {
             throw TallyError(.badInput, "\(paths.masterKey) is missing, so the entries of \(paths.registry) cannot be checked; restore it from a backup")

@@ -83,3 +83,10 @@ extension Ledger {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+extension Ledger {
+    /// Throws a clear error (exit 2) unless `home` is a Tally home: a directory with `ledger.pub` and a ledger.
+    public static func checkHome(_ home: String) throws {
+        try LedgerPaths(home: home).checkIsHome()
+    }
+}
