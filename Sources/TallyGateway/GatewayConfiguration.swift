@@ -134,6 +134,18 @@ public struct GatewayConfiguration: Sendable {
             // A pattern that matches no IAM action (a typo: "iam:CreatUser", "s3 : Get*") would enforce nothing: refused.
             let catalog = rules.isEmpty ? nil : try IAMCatalog.load()
             for (i, rule) in rules.enumerated() {
+                guard case .object(let fields) = rule else {
+                    throw TallyError(.badInput, "--config \(path): deny[\(i)] must be an object {\"action\": \"service:Pattern\", \"reason\": \"...\"}")
+                }
+                // A key the gateway does not read would be a restriction the user believes in and Tally never applies
+                // (a "resource" narrowing a deny to one bucket denied the action everywhere; session 11 probe).
+                if let unknown = fields.keys.sorted().first(where: { $0 != "action" && $0 != "reason" }) {
+                    throw TallyError(.badInput, "--config \(path): deny[\(i)] has unknown key \"\(unknown)\" (known: action, reason; "
+                                     + "a deny rule applies to its actions on every resource)")
+                }
+                if let reason = fields["reason"], reason.stringValue == nil {
+                    throw TallyError(.badInput, "--config \(path): deny[\(i)] \"reason\" must be a string")
+                }
                 guard let action = rule["action"]?.stringValue, action.contains(":") || action == "*" else {
                     throw TallyError(.badInput, "--config \(path): deny[\(i)] needs \"action\": \"service:Pattern\"")
                 }
