@@ -47,6 +47,21 @@ public enum AmzDate {
         return p(y, 4) + p(m, 2) + p(d, 2) + "T" + p(secs / 3600, 2) + p(secs % 3600 / 60, 2) + p(secs % 60, 2) + "Z"
     }
 
+    /// Formats a date as an RFC 1123 HTTP date, `Mon, 09 Sep 2011 23:36:00 GMT` (the `Date` header).
+    public static func formatHTTPDate(_ date: Date) -> String {
+        let t = Int(date.timeIntervalSince1970.rounded(.down))
+        let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
+        let secs = t - days * 86400
+        let (y, m, d) = civilFromDays(days)
+        // 1970-01-01 was a Thursday.
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((days % 7) + 7) % 7]
+        let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][m - 1]
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let year = String(y)
+        return "\(weekday), \(two(d)) \(month) \(String(repeating: "0", count: max(0, 4 - year.count)) + year) "
+            + "\(two(secs / 3600)):\(two(secs % 3600 / 60)):\(two(secs % 60)) GMT"
+    }
+
     /// Parses an RFC 1123 HTTP date (`Mon, 09 Sep 2011 23:36:00 GMT`), the SigV4 fallback when `X-Amz-Date`
     /// is absent; nil when malformed.
     public static func parseHTTPDate(_ text: String) -> Date? {

@@ -346,6 +346,9 @@ final class GatewayHandler: Sendable {
             if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
         }
         fields[.contentLength] = String(rendered.body.count)
+        // AWS sends Date on every answer; SDKs that correct their clock after RequestTimeTooSkewed (Java v2, Go v2,
+        // JavaScript v3) read it from the refusal, so a drifted agent recovers instead of failing every call.
+        fields[.date] = AmzDate.formatHTTPDate(Date())
         if close { fields[.connection] = "close" }
         return (HTTPResponse(status: .init(code: rendered.status), headerFields: fields), ByteBuffer(bytes: rendered.body))
     }

@@ -138,6 +138,14 @@ import TallyCore
     @Test func dateHeaderFallback() throws {
         #expect(AmzDate.parseHTTPDate("Sun, 30 Aug 2015 12:36:00 GMT") == Self.suiteDate)
         #expect(AmzDate.parseHTTPDate("Sun, 30 Aug 2015 12:36 GMT") == nil)
+        // The Date header Tally writes on its refusals reads back to the same second, weekdays included.
+        #expect(AmzDate.formatHTTPDate(Self.suiteDate) == "Sun, 30 Aug 2015 12:36:00 GMT")
+        #expect(AmzDate.formatHTTPDate(Date(timeIntervalSince1970: 0)) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(AmzDate.formatHTTPDate(Date(timeIntervalSince1970: 1_803_732_300.9)) == "Sat, 27 Feb 2027 12:45:00 GMT")
+        for t in stride(from: 0.0, to: 4_000_000_000, by: 86_400 * 37 + 3_671) {
+            let d = Date(timeIntervalSince1970: t)
+            #expect(AmzDate.parseHTTPDate(AmzDate.formatHTTPDate(d)) == d)
+        }
         var head = HTTPRequestHead(method: "GET", target: "/", headers: [("Host", "example.amazonaws.com"),
                                                                        ("Date", "Sun, 30 Aug 2015 12:36:00 GMT")])
         // sign by hand over date;host (the signer always adds X-Amz-Date)

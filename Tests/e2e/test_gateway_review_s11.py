@@ -1,0 +1,217 @@
+"""Session 11 probes of the gateway's operations and refusals, each a bug found by driving the real binary:
+
+- The gateway log wrote agent-supplied text as is: a `%0A` in an unauthenticated presigned URL's X-Amz-Credential
+  forged a whole log line (`... outcome=ok ... call`), and ESC sequences reached the operator's terminal.
+- SIGTERM closed a connection with a streamed answer's tail still queued: a slow reader's download was cut off while
+  the ledger recorded it complete.
+- An agent that hung up mid-upload was recorded as an upstream failure (503, error log, upstream-failure metric).
+- `credentials revoke` on an unreadable registry recorded nothing, so restoring a backup brought the key back.
+- `credentials list` printed `[]` for a path that is not a Tally home; a deny rule's unknown key ("resource") was
+  silently ignored (the deny then applied to every resource).
+- Refusals carried no `Date` header, which SDKs that correct their clock after RequestTimeTooSkewed read."""
+import datetime
+import email.utils
+import hashlib
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from conftest import REGION, Gateway, run, tally_bin
+
+
+def test_agent_text_cannot_forge_or_colour_log_lines(gateway):
+    forged = "2026-11-27T18:40:00.000Z info tally.gateway: operation=DeleteBucket outcome=ok principal=ci-agent call"
+    cred = "X%0A" + urllib.request.quote(forged, safe="") + "%0A%1B[31mY%2F20261127%2Fus-east-1%2Fs3%2Faws4_request"
+    url = (f"{gateway.url}/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={cred}&X-Amz-Date=20261127T120000Z"
+           f"&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature={'0' * 64}")
+    try:
+        urllib.request.urlopen(url, timeout=10)
+        raise AssertionError("the forged request was accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code in (400, 403), e.code
+    # An STS query call whose Action holds an ESC and a newline, refused after the signature checks (an unknown action).
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        raw = gateway.log.read_bytes()
+        if b"DeleteBucket" in raw:
+            break
+        time.sleep(0.1)
+    raw = gateway.log.read_bytes()
+    assert b"\x1b" not in raw, "a raw ESC byte reached the gateway log"
+    lines = raw.decode(errors="replace").splitlines()
+    assert not any(line.startswith("2026-11-27T18:40:00.000Z info tally.gateway: operation=DeleteBucket") for line in lines), \
+        "an agent forged a log line"
+    # The agent's text is in the log, escaped onto the refusal's own line.
+    assert any("\\n2026-11-27T18:40:00.000Z info tally.gateway: operation=DeleteBucket" in line for line in lines), \
+        gateway.log_tail()
+
+
+def test_refusals_carry_a_date_header(gateway, agent, monkeypatch):
+    import botocore.auth
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(botocore.auth, "get_current_datetime",
+                        lambda *a, **k: real(*a, **k) - datetime.timedelta(minutes=30))
+    seen = {}
+
+    def keep(**kwargs):
+        seen["headers"] = kwargs["http_response"].headers
+
+    for service, call in (("sts", lambda c: c.get_caller_identity()), ("s3", lambda c: c.list_buckets()),
+                          ("dynamodb", lambda c: c.list_tables())):
+        client = gateway.client(agent, service)
+        client.meta.events.register("after-call", keep)
+        with pytest.raises(ClientError) as e:
+            call(client)
+        assert e.value.response["Error"]["Code"] in ("RequestTimeTooSkewed", "InvalidSignatureException"), e.value.response
+        raw = seen["headers"]
+        dates = [v for k, v in (raw.items() if not hasattr(raw, "_headers") else raw._headers) if k.lower() == "date"] \
+            if not hasattr(raw, "getlist") else raw.getlist("Date")
+        assert len(dates) == 1, (service, dict(raw))
+        sent = email.utils.parsedate_to_datetime(dates[0])
+        assert abs((sent - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) < 30, (service, dates)
+
+
+def s3_creds(cred):
+    return Credentials(cred["AccessKeyId"], cred["SecretAccessKey"], cred.get("SessionToken"))
+
+
+def test_agent_hanging_up_mid_upload_is_aborted_not_an_upstream_failure(gateway, agent):
+    s3 = gateway.client(agent, "s3")
+    bucket = f"abort-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    req = AWSRequest(method="PUT", url=f"{gateway.url}/{bucket}/half", data=b"",
+                     headers={"Content-Length": "5000000", "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    S3SigV4Auth(s3_creds(agent), "s3", REGION).add_auth(req)
+    headers = dict(req.headers)
+    headers["Content-Length"] = "5000000"
+    headers["Host"] = f"127.0.0.1:{gateway.port}"
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+    head = f"PUT /{bucket}/half HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    sock.sendall(head.encode() + b"x" * 1_000_000)
+    time.sleep(0.5)
+    sock.close()
+    deadline = time.time() + 20
+    done = None
+    while time.time() < deadline and done is None:
+        events = gateway.events()
+        ids = {e["callId"] for e in events if e.get("type") == "call.requested" and e.get("resources") and
+               any(r.endswith(f"{bucket}/half") for r in e["resources"])}
+        done = next((e for e in events if e.get("type") == "call.completed" and e.get("callId") in ids), None)
+        time.sleep(0.2)
+    assert done is not None, gateway.log_tail()
+    assert done["outcome"] == "aborted" and done.get("errorCode") == "IncompleteBody", done
+    assert "broke off" in done.get("detail", ""), done
+    assert "upstream request failed" not in gateway.log.read_text(errors="replace")
+    with pytest.raises(Exception):
+        s3.head_object(Bucket=bucket, Key="half")
+
+
+def test_sigterm_finishes_a_slow_download_before_closing(moto, tmp_path):
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret)
+    try:
+        cred = gw.issue("slow-reader")
+        s3 = gw.client(cred, "s3", signature_version="s3v4")
+        bucket = f"drain-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        size = 24 << 20
+        data = bytes(range(256)) * (size // 256)
+        s3.put_object(Bucket=bucket, Key="big", Body=data)
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=600)
+        path = url.split(f"127.0.0.1:{gw.port}", 1)[1]
+        sock = socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\n\r\n".encode())
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), (head, body, url)
+        started = time.time()
+        signalled = False
+        h = hashlib.sha256(body)
+        got = len(body)
+        while got < size:
+            if not signalled and time.time() - started > 1.0:
+                gw.proc.send_signal(signal.SIGTERM)
+                signalled = True
+            chunk = sock.recv(256 << 10)
+            if not chunk:
+                break
+            h.update(chunk)
+            got += len(chunk)
+            time.sleep(0.05)
+        sock.close()
+        assert signalled, "the download finished before the signal: make it slower"
+        assert got == size and h.hexdigest() == hashlib.sha256(data).hexdigest(), (got, size)
+        assert gw.proc.wait(30) == 0
+        events = gw.events()
+        reqs = {e["callId"] for e in events if e.get("type") == "call.requested" and e.get("operation") == "GetObject"}
+        done = [e for e in events if e.get("type") == "call.completed" and e.get("callId") in reqs]
+        assert len(done) == 1 and done[0]["outcome"] == "ok" and done[0]["bytesOut"] == size, done
+    finally:
+        gw.stop(signal.SIGKILL)
+
+
+def test_revoke_with_an_unreadable_registry_still_records_the_revocation(moto, tmp_path):
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])
+    cred = json.loads(run([tally_bin(), "credentials", "issue", "--home", str(home), "--principal", "r", "--json"]).stdout)
+    registry = home / "gateway" / "credentials.json"
+    good = registry.read_bytes()
+    registry.write_bytes(good[: len(good) // 2])
+    p = run([tally_bin(), "credentials", "revoke", "--home", str(home), cred["AccessKeyId"]], check=False)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "not a valid credential registry" in p.stderr and "was recorded in the ledger" in p.stderr, p.stderr
+    events = [json.loads(line) for line in run([tally_bin(), "ledger", "cat", "--home", str(home)]).stdout.splitlines()]
+    revoked = [e for e in events if e.get("type") == "credential.revoked"]
+    assert [e.get("accessKeyId") for e in revoked] == [cred["AccessKeyId"]], events
+    # Again: already revoked in the ledger, nothing added.
+    p = run([tally_bin(), "credentials", "revoke", "--home", str(home), cred["AccessKeyId"]], check=False)
+    assert p.returncode == 1 and "already revoked in the ledger" in p.stderr, p.stderr
+    events = [json.loads(line) for line in run([tally_bin(), "ledger", "cat", "--home", str(home)]).stdout.splitlines()]
+    assert len([e for e in events if e.get("type") == "credential.revoked"]) == 1
+    # An id the ledger never issued: nothing recorded, and said so.
+    p = run([tally_bin(), "credentials", "revoke", "--home", str(home), "ASIATLYAAAAAAAAAAAAA"], check=False)
+    assert p.returncode == 1 and "holds no credential.issued" in p.stderr, p.stderr
+    # The backup restored: the ledger's revocation holds at the gateway's start.
+    registry.write_bytes(good)
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, home=home)
+    try:
+        with pytest.raises(Exception) as refused:
+            gw.client(cred, "sts").get_caller_identity()
+        assert "InvalidClientTokenId" in str(refused.value) or "revoked" in str(refused.value), refused.value
+    finally:
+        gw.stop()
+
+
+def test_credentials_list_refuses_a_path_that_is_not_a_home(tmp_path):
+    not_home = tmp_path / "plain"
+    not_home.mkdir()
+    for path in (not_home, "/etc/passwd"):
+        p = run([tally_bin(), "credentials", "list", "--home", str(path), "--json"], check=False)
+        assert p.returncode == 2 and "not a Tally home" in p.stderr or "not a directory" in p.stderr, (path, p.returncode, p.stderr)
+        assert p.stdout.strip() == "", p.stdout
+
+
+def test_deny_rule_with_an_unknown_key_is_refused(tmp_path):
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])
+    for rule, needle in (({"action": "s3:PutObject", "resource": "arn:aws:s3:::secret/*"}, 'unknown key "resource"'),
+                         ({"action": "s3:PutObject", "reason": 5}, '"reason" must be a string'),
+                         ("s3:PutObject", "must be an object")):
+        cfg = tmp_path / "cfg.json"
+        cfg.write_text(json.dumps({"deny": [rule]}))
+        p = subprocess.run([tally_bin(), "gateway", "--home", str(home), "--listen", "127.0.0.1:1", "--upstream",
+                            "http://127.0.0.1:9", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and needle in p.stderr and "deny[0]" in p.stderr, (rule, p.returncode, p.stderr)
