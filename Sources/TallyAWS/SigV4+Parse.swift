@@ -133,6 +133,28 @@ extension SigV4 {
                             token: token, presigned: true, head: head)
     }
 
+    /// The access key id, region and service a request's signature names (`Credential=` of the Authorization header,
+    /// or `X-Amz-Credential`), read leniently for a request ``parse(_:)`` refused: its refusal is then linked to the
+    /// key (and answered in that service's error format). Nil without a plausible key id (16–128 of `A-Z0-9`); the
+    /// region and service only when they are names AWS could use.
+    public static func claimedScope(_ head: HTTPRequestHead) -> (accessKeyId: String, region: String?, service: String?)? {
+        var credential: Substring?
+        if let authorization = head.value(of: "authorization"), let range = authorization.range(of: "Credential=") {
+            credential = authorization[range.upperBound...].prefix { $0 != "," && $0 != " " }
+        } else if let item = head.queryItems.first(where: { $0.name == "X-Amz-Credential" }) {
+            credential = item.value[...]
+        }
+        guard let credential else { return nil }
+        let parts = credential.split(separator: "/", omittingEmptySubsequences: false)
+        let id = parts[0]
+        guard (16...128).contains(id.utf8.count),
+              id.utf8.allSatisfy({ ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) })
+        else { return nil }
+        let region = parts.count > 2 && isScopeName(parts[2], maxLength: 32, upperCase: false) ? String(parts[2]) : nil
+        let service = parts.count > 3 && isScopeName(parts[3], maxLength: 64, upperCase: true) ? String(parts[3]) : nil
+        return (String(id), region, service)
+    }
+
     /// A credential-scope region or service name: 1–`maxLength` of `a-z` (and `A-Z` when `upperCase`), `0-9` and `-`,
     /// starting and ending with a letter or digit.
     static func isScopeName(_ s: Substring, maxLength: Int, upperCase: Bool) -> Bool {

@@ -98,7 +98,24 @@ final class GatewayHandler: Sendable {
         do {
             // 1. parse the signature
             let parsed: SigV4Auth
-            do throws(AWSAuthError) { parsed = try SigV4.parse(head) } catch { throw Refusal(error: error, stage: "authentication", reason: error.message) }
+            do throws(AWSAuthError) { parsed = try SigV4.parse(head) } catch {
+                // Refused before the signature could be read whole (an unsigned or repeated x-amz-* header, a malformed
+                // scope): still linked to the key it names, as a wrong signature is, so `replay` and `sessions list`
+                // show the attempt under that principal; and answered in the format of the service its scope names
+                // (a Lambda caller got S3's XML; session 11 probe).
+                if let claimed = SigV4.claimedScope(head) {
+                    context.accessKeyId = claimed.accessKeyId
+                    context.credential = store.credential(claimed.accessKeyId)
+                    if let service = claimed.service {
+                        context.service = service
+                        context.region = claimed.region
+                        let guessed = identifier.identify(head, signingName: service, region: claimed.region ?? "us-east-1", body: nil)
+                        ident = guessed
+                        proto = guessed.protocol
+                    }
+                }
+                throw Refusal(error: error, stage: "authentication", reason: error.message)
+            }
             auth = parsed
             context.accessKeyId = parsed.accessKeyId
             context.region = parsed.region

@@ -215,3 +215,38 @@ def test_deny_rule_with_an_unknown_key_is_refused(tmp_path):
         p = subprocess.run([tally_bin(), "gateway", "--home", str(home), "--listen", "127.0.0.1:1", "--upstream",
                             "http://127.0.0.1:9", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
         assert p.returncode == 2 and needle in p.stderr and "deny[0]" in p.stderr, (rule, p.returncode, p.stderr)
+
+
+def test_refusals_before_the_signature_is_read_are_linked_to_the_key(gateway, agent):
+    s3 = gateway.client(agent, "s3")
+    bucket = f"acl-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    req = AWSRequest(method="PUT", url=f"{gateway.url}/{bucket}/k", data=b"hello",
+                     headers={"X-Amz-Content-SHA256": hashlib.sha256(b"hello").hexdigest()})
+    S3SigV4Auth(s3_creds(agent), "s3", REGION).add_auth(req)
+    headers = dict(req.headers)
+    headers["x-amz-acl"] = "public-read"  # added after signing: unsigned
+    r = urllib.request.Request(f"{gateway.url}/{bucket}/k", data=b"hello", headers=headers, method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(r, timeout=10)
+    assert e.value.code in (400, 403)
+    denied = [ev for ev in gateway.events() if ev.get("type") == "call.denied" and "x-amz-acl" in ev.get("reason", "")]
+    assert len(denied) == 1, denied
+    assert denied[0].get("accessKeyId") == agent["AccessKeyId"] and denied[0].get("principal") == "agent-e2e", denied[0]
+    replay = json.loads(gateway.tally("replay", agent["AccessKeyId"], "--home", str(gateway.home), "--json").stdout)
+    calls = replay["calls"] if isinstance(replay, dict) else replay
+    assert any("x-amz-acl" in json.dumps(c) for c in calls), replay
+
+
+def test_a_malformed_scope_is_answered_in_the_named_services_format(gateway, agent):
+    # Lambda is REST-JSON: its SDKs read the code from x-amzn-ErrorType / a JSON body, not from S3-style XML.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    scope = f"{agent['AccessKeyId']}/{now:%Y%m%d}/{REGION}/lambda/aws4_requestx"
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host;x-amz-date, Signature={'0' * 64}",
+               "X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}"}
+    r = urllib.request.Request(f"{gateway.url}/2015-03-31/functions", headers=headers, method="GET")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(r, timeout=10)
+    body = e.value.read().decode()
+    assert e.value.headers.get("x-amzn-ErrorType"), (dict(e.value.headers), body)
+    assert json.loads(body), body
