@@ -45,6 +45,14 @@ extension SigV4 {
             throw .accessDenied("SigV2 not supported: AWS Signature Version 2 (AWSAccessKeyId/Signature/Expires query "
                                 + "authentication) is rejected; sign with Signature Version 4 (s3v4)")
         }
+        if head.method == "POST", let type = head.value(of: "content-type"),
+           ASCII.trim(type).lowercased().hasPrefix("multipart/form-data") {
+            // S3's browser uploads sign a POST policy inside the form body (`generate_presigned_post`): not SigV4 over
+            // the request, so nothing here could verify it before the upload reaches the upstream.
+            throw .accessDenied("S3 POST-policy uploads (a signed policy in a multipart/form-data body, e.g. "
+                                + "generate_presigned_post) are not supported by the Tally gateway; upload with PutObject "
+                                + "or a presigned PUT URL")
+        }
         throw .missingAuthenticationToken()
     }
 

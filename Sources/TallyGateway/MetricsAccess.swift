@@ -52,7 +52,14 @@ extension GatewayHandler {
     /// Bearer one, which is never SigV4). Callers check the path prefix first.
     static func isInternalRequest(_ head: HTTPRequest) -> Bool {
         guard let auth = head.headerFields[.authorization] else { return true }
-        return auth.hasPrefix("Bearer ")
+        return bearerToken(auth) != nil
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive (RFC 9110 §11.1:
+    /// Prometheus and curl send `Bearer`, other clients `bearer`).
+    static func bearerToken(_ authorization: String) -> Substring? {
+        guard authorization.utf8.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        return authorization.dropFirst(7)
     }
 
     /// True when `/_tally/metrics` may be served to this request.
@@ -64,8 +71,8 @@ extension GatewayHandler {
     /// token (none configured) refuses everyone.
     static func metricsAuthorized(_ head: HTTPRequest, token: String?) -> Bool {
         guard let token else { return true }
-        guard !token.isEmpty, let auth = head.headerFields[.authorization], auth.hasPrefix("Bearer ") else { return false }
-        let given = Array(auth.dropFirst("Bearer ".count).utf8)
+        guard !token.isEmpty, let auth = head.headerFields[.authorization], let bearer = bearerToken(auth) else { return false }
+        let given = Array(bearer.utf8)
         let expected = Array(token.utf8)
         return given.count == expected.count && constantTimeEquals(given, expected)
     }

@@ -35,10 +35,20 @@ struct CredentialsIssue: AsyncParsableCommand {
     }
 }
 
-/// Parses `90s`, `30m`, `1h`, `2d` or plain seconds.
+/// Parses `90s`, `30m`, `1h`, `2d` or plain seconds: decimal digits (one optional fraction, `1.5h`), then an optional
+/// unit. Nothing else: `Double` alone also read `0x10m` (16 minutes), `1e3s`, `+1h`, `inf` and `nan`.
 func parseDuration(_ text: String) throws -> TimeInterval {
     let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-    if let last = text.last, let unit = units[last], let n = Double(text.dropLast()), n > 0 { return n * unit }
-    if let n = Double(text), n > 0 { return n }
-    throw TallyError(.badUsage, "--ttl \(text): expected a duration like 90s, 30m, 1h or 2d")
+    var number = Substring(text), unit = 1.0
+    if let last = text.last, let u = units[last] {
+        number = number.dropLast()
+        unit = u
+    }
+    let parts = number.split(separator: ".", omittingEmptySubsequences: false)
+    let digits = { (s: Substring) in !s.isEmpty && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+    guard (1...2).contains(parts.count), digits(parts[0]), parts.count == 1 || digits(parts[1]), number.utf8.count <= 12,
+          let n = Double(number), n > 0 else {
+        throw TallyError(.badUsage, "--ttl \(text): expected a duration like 90s, 30m, 1h or 2d")
+    }
+    return n * unit
 }

@@ -17,7 +17,11 @@ import TallyCore
         #expect(GatewayHandler.metricsAuthorized(request("Bearer \(token)"), token: token))
         #expect(!GatewayHandler.metricsAuthorized(request(nil), token: token))
         #expect(!GatewayHandler.metricsAuthorized(request("Bearer \(token)x"), token: token))
-        #expect(!GatewayHandler.metricsAuthorized(request("bearer \(token)"), token: token))
+        // The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
+        #expect(GatewayHandler.metricsAuthorized(request("bearer \(token)"), token: token))
+        #expect(GatewayHandler.metricsAuthorized(request("BEARER \(token)"), token: token))
+        #expect(!GatewayHandler.metricsAuthorized(request("Bearer \(token.uppercased())"), token: token))
+        #expect(!GatewayHandler.metricsAuthorized(request("Bearer\(token)"), token: token))
         #expect(!GatewayHandler.metricsAuthorized(request("Bearer "), token: ""))  // none configured: nobody
         #expect(GatewayHandler.metricsAuthorized(request(nil), token: nil))  // metricsPublic
         // SigV4 requests under /_tally/ go to the SigV4 path; Bearer ones and unauthenticated ones are internal

@@ -108,6 +108,12 @@ def test_small_cli_contract_fixes(tmp_path):
     assert tally("init", "--home", home).returncode == 0
     p = tally("credentials", "issue", "--home", home, "--principal", "a", "--ttl", "0")
     assert p.returncode == 2 and "--ttl 0" in p.stderr and "Usage:" not in p.stderr, p.stderr
+    # Decimal digits and one unit only (Double() also read hex, exponents, signs, inf and nan; session 11 probe).
+    for bad in ("0x10m", "1e3s", "+1h", "inf", "nan", "1.h", ".5h", "1h1", "1 h", "1hh"):
+        p = tally("credentials", "issue", "--home", home, "--principal", "a", f"--ttl={bad}")
+        assert p.returncode == 2 and f"--ttl {bad}" in p.stderr, (bad, p.stderr)
+    p = tally("credentials", "issue", "--home", home, "--principal", "a", "--ttl", "1.5h", "--json")
+    assert p.returncode == 0, p.stderr
     (tmp_path / "plain").mkdir()
     p = tally("credentials", "issue", "--home", tmp_path / "plain", "--principal", "a")
     assert p.returncode == 2 and "not a Tally home" in p.stderr and list((tmp_path / "plain").iterdir()) == [], p.stderr

@@ -250,3 +250,15 @@ def test_a_malformed_scope_is_answered_in_the_named_services_format(gateway, age
     body = e.value.read().decode()
     assert e.value.headers.get("x-amzn-ErrorType"), (dict(e.value.headers), body)
     assert json.loads(body), body
+
+
+def test_s3_post_policy_uploads_are_refused_with_a_clear_reason(gateway, agent):
+    import requests
+    s3 = gateway.client(agent, "s3", signature_version="s3v4")
+    bucket = f"post-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    post = s3.generate_presigned_post(bucket, "k")
+    r = requests.post(post["url"], data=post["fields"], files={"file": b"x"}, timeout=10)
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text and "POST-policy uploads" in r.text, r.text
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="k")
