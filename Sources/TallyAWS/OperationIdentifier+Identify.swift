@@ -333,14 +333,20 @@ extension OperationIdentifier {
     }
 
     /// The bucket of an S3 virtual-hosted-style Host (`bucket.s3.amazonaws.com`, `bucket.s3.us-west-2.amazonaws.com`,
-    /// `bucket.s3-us-west-2.amazonaws.com`); nil for path-style hosts (`s3.amazonaws.com`, `localhost:5056`, IPs).
+    /// `bucket.s3-us-west-2.amazonaws.com`), or of a subdomain of `localhost` (`bucket.localhost:8080`: what an SDK
+    /// with virtual addressing makes of the endpoint `http://localhost:8080`; forwarded path-style it ran another
+    /// operation on another bucket, session 11 probe); nil for path-style hosts (`s3.amazonaws.com`,
+    /// `localhost:5056`, IPs).
     public static func virtualHostedBucket(_ host: String?) -> String? {
         guard let host else { return nil }
         // Every request asks, and almost no Host is an AWS one: an ASCII Host (port stripped) that does not end in
         // `.amazonaws.com` or `.amazonaws.com.cn` (any case) names no bucket — decided on its bytes, no copies.
-        if let aws = endsWithAWSDomain(host), !aws { return nil }
+        if let aws = endsWithAWSDomain(host), !aws {
+            return endsWithLocalhost(host) == true ? localhostBucket(host) : nil
+        }
         var lower = host.lowercased()
         if let colon = lower.lastIndex(of: ":"), !lower.hasSuffix("]") { lower = String(lower[..<colon]) }
+        if lower.hasSuffix(".localhost") { return localhostBucket(host) }
         for marker in [".s3.", ".s3-"] {
             if let r = lower.range(of: marker), lower.hasSuffix(".amazonaws.com") || lower.hasSuffix(".amazonaws.com.cn") {
                 let bucket = String(lower[..<r.lowerBound])
@@ -350,10 +356,28 @@ extension OperationIdentifier {
         return nil
     }
 
+    /// The labels before `.localhost` (lower-cased, port stripped); nil when there are none.
+    static func localhostBucket(_ host: String) -> String? {
+        let lower = stripPort(host.lowercased())
+        guard lower.hasSuffix(".localhost") else { return nil }
+        let bucket = String(lower.dropLast(".localhost".count))
+        return bucket.isEmpty ? nil : bucket
+    }
+
+    /// For an ASCII Host: whether it ends (after a `:port`) in `.localhost`, ignoring ASCII case.
+    static func endsWithLocalhost(_ host: String) -> Bool? { hostEnds(host, with: ".localhost") }
+
     /// For an ASCII Host: whether it ends (after a `:port`, unless it ends in `]`) in `.amazonaws.com` or
     /// `.amazonaws.com.cn`, ignoring ASCII case. nil for a Host with non-ASCII bytes (Unicode lower-casing and
     /// grapheme rules apply to those: the caller takes the general path).
     static func endsWithAWSDomain(_ host: String) -> Bool? {
+        guard let com = hostEnds(host, with: ".amazonaws.com") else { return nil }
+        return com || hostEnds(host, with: ".amazonaws.com.cn") == true
+    }
+
+    /// For an ASCII Host: whether it ends (after a `:port`, unless it ends in `]`) in `suffix` (lower-case ASCII),
+    /// ignoring ASCII case; nil for a Host with non-ASCII bytes.
+    static func hostEnds(_ host: String, with suffix: StaticString) -> Bool? {
         var host = host
         return host.withUTF8 { u -> Bool? in
             if u.contains(where: { $0 >= 0x80 }) { return nil }
@@ -369,7 +393,7 @@ extension OperationIdentifier {
                 }
                 return true
             }
-            return endsWith(".amazonaws.com") || endsWith(".amazonaws.com.cn")
+            return endsWith(suffix)
         }
     }
 

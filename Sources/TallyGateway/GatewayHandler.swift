@@ -299,7 +299,8 @@ final class GatewayHandler: Sendable {
         if identified.isUnidentifiedKnownOperation || identified.serviceFromHost || identified.ignoredVirtualHostedBucket
             || (identified.operation == nil && !configuration.guardrails.denyRules.isEmpty) {
             let why = identified.unidentifiedReason
-                ?? (identified.ignoredVirtualHostedBucket ? "a virtual-hosted bucket Host is not supported"
+                ?? (identified.ignoredVirtualHostedBucket ? "a virtual-hosted bucket Host is not supported (address S3 path-style: "
+                    + "AWS CLI s3.addressing_style = path, SDK forcePathStyle / use_path_style)"
                     : identified.serviceFromHost ? "the service is not named by the credential scope"
                     : "the operation could not be identified")
             throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why)"),

@@ -77,6 +77,12 @@ import TallyCore
         #expect(list.operation == "ListObjectsV2" && list.parameters["Bucket"] == "my.dotted.bucket")
         #expect(OperationIdentifier.virtualHostedBucket("s3.amazonaws.com") == nil)
         #expect(OperationIdentifier.virtualHostedBucket("localhost:5056") == nil)
+        // A subdomain of localhost is a bucket (an SDK with virtual addressing and the endpoint http://localhost:PORT).
+        #expect(OperationIdentifier.virtualHostedBucket("vbk.localhost:5056") == "vbk")
+        #expect(OperationIdentifier.virtualHostedBucket("My.Bucket.LOCALHOST") == "my.bucket")
+        #expect(OperationIdentifier.virtualHostedBucket(".localhost:1") == nil)
+        #expect(OperationIdentifier.virtualHostedBucket("notlocalhost:1") == nil)
+        #expect(OperationIdentifier.virtualHostedBucket("bücket.localhost") == "bücket")
         #expect(OperationIdentifier.virtualHostedBucket("b.s3-eu-west-1.amazonaws.com:443") == "b")
     }
 

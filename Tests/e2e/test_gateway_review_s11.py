@@ -262,3 +262,25 @@ def test_s3_post_policy_uploads_are_refused_with_a_clear_reason(gateway, agent):
     assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text and "POST-policy uploads" in r.text, r.text
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="k")
+
+
+def test_virtual_hosted_bucket_on_a_localhost_subdomain_is_refused(gateway, agent):
+    # An SDK with virtual addressing and the endpoint http://localhost:PORT sends Host: BUCKET.localhost:PORT and the
+    # key as the path: forwarded path-style, `PUT /a.txt` became CreateBucket a.txt (session 11 probe).
+    s3 = gateway.client(agent, "s3")
+    bucket = f"vbk-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    host = f"{bucket}.localhost:{gateway.port}"
+    req = AWSRequest(method="PUT", url=f"http://{host}/a.txt", data=b"hello",
+                     headers={"X-Amz-Content-SHA256": hashlib.sha256(b"hello").hexdigest()})
+    S3SigV4Auth(s3_creds(agent), "s3", REGION).add_auth(req)
+    headers = dict(req.headers)
+    headers["Host"] = host
+    r = urllib.request.Request(f"{gateway.url}/a.txt", data=b"hello", headers=headers, method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(r, timeout=10)
+    body = e.value.read().decode()
+    assert e.value.code == 403 and "virtual-hosted bucket Host is not supported" in body, body
+    assert "a.txt" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="a.txt")
