@@ -45,3 +45,43 @@ final class BackgroundRecords: Sendable {
         }
     }
 }
+
+/// Calls waiting for (or relaying) the upstream's answer, each with a way to cut it off: graceful shutdown waits for
+/// them at most the drain limit (``GatewayConfiguration/drainTimeout``), then aborts the rest (``expire()``), so the
+/// gateway stops and closes its ledger even when an upstream never answers.
+final class InFlightCalls: Sendable {
+    private struct State {
+        var next = 0
+        var aborts: [Int: @Sendable () -> Void] = [:]
+        var expired = false
+    }
+    private let state = Mutex(State())
+
+    /// Registers a call's abort; returns its token for ``remove(_:)``. After ``expire()`` the abort runs at once.
+    func add(_ abort: @escaping @Sendable () -> Void) -> Int {
+        let (token, late) = state.withLock { s -> (Int, Bool) in
+            s.next += 1
+            if !s.expired { s.aborts[s.next] = abort }
+            return (s.next, s.expired)
+        }
+        if late { abort() }
+        return token
+    }
+
+    func remove(_ token: Int) { _ = state.withLock { $0.aborts.removeValue(forKey: token) } }
+
+    /// Whether the drain limit has passed (a call made durable after it is not forwarded).
+    var expired: Bool { state.withLock { $0.expired } }
+
+    /// The drain limit has passed: aborts every registered call; returns how many.
+    @discardableResult
+    func expire() -> Int {
+        let aborts = state.withLock { s -> [@Sendable () -> Void] in
+            s.expired = true
+            defer { s.aborts.removeAll() }
+            return Array(s.aborts.values)
+        }
+        for abort in aborts { abort() }
+        return aborts.count
+    }
+}

@@ -200,8 +200,17 @@ public struct Gateway: Sendable {
             do { try await ledger.close() } catch { logger.error("ledger close failed", metadata: ["error": "\(error)"]) }
             logger.notice("tally gateway stopped; ledger closed")
         }
+        // Last, so it hears of graceful shutdown first: it starts the drain limit's clock and returns.
+        let inFlight = handler.inFlight, drainLimit = configuration.drainTimeout
+        let deadline = DrainLimitService(limit: drainLimit) {
+            let n = inFlight.expire()
+            if n > 0 {
+                logger.warning("drain limit reached: cutting off calls still waiting for the upstream",
+                               metadata: ["calls": "\(n)", "drainSeconds": "\(drainLimit)"])
+            }
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: closer), .init(service: server)],
+            services: [.init(service: closer), .init(service: server), .init(service: deadline)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -229,5 +238,21 @@ struct MaintenanceService: Service {
             }
         }
         await onShutdown()
+    }
+}
+
+/// Waits for graceful shutdown, then runs `onExpiry` once `limit` has passed (in a task of its own: the service itself
+/// returns at once, so the server is told to drain right after).
+struct DrainLimitService: Service {
+    let limit: Duration
+    let onExpiry: @Sendable () -> Void
+
+    func run() async throws {
+        do { try await gracefulShutdown() } catch { return }  // cancelled: the group is going down anyway
+        let limit = self.limit, onExpiry = self.onExpiry
+        Task.detached {
+            try? await Task.sleep(for: limit)
+            onExpiry()
+        }
     }
 }

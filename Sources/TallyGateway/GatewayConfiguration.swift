@@ -34,6 +34,10 @@ public struct GatewayConfiguration: Sendable {
     /// accepting: further connections wait in the listen backlog until one closes (and are refused once that is
     /// full), so a flood of idle connections cannot exhaust the gateway's memory or descriptors.
     public var maxConnections = 4096
+    /// How long graceful shutdown (SIGTERM/SIGINT) waits for calls in flight (config `drainSeconds`, default 30). Calls
+    /// still waiting for the upstream then are cut off, answered 503 and recorded `aborted`, so the ledger is closed
+    /// with every call completed and a final checkpoint instead of the process being killed mid-call.
+    public var drainTimeout: Duration = .seconds(30)
 
     public init(home: String, host: String, port: Int, upstream: UpstreamEndpoint, tlsCertificate: String? = nil, tlsKey: String? = nil,
                 account: String = "123456789012", guardrails: Guardrails = Guardrails(), maxBufferedBody: Int = 64 << 20) {
@@ -82,8 +86,8 @@ public struct GatewayConfiguration: Sendable {
             throw TallyError(.badInput, "--config \(path): \(error)")
         }
         guard case .object(let object) = value else { throw TallyError(.badInput, "--config \(path): expected a JSON object") }
-        let known: Set<String> = ["account", "builtinDeny", "deny", "maxBufferedBody", "maxConnections", "maskResponses", "metricsToken",
-                                  "metricsPublic"]
+        let known: Set<String> = ["account", "builtinDeny", "deny", "drainSeconds", "maxBufferedBody", "maxConnections", "maskResponses",
+                                  "metricsToken", "metricsPublic"]
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw TallyError(.badInput, "--config \(path): unknown key \"\(unknown)\" (known: \(known.sorted().joined(separator: ", ")))")
         }
@@ -104,6 +108,12 @@ public struct GatewayConfiguration: Sendable {
                 throw TallyError(.badInput, "--config \(path): \"maxConnections\" must be an integer from 1 to 1000000")
             }
             maxConnections = n
+        }
+        if let drain = object["drainSeconds"] {
+            guard case .number(let text) = drain, let n = Double(text), n.isFinite, n >= 0.1, n <= 3600 else {
+                throw TallyError(.badInput, "--config \(path): \"drainSeconds\" must be a number of seconds from 0.1 to 3600")
+            }
+            drainTimeout = .milliseconds(Int64((n * 1000).rounded()))
         }
         if let mask = object["maskResponses"] {
             guard case .bool(let on) = mask else {

@@ -5,6 +5,7 @@ import HTTPTypes
 import HummingbirdCore
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import TallyAWS
 import TallyCore
 
@@ -201,7 +202,12 @@ extension GatewayHandler {
         // (TALLY_GATEWAY_UPSTREAM=ahc); either hands the response to an ``UpstreamExchange``. A streamed body goes
         // through AsyncHTTPClient's async API, which reads it from the pump.
         var exchange: (exchange: UpstreamExchange, cancel: @Sendable () -> Void)?
+        // Graceful shutdown past its drain limit cuts the call off (``InFlightCalls``).
+        let cutOff = CutOff()
+        let abortToken = inFlight.add { cutOff.fire() }
+        defer { inFlight.remove(abortToken) }
         do {
+            if inFlight.expired { throw UpstreamConnectionError(description: "not forwarded: the gateway is shutting down") }
             if pump == nil, let channel {
                 let x = UpstreamExchange(eventLoop: channel.eventLoop, coalesceLimit: Self.coalescedResponseLimit)
                 let deadline = NIODeadline.now() + .seconds(900)
@@ -216,15 +222,31 @@ extension GatewayHandler {
                     let task = x.start(outbound, on: client, deadline: deadline)
                     exchange = (x, { task.cancel() })
                 }
+                cutOff.set(exchange!.cancel)
                 response = try await x.response()
             } else {
                 var outbound = HTTPClientRequest(url: prepared.url)
                 outbound.method = prepared.method
                 outbound.headers = prepared.headers
                 if let outboundBody { outbound.body = outboundBody } else if let bufferedBody { outbound.body = .bytes(bufferedBody) }
-                response = UpstreamResponse(try await client.execute(outbound, timeout: .seconds(900)))
+                // In a child task, so the drain limit can cancel it (AsyncHTTPClient stops the request on cancellation).
+                let client = self.client
+                let request = Task { try await client.execute(outbound, timeout: .seconds(900)) }
+                cutOff.set { request.cancel() }
+                response = UpstreamResponse(try await withTaskCancellationHandler {
+                    try await request.value
+                } onCancel: { request.cancel() })
             }
         } catch {
+            if cutOff.fired {
+                logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+                let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway is shutting down; the call was cut off", httpStatus: 503)
+                try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+                if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
+                return CallCompletion(outcome: "aborted", status: 503, errorCode: "ServiceUnavailable",
+                                      detail: "the gateway shut down before the upstream answered (drain limit): \(error)",
+                                      latency: seconds(since: start), bytesIn: tap.byteCount, bytesOut: 0)
+            }
             let latency = seconds(since: start)
             if let failure = tap.failure {
                 try? await writeError(failure, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
@@ -392,4 +414,28 @@ extension GatewayHandler {
 
     /// ``presignParameters`` as UTF-8 bytes.
     static let presignParameterBytes: [[UInt8]] = presignParameters.map { Array($0.utf8) }
+}
+
+/// The way to cut off one task-path call at graceful shutdown's drain limit: its upstream request's cancel, once
+/// there is one; firing before that makes it cancel as soon as it is set.
+final class CutOff: Sendable {
+    private let state = Mutex<(fired: Bool, cancel: (@Sendable () -> Void)?)>((false, nil))
+
+    func set(_ cancel: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            s.cancel = cancel
+            return s.fired
+        }
+        if now { cancel() }
+    }
+
+    func fire() {
+        let cancel = state.withLock { s -> (@Sendable () -> Void)? in
+            s.fired = true
+            return s.cancel
+        }
+        cancel?()
+    }
+
+    var fired: Bool { state.withLock { $0.fired } }
 }

@@ -18,6 +18,8 @@ final class GatewayHandler: Sendable {
     let recorder: CallRecorder
     let flusher: RegistryEventFlusher
     let background = BackgroundRecords()
+    /// Calls in flight upstream, cut off when graceful shutdown passes its drain limit.
+    let inFlight = InFlightCalls()
     /// Plain calls' `call.requested` records, grouped per event-loop pass (``PlainCallRecords``).
     let plainRecords: PlainCallRecordQueues
     let bodyBudget = BodyBudget()

@@ -49,6 +49,10 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
     private var masked: [String] = []
     private var agentLeft = false
     private var writability: EventLoopPromise<Void>?
+    /// Registered with ``GatewayHandler/inFlight`` while the call waits for or relays the upstream's answer.
+    private var abortToken: Int?
+    /// Graceful shutdown passed its drain limit and cut the call off.
+    private var shutdownAborted = false
 
     init(gateway: GatewayHandler, handler: PlainCallHandler, eventLoop: any EventLoop, request: HTTPRequest,
          head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4, body: [UInt8]?,
@@ -97,6 +101,12 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         // Durable: forward (re-signed while the commit ran, see `prepare`).
         guard let pool = gateway.upstreamPool else { return }
         mode = .waiting
+        if gateway.inFlight.expired {
+            // Shutting down past the drain limit: recorded, but never sent.
+            shutdownAborted = true
+            fail(UpstreamConnectionError(description: "not forwarded: the gateway is shutting down"))
+            return
+        }
         prepare()
         guard let (prepared, outboundBody) = self.prepared else { return }
         self.prepared = nil
@@ -104,6 +114,23 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         upstream = pool.execute(
             HTTPRequestHead(version: .http1_1, method: prepared.method, uri: prepared.target, headers: prepared.headers),
             body: outboundBody, origin: prepared.origin, on: eventLoop, exchange: self, deadline: .now() + .seconds(900))
+        let loop = eventLoop
+        abortToken = gateway.inFlight.add { [weak self] in
+            loop.execute { self?.abortForShutdown() }
+        }
+    }
+
+    /// Graceful shutdown's drain limit passed with this call still waiting for (or relaying) the upstream's answer:
+    /// the upstream call is cut off and the call recorded `aborted` (answered 503 when nothing was sent yet).
+    private func abortForShutdown() {
+        switch mode {
+        case .waiting, .whole, .masking, .streaming:
+            shutdownAborted = true
+            upstream?.cancel()
+            fail(UpstreamConnectionError(description: "the gateway shut down before the upstream answered (drain limit)"))
+        case .recording, .done:
+            break
+        }
     }
 
     /// Re-signs the upstream request (once; nothing is sent). Runs right after `call.requested` was queued, while
@@ -189,10 +216,16 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         switch mode {
         case .waiting, .whole, .masking:
             // Nothing sent to the agent yet: a 503 it retries.
-            gateway.logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
-            let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not reach the upstream", httpStatus: 503)
+            if shutdownAborted {
+                gateway.logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            } else {
+                gateway.logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
+            }
+            let e = AWSAuthError(code: "ServiceUnavailable",
+                                 message: shutdownAborted ? "Tally gateway is shutting down; the call was cut off"
+                                    : "Tally gateway could not reach the upstream", httpStatus: 503)
             writeError(e, close: true)
-            outcome = "upstream-failure"
+            outcome = shutdownAborted ? "aborted" : "upstream-failure"
             status = 503
             errorCode = "ServiceUnavailable"
             detail = String(describing: error)
@@ -284,6 +317,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
     private func complete(extractCode: Bool = true) {
         if case .done = mode { return }
         mode = .done
+        if let abortToken { gateway.inFlight.remove(abortToken) }
         if !upstreamEnded { upstream?.cancel() }
         if agentLeft && outcome != "upstream-failure" && outcome != "aborted" {
             outcome = "aborted"

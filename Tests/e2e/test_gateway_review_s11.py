@@ -16,6 +16,7 @@ import json
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +28,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import REGION, Gateway, run, tally_bin
+from conftest import REGION, Gateway, RawUpstream, run, tally_bin
 
 
 def test_agent_text_cannot_forge_or_colour_log_lines(gateway):
@@ -284,3 +285,85 @@ def test_virtual_hosted_bucket_on_a_localhost_subdomain_is_refused(gateway, agen
     assert "a.txt" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="a.txt")
+
+
+class Silent(RawUpstream):
+    """An upstream that reads requests and never answers the ones for a path holding 'hang' (others get 200)."""
+
+    def __init__(self):
+        self.hung = threading.Event()
+        super().__init__()
+
+    def serve(self, c):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                if b"hang" in head.split(b"\r\n", 1)[0]:
+                    self.hung.set()
+                    while c.recv(65536):
+                        pass
+                    return
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            return
+        finally:
+            c.close()
+
+
+@pytest.mark.parametrize("size", [0, 3 << 20])  # a plain call, and a streamed S3 upload (the task path)
+def test_shutdown_cuts_off_calls_the_upstream_never_answers_after_the_drain_limit(tmp_path, size):
+    up = Silent()
+    gw = Gateway(tmp_path, up.url, "AKIAUPSTREAM00000000", "upstream-secret", config={"drainSeconds": 1})
+    try:
+        cred = gw.issue("waiter")
+        s3 = gw.client(cred, "s3", read_timeout=60)
+        result = {}
+
+        def call():
+            try:
+                if size:
+                    s3.put_object(Bucket="b", Key="hang", Body=b"x" * size)
+                else:
+                    s3.get_object(Bucket="b", Key="hang")
+                result["ok"] = True
+            except Exception as e:  # noqa: BLE001 - the error is what is checked
+                result["error"] = e
+
+        t = threading.Thread(target=call)
+        t.start()
+        assert up.hung.wait(20), gw.log_tail()
+        started = time.time()
+        gw.proc.send_signal(signal.SIGTERM)
+        assert gw.proc.wait(20) == 0, gw.log_tail()
+        took = time.time() - started
+        t.join(20)
+        assert 0.9 <= took < 10, took
+        events = gw.events()
+        # The agent got the 503 (botocore may then retry, and find the gateway gone).
+        assert "error" in result, result
+        req = [e for e in events if e.get("type") == "call.requested" and e.get("path", "").endswith("/hang")]
+        done = [e for e in events if e.get("type") == "call.completed" and e.get("callId") in {r["callId"] for r in req}]
+        assert len(req) == 1 and len(done) == 1, events
+        assert done[0]["outcome"] == "aborted" and done[0]["status"] == 503 and "drain limit" in done[0].get("detail", ""), done[0]
+        assert "drain limit reached" in gw.log.read_text(errors="replace")
+        assert run([tally_bin(), "ledger", "verify", "--home", str(gw.home)], check=False).returncode == 0
+    finally:
+        gw.stop(signal.SIGKILL)
+        up.close()
+
+
+def test_drain_seconds_is_checked(tmp_path):
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])
+    for bad in (0, -1, "30", 7200):
+        cfg = tmp_path / "cfg.json"
+        cfg.write_text(json.dumps({"drainSeconds": bad}))
+        p = subprocess.run([tally_bin(), "gateway", "--home", str(home), "--listen", "127.0.0.1:1", "--upstream",
+                            "http://127.0.0.1:9", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and "drainSeconds" in p.stderr, (bad, p.returncode, p.stderr)
