@@ -278,6 +278,17 @@ class RawUpstream:
     def serve(self, conn):
         raise NotImplementedError
 
+    @staticmethod
+    def read_head(conn, buf: bytes):
+        """Reads from `conn` until `buf` holds a whole request head: (head, the bytes after it), or None at EOF."""
+        while b"\r\n\r\n" not in buf:
+            got = conn.recv(65536)
+            if not got:
+                return None
+            buf += got
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        return head, rest
+
     def close(self):
         self.sock.close()
 

@@ -13,7 +13,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import ACCOUNT, REGION, Gateway, kill9_under_load
+from conftest import ACCOUNT, REGION, Gateway, RawUpstream, kill9_under_load
 
 UPSTREAM_SECRET = "fastpathUpstreamSecret0000000000000000000"
 CANARY = "fastpathCanarySecret00000000000000000000"
@@ -116,12 +116,10 @@ def read_responses(sock: socket.socket, n: int, timeout: float = 20) -> list[tup
     data = b""
     out = []
     while len(out) < n:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return out
-            data += chunk
-        head, _, rest = data.partition(b"\r\n\r\n")
+        got = RawUpstream.read_head(sock, data)
+        if got is None:
+            return out
+        head, rest = got
         lines = head.decode().split("\r\n")
         status = int(lines[0].split()[1])
         length = 0

@@ -298,12 +298,10 @@ class Silent(RawUpstream):
         buf = b""
         try:
             while True:
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, _, buf = buf.partition(b"\r\n\r\n")
+                got = self.read_head(c, buf)
+                if got is None:
+                    return
+                head, buf = got
                 if b"hang" in head.split(b"\r\n", 1)[0]:
                     self.hung.set()
                     while c.recv(65536):

@@ -149,12 +149,10 @@ class EarlyUpstream(RawUpstream):
         with conn:
             try:
                 while True:
-                    while b"\r\n\r\n" not in data:
-                        got = conn.recv(65536)
-                        if not got:
-                            return
-                        data += got
-                    head, data = data.split(b"\r\n\r\n", 1)
+                    got = self.read_head(conn, data)
+                    if got is None:
+                        return
+                    head, data = got
                     lines = head.decode().split("\r\n")
                     self.heads.append(lines[0])
                     length = next((int(v) for n, _, v in (h.partition(":") for h in lines[1:])
