@@ -52,11 +52,23 @@ public struct CredentialIssuer: Sendable {
     /// `arn:<aws partition>:iam::<12-digit account>:role/<path/>name`.
     static func isRoleARN(_ s: String) -> Bool {
         let parts = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "arn", parts[1].hasPrefix("aws"), parts[2] == "iam", parts[3].isEmpty,
+        guard parts.count == 6, parts[0] == "arn", partitions.contains(String(parts[1])), parts[2] == "iam", parts[3].isEmpty,
               parts[4].utf8.count == 12, parts[4].utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-              parts[5].hasPrefix("role/"), parts[5].utf8.count > 5, !parts[5].hasSuffix("/") else { return false }
-        return !s.unicodeScalars.contains { $0.properties.generalCategory == .control || $0 == " " }
+              parts[5].hasPrefix("role/") else { return false }
+        // IAM's rules (CreateRole): a path of printable ASCII between slashes, then a name of 1–64 of [A-Za-z0-9+=,.@_-]
+        // (`arn:awsfoo:…` or a name with '!' only failed at the first call, as a 503; session 11 probe).
+        let resource = parts[5].dropFirst("role/".count)
+        let slash = resource.lastIndex(of: "/")
+        let path = slash.map { resource[...$0] } ?? "", name = slash.map { resource[resource.index(after: $0)...] } ?? resource
+        guard path.utf8.count <= 511, path.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }), (1...64).contains(name.utf8.count),
+              name.utf8.allSatisfy({ b in
+                  (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || "+=,.@_-".utf8.contains(b)
+              }) else { return false }
+        return true
     }
+
+    /// AWS partitions (the second field of an ARN).
+    static let partitions: Set<String> = ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"]
 
     /// Revokes a credential (idempotent: revoking twice keeps the first time).
     public func revoke(accessKeyId: String, now: Date = Date()) async throws -> IssuedCredential {

@@ -64,6 +64,21 @@ func temporaryHome() throws -> String {
         #expect(throws: TallyError.self) { try MasterKey.loadOrCreate(paths: paths) }
     }
 
+    /// `--role` takes only ARNs IAM could have made: a known partition, 12 digits, a printable-ASCII path and a name of
+    /// IAM's characters (a bad one failed only at the agent's first call, as a 503).
+    @Test func roleARNsFollowIAMRules() {
+        for good in ["arn:aws:iam::123456789012:role/agent", "arn:aws-us-gov:iam::123456789012:role/a/b/c_d+e=f,g.h@i-j",
+                     "arn:aws-cn:iam::123456789012:role/service-role/" + String(repeating: "n", count: 64)] {
+            #expect(CredentialIssuer.isRoleARN(good), "\(good)")
+        }
+        for bad in ["arn:awsfoo:iam::123456789012:role/agent", "arn:aws:iam::12345678901:role/agent",
+                    "arn:aws:iam::123456789012:role/", "arn:aws:iam::123456789012:role/a/", "arn:aws:iam::123456789012:role/bad!name",
+                    "arn:aws:iam::123456789012:role/a b", "arn:aws:iam::123456789012:user/agent", "arn:aws:sts::123456789012:role/x",
+                    "arn:aws:iam::123456789012:role/p\u{7F}/n", "arn:aws:iam::123456789012:role/" + String(repeating: "n", count: 65)] {
+            #expect(!CredentialIssuer.isRoleARN(bad), "\(bad)")
+        }
+    }
+
     @Test func missingHomeIsReported() {
         #expect(throws: TallyError.self) { try MasterKey.loadOrCreate(paths: GatewayPaths(home: "/nonexistent/tally-home")) }
     }
