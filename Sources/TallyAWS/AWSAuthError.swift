@@ -40,10 +40,21 @@ extension AWSAuthError {
                             message: "The security token included in the request is invalid.", httpStatus: 403)
     }
 
-    /// The credential has expired (temporary credentials).
-    public static func expiredToken() -> AWSAuthError {
-        AWSAuthError(code: "ExpiredToken", message: "The security token included in the request is expired",
-                     httpStatus: 403)
+    /// The credential has expired (temporary credentials), as the service the request was signed for says it: S3
+    /// `400 ExpiredToken` (its error code list), the JSON and CBOR protocols `403 ExpiredTokenException` (AWS's common
+    /// errors), the query protocols `403 ExpiredToken`.
+    public static func expiredToken(service: String, protocol proto: AWSProtocol) -> AWSAuthError {
+        if SigV4.usesS3Canonicalization(service: service) {
+            return AWSAuthError(code: "ExpiredToken", message: "The provided token has expired.", httpStatus: 400)
+        }
+        switch proto {
+        case .json, .restJSON, .rpcV2CBOR:
+            return AWSAuthError(code: "ExpiredTokenException", message: "The security token included in the request is expired",
+                                httpStatus: 403)
+        case .query, .ec2, .restXML:
+            return AWSAuthError(code: "ExpiredToken", message: "The security token included in the request is expired",
+                                httpStatus: 403)
+        }
     }
 
     /// The request time differs from the server's by more than 15 minutes.

@@ -182,7 +182,7 @@ extension GatewayHandler {
             let store = self.store, accessKeyId = auth.accessKeyId
             transform.keyCheck = {
                 guard case .failure(let rejection) = store.lookup(accessKeyId, now: Date()) else { return nil }
-                return Self.credentialError(rejection) {
+                return Self.credentialError(rejection, expired: { .expiredToken(service: "s3", protocol: .restXML) }) {
                     AWSAuthError(code: "InvalidAccessKeyId", message: "The AWS access key Id you provided is no longer valid "
                                  + "(\(rejection)); the body was not completed upstream", httpStatus: 403)
                 }

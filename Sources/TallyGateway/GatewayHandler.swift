@@ -61,18 +61,19 @@ final class GatewayHandler: Sendable {
 
     /// The refusal for a key the store rejects, in the error the SDK expects.
     func credentialRefusal(_ rejection: CredentialRejection, head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth) -> Refusal {
-        let e = Self.credentialError(rejection) {
-            let signedFor = identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol
-            return .unknownAccessKey(service: parsed.service, protocol: signedFor)
+        let signedFor = { self.identifier.identify(head, signingName: parsed.service, region: parsed.region, body: nil).protocol }
+        let e = Self.credentialError(rejection, expired: { .expiredToken(service: parsed.service, protocol: signedFor()) }) {
+            .unknownAccessKey(service: parsed.service, protocol: signedFor())
         }
         return Refusal(error: e, stage: "authentication", reason: rejection.description)
     }
 
-    /// The AWS error for a key the store rejects: an expired token, a 503 while the registry cannot be read (fail
-    /// closed, but as a transient server-side fault the SDK retries), else `unknownKey` (an unknown or revoked key).
-    static func credentialError(_ rejection: CredentialRejection, unknownKey: () -> AWSAuthError) -> AWSAuthError {
+    /// The AWS error for a key the store rejects: `expired` for an expired one, a 503 while the registry cannot be read
+    /// (fail closed, but as a transient server-side fault the SDK retries), else `unknownKey` (an unknown or revoked key).
+    static func credentialError(_ rejection: CredentialRejection, expired: () -> AWSAuthError,
+                                unknownKey: () -> AWSAuthError) -> AWSAuthError {
         switch rejection {
-        case .expired: return .expiredToken()
+        case .expired: return expired()
         case .registryUnreadable:
             return AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway cannot read its credential registry", httpStatus: 503)
         default: return unknownKey()

@@ -190,6 +190,14 @@ import TallyCore
         #expect(AWSAuthError.unknownAccessKey(service: "s3", protocol: .restXML).code == "InvalidAccessKeyId")
         #expect(AWSAuthError.unknownAccessKey(service: "sts", protocol: .query).code == "InvalidClientTokenId")
         #expect(AWSAuthError.unknownAccessKey(service: "ec2", protocol: .ec2).code == "InvalidClientTokenId")
+        // An expired key, in each service's words: S3 400 ExpiredToken, JSON 403 ExpiredTokenException, query 403 ExpiredToken.
+        let s3 = AWSAuthError.expiredToken(service: "s3", protocol: .restXML)
+        #expect(s3.code == "ExpiredToken" && s3.httpStatus == 400)
+        let ddb = AWSAuthError.expiredToken(service: "dynamodb", protocol: .json)
+        #expect(ddb.code == "ExpiredTokenException" && ddb.httpStatus == 403)
+        #expect(AWSAuthError.expiredToken(service: "lambda", protocol: .restJSON).code == "ExpiredTokenException")
+        let sts = AWSAuthError.expiredToken(service: "sts", protocol: .query)
+        #expect(sts.code == "ExpiredToken" && sts.httpStatus == 403)
         #expect(AWSAuthError.unknownAccessKey(service: "dynamodb", protocol: .json).code == "InvalidClientTokenId")
         #expect(AWSAuthError.unknownAccessKey(service: "sts", protocol: .query).httpStatus == 403)
     }
