@@ -40,17 +40,19 @@ public enum AWSErrorRenderer {
             return (error.httpStatus, [("Content-Type", "application/xml"), ("x-amz-request-id", requestId)],
                     Array(body.utf8))
         case .json, .restJSON:
-            let body = "{\"__type\":\"\(jsonEscape(error.code))\",\"message\":\"\(jsonEscape(error.message))\"}"
+            let code = jsonCode(error.code)
+            let body = "{\"__type\":\"\(jsonEscape(code))\",\"message\":\"\(jsonEscape(error.message))\"}"
             let contentType = proto == .json ? "application/x-amz-json-\(jsonVersion ?? "1.1")" : "application/json"
             var headers: [(String, String)] = [("Content-Type", contentType), ("x-amzn-RequestId", requestId),
-                                               ("x-amzn-ErrorType", error.code)]
+                                               ("x-amzn-ErrorType", code)]
             if queryCompatible { headers.append(("x-amzn-query-error", "\(error.code);Sender")) }
             return (error.httpStatus, headers, Array(body.utf8))
         case .rpcV2CBOR:
+            let code = jsonCode(error.code)
             var headers: [(String, String)] = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
-                                               ("x-amzn-RequestId", requestId), ("x-amzn-ErrorType", error.code)]
+                                               ("x-amzn-RequestId", requestId), ("x-amzn-ErrorType", code)]
             if queryCompatible { headers.append(("x-amzn-query-error", "\(error.code);Sender")) }
-            return (error.httpStatus, headers, CBOR.encodeTextMap([("__type", error.code), ("message", error.message)]))
+            return (error.httpStatus, headers, CBOR.encodeTextMap([("__type", code), ("message", error.message)]))
         }
     }
 
@@ -68,6 +70,14 @@ public enum AWSErrorRenderer {
             }
         }
         return out
+    }
+
+    /// The code a JSON or CBOR service gives: AWS's JSON services answer an authorization refusal with
+    /// `AccessDeniedException` (the common errors of AWS's API references), where the
+    /// query and XML services say `AccessDenied`. A query-compatible service's `x-amzn-query-error` keeps the query
+    /// code. (The ledger records the refusal's code, `AccessDenied`.)
+    static func jsonCode(_ code: String) -> String {
+        code == "AccessDenied" ? "AccessDeniedException" : code
     }
 
     static func jsonEscape(_ s: String) -> String {

@@ -231,4 +231,22 @@ import TallyCore
         let rj = text(.restJSON)
         #expect(rj.1.contains { $0 == ("x-amzn-ErrorType", "SignatureDoesNotMatch") } && rj.1.contains { $0 == ("Content-Type", "application/json") })
     }
+
+    /// JSON and CBOR services call an authorization refusal AccessDeniedException; query and XML ones AccessDenied; a
+    /// query-compatible JSON service's x-amzn-query-error keeps the query code.
+    @Test func accessDeniedInEachProtocolsWords() {
+        let e = AWSAuthError.accessDenied("no")
+        let json = AWSErrorRenderer.render(e, protocol: .json, requestId: "r", queryCompatible: true, jsonVersion: "1.0")
+        #expect(String(decoding: json.body, as: UTF8.self).hasPrefix("{\"__type\":\"AccessDeniedException\""))
+        #expect(json.headers.contains { $0 == ("x-amzn-ErrorType", "AccessDeniedException") })
+        #expect(json.headers.contains { $0 == ("x-amzn-query-error", "AccessDenied;Sender") })
+        let rest = AWSErrorRenderer.render(e, protocol: .restJSON, requestId: "r", queryCompatible: false, jsonVersion: nil)
+        #expect(rest.headers.contains { $0 == ("x-amzn-ErrorType", "AccessDeniedException") })
+        let cbor = AWSErrorRenderer.render(e, protocol: .rpcV2CBOR, requestId: "r", queryCompatible: false, jsonVersion: nil)
+        #expect(cbor.headers.contains { $0 == ("x-amzn-ErrorType", "AccessDeniedException") })
+        for p in [AWSProtocol.query, .ec2, .restXML] {
+            let r = AWSErrorRenderer.render(e, protocol: p, requestId: "r", queryCompatible: false, jsonVersion: nil)
+            #expect(String(decoding: r.body, as: UTF8.self).contains("<Code>AccessDenied</Code>"), "\(p)")
+        }
+    }
 }
