@@ -117,6 +117,11 @@ final class GatewayHandler: Sendable {
                         proto = guessed.protocol
                     }
                 }
+                if error.code == "MissingAuthenticationToken", SigV4.claimedScope(head) == nil, Self.looksLikeS3(head, guessed: proto) {
+                    let e = AWSAuthError.accessDenied("Anonymous requests are not accepted by the Tally gateway: sign with a "
+                                                      + "credential it issued (tally credentials issue)")
+                    throw Refusal(error: e, stage: "authentication", reason: error.message)
+                }
                 throw Refusal(error: error, stage: "authentication", reason: error.message)
             }
             auth = parsed
@@ -423,7 +428,21 @@ final class GatewayHandler: Sendable {
             if type.contains("x-www-form-urlencoded") { return .query }
             if type.contains("json") { return .restJSON }
         }
+        // A query API called with GET (`/?Action=ListUsers&...`): its SDK reads an <ErrorResponse>.
+        if let query = head.query, query.hasPrefix("Action=") || query.contains("&Action=") { return .query }
         return .restXML
+    }
+
+    /// Whether an unsigned request looks like an S3 one (REST-XML without a dated API version as its first path
+    /// segment, which Route 53 and CloudFront paths have): S3 refuses anonymous requests as `AccessDenied`, having no
+    /// `MissingAuthenticationToken` code.
+    static func looksLikeS3(_ head: TallyAWS.HTTPRequestHead, guessed: AWSProtocol) -> Bool {
+        guard guessed == .restXML else { return false }
+        let first = head.path.utf8.dropFirst().prefix { $0 != UInt8(ascii: "/") }
+        let dated = first.count == 10 && first.enumerated().allSatisfy { i, b in
+            i == 4 || i == 7 ? b == UInt8(ascii: "-") : (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9"))
+        }
+        return !dated
     }
 
     /// A request id: 32 hex characters (16 random bytes from libcrypto's generator: no system call per call).

@@ -365,3 +365,20 @@ def test_drain_seconds_is_checked(tmp_path):
         p = subprocess.run([tally_bin(), "gateway", "--home", str(home), "--listen", "127.0.0.1:1", "--upstream",
                             "http://127.0.0.1:9", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
         assert p.returncode == 2 and "drainSeconds" in p.stderr, (bad, p.returncode, p.stderr)
+
+
+def test_unsigned_requests_are_answered_in_their_apis_words(gateway):
+    # S3 has no MissingAuthenticationToken: it refuses an anonymous request as AccessDenied.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{gateway.url}/some-bucket/key", timeout=10)
+    body = e.value.read().decode()
+    assert e.value.code == 403 and "<Code>AccessDenied</Code>" in body and "Anonymous" in body, body
+    # A query API called with GET gets the query error envelope its SDK reads.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{gateway.url}/?Action=ListUsers&Version=2010-05-08", timeout=10)
+    body = e.value.read().decode()
+    assert "<ErrorResponse" in body and "<Code>MissingAuthenticationToken</Code>" in body, body
+    # Route 53's dated paths keep their code.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{gateway.url}/2013-04-01/hostedzone", timeout=10)
+    assert "MissingAuthenticationToken" in e.value.read().decode()
