@@ -202,8 +202,9 @@ final class GatewayHandler: Sendable {
             return
         }
 
-        // 7. forward
-        if request.head.headerFields[.expect]?.lowercased() == "100-continue" && auth.isS3 {
+        // 7. forward (a streamed body is asked for now; a buffered one was asked for, once, before it was read: S3's
+        // small bodies got a second 100 Continue here, session 11 probe)
+        if request.head.headerFields[.expect]?.lowercased() == "100-continue" && body == nil {
             try await writer.writeInformationalHead(HTTPResponse(status: .continue))
         }
         let prepared = prepareUpstream(request.head, head: head, auth: auth, verified: verified, body: body,

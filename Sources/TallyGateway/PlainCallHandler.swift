@@ -44,6 +44,13 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts that arrived while a plain call was in flight (pipelining).
     private var pending = CircularBuffer<HTTPRequestPart>()
     private var quiescing = false
+    /// An answer passed on says `Connection: close` (a refusal): the connection closes once its end is written, and
+    /// nothing read after it is handled (a pipelined request behind a refusal ran, though the refusal told the
+    /// client to send it again on a new connection; session 11 probe).
+    private var closeAfterAnswer = false
+    /// The agent half-closed (no more requests) while a plain call or pipelined requests were still to be answered:
+    /// the responder hears of it only once those are done (it would otherwise close before the plain call answers).
+    private var inputClosedOwed = false
     /// Parts were passed on outside a read (replayed after a plain call): the responder's channel sees them only
     /// with a read-complete.
     private var readCompleteOwed = false
@@ -74,11 +81,22 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastActivity = .now()
-        if case .calling = state {
+        if closeAfterAnswer { return }  // closing: nothing more is handled
+        if mustWait {
             pending.append(unwrapInboundIn(data))
             return
         }
         handle(unwrapInboundIn(data), context: context)
+    }
+
+    /// A new request must wait: a plain call is in flight, or a request passed on is not answered yet (the responder
+    /// answers one at a time anyway; held here, a request behind an answer that closes the connection never runs).
+    private var mustWait: Bool {
+        switch state {
+        case .calling: return true
+        case .idle: return passedOn > 0
+        case .collecting, .passing: return false
+        }
     }
 
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
@@ -140,7 +158,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// pending, reads are held until the call ends, so what waits in memory is at most what one read cycle brings
     /// (`maxMessagesPerRead` reads of at most the receive buffer: 4 × 64 KiB with NIO's defaults).
     func read(context: ChannelHandlerContext) {
-        if case .calling = state, !pending.isEmpty { readHeld = true } else { context.read() }
+        if mustWait, !pending.isEmpty { readHeld = true } else { context.read() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -150,9 +168,32 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // The responder's answers to requests passed on.
-        if case .end = unwrapOutboundIn(data) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head):
+            if head.status.code >= 200, let connection = head.headerFields[.connection],
+               connection.lowercased().split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "close" }) {
+                closeAfterAnswer = true
+                pending.removeAll()
+            }
+        case .end:
             passedOn -= 1
             lastActivity = .now()
+            if closeAfterAnswer {
+                let written = context.eventLoop.makePromise(of: Void.self)
+                if let promise { written.futureResult.cascade(to: promise) }
+                written.futureResult.whenComplete { _ in context.close(promise: nil) }
+                context.write(data, promise: written)
+                return
+            }
+            if passedOn == 0 {
+                // The next request waiting behind this answer goes on once the answer is written.
+                context.eventLoop.execute { [self] in
+                    guard let context = self.context else { return }
+                    resumePending(context)
+                }
+            }
+        case .body:
+            break
         }
         context.write(data, promise: promise)
     }
@@ -173,6 +214,10 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, case .inputClosed = e, mustWait || !pending.isEmpty {
+            inputClosedOwed = true
+            return
+        }
         if event is ChannelShouldQuiesceEvent {
             // Graceful shutdown: a plain call in flight is finished first (the responder knows nothing of it).
             quiescing = true
@@ -222,12 +267,21 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             pending.removeAll()
             return
         }
-        while !pending.isEmpty {
-            if case .calling = state { break }
+        resumePending(context)
+    }
+
+    /// Handles the requests that waited (``mustWait``) as far as they may go now; passes on a half-close that waited
+    /// for them.
+    private func resumePending(_ context: ChannelHandlerContext) {
+        while !pending.isEmpty, !mustWait, !closeAfterAnswer {
             handle(pending.removeFirst(), context: context)
         }
         if readCompleteOwed { channelReadComplete(context: context) }
-        if readHeld, !isCalling {
+        if inputClosedOwed, pending.isEmpty, !mustWait, !closeAfterAnswer {
+            inputClosedOwed = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if readHeld, !(mustWait && !pending.isEmpty) {
             readHeld = false
             context.read()
         }

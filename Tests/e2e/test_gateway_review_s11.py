@@ -382,3 +382,88 @@ def test_unsigned_requests_are_answered_in_their_apis_words(gateway):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(f"{gateway.url}/2013-04-01/hostedzone", timeout=10)
     assert "MissingAuthenticationToken" in e.value.read().decode()
+
+
+def test_a_refusal_closes_its_connection_and_nothing_pipelined_behind_it_runs(gateway, agent):
+    from test_gateway_fastpath_review import raw_request, read_responses
+    iam = gateway.client(agent, "iam")
+    user = f"piped-{uuid.uuid4().hex[:8]}"
+    bad = dict(agent, SecretAccessKey="wrong" + agent["SecretAccessKey"][5:])
+    refused = raw_request(gateway, bad, "Action=GetCallerIdentity&Version=2011-06-15")
+    behind = raw_request(gateway, agent, f"Action=CreateUser&Version=2010-05-08&UserName={user}", service="iam")
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
+    sock.sendall(refused + behind)
+    answers = read_responses(sock, 2)
+    assert [status for status, _ in answers] == [403], answers  # the refusal, then the connection closed
+    sock.settimeout(5)
+    assert sock.recv(1) == b"", "the connection stayed open after Connection: close"
+    sock.close()
+    with pytest.raises(ClientError):
+        iam.get_user(UserName=user)  # the pipelined CreateUser never ran
+
+
+def test_a_refused_request_with_a_trickled_body_does_not_hold_its_connection(gateway):
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
+    sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += sock.recv(65536)
+    assert got.startswith(b"HTTP/1.1 403"), got
+    sock.settimeout(3)
+    closed = False
+    try:
+        sock.sendall(b"A")
+        while True:  # the rest of the refusal's body, then EOF (or a timeout: still open 3 s after the refusal)
+            if sock.recv(65536) == b"":
+                closed = True
+                break
+    except (ConnectionResetError, BrokenPipeError):
+        closed = True
+    except socket.timeout:
+        pass
+    sock.close()
+    assert closed, "a refused connection stayed open while its body trickled in"
+
+
+def test_a_half_closed_plain_call_still_gets_its_answer(gateway, agent):
+    from test_gateway_fastpath_review import raw_request, read_responses
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
+    sock.sendall(raw_request(gateway, agent, "Action=GetCallerIdentity&Version=2011-06-15"))
+    sock.shutdown(socket.SHUT_WR)
+    answers = read_responses(sock, 1)
+    sock.close()
+    assert len(answers) == 1 and answers[0][0] == 200 and b"GetCallerIdentityResult" in answers[0][1], answers
+
+
+def test_one_100_continue_for_a_small_s3_body(gateway, agent):
+    s3 = gateway.client(agent, "s3")
+    bucket = f"cont-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    body = b"x" * 200_000
+    req = AWSRequest(method="PUT", url=f"{gateway.url}/{bucket}/k", data=body,
+                     headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest(), "Expect": "100-continue"})
+    S3SigV4Auth(s3_creds(agent), "s3", REGION).add_auth(req)
+    headers = dict(req.headers)
+    headers["Host"] = f"127.0.0.1:{gateway.port}"
+    headers["Content-Length"] = str(len(body))
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
+    sock.sendall(f"PUT /{bucket}/k HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+                 + b"\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += sock.recv(65536)
+    assert got.startswith(b"HTTP/1.1 100"), got
+    sock.sendall(body)
+    deadline = time.time() + 20
+    while got.count(b"HTTP/1.1 ") < 2 or not got.rstrip().endswith(b">") and b"Content-Length: 0" not in got:
+        if time.time() > deadline:
+            break
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+        if b"HTTP/1.1 200" in got and got.split(b"HTTP/1.1 200", 1)[1].find(b"\r\n\r\n") >= 0:
+            break
+    sock.close()
+    assert got.count(b"HTTP/1.1 100") == 1, got
+    assert b"HTTP/1.1 200" in got, got
