@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import Synchronization
 
 /// The gateway's log lines on standard error: one line per event,
 /// `2026-11-27T18:40:00.123Z info tally.gateway: key=value key="a value" message`.
@@ -17,11 +18,15 @@ public struct GatewayLogHandler: LogHandler {
     private let label: String
     private let write: @Sendable (String) -> Void
 
+    /// One line at a time on standard error: a line longer than a pipe's atomic write (4 KiB) could otherwise be
+    /// interleaved with another thread's.
+    private static let stderrLock = Mutex(())
+
     /// A handler writing to standard error.
     public static func standardError(label: String) -> GatewayLogHandler {
         GatewayLogHandler(label: label) { line in
             var line = line
-            line.withUTF8 { bytes in
+            stderrLock.withLock { _ in line.withUTF8 { bytes in
                 var offset = 0
                 while offset < bytes.count {
                     let n = Foundation.write(2, bytes.baseAddress! + offset, bytes.count - offset)
@@ -31,7 +36,7 @@ public struct GatewayLogHandler: LogHandler {
                     }
                     offset += n
                 }
-            }
+            } }
         }
     }
 
