@@ -58,7 +58,7 @@ extension GatewayHandler {
     /// The token of an `Authorization: Bearer <token>` value; the scheme name is case-insensitive (RFC 9110 §11.1:
     /// Prometheus and curl send `Bearer`, other clients `bearer`).
     static func bearerToken(_ authorization: String) -> Substring? {
-        guard authorization.utf8.count > 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
+        guard authorization.utf8.count >= 7, authorization.prefix(7).lowercased() == "bearer " else { return nil }
         return authorization.dropFirst(7)
     }
 
