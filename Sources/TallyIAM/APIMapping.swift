@@ -13,7 +13,30 @@ public struct APIMapping: Sendable {
     let index: [String: Int]                 // lowercased "prefix:operation" -> entries index (the first such row)
     let apiIndex: [String: Int]              // lowercased "botocore API:operation" -> entries index
     let shared: Set<String>                  // the "prefix:operation" keys of more than one row
-    let compiled: [[CompiledPermission]]     // parallel to entries
+    let shapes: [RuleShape]                  // parallel to entries: each row's rules, sorted by how they apply
+
+    /// A row's compiled rules as `permissions(for:)` applies them, sorted once at load.
+    struct RuleShape: Sendable {
+        /// Rules on the request's top-level members (the others' `elements` is nil).
+        var topLevel: [CompiledPermission]
+        /// Rules on values found along a path deep in the JSON body.
+        var deep: [CompiledPermission]
+        /// The list elements / map keys rules, per member, in first-rule order.
+        var scopes: [(member: String, keys: Bool, rules: [CompiledPermission])]
+        /// The generator's "readsBody" marker (see ``APIMappingResult/readsBody``).
+        var readsBody: Bool
+
+        init(_ rules: [CompiledPermission], entryRules: [String]) {
+            topLevel = rules.filter { $0.elements == nil }
+            deep = rules.filter { $0.deepPath != nil }
+            scopes = []
+            for rule in rules {
+                guard let e = rule.elements, !scopes.contains(where: { $0.member == e.member && $0.keys == e.keys }) else { continue }
+                scopes.append((e.member, e.keys, rules.filter { $0.elements?.member == e.member && $0.elements?.keys == e.keys }))
+            }
+            readsBody = entryRules.contains("readsBody")
+        }
+    }
 
     /// The most elements (or map keys) whose permissions are built one by one; AWS takes at most 100 (TransactItems,
     /// TransactStatements, BatchGetItem keys), so a longer list is refused upstream and is mapped to "*" instead.
@@ -96,14 +119,12 @@ public struct APIMapping: Sendable {
         }
         // Top-level rules, then the rules on the elements of each list member (DynamoDB's TransactItems[].Put, ...) or
         // the keys of each map member (BatchWriteItem's RequestItems[keys], the table names), element by element.
-        let rules = compiled[i]
-        let hasElementRules = rules.contains { $0.elements != nil }
-        apply(hasElementRules ? rules.filter { $0.elements == nil } : rules, request.parameters)
+        let shape = shapes[i]
+        apply(shape.topLevel, request.parameters)
         // Deep-path rules (a role passed three levels down): once per value found in the body; a body Tally cannot
         // read, or more values than AWS takes, gives the action on "*" (fail closed).
-        let body = hasElementRules || rules.contains(where: { $0.deepPath != nil })
-            ? request.jsonBody.flatMap { try? JSONValue(parsing: $0) } : nil
-        for rule in rules {
+        let body = !shape.scopes.isEmpty || !shape.deep.isEmpty ? request.jsonBody.flatMap { try? JSONValue(parsing: $0) } : nil
+        for rule in shape.deep {
             guard let path = rule.deepPath else { continue }
             guard let body, let values = CompiledPermission.deepValues(path, in: body, limit: Self.maxElements) else {
                 add(rule.action, ["*"])
@@ -113,19 +134,14 @@ public struct APIMapping: Sendable {
                 add(rule.action, rule.resolve(ResolveContext(request: request, parameters: [path: value])))
             }
         }
-        var scopes: [(member: String, keys: Bool)] = []
-        for rule in rules {
-            if let e = rule.elements, !scopes.contains(where: { $0.member == e.member && $0.keys == e.keys }) { scopes.append(e) }
-        }
-        let readsBody = entry.rules.contains("readsBody")
-        guard !scopes.isEmpty else {
+        guard !shape.scopes.isEmpty else {
             return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
-                                    rules: entry.rules, reason: entry.reason, readsBody: readsBody)
+                                    rules: entry.rules, reason: entry.reason, readsBody: shape.readsBody)
         }
         // Element names in the top level are not the body's elements (a member named "TransactItems[].Delete" is data).
         let top = request.parameters.filter { !$0.key.contains("[") }
-        for scope in scopes {
-            let scoped = rules.filter { $0.elements?.member == scope.member && $0.elements?.keys == scope.keys }
+        for scope in shape.scopes {
+            let scoped = scope.rules
             // A body Tally cannot read (none given, not JSON, duplicate keys, nested too deep) may still be read by the
             // upstream some way, and one with more elements than AWS takes is refused there: each rule's action on
             // "*" (fail closed: a deny rule naming it still applies), without building ARNs element by element.
@@ -152,7 +168,7 @@ public struct APIMapping: Sendable {
             for element in each { apply(scoped, top.merging(element) { _, new in new }) }
         }
         return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
-                                rules: entry.rules, reason: entry.reason, readsBody: readsBody)
+                                rules: entry.rules, reason: entry.reason, readsBody: shape.readsBody)
     }
 }
 

@@ -94,6 +94,6 @@ extension APIMapping {
         self.signingNameAliases = aliases
         self.sources = sources
         self.index = index
-        self.compiled = compiled
+        self.shapes = zip(compiled, entries).map { RuleShape($0, entryRules: $1.rules) }
     }
 }
