@@ -342,7 +342,7 @@ extension OperationIdentifier {
         // Every request asks, and almost no Host is an AWS one: an ASCII Host (port stripped) that does not end in
         // `.amazonaws.com` or `.amazonaws.com.cn` (any case) names no bucket — decided on its bytes, no copies.
         if let aws = endsWithAWSDomain(host), !aws {
-            return endsWithLocalhost(host) == true ? localhostBucket(host) : nil
+            return hostEnds(host, with: ".localhost") == true ? localhostBucket(host) : nil
         }
         var lower = host.lowercased()
         if let colon = lower.lastIndex(of: ":"), !lower.hasSuffix("]") { lower = String(lower[..<colon]) }
@@ -363,9 +363,6 @@ extension OperationIdentifier {
         let bucket = String(lower.dropLast(".localhost".count))
         return bucket.isEmpty ? nil : bucket
     }
-
-    /// For an ASCII Host: whether it ends (after a `:port`) in `.localhost`, ignoring ASCII case.
-    static func endsWithLocalhost(_ host: String) -> Bool? { hostEnds(host, with: ".localhost") }
 
     /// For an ASCII Host: whether it ends (after a `:port`, unless it ends in `]`) in `.amazonaws.com` or
     /// `.amazonaws.com.cn`, ignoring ASCII case. nil for a Host with non-ASCII bytes (Unicode lower-casing and

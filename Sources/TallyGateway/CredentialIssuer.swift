@@ -128,10 +128,7 @@ public struct CredentialIssuer: Sendable {
             return TallyError(registryError.code, "\(registryError.reason) — \(accessKeyId) was already revoked in the ledger at "
                               + "\(rfc3339(seconds: at)); the revocation holds once the registry is restored")
         }
-        let event: JSONValue = .object([
-            "type": "credential.revoked", "session": .string(accessKeyId), "accessKeyId": .string(accessKeyId),
-            "principal": .string(principal), "revokedAt": .string(rfc3339(seconds: Int64(now.timeIntervalSince1970))),
-        ])
+        let event = IssuedCredential.revokedEvent(accessKeyId: accessKeyId, principal: principal, at: Int64(now.timeIntervalSince1970))
         let recorded = try await appendToLedger(event)
         return TallyError(registryError.code, "\(registryError.reason) — "
                           + (recorded ? "credential.revoked for \(accessKeyId) was recorded in the ledger, so the revocation holds "

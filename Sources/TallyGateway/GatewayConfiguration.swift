@@ -156,14 +156,14 @@ public struct GatewayConfiguration: Sendable {
                 if let reason = fields["reason"], reason.stringValue == nil {
                     throw TallyError(.badInput, "--config \(path): deny[\(i)] \"reason\" must be a string")
                 }
-                guard let action = rule["action"]?.stringValue, action.contains(":") || action == "*" else {
+                guard let action = fields["action"]?.stringValue, action.contains(":") || action == "*" else {
                     throw TallyError(.badInput, "--config \(path): deny[\(i)] needs \"action\": \"service:Pattern\"")
                 }
                 if let catalog, catalog.expand(pattern: action).isEmpty {
                     throw TallyError(.badInput, "--config \(path): deny[\(i)] action \"\(action)\" matches no IAM action "
                                      + "(check the spelling; `tally iam actions '\(action)'` lists what a pattern matches)")
                 }
-                guardrails.denyRules.append(.init(actionPattern: action, reason: rule["reason"]?.stringValue))
+                guardrails.denyRules.append(.init(actionPattern: action, reason: fields["reason"]?.stringValue))
             }
         }
     }

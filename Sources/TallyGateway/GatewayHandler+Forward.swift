@@ -240,8 +240,7 @@ extension GatewayHandler {
         } catch {
             if cutOff.fired {
                 logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
-                let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway is shutting down; the call was cut off", httpStatus: 503)
-                try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+                try? await writeError(Self.upstreamUnavailable(cutOff: true), proto: proto, ident: ident, requestId: context.callId, writer, close: true)
                 if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
                 return CallCompletion(outcome: "aborted", status: 503, errorCode: "ServiceUnavailable",
                                       detail: "the gateway shut down before the upstream answered (drain limit): \(error)",
@@ -269,8 +268,7 @@ extension GatewayHandler {
                                       latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
             }
             logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
-            let e = AWSAuthError(code: "ServiceUnavailable", message: "Tally gateway could not reach the upstream", httpStatus: 503)
-            try? await writeError(e, proto: proto, ident: ident, requestId: context.callId, writer, close: true)
+            try? await writeError(Self.upstreamUnavailable(cutOff: false), proto: proto, ident: ident, requestId: context.callId, writer, close: true)
             if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
             return CallCompletion(outcome: "upstream-failure", status: 503, errorCode: "ServiceUnavailable",
                                   detail: String(describing: error), latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
@@ -414,6 +412,15 @@ extension GatewayHandler {
 
     /// ``presignParameters`` as UTF-8 bytes.
     static let presignParameterBytes: [[UInt8]] = presignParameters.map { Array($0.utf8) }
+}
+
+extension GatewayHandler {
+    /// The 503 an agent gets when its call got no upstream answer: the upstream failed, or graceful shutdown's drain
+    /// limit cut the call off (both paths, plain and task, answer the same).
+    static func upstreamUnavailable(cutOff: Bool) -> AWSAuthError {
+        AWSAuthError(code: "ServiceUnavailable", message: cutOff ? "Tally gateway is shutting down; the call was cut off"
+                        : "Tally gateway could not reach the upstream", httpStatus: 503)
+    }
 }
 
 /// The way to cut off one task-path call at graceful shutdown's drain limit: its upstream request's cancel, once

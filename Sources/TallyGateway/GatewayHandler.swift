@@ -106,7 +106,8 @@ final class GatewayHandler: Sendable {
                 // scope): still linked to the key it names, as a wrong signature is, so `replay` and `sessions list`
                 // show the attempt under that principal; and answered in the format of the service its scope names
                 // (a Lambda caller got S3's XML; session 11 probe).
-                if let claimed = SigV4.claimedScope(head) {
+                let claimed = SigV4.claimedScope(head)
+                if let claimed {
                     context.accessKeyId = claimed.accessKeyId
                     context.credential = store.credential(claimed.accessKeyId)
                     if let service = claimed.service {
@@ -117,7 +118,7 @@ final class GatewayHandler: Sendable {
                         proto = guessed.protocol
                     }
                 }
-                if error.code == "MissingAuthenticationToken", SigV4.claimedScope(head) == nil, Self.looksLikeS3(head, guessed: proto) {
+                if error.code == "MissingAuthenticationToken", claimed == nil, Self.looksLikeS3(head, guessed: proto) {
                     let e = AWSAuthError.accessDenied("Anonymous requests are not accepted by the Tally gateway: sign with a "
                                                       + "credential it issued (tally credentials issue)")
                     throw Refusal(error: e, stage: "authentication", reason: error.message)

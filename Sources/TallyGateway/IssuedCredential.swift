@@ -53,10 +53,15 @@ public struct IssuedCredential: Sendable, Codable, Hashable {
 
     /// The `credential.revoked` event (nil when not revoked).
     public var revokedEvent: JSONValue? {
-        guard let revokedAt else { return nil }
-        return .object([
-            "type": "credential.revoked", "session": .string(sessionId), "accessKeyId": .string(accessKeyId),
-            "principal": .string(principal), "revokedAt": .string(rfc3339(seconds: revokedAt)),
+        revokedAt.map { Self.revokedEvent(accessKeyId: accessKeyId, principal: principal, at: $0) }
+    }
+
+    /// The `credential.revoked` event of a key (its session is its access key id), also for a key known only from the
+    /// ledger's `credential.issued`.
+    static func revokedEvent(accessKeyId: String, principal: String, at: Int64) -> JSONValue {
+        .object([
+            "type": "credential.revoked", "session": .string(accessKeyId), "accessKeyId": .string(accessKeyId),
+            "principal": .string(principal), "revokedAt": .string(rfc3339(seconds: at)),
         ])
     }
 

@@ -221,10 +221,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             } else {
                 gateway.logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
             }
-            let e = AWSAuthError(code: "ServiceUnavailable",
-                                 message: shutdownAborted ? "Tally gateway is shutting down; the call was cut off"
-                                    : "Tally gateway could not reach the upstream", httpStatus: 503)
-            writeError(e, close: true)
+            writeError(GatewayHandler.upstreamUnavailable(cutOff: shutdownAborted), close: true)
             outcome = shutdownAborted ? "aborted" : "upstream-failure"
             status = 503
             errorCode = "ServiceUnavailable"

@@ -46,16 +46,15 @@ func formEncode(_ s: String) -> String {
 
 /// The text of the first `<tag>...</tag>`.
 func xmlTag(_ tag: String, in text: String) -> String? {
-    guard let open = text.range(of: "<\(tag)>"),
-          let close = text.range(of: "</\(tag)>", range: open.upperBound..<text.endIndex) else { return nil }
-    return String(text[open.upperBound..<close.lowerBound])
+    xmlTags(tag, in: text, limit: 1).first
 }
 
-/// Every `<tag>value</tag>` of `text`, in order (IAM List answers).
-func xmlTags(_ tag: String, in text: String) -> [String] {
+/// Every `<tag>value</tag>` of `text` (at most `limit`), in order (IAM List answers).
+func xmlTags(_ tag: String, in text: String, limit: Int = .max) -> [String] {
     var out: [String] = []
     var rest = text[...]
-    while let open = rest.range(of: "<\(tag)>"), let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex) {
+    while out.count < limit, let open = rest.range(of: "<\(tag)>"),
+          let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex) {
         out.append(String(rest[open.upperBound..<close.lowerBound]))
         rest = rest[close.upperBound...]
     }
