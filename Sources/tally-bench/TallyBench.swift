@@ -7,6 +7,6 @@ struct TallyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally-bench",
         abstract: "Tally benchmarks (build with -c release).",
-        subcommands: [LedgerBench.self, CommitLatencyBench.self, IAMCatalogBenchCommand.self, IAMEvalBenchCommand.self, AWSRequestBench.self, PassthroughProxyBench.self]
+        subcommands: [LedgerBench.self, CommitLatencyBench.self, IAMCatalogBenchCommand.self, IAMEvalBenchCommand.self, AWSRequestBench.self, PassthroughProxyBench.self, PacedLoadBench.self]
     )
 }
