@@ -189,7 +189,7 @@ final class GatewayHandler: Sendable {
                            ident: ident, start: start, writer)
             return
         }
-        context.upstreamIdentity = credential.role ?? identity.baseARN ?? upstreamCredential.accessKeyId
+        context.upstreamIdentity = upstreamCredential.identityARN ?? credential.role ?? identity.baseARN ?? upstreamCredential.accessKeyId
         context.payloadMode = auth.payloadMode.literal ?? "sha256(body)"
         do {
             try await recorder.record(context.requestedEvent())

@@ -391,7 +391,7 @@ extension GatewayHandler {
         }
         guard let verified = try? authorize(head, parsed: parsed, secret: found.secret, body: body, now: now, context: &context,
                                             ident: &ident, proto: &proto) else { return nil }
-        context.upstreamIdentity = found.credential.role ?? identity.baseARN ?? upstreamCredential.accessKeyId
+        context.upstreamIdentity = upstreamCredential.identityARN ?? found.credential.role ?? identity.baseARN ?? upstreamCredential.accessKeyId
         context.payloadMode = parsed.payloadMode.literal ?? "sha256(body)"
         return PlainCall(gateway: self, handler: handler, eventLoop: channelContext.eventLoop, request: request, head: head,
                          auth: parsed, verified: verified, body: body, upstreamCredential: upstreamCredential,

@@ -10,6 +10,19 @@ public struct UpstreamCredential: Sendable, Hashable {
     public var source: String
     /// When it stops working (nil: long-term).
     public var expiration: Date?
+    /// Who AWS sees signing with it, when the gateway learnt it with the credential: for a role credential, STS
+    /// AssumeRole's `AssumedRoleUser/Arn` (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, what CloudTrail records).
+    public var identityARN: String?
+
+    public init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil, source: String,
+                expiration: Date? = nil, identityARN: String? = nil) {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.source = source
+        self.expiration = expiration
+        self.identityARN = identityARN
+    }
 }
 
 /// The standard chain, in order: env AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,

@@ -181,6 +181,7 @@ final class UpstreamIdentity: Sendable {
         }
         event["outcome"] = "ok"
         event["upstreamAccessKeyId"] = .string(fresh.accessKeyId)
+        if let arn = fresh.identityARN { event["assumedRoleArn"] = .string(arn) }
         if let exp = fresh.expiration { event["expiration"] = .string(rfc3339(seconds: Int64(exp.timeIntervalSince1970))) }
         try await recorder?.record(.object(event))
         cache.withLock { $0[key] = fresh }
@@ -216,8 +217,11 @@ final class UpstreamIdentity: Sendable {
         // Asked for 3,600 s: a later expiry in the answer is not believed (the cached key is used until 5 min before it).
         let asked = Date().addingTimeInterval(3600)
         let expiration = min(xmlTag("Expiration", in: text).flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date().addingTimeInterval(3000), asked)
+        // The session's ARN (what CloudTrail names as the caller), read inside <AssumedRoleUser> only.
+        let sessionARN = xmlTag("AssumedRoleUser", in: text).flatMap { xmlTag("Arn", in: $0) }
+            .flatMap { $0.hasPrefix("arn:") && $0.contains(":assumed-role/") ? $0 : nil }
         return UpstreamCredential(accessKeyId: id, secretAccessKey: secret, sessionToken: token,
-                                  source: "sts:AssumeRole \(role)", expiration: expiration)
+                                  source: "sts:AssumeRole \(role)", expiration: expiration, identityARN: sessionARN)
     }
 
     /// POSTs a query-protocol STS call signed with `credential`; returns the response text or throws with the AWS error code.

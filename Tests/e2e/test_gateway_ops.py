@@ -27,7 +27,11 @@ def test_role_is_assumed_per_principal(gateway, moto):
     assert f":assumed-role/{name}/tally-agent-with-role" in ident["Arn"]
     gateway.aws(cred, "sts", "get-caller-identity")  # the cached role credential is reused
     req = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("session") == cred["AccessKeyId"]]
-    assert len(req) == 2 and all(e["upstreamIdentity"] == arn and e["role"] == arn for e in req)
+    # The upstream identity is the role session AWS sees (and CloudTrail records), not the role: STS's AssumedRoleUser.
+    assert len(req) == 2 and all(e["upstreamIdentity"] == ident["Arn"] and e["role"] == arn for e in req)
+    assert ident["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/tally-agent-with-role"
+    done = [e for e in gateway.events() if e.get("type") == "upstream.assumeRole.completed" and e.get("role") == arn]
+    assert len(done) == 1 and done[0]["assumedRoleArn"] == ident["Arn"]
 
 
 def test_presigned_url_through_the_gateway(gateway, agent):
