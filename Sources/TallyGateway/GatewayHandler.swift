@@ -154,6 +154,9 @@ final class GatewayHandler: Sendable {
             if !streaming {
                 try checkBufferedLength(request.head)  // 413 before 100-continue and before reading (finding 8)
                 if request.head.headerFields[.expect]?.lowercased() == "100-continue" {
+                    // As S3 does, a request whose signature does not need the body is refused before the agent is
+                    // asked for the body (it was sent 100 Continue, uploaded its body, and only then was refused).
+                    try verifyBeforeBody(head, parsed: parsed, secret: found.secret, now: now)
                     try await writer.writeInformationalHead(HTTPResponse(status: .continue))
                 }
                 body = try await collectBufferedBody(request, budget: bodyBudget)  // gateway-wide: 503 SlowDown when full
@@ -231,6 +234,18 @@ final class GatewayHandler: Sendable {
             "status": "\(completion.status.map(String.init) ?? "-")", "errorCode": "\(completion.errorCode ?? "-")",
             "outcome": "\(completion.outcome)", "latencyMs": "\(String(format: "%.3f", completion.latency * 1000))",
         ])
+    }
+
+    /// Checks the signature of a request whose payload hash is known without its body (S3: a declared
+    /// `x-amz-content-sha256`, a payload-mode literal, a presigned URL); other requests are checked once their body is
+    /// in (``authorize`` checks every request again, with the body). Throws a ``Refusal``.
+    func verifyBeforeBody(_ head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth, secret: String, now: Date) throws {
+        guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: nil) else { return }
+        do throws(AWSAuthError) {
+            _ = try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now, keyCache: keyCache)
+        } catch {
+            throw Refusal(error: error, stage: "authentication", reason: error.message)
+        }
     }
 
     /// Steps 3–6 of a call once its credential is known and its body (if buffered) read: the payload hash and the

@@ -467,3 +467,31 @@ def test_one_100_continue_for_a_small_s3_body(gateway, agent):
     sock.close()
     assert got.count(b"HTTP/1.1 100") == 1, got
     assert b"HTTP/1.1 200" in got, got
+
+
+def test_a_bad_signature_is_refused_before_100_continue(gateway, agent):
+    """S3 answers Expect: 100-continue with the refusal when the signature (which covers the declared body hash) is
+    wrong, so the body is never sent; the gateway sent 100 Continue, read the whole body, then refused (session 11)."""
+    bucket = f"early-{uuid.uuid4().hex[:8]}"
+    gateway.client(agent, "s3").create_bucket(Bucket=bucket)
+    body = b"y" * 100_000
+    req = AWSRequest(method="PUT", url=f"{gateway.url}/{bucket}/k", data=body,
+                     headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest(), "Expect": "100-continue"})
+    S3SigV4Auth(Credentials(agent["AccessKeyId"], "not-the-secret"), "s3", REGION).add_auth(req)
+    headers = dict(req.headers)
+    headers["Host"] = f"127.0.0.1:{gateway.port}"
+    headers["Content-Length"] = str(len(body))
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
+    sock.sendall(f"PUT /{bucket}/k HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+                 + b"\r\n")
+    got = b""
+    while True:  # the refusal closes the connection once written
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    sock.close()
+    assert got.startswith(b"HTTP/1.1 403"), got
+    assert b"HTTP/1.1 100" not in got and b"<Code>SignatureDoesNotMatch</Code>" in got, got
+    denied = [e for e in gateway.events() if e.get("type") == "call.denied" and e.get("path") == f"/{bucket}/k"]
+    assert len(denied) == 1 and denied[0]["errorCode"] == "SignatureDoesNotMatch" and denied[0]["stage"] == "authentication", denied
