@@ -33,8 +33,17 @@ extension GatewayHandler {
             else { return nil }
             return MaskPlan(fields: ResponseMasking.allSecretFields, requiresMask: false)
         }
-        guard let fields = ResponseMasking.credentialFields(service: ident?.service, operation: ident?.operation) else { return nil }
-        return MaskPlan(fields: fields + ResponseMasking.errorFields, requiresMask: true)
+        if let fields = ResponseMasking.credentialFields(service: ident?.service, operation: ident?.operation) {
+            return MaskPlan(fields: fields + ResponseMasking.errorFields, requiresMask: true)
+        }
+        // Any other successful non-S3 answer of known length up to maxBody is buffered too: masked for a credential
+        // under its usual field names (an operation that hands one out but is not listed) and for literal copies of
+        // the gateway's own secret (e.g. its key stored in a secret the agent reads); they went through untouched
+        // (session 12 probe). S3 object bodies are the agent's data and stream.
+        guard let service = ident?.service, !SigV4.usesS3Canonicalization(service: service),
+              let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.maxBody
+        else { return nil }
+        return MaskPlan(fields: ResponseMasking.credentialShapeFields, requiresMask: false)
     }
 
     /// What ``writeMasked(_:plan:status:fields:upstreamCredential:callId:proto:ident:writer:)`` sent.

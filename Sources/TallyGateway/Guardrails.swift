@@ -33,6 +33,15 @@ public struct Guardrails: Sendable {
         ("iam:CreateSAMLProvider", "an identity provider the agent could control"),
         ("iam:UpdateSAMLProvider", "an identity provider the agent could control"),
         ("iot:CreateCertificateFromCsr", "a device certificate for a key of the agent's (exchangeable for AWS credentials)"),
+        // Session 12 probe: the same capabilities by other doors.
+        ("iot:RegisterCertificate", "a device certificate for a key of the agent's (exchangeable for AWS credentials)"),
+        ("iot:RegisterCertificateWithoutCA", "a device certificate for a key of the agent's (exchangeable for AWS credentials)"),
+        ("iot:RegisterCACertificate", "a certificate authority of the agent's (its device certificates are exchangeable for AWS credentials)"),
+        ("rolesanywhere:CreateTrustAnchor", "a certificate authority of the agent's (IAM Roles Anywhere exchanges its certificates for AWS credentials)"),
+        ("rolesanywhere:UpdateTrustAnchor", "a certificate authority of the agent's (IAM Roles Anywhere exchanges its certificates for AWS credentials)"),
+        ("cognito-idp:AdminSetUserPassword", "a user-pool password chosen by the agent"),
+        ("ec2:ImportKeyPair", "an SSH key of the agent's for instances"),
+        ("lightsail:ImportKeyPair", "an SSH key of the agent's for instances"),
         ("ec2-instance-connect:SendSSHPublicKey", "an SSH key of the agent's on an instance"),
         ("ec2-instance-connect:SendSerialConsoleSSHPublicKey", "an SSH key of the agent's on an instance's serial console"),
     ].map { DenyRule(actionPattern: $0.0, reason: "built-in: \($0.1) gives access outside the gateway") }

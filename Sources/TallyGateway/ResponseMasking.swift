@@ -7,6 +7,19 @@ struct ResponseMasking: Sendable {
     /// The value a masked field gets: parses as the string it replaces.
     static let placeholder = "TALLY-MASKED"
 
+    /// The value of masked fields that clients base64-decode (blobs, and tokens they decode): valid base64 of
+    /// ``placeholder``, so the call still parses (`TALLY-MASKED` itself made botocore fail with "Incorrect padding":
+    /// `aws iam create-virtual-mfa-device`, `aws ecr get-login-password`; session 12 probe).
+    static let placeholderForField: [String: String] = [
+        "Base32StringSeed": "VEFMTFktTUFTS0VE",  // base64("TALLY-MASKED")
+        "QRCodePNG": "VEFMTFktTUFTS0VE",
+        "privateKeyBase64": "VEFMTFktTUFTS0VE",
+        "authorizationToken": "QVdTOlRBTExZLU1BU0tFRA==",  // base64("AWS:TALLY-MASKED"): ECR's user:password shape
+    ]
+
+    /// The replacement for the value of `field`.
+    static func placeholder(for field: String) -> [UInt8] { Array((placeholderForField[field] ?? placeholder).utf8) }
+
     /// Largest response body buffered for masking. A larger body that must be masked is withheld (fail closed).
     static let maxBody = 1 << 20
 
@@ -29,6 +42,35 @@ struct ResponseMasking: Sendable {
             "gamelift:GetComputeAccess": sts,
             "ssm:StartSession": ["TokenValue"],
             "iot:CreateKeysAndCertificate": ["PrivateKey"],
+            // Session 12 probe: more operations that hand out a credential of the upstream account, or a key or token
+            // that works outside the gateway (names are signing names; fields as in botocore's output shapes).
+            "lakeformation:GetTemporaryGlueTableCredentials": sts,
+            "lakeformation:GetTemporaryGluePartitionCredentials": sts,
+            "lakeformation:GetTemporaryDataLocationCredentials": sts,
+            "ssm:GetAccessToken": sts,
+            "sts:GetDelegatedAccessToken": sts,
+            "sts:GetWebIdentityToken": ["WebIdentityToken"],
+            "gamelift:RequestUploadCredentials": sts,
+            "gamelift:GetComputeAuthToken": ["AuthToken"],
+            "gamelift:GetInstanceAccess": ["Secret"],
+            "datazone:GetEnvironmentCredentials": ["secretAccessKey", "sessionToken"],
+            "finspace-api:GetProgrammaticAccessCredentials": ["secretAccessKey", "sessionToken"],
+            "awsssoportal:GetRoleCredentials": ["secretAccessKey", "sessionToken"],
+            // An OpenID token of the identity pool: exchangeable for credentials with an unsigned GetCredentialsForIdentity.
+            "cognito-identity:GetOpenIdTokenForDeveloperIdentity": ["Token"],
+            "cognito-identity:GetOpenIdToken": ["Token"],
+            // Private keys of key pairs AWS generates: an SSH login to instances (and their role) outside the gateway.
+            "ec2:CreateKeyPair": ["keyMaterial"],
+            "lightsail:CreateKeyPair": ["privateKeyBase64"],
+            "lightsail:DownloadDefaultKeyPair": ["privateKeyBase64"],
+            "lightsail:CreateContainerServiceRegistryLogin": ["password"],
+            "iot:CreateProvisioningClaim": ["PrivateKey"],
+            "elasticmapreduce:GetClusterSessionCredentials": ["Password"],
+            "connect:GetFederationToken": ["AccessToken", "RefreshToken"],
+            "grafana:CreateWorkspaceApiKey": ["key"],
+            "grafana:CreateWorkspaceServiceAccountToken": ["key"],
+            "airflow:CreateCliToken": ["CliToken"],
+            "airflow:CreateWebLoginToken": ["WebToken"],
             // S3 Express directory buckets: a session key pair for the bucket (review, session 9).
             "s3:CreateSession": ["SecretAccessKey", "SessionToken"],
             // Database credentials minted from the upstream identity: usable outside the gateway.
@@ -45,6 +87,11 @@ struct ResponseMasking: Sendable {
     /// upstream `x-amz-security-token`; `InvalidToken` / `ExpiredToken` echo `Token-0`).
     static let errorFields = ["SecretAccessKey", "SessionToken", "Token-0", "AWSAccessKeyId", "CanonicalRequest",
                               "CanonicalRequestBytes", "SecurityToken"]
+
+    /// Fields masked in every other successful non-S3 answer that is buffered (``GatewayHandler/maskPlan``): the
+    /// parts of an AWS credential under their usual names, for an operation that hands one out but is missing from
+    /// ``credentialOperations``.
+    static let credentialShapeFields = ["SecretAccessKey", "secretAccessKey", "SessionToken", "sessionToken"]
 
     /// ``credentialOperations`` by service, then operation (no string building per request).
     private static let byService: [String: [String: [String]]] = {
@@ -116,13 +163,13 @@ struct ResponseMasking: Sendable {
             if body[close - 1] == UInt8(ascii: "/") { i = close + 1; continue }  // <Name/>: nothing to mask
             let contentStart = close + 1
             let endTag = Array("</\(name)>".utf8)
+            let replacement = placeholder(for: local)
             guard let end = find(endTag, in: body, from: contentStart) else {
                 // no end tag: mask to the end rather than pass a secret on
-                body.replaceSubrange(contentStart..<body.count, with: Array(placeholder.utf8))
+                body.replaceSubrange(contentStart..<body.count, with: replacement)
                 found.append(local)
                 break
             }
-            let replacement = Array(placeholder.utf8)
             body.replaceSubrange(contentStart..<end, with: replacement)
             found.append(local)
             i = contentStart + replacement.count + endTag.count
@@ -153,12 +200,12 @@ struct ResponseMasking: Sendable {
             j += 1
             while j < body.count, isSpace(body[j]) { j += 1 }
             guard fields.contains(key), j < body.count, body[j] == quote else { i = j; continue }
+            let replacement = placeholder(for: key)
             guard let valueEnd = stringEnd(body, from: j) else {
-                body.replaceSubrange((j + 1)..<body.count, with: Array(placeholder.utf8) + [quote])
+                body.replaceSubrange((j + 1)..<body.count, with: replacement + [quote])
                 found.append(key)
                 break
             }
-            let replacement = Array(placeholder.utf8)
             body.replaceSubrange((j + 1)..<valueEnd, with: replacement)
             found.append(key)
             i = j + 1 + replacement.count + 1

@@ -13,6 +13,13 @@ import TallyCore
             #expect(g.denial(for: [action])?.rule.reason?.hasPrefix("built-in") == true, "\(action)")
         }
         #expect(g.denial(for: ["iam:CreateAccessKey", "sts:AssumeRole", "iam:CreateUser"]) == nil)  // masked, not denied
+        // session 12 probe: the same capabilities by other doors
+        for action in ["iot:RegisterCertificate", "iot:RegisterCertificateWithoutCA", "iot:RegisterCACertificate",
+                       "rolesanywhere:CreateTrustAnchor", "rolesanywhere:UpdateTrustAnchor", "cognito-idp:AdminSetUserPassword",
+                       "ec2:ImportKeyPair", "lightsail:ImportKeyPair"] {
+            #expect(g.denial(for: [action])?.rule.reason?.hasPrefix("built-in") == true, "\(action)")
+        }
+        #expect(g.denial(for: ["ec2:CreateKeyPair", "iot:DescribeCertificate", "rolesanywhere:ListTrustAnchors"]) == nil)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-builtin-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -165,5 +165,38 @@ import TallyCore
         #expect(plan(true, unknown, "POST", 200, ["content-length": "512"])?.fields == ResponseMasking.allSecretFields)
         #expect(plan(true, unknown, "POST", 200, ["content-length": String(ResponseMasking.maxBody + 1)]) == nil)
         #expect(plan(true, unknown, "POST", 200, [:]) == nil)  // unknown length: streams
+        // Session 12: every other identified non-S3 success of known length up to maxBody is buffered for the usual
+        // credential fields and the gateway's own secret; S3 bodies and answers of unknown length stream.
+        let other = plan(true, op("secretsmanager", "GetSecretValue"), "POST", 200, ["content-length": "300"])
+        #expect(other?.fields == ResponseMasking.credentialShapeFields && other?.requiresMask == false)
+        #expect(plan(true, op("dynamodb", "GetItem"), "POST", 200, ["content-length": String(ResponseMasking.maxBody + 1)]) == nil)
+        #expect(plan(true, op("dynamodb", "GetItem"), "POST", 200, [:]) == nil)
+        for s3 in ["s3", "s3express", "s3-object-lambda", "s3-outposts"] {
+            #expect(plan(true, op(s3, "GetObject"), "GET", 200, ["content-length": "10"]) == nil, "\(s3)")
+        }
+    }
+
+    /// Session 12 probe: fields that clients base64-decode get valid base64 (the CLI failed with "Incorrect padding"),
+    /// and more operations that hand out a credential are masked.
+    @Test func decodedFieldsGetBase64AndMoreOperationsAreMasked() throws {
+        let mfa = "<R><VirtualMFADevice><Base32StringSeed>SEEDSEEDSEED</Base32StringSeed><QRCodePNG>iVBORw0KGgo=</QRCodePNG></VirtualMFADevice></R>"
+        let fields = try #require(ResponseMasking.credentialFields(service: "iam", operation: "CreateVirtualMFADevice"))
+        let text = String(decoding: ResponseMasking.mask(Array(mfa.utf8), fields: fields).body, as: UTF8.self)
+        #expect(text == "<R><VirtualMFADevice><Base32StringSeed>VEFMTFktTUFTS0VE</Base32StringSeed><QRCodePNG>VEFMTFktTUFTS0VE</QRCodePNG></VirtualMFADevice></R>")
+        #expect(Data(base64Encoded: "VEFMTFktTUFTS0VE") == Data(ResponseMasking.placeholder.utf8))
+        let ecr = #"{"authorizationData":[{"authorizationToken":"QVdTOnNlY3JldA==","proxyEndpoint":"https://x"}]}"#
+        let masked = ResponseMasking.mask(Array(ecr.utf8), fields: ["authorizationToken"]).body
+        #expect(String(decoding: masked, as: UTF8.self).contains(#""authorizationToken":"QVdTOlRBTExZLU1BU0tFRA==""#))
+        #expect(Data(base64Encoded: "QVdTOlRBTExZLU1BU0tFRA==") == Data("AWS:TALLY-MASKED".utf8))
+        for (service, operation) in [("lakeformation", "GetTemporaryGlueTableCredentials"), ("ssm", "GetAccessToken"),
+                                     ("gamelift", "RequestUploadCredentials"), ("sts", "GetDelegatedAccessToken")] {
+            #expect(ResponseMasking.credentialFields(service: service, operation: operation) == ["SecretAccessKey", "SessionToken"])
+        }
+        #expect(ResponseMasking.credentialFields(service: "datazone", operation: "GetEnvironmentCredentials") == ["secretAccessKey", "sessionToken"])
+        #expect(ResponseMasking.credentialFields(service: "ec2", operation: "CreateKeyPair") == ["keyMaterial"])
+        #expect(ResponseMasking.credentialFields(service: "cognito-identity", operation: "GetOpenIdTokenForDeveloperIdentity") == ["Token"])
+        let ssm = #"{"Credentials":{"AccessKeyId":"ASIA1","SecretAccessKey":"s3cr3t","SessionToken":"t0k","ExpirationTime":1}}"#
+        let r = ResponseMasking.mask(Array(ssm.utf8), fields: ResponseMasking.credentialShapeFields)
+        #expect(r.masked == ["SecretAccessKey", "SessionToken"] && !String(decoding: r.body, as: UTF8.self).contains("s3cr3t"))
     }
 }

@@ -286,3 +286,51 @@ def test_small_answers_of_unidentified_operations_are_masked(fake, fake_gateway,
         assert done and done[-1]["masked"] == ["SecretAccessKey"] and "operation" not in done[-1]
     finally:
         gw.stop()
+
+
+# ---------------------------------------------------------------- session 12 probe: more doors, and parsing
+
+
+def test_masked_blobs_still_parse_in_the_cli(gateway, agent, tmp_path):
+    """A masked blob (the MFA seed, the QR code) is valid base64 of TALLY-MASKED: the CLI decodes it and succeeds
+    (it failed with 'Incorrect padding' while the MFA device was created upstream)."""
+    seed = tmp_path / "seed.txt"
+    p = gateway.aws(agent, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", f"m-{uuid.uuid4().hex[:6]}",
+                    "--outfile", str(seed), "--bootstrap-method", "Base32StringSeed")
+    assert json.loads(p.stdout)["VirtualMFADevice"]["SerialNumber"].startswith(f"arn:aws:iam::{ACCOUNT}:mfa/")
+    assert seed.read_bytes() == MASK.encode()
+    done = completed(gateway, "CreateVirtualMFADevice")[-1]
+    assert done["outcome"] == "ok" and "Base32StringSeed" in done["masked"]
+
+
+def test_a_generated_key_pairs_private_key_is_masked(gateway, agent):
+    ec2 = gateway.client(agent, "ec2")
+    kp = ec2.create_key_pair(KeyName=f"kp-{uuid.uuid4().hex[:6]}")
+    assert kp["KeyMaterial"] == MASK and kp["KeyFingerprint"]
+    assert completed(gateway, "CreateKeyPair")[-1]["masked"] == ["keyMaterial"]
+    # the agent's own key is refused (an SSH login of its own to instances and their role, outside the gateway)
+    with pytest.raises(ClientError) as e:
+        ec2.import_key_pair(KeyName="mine", PublicKeyMaterial=b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBVYbYl3f6eS4mGZ8k1g9cW5QJ3H5m0Yk1l8o9cGQ0Qh x")
+    assert e.value.response["Error"]["Code"] in ("AccessDenied", "UnauthorizedOperation") and "built-in" in str(e.value)
+
+
+def test_an_identity_pool_openid_token_is_masked(gateway, agent):
+    ci = gateway.client(agent, "cognito-identity")
+    pool = ci.create_identity_pool(IdentityPoolName=f"p{uuid.uuid4().hex[:6]}", AllowUnauthenticatedIdentities=False,
+                                   DeveloperProviderName="login.tally.test")
+    tok = ci.get_open_id_token_for_developer_identity(IdentityPoolId=pool["IdentityPoolId"],
+                                                      Logins={"login.tally.test": "user-1"})
+    assert tok["Token"] == MASK and tok["IdentityId"]
+
+
+def test_the_gateways_own_secret_is_masked_in_any_small_answer(gateway, agent, moto):
+    """The gateway's own upstream secret, stored where the agent can read it (a Secrets Manager secret), reaches the
+    agent as TALLY-MASKED; it went through untouched in a 200 answer."""
+    sm = gateway.client(agent, "secretsmanager")
+    name = f"ops/gateway-key-{uuid.uuid4().hex[:6]}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"id": moto.admin_key_id, "secret": moto.admin_secret}))
+    got = sm.get_secret_value(SecretId=name)
+    assert moto.admin_secret not in json.dumps(got, default=str)
+    assert json.loads(got["SecretString"]) == {"id": moto.admin_key_id, "secret": MASK}
+    done = completed(gateway, "GetSecretValue")[-1]
+    assert done["outcome"] == "ok" and done["masked"] == ["upstream-secret"]
