@@ -118,10 +118,13 @@ final class EpochKeyStore {
     let path: String
     let fd: Int32
     let count: Int
+    /// The certified public key of each epoch (epochs.pub): a seed that does not derive it is damage.
+    let publicKeys: [Ed25519.PublicKey]
 
-    init(path: String, count: Int) throws {
+    init(path: String, publicKeys: [Ed25519.PublicKey]) throws {
         self.path = path
-        self.count = count
+        self.count = publicKeys.count
+        self.publicKeys = publicKeys
         fd = try FileIO.openFile(path, O_RDWR)
     }
 
@@ -133,7 +136,14 @@ final class EpochKeyStore {
         let n = seed.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 32, off_t(e * 32)) }
         guard n == 32 else { throw TallyError(.io, "cannot read epoch key \(e) from \(path)") }
         if seed.allSatisfy({ $0 == 0 }) { return nil }
-        return try Ed25519.PrivateKey(rawRepresentation: seed)
+        let key = try Ed25519.PrivateKey(rawRepresentation: seed)
+        // A damaged seed would sign checkpoints no verifier accepts: the records they cover could never be proven
+        // (it acknowledged the append, wrote a checkpoint that fails verification, then refused every later append;
+        // session 12 probe). Checked before anything is appended with it.
+        guard try key.publicKey.rawRepresentation == publicKeys[e].rawRepresentation else {
+            throw TallyError(.integrity, "the private key of epoch \(e) in \(path) does not match its certified public key (epochs.pub): the key file is damaged; nothing was appended")
+        }
+        return key
     }
 
     /// Overwrites the keys of epochs `range` with zeros (skipping ones already erased) and syncs.

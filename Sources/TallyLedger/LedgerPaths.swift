@@ -31,7 +31,12 @@ struct LedgerPaths: Sendable {
     func segmentIndexes() throws -> [UInt32] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: segmentsDir) } catch {
-            throw TallyError(.io, "cannot list \(segmentsDir): \(error.localizedDescription)")
+            // Foundation's text for these says only "The operation could not be completed" (session 12 probe).
+            var isDir: ObjCBool = false
+            let why = !FileManager.default.fileExists(atPath: segmentsDir, isDirectory: &isDir) ? "it does not exist"
+                : !isDir.boolValue ? "it is not a directory"
+                : opendir(segmentsDir).map { closedir($0); return error.localizedDescription } ?? FileIO.errorText()
+            throw TallyError(.io, "cannot list \(segmentsDir): \(why)")
         }
         return names.compactMap { n -> UInt32? in
             guard n.hasPrefix("seg-"), n.hasSuffix(".tseg"), n.count == 17 else { return nil }

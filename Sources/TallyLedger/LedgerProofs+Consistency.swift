@@ -48,11 +48,11 @@ extension LedgerProofs {
         let cp = try verifiedCheckpoint(bundle: bundle, rootKey: rootKey)
         guard case .number(let o)? = bundle["old_size"], let oldSize = UInt64(o),
               case .number(let n)? = bundle["tree_size"], let size = UInt64(n), size == cp.size else { throw bad("bad old_size / tree_size") }
-        guard let rootText = bundle["old_root"]?.stringValue, let raw = Data(base64Encoded: rootText), let oldRoot = Digest([UInt8](raw)) else {
+        guard let rootText = bundle["old_root"]?.stringValue, let raw = canonicalBase64(rootText), let oldRoot = Digest([UInt8](raw)) else {
             throw bad("\"old_root\" is missing")
         }
         let path = try (bundle["consistency"]?.arrayValue ?? []).map { v -> Digest in
-            guard let s = v.stringValue, let d = Data(base64Encoded: s), let h = Digest([UInt8](d)) else { throw bad("\"consistency\" holds a non-hash") }
+            guard let s = v.stringValue, let d = canonicalBase64(s), let h = Digest([UInt8](d)) else { throw bad("\"consistency\" holds a non-hash") }
             return h
         }
         guard Merkle.verifyConsistency(oldSize: oldSize, newSize: size, oldRoot: oldRoot, newRoot: cp.root, proof: path) else {
@@ -72,10 +72,10 @@ extension LedgerProofs {
         let fields: (origin: String, start: Int64, length: Int64, count: Int, root: Digest)
         do { fields = try EpochSet.parseNoteFields(epochsNote.text) } catch let e as TallyError { throw bad(e.reason) }
         guard case .number(let et)? = bundle["epoch"], let epoch = UInt64(et),
-              let keyText = bundle["epoch_key"]?.stringValue, let keyRaw = Data(base64Encoded: keyText),
+              let keyText = bundle["epoch_key"]?.stringValue, let keyRaw = canonicalBase64(keyText),
               let epochKey = try? Ed25519.PublicKey(rawRepresentation: [UInt8](keyRaw)) else { throw bad("bad epoch / epoch_key") }
         let epochPath = try (bundle["epoch_inclusion"]?.arrayValue ?? []).map { v -> Digest in
-            guard let s = v.stringValue, let d = Data(base64Encoded: s), let h = Digest([UInt8](d)) else { throw bad("\"epoch_inclusion\" holds a non-hash") }
+            guard let s = v.stringValue, let d = canonicalBase64(s), let h = Digest([UInt8](d)) else { throw bad("\"epoch_inclusion\" holds a non-hash") }
             return h
         }
         guard Merkle.verifyInclusion(leaf: LedgerHash.leaf([UInt8](keyRaw)), index: epoch, size: UInt64(fields.count), proof: epochPath, root: fields.root) else {

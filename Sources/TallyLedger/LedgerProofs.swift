@@ -52,13 +52,13 @@ public enum LedgerProofs {
     public static func verify(bundle: JSONValue, rootKey: NoteVerifierKey) throws -> UInt64 {
         func bad(_ why: String) -> TallyError { TallyError(.invalidProof, "invalid proof: \(why)") }
         func bytes(_ key: String) throws -> [UInt8] {
-            guard let s = bundle[key]?.stringValue, let d = Data(base64Encoded: s) else { throw bad("\"\(key)\" is missing or not base64") }
+            guard let s = bundle[key]?.stringValue, let d = canonicalBase64(s) else { throw bad("\"\(key)\" is missing or not canonical base64") }
             return [UInt8](d)
         }
         func digests(_ key: String) throws -> [Digest] {
             guard let a = bundle[key]?.arrayValue else { throw bad("\"\(key)\" is missing") }
             return try a.map { v in
-                guard let s = v.stringValue, let d = Data(base64Encoded: s), let h = Digest([UInt8](d)) else { throw bad("\"\(key)\" holds a non-hash") }
+                guard let s = v.stringValue, let d = canonicalBase64(s), let h = Digest([UInt8](d)) else { throw bad("\"\(key)\" holds a non-hash") }
                 return h
             }
         }
@@ -107,4 +107,12 @@ public enum LedgerProofs {
         }
         return seq
     }
+}
+
+/// The bytes of `text` if it is canonical base64 (standard alphabet, padded, zero padding bits: what
+/// `base64EncodedString` writes); nil otherwise. LEDGER-FORMAT.md: verifiers reject anything else, so one proof has
+/// one byte form (bundles with extra `=` or non-zero padding bits verified; session 12 probe).
+func canonicalBase64(_ text: String) -> Data? {
+    guard let data = Data(base64Encoded: text), data.base64EncodedString() == text else { return nil }
+    return data
 }

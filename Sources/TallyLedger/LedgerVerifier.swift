@@ -162,7 +162,7 @@ public struct LedgerVerifier: Sendable {
                 let covered = (trusted.map(\.checkpoint.size).max() ?? 0) > lastGoodSeq
                 let p = VerifyProblem(kind: covered ? "damaged-block" : "torn-tail", seq: covered ? lastGoodSeq + 1 : nil, file: r.file, offset: tail.offset,
                                       message: covered ? "\(tail.reason): bytes to the end of the file are unreadable but checkpoints cover records in them"
-                                                       : "\(tail.reason): an incomplete, uncommitted append (repaired on next open)")
+                                                       : "\(tail.reason): an incomplete append no checkpoint covers (cut off on the next open)")
                 if covered { report.problems.append(p) } else { report.warnings.append(p) }
             } else if let tail = r.tail {
                 // The records lost in a sealed segment's unreadable end are those before the next segment's first.

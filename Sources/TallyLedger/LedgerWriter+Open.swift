@@ -44,7 +44,7 @@ extension LedgerWriter {
         let keys: EpochKeyStore
         do {
             epochs = try loadEpochs(paths)
-            keys = try EpochKeyStore(path: paths.epochKeys, count: epochs.publicKeys.count)
+            keys = try EpochKeyStore(path: paths.epochKeys, publicKeys: epochs.publicKeys)
         } catch { close(lockFD); throw error }
         let w = LedgerWriter(paths: paths, options: options, epochs: epochs, keys: keys, lockFD: lockFD)
         var repairs: [RecoveryReport.Repair] = []

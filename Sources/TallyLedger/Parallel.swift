@@ -4,7 +4,10 @@ import Foundation
 /// Fixed slots that parallel workers fill, each index written by exactly one worker.
 final class Slots<T>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<T>
+    /// The slots asked for (the buffer has at least one, also for none).
+    let count: Int
     init(count: Int, initial: T) {
+        self.count = count
         buffer = .allocate(capacity: max(count, 1))
         buffer.initialize(repeating: initial)
     }
@@ -13,7 +16,9 @@ final class Slots<T>: @unchecked Sendable {
         get { buffer[i] }
         set { buffer[i] = newValue }
     }
-    var array: [T] { Array(buffer) }
+    /// The `count` slots (none for none: the spare slot of an empty buffer made `ledger verify` of a home without
+    /// segment files unwrap a nil and crash; session 12 probe).
+    var array: [T] { Array(buffer.prefix(count)) }
 }
 
 /// Runs `body(i)` for i in 0..<count on all cores (Dispatch), returning when all are done.

@@ -15,10 +15,16 @@ struct LedgerCatCommand: AsyncParsableCommand {
         let reader = try LedgerReader(home: home.homePath)
         var out: [UInt8] = []
         out.reserveCapacity(1 << 20)
-        try reader.forEachRecord(from: from, to: to) { seq, time, event in
-            LedgerReader.catLine(seq: seq, time: time, event: event, into: &out)
-            if out.count >= 1 << 20 { writeStdout(out); out.removeAll(keepingCapacity: true) }
-            return true
+        do {
+            try reader.forEachRecord(from: from, to: to) { seq, time, event in
+                LedgerReader.catLine(seq: seq, time: time, event: event, into: &out)
+                if out.count >= 1 << 20 { writeStdout(out); out.removeAll(keepingCapacity: true) }
+                return true
+            }
+        } catch {
+            // The records read before the damage are printed (they were held back and lost; session 12 probe).
+            writeStdout(out)
+            throw error
         }
         writeStdout(out)
     }

@@ -52,9 +52,9 @@ import TallyCore
             #expect(try LedgerProofs.verify(bundle: bundle, rootKey: key) == seq)
         }
         // A forger holding epoch 3's key signs a one-record tree with a record dated in epoch 0.
-        let store = try EpochKeyStore(path: home.path + "/ledger/keys/epoch-keys.bin", count: 6)
-        let k3 = try #require(try store.privateKey(3))
         let epochs = try LedgerWriter.loadEpochs(LedgerPaths(home: home.path))
+        let store = try EpochKeyStore(path: home.path + "/ledger/keys/epoch-keys.bin", publicKeys: epochs.publicKeys)
+        let k3 = try #require(try store.privateKey(3))
         let record = Array(#"{"event":{"type":"payment.approved"},"seq":1,"time":"\#(LedgerTime.string(1_800_000_000_005))"}"#.utf8)
         var note = SignedNote(text: Checkpoint(origin: epochs.origin, size: 1, root: LedgerHash.leaf(record)).text)
         try note.sign(name: epochs.origin, key: k3)
@@ -93,5 +93,44 @@ import TallyCore
         }
         try FileIO.writeAtomically(path, original)
         #expect(damaged > 10)
+    }
+
+    // MARK: session 12 probe
+
+    /// A flipped bit in the current epoch's private seed: the append is refused before anything is acknowledged
+    /// (it was acknowledged, then checkpointed with a signature no verifier accepts).
+    @Test func aDamagedEpochSeedRefusesTheAppend() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await writeLedger(home, options: testOptions(), batches: [(1...3).map(sampleEvent)])
+        let keysPath = home.path + "/ledger/keys/epoch-keys.bin"
+        var keys = try FileIO.readFile(keysPath)
+        let live = try #require(keys.indices.first { keys[$0] != 0 })
+        keys[live + 5] ^= 0x01
+        try Data(keys).write(to: URL(fileURLWithPath: keysPath))
+        let l = try await Ledger.open(home: home.path, options: testOptions())
+        await #expect(throws: TallyError.self) { _ = try await l.append(sampleEvent(4)) }
+        try? await l.close()
+        var count = 0
+        try LedgerReader(home: home.path).forEachRecord { _, _, _ in count += 1; return true }
+        #expect(count == 3)
+    }
+
+    /// Canonical base64 only in proof bundles: extra padding or non-zero padding bits are rejected.
+    @Test func proofBundlesTakeCanonicalBase64Only() {
+        #expect(canonicalBase64("AAE=") == Data([0, 1]))
+        #expect(canonicalBase64("AAE==") == nil && canonicalBase64("AAF=") == nil && canonicalBase64("AAE") == nil)
+    }
+
+    /// `ledger verify` of a home whose segment files are all gone reports damage (it crashed unwrapping a nil).
+    @Test func verifyWithoutSegmentFilesReportsDamage() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await writeLedger(home, options: testOptions(), batches: [(1...3).map(sampleEvent)])
+        for name in try FileManager.default.contentsOfDirectory(atPath: home.path + "/ledger/segments") {
+            try FileManager.default.removeItem(atPath: home.path + "/ledger/segments/" + name)
+        }
+        let report = try LedgerVerifier(home: home.path).run()
+        #expect(!report.problems.isEmpty && report.problems.contains { $0.kind == "missing-segment" })
     }
 }

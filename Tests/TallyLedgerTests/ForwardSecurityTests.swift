@@ -46,7 +46,7 @@ import TallyCore
         records[1].event = JSONValue.object(["type": "call.requested", "n": 2, "forged": true]).canonicalBytes()
         try FileManager.default.removeItem(atPath: home.path + "/ledger/segments/" + LedgerPaths.segmentName(1))
         try Forger.writeSegments(records, to: home.path + "/ledger/segments")
-        let store = try EpochKeyStore(path: keysPath, count: 6)
+        let store = try EpochKeyStore(path: keysPath, publicKeys: epochs.publicKeys)
         #expect(try store.privateKey(0) == nil)
         let key3 = try #require(try store.privateKey(3))
         var builder = RecordBuilder()
