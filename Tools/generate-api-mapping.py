@@ -83,6 +83,7 @@ BINDING_ALIASES = {
     "LogGroupName": [("logGroupName", None), ("logGroupIdentifier", "logGroupName")],
     "LogStreamName": [("logStreamName", None)],
     "AlarmName": [("AlarmName", None)],
+    "TopicName": [("Name", None)],
     "LayerVersion": [("VersionNumber", None)],
     "OidcProviderName": [("OpenIDConnectProviderArn", "arn")],
     "SamlProviderName": [("SAMLProviderArn", "arn")],
