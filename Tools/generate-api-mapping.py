@@ -72,10 +72,13 @@ BINDING_ALIASES = {
     "BucketName": [("Bucket", None)],
     "ObjectName": [("Key", None)],
     "QueueName": [("QueueUrl", "lastPathSegment")],
-    "RoleNameWithPath": [("RoleName", None)],
-    "UserNameWithPath": [("UserName", None)],
-    "GroupNameWithPath": [("GroupName", None)],
-    "InstanceProfileNameWithPath": [("InstanceProfileName", None)],
+    # IAM names with a path: the request's Path member (Create* calls) goes before the name ("eng/alice"); calls
+    # that name the resource alone carry no path, and the ARN is the name's (a resource with a path cannot be told)
+    "RoleNameWithPath": [("RoleName", "iamPath")],
+    "UserNameWithPath": [("UserName", "iamPath")],
+    "GroupNameWithPath": [("GroupName", "iamPath")],
+    "InstanceProfileNameWithPath": [("InstanceProfileName", "iamPath")],
+    "PolicyNameWithPath": [("PolicyName", "iamPath")],
     "ParameterNameWithoutLeadingSlash": [("Name", "stripLeadingSlash")],
     "DocumentName": [("Name", None)],
     "KeyPairName": [("KeyName", None)],
@@ -83,14 +86,15 @@ BINDING_ALIASES = {
     "LogGroupName": [("logGroupName", None), ("logGroupIdentifier", "logGroupName")],
     "LogStreamName": [("logStreamName", None)],
     "AlarmName": [("AlarmName", None)],
-    "TopicName": [("Name", None)],
     "LayerVersion": [("VersionNumber", None)],
     "OidcProviderName": [("OpenIDConnectProviderArn", "arn")],
     "SamlProviderName": [("SAMLProviderArn", "arn")],
-    "CertificateNameWithPath": [("ServerCertificateName", None)],
+    "CertificateNameWithPath": [("ServerCertificateName", "iamPath")],
     "MfaTokenIdWithPath": [("SerialNumber", None)],
     "Alias": [("AliasName", "stripAliasPrefix")],
     "KeyId": [("TargetKeyId", "kmsKey")],
+    "SecretId": [("Name", None)],
+    "TopicName": [("Name", None)],
 }
 
 # Members that hold the ARN of the resource the operation acts on (tagging and policy operations):
@@ -208,6 +212,11 @@ class Generator:
                 if len(own) != 1:
                     return None
                 return "${in:%s|arn}" % member
+            if prefix == "secretsmanager" and var == "SecretId" and transform is None:
+                # A secret named by its name: its ARN ends in "-" and six random characters (AWS: policies naming a
+                # secret by name add "-??????"); an ARN value replaces the template whole.
+                out = out.replace("${%s}" % var, "${in:%s|secretName}" % member)
+                continue
             if prefix == "kms" and var == "KeyId":
                 # KeyId may be a key id, a key ARN, an alias name or an alias ARN.
                 out = out.replace(":key/${KeyId}", ":${in:%s|kmsKey}" % member)
@@ -388,7 +397,22 @@ class Generator:
     def member_path_ok(path, members):
         """A top-level member ("TableName"), a member of each element of a list member ("TransactItems[].Put" or
         "TransactItems[].Put.TableName", at most two levels into the element) or of a structure member (read as one
-        element: "Target[].RoleArn"), or the keys of a map member ("RequestItems[keys]")."""
+        element: "Target[].RoleArn"), the keys of a map member ("RequestItems[keys]"), or a deep path of the JSON
+        body ("$.Names[]": each string of the list Names; "$.A.B[].C"), written with the body's keys."""
+        if path.startswith("$."):
+            shape = None
+            for i, part in enumerate(path[2:].split(".")):
+                name = part[:-2] if part.endswith("[]") else part
+                scope = members if i == 0 else (shape.members if shape is not None and shape.type_name == "structure" else {})
+                found = [m for m in scope.values() if m.serialization.get("name", None) == name] if i > 0 else []
+                shape = scope.get(name) or (found[0] if found else None)
+                if shape is None:
+                    return False
+                if part.endswith("[]"):
+                    if shape.type_name != "list":
+                        return False
+                    shape = shape.member
+            return shape.type_name in ("string", "integer", "long")
         if path.endswith("[keys]"):
             shape = members.get(path[:-6])
             return shape is not None and shape.type_name == "map"
@@ -451,7 +475,11 @@ class Generator:
                 q = dict(p)
                 if "resources" not in q:
                     q["resources"] = self.resources(p["action"], members)
+                if (q.get("when") or "").startswith("$."):
+                    q["deep"] = True  # once per value at that path of the JSON body (already the body's keys)
                 named = [q.get("when"), q.get("unless")] + [m for m in (q.get("whenPrefix") or {})]
+                # "A|B": either member (the gateway's test); each must be an input
+                named = [alt for m in named if m for alt in m.split("|")]
                 for member in named:
                     if member and not self.member_path_ok(member.split("?")[0], members):
                         sys.exit(f"generate-api-mapping: override {key} tests member {member}, not an input of {op}")
@@ -464,7 +492,7 @@ class Generator:
                 if len(elementwise) > 1:
                     sys.exit(f"generate-api-mapping: override {key}: one permission reads the elements of {sorted(elementwise)}")
                 for test in ("when", "unless"):
-                    if q.get(test) and "?" not in q[test]:
+                    if q.get(test) and "?" not in q[test] and not q.get("deep"):
                         q[test] = self.with_wire_name(model, q[test], members)
                 perms.append(q)
             if override.get("mode", "replace") == "add":

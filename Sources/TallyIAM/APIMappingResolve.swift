@@ -260,6 +260,19 @@ struct CompiledPermission: Sendable {
         case "roleArn": return "arn:\(context.partition):iam::\(context.account):role/\(value)"
         case "s3CopySource": return s3CopySource(value)
         case "path": return uriEncode(value)
+        case "secretName":
+            // A Secrets Manager secret named by its name: its ARN ends in "-" and six random characters, which AWS
+            // says a policy naming the secret by name must match with "-??????" (the name alone matched no secret's
+            // ARN; session 12 probe). An ARN value is used whole (see `fill`).
+            return value + "-??????"
+        case "iamPath":
+            // An IAM name whose ARN carries the request's Path (CreateRole --path /eng/ → role/eng/NAME; it recorded
+            // role/NAME, which a policy built from the ledger would not match; session 12 probe). "/" or no Path: the
+            // name alone. A Path IAM would refuse (not /…/ of printable ASCII, over 512 bytes) fills nothing.
+            guard let path = context.parameters["Path"], path != "/" else { return value }
+            guard path.utf8.count >= 2, path.utf8.count <= 512, path.hasPrefix("/"), path.hasSuffix("/"),
+                  path.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else { return nil }
+            return String(path.dropFirst()) + value
         default: return nil
         }
     }
@@ -298,7 +311,7 @@ struct CompiledPermission: Sendable {
 
     static let knownTransforms: Set<String> = [
         "arn", "lastPathSegment", "stripLeadingSlash", "logGroupName", "kmsKey", "roleArn", "s3CopySource", "queueAccount",
-        "stripAliasPrefix", "path",
+        "stripAliasPrefix", "path", "iamPath", "secretName",
     ]
 
     /// A request-path label as the SDKs send it: every byte but A-Z a-z 0-9 - . _ ~ percent-encoded (API Gateway's

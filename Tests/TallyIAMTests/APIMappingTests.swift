@@ -48,9 +48,14 @@ struct APIMappingTests {
     }
 
     @Test func secretsDynamoSQS() {
+        // a secret named by its name: its ARN ends in "-" and six random characters (AWS: match them with -??????)
         #expect(map("secretsmanager", "GetSecretValue", ["SecretId": "db-pass"]).permissions == [
             RequiredPermission(action: "secretsmanager:GetSecretValue",
-                               resources: ["arn:aws:secretsmanager:us-east-1:123456789012:secret:db-pass"])])
+                               resources: ["arn:aws:secretsmanager:us-east-1:123456789012:secret:db-pass-??????"])])
+        // IAM names created with a path carry it (session 12 probe)
+        #expect(perms(map("iam", "CreateRole", ["RoleName": "r", "Path": "/svc/a/"]))["iam:CreateRole"] == ["arn:aws:iam::123456789012:role/svc/a/r"])
+        #expect(perms(map("iam", "CreateRole", ["RoleName": "r", "Path": "/"]))["iam:CreateRole"] == ["arn:aws:iam::123456789012:role/r"])
+        #expect(perms(map("iam", "CreateRole", ["RoleName": "r", "Path": "no-slashes"]))["iam:CreateRole"] == ["*"])
         // a SecretId that is already an ARN is the resource itself
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-pass-MuKfvS"
         #expect(perms(map("secretsmanager", "GetSecretValue", ["SecretId": arn]))["secretsmanager:GetSecretValue"] == [arn])

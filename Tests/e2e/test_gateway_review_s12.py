@@ -41,3 +41,60 @@ def test_adding_a_role_to_an_instance_profile_passes_the_role(gateway, agent):
     e = [e for e in requested(gateway, "AddRoleToInstanceProfile") if e["resources"][0].endswith(f"/ip-{suffix}")][-1]
     assert e["actions"] == ["iam:AddRoleToInstanceProfile", "iam:PassRole"], e
     assert e["resources"] == [f"arn:aws:iam::{ACCOUNT}:instance-profile/ip-{suffix}", f"arn:aws:iam::{ACCOUNT}:role/r-{suffix}"], e
+
+
+def test_iam_names_created_with_a_path_carry_it_in_their_arns(gateway, agent):
+    suffix = uuid.uuid4().hex[:6]
+    gateway.aws(agent, "iam", "create-user", "--user-name", f"u-{suffix}", "--path", "/eng/team/")
+    gateway.aws(agent, "iam", "create-policy", "--policy-name", f"p-{suffix}", "--path", "/team/",
+                "--policy-document", '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}')
+    gateway.aws(agent, "iam", "create-group", "--group-name", f"g-{suffix}")  # no path: the name alone
+    user = [e for e in requested(gateway, "CreateUser") if e["resources"][0].endswith(f"u-{suffix}")][-1]
+    assert user["resources"] == [f"arn:aws:iam::{ACCOUNT}:user/eng/team/u-{suffix}"], user
+    policy = [e for e in requested(gateway, "CreatePolicy") if e["resources"][0].endswith(f"p-{suffix}")][-1]
+    assert policy["resources"] == [f"arn:aws:iam::{ACCOUNT}:policy/team/p-{suffix}"], policy
+    group = [e for e in requested(gateway, "CreateGroup") if e["resources"][0].endswith(f"g-{suffix}")][-1]
+    assert group["resources"] == [f"arn:aws:iam::{ACCOUNT}:group/g-{suffix}"], group
+
+
+def test_ssm_parameter_lists_and_paths_name_each_parameter(gateway, agent):
+    ssm = gateway.client(agent, "ssm")
+    p = f"/app-{uuid.uuid4().hex[:6]}"
+    for name in (f"{p}/db", f"{p}/url"):
+        ssm.put_parameter(Name=name, Value="v", Type="String")
+    ssm.get_parameters(Names=[f"{p}/db", f"{p}/url"])
+    ssm.get_parameters_by_path(Path=p, Recursive=True)
+    ssm.delete_parameters(Names=[f"{p}/db"])
+    base = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+    get = [e for e in requested(gateway, "GetParameters") if p in "".join(e["resources"])][-1]
+    assert get["actions"] == ["ssm:GetParameters"] and get["resources"] == [f"{base}{p}/db", f"{base}{p}/url"], get
+    by_path = [e for e in requested(gateway, "GetParametersByPath") if p in "".join(e["resources"])][-1]
+    assert by_path["resources"] == [f"{base}{p}"], by_path
+    delete = [e for e in requested(gateway, "DeleteParameters") if p in "".join(e["resources"])][-1]
+    assert delete["resources"] == [f"{base}{p}/db"], delete
+
+
+def test_secrets_named_by_name_match_their_arns(gateway, agent):
+    sm = gateway.client(agent, "secretsmanager")
+    name = f"app/db-{uuid.uuid4().hex[:4]}"
+    arn = sm.create_secret(Name=name, SecretString="s")["ARN"]
+    sm.get_secret_value(SecretId=name)
+    sm.get_secret_value(SecretId=arn)
+    sm.batch_get_secret_value(SecretIdList=[name, arn])
+    pattern = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-??????"
+    assert arn.startswith(pattern[:-6]) and len(arn) == len(pattern)  # what AWS (and moto) name a secret
+    create = [e for e in requested(gateway, "CreateSecret") if name in e["resources"][0]][-1]
+    assert create["resources"] == [pattern], create
+    gets = [e["resources"] for e in requested(gateway, "GetSecretValue") if name in e["resources"][0]]
+    assert gets[-2:] == [[pattern], [arn]], gets
+    batch = [e for e in requested(gateway, "BatchGetSecretValue") if name in "".join(e["resources"])][-1]
+    assert batch["actions"] == ["secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue"], batch
+    assert batch["resources"] == ["*", pattern, arn], batch
+
+
+def test_sns_publish_to_a_target_arn_names_it(gateway, agent):
+    sns = gateway.client(agent, "sns")
+    topic = sns.create_topic(Name=f"pub-{uuid.uuid4().hex[:6]}")["TopicArn"]
+    sns.publish(TargetArn=topic, Message="hi")
+    e = [e for e in requested(gateway, "Publish") if e["resources"] == [topic]]
+    assert e and e[-1]["actions"] == ["sns:Publish"], requested(gateway, "Publish")[-1]
