@@ -157,6 +157,57 @@ import TallyCore
         await #expect(throws: TallyError.self) { _ = try await Ledger.open(home: home.path, options: Self.smallOptions()) }
     }
 
+    /// Session 12 probe: bytes slipped in between two intact blocks lose no record: one `damaged-block` with no seq,
+    /// and the next block's chain is still checked (it was reported as a lost record and an unverifiable chain).
+    @Test func strayBytesBetweenIntactBlocksLoseNoRecord() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home)
+        let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
+        let path = home.path + "/" + rel
+        let bytes = try FileIO.readFile(path)
+        let blocks: [Int] = bytes.withUnsafeBytes { b in
+            SegmentScan(b).entries.compactMap { if case .good(let o, _) = $0 { return o }; return nil }
+        }
+        try #require(blocks.count >= 2)
+        let stray = Array(bytes[..<blocks[1]]) + Array("xyz".utf8) + Array(bytes[blocks[1]...])
+        try Data(stray).write(to: URL(fileURLWithPath: path))
+        let r = try verify(home)
+        let here = r.problems.filter { $0.file == rel }
+        #expect(here.count == 1 && here[0].kind == "damaged-block" && here[0].seq == nil && here[0].offset == blocks[1],
+                "\(r.problems.map(\.text))")
+        #expect(r.problems.count == 1 && !r.warnings.contains { $0.kind == "unverifiable" }, "\(r.problems.map(\.text)) \(r.warnings.map(\.text))")
+    }
+
+    /// Session 12 probe: a block rewritten with its checksum recomputed is a `chain-mismatch` of its own records only;
+    /// the intact header of the next segment is not blamed (its Merkle frontier was compared with the altered one).
+    @Test func aRewrittenBlockBlamesOnlyItself() async throws {
+        let home = TempHome()
+        defer { home.cleanup() }
+        try await Self.makeLedger(home, count: 24)
+        let segs = try files(home).filter { $0.hasPrefix("ledger/segments/") }
+        try #require(segs.count >= 2)
+        let path = home.path + "/" + segs[0]
+        let bytes = try FileIO.readFile(path)
+        let (offset, header): (Int, BlockHeader) = try bytes.withUnsafeBytes { b in
+            try #require(SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h) }; return nil }.last)
+        }
+        let payload = Array(bytes[(offset + SegmentFormat.blockHeaderSize)..<(offset + header.totalSize)])
+        var plain = try LZ4.decompress(payload, originalSize: Int(header.uncompressedLength))
+        let marker = Array("bucket-".utf8)
+        let at = try #require((0...(plain.count - marker.count)).first { Array(plain[$0..<($0 + marker.count)]) == marker })
+        plain[at + marker.count] = plain[at + marker.count] == UInt8(ascii: "9") ? UInt8(ascii: "8") : UInt8(ascii: "9")
+        let forged = try LZ4.compress(plain)
+        var h = header
+        h.compressedLength = UInt32(forged.count)
+        let out = Array(bytes[..<offset]) + h.encoded(payload: forged) + Array(bytes[(offset + header.totalSize)...])
+        try Data(out).write(to: URL(fileURLWithPath: path))
+        let r = try verify(home)
+        #expect(r.problems.contains { $0.kind == "chain-mismatch" && $0.seq == header.firstSeq && $0.file == segs[0] },
+                "\(r.problems.map(\.text))")
+        #expect(!r.problems.contains { $0.kind == "segment-link" }, "\(r.problems.map(\.text))")
+    }
+
     @Test func reorderedBlocksAreReported() async throws {
         let home = TempHome()
         defer { home.cleanup() }
