@@ -31,6 +31,13 @@ import TallyCore
         try LedgerVerifier(home: home.path, witnesses: witnesses).run()
     }
 
+    /// The intact blocks of a segment file's bytes: offset and header.
+    static func goodBlocks(_ bytes: [UInt8]) -> [(offset: Int, header: BlockHeader)] {
+        bytes.withUnsafeBytes { b in
+            SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h) }; return nil }
+        }
+    }
+
     func files(_ home: TempHome) throws -> [String] {
         let segs = try FileManager.default.contentsOfDirectory(atPath: home.path + "/ledger/segments").sorted().map { "ledger/segments/" + $0 }
         return segs + ["ledger/checkpoints.log", "ledger/epochs.note", "ledger/epochs.pub", "ledger.pub"]
@@ -127,10 +134,7 @@ import TallyCore
         let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
         let path = home.path + "/" + rel
         var bytes = try FileIO.readFile(path)
-        let blocks: [(offset: Int, header: BlockHeader)] = bytes.withUnsafeBytes { b in
-            SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h) }; return nil }
-        }
-        let last = try #require(blocks.last)
+        let last = try #require(Self.goodBlocks(bytes).last)
         bytes[last.offset + SegmentFormat.blockHeaderSize + 2] ^= 0x20
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let r = try verify(home)
@@ -166,9 +170,7 @@ import TallyCore
         let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
         let path = home.path + "/" + rel
         let bytes = try FileIO.readFile(path)
-        let blocks: [Int] = bytes.withUnsafeBytes { b in
-            SegmentScan(b).entries.compactMap { if case .good(let o, _) = $0 { return o }; return nil }
-        }
+        let blocks = Self.goodBlocks(bytes).map(\.offset)
         try #require(blocks.count >= 2)
         let stray = Array(bytes[..<blocks[1]]) + Array("xyz".utf8) + Array(bytes[blocks[1]...])
         try Data(stray).write(to: URL(fileURLWithPath: path))
@@ -189,9 +191,7 @@ import TallyCore
         try #require(segs.count >= 2)
         let path = home.path + "/" + segs[0]
         let bytes = try FileIO.readFile(path)
-        let (offset, header): (Int, BlockHeader) = try bytes.withUnsafeBytes { b in
-            try #require(SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h) }; return nil }.last)
-        }
+        let (offset, header) = try #require(Self.goodBlocks(bytes).last)
         let payload = Array(bytes[(offset + SegmentFormat.blockHeaderSize)..<(offset + header.totalSize)])
         var plain = try LZ4.decompress(payload, originalSize: Int(header.uncompressedLength))
         let marker = Array("bucket-".utf8)
@@ -215,9 +215,7 @@ import TallyCore
         let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
         let path = home.path + "/" + rel
         let bytes = try FileIO.readFile(path)
-        let blocks: [(Int, Int)] = bytes.withUnsafeBytes { b in
-            SegmentScan(b).entries.compactMap { if case .good(let o, let h) = $0 { return (o, h.totalSize) }; return nil }
-        }
+        let blocks = Self.goodBlocks(bytes).map { ($0.offset, $0.header.totalSize) }
         try #require(blocks.count >= 2)
         let (o1, n1) = blocks[0], (o2, n2) = blocks[1]
         var swapped = Array(bytes[0..<o1])

@@ -435,20 +435,27 @@ def test_a_half_closed_plain_call_still_gets_its_answer(gateway, agent):
     assert len(answers) == 1 and answers[0][0] == 200 and b"GetCallerIdentityResult" in answers[0][1], answers
 
 
-def test_one_100_continue_for_a_small_s3_body(gateway, agent):
-    s3 = gateway.client(agent, "s3")
-    bucket = f"cont-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
-    body = b"x" * 200_000
+def send_put_head_expecting_100(gateway, creds, bucket, body):
+    """Sends only the head of an S3 PUT of `body` to /bucket/k, signed with `creds`, with Expect: 100-continue; returns
+    the socket."""
     req = AWSRequest(method="PUT", url=f"{gateway.url}/{bucket}/k", data=body,
                      headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest(), "Expect": "100-continue"})
-    S3SigV4Auth(s3_creds(agent), "s3", REGION).add_auth(req)
+    S3SigV4Auth(creds, "s3", REGION).add_auth(req)
     headers = dict(req.headers)
     headers["Host"] = f"127.0.0.1:{gateway.port}"
     headers["Content-Length"] = str(len(body))
     sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
     sock.sendall(f"PUT /{bucket}/k HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
                  + b"\r\n")
+    return sock
+
+
+def test_one_100_continue_for_a_small_s3_body(gateway, agent):
+    s3 = gateway.client(agent, "s3")
+    bucket = f"cont-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    body = b"x" * 200_000
+    sock = send_put_head_expecting_100(gateway, s3_creds(agent), bucket, body)
     got = b""
     while b"\r\n\r\n" not in got:
         got += sock.recv(65536)
@@ -475,15 +482,7 @@ def test_a_bad_signature_is_refused_before_100_continue(gateway, agent):
     bucket = f"early-{uuid.uuid4().hex[:8]}"
     gateway.client(agent, "s3").create_bucket(Bucket=bucket)
     body = b"y" * 100_000
-    req = AWSRequest(method="PUT", url=f"{gateway.url}/{bucket}/k", data=body,
-                     headers={"X-Amz-Content-SHA256": hashlib.sha256(body).hexdigest(), "Expect": "100-continue"})
-    S3SigV4Auth(Credentials(agent["AccessKeyId"], "not-the-secret"), "s3", REGION).add_auth(req)
-    headers = dict(req.headers)
-    headers["Host"] = f"127.0.0.1:{gateway.port}"
-    headers["Content-Length"] = str(len(body))
-    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=20)
-    sock.sendall(f"PUT /{bucket}/k HTTP/1.1\r\n".encode() + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
-                 + b"\r\n")
+    sock = send_put_head_expecting_100(gateway, Credentials(agent["AccessKeyId"], "not-the-secret"), bucket, body)
     got = b""
     while True:  # the refusal closes the connection once written
         chunk = sock.recv(65536)
