@@ -43,8 +43,10 @@ public struct LedgerReader: Sendable {
     }
 
     /// Calls `body(seq, time ms, canonical event bytes)` for records in [from, to]; stop by returning false.
-    /// Throws `TallyError(.integrity)` when a block in range is damaged.
-    public func forEachRecord(from: UInt64 = 1, to: UInt64? = nil,
+    /// Throws `TallyError(.integrity)` when a block in range is damaged, unless `skipDamaged` is given: then it is
+    /// told where and why (a text naming the file and byte offset) and the records of the intact blocks after it are
+    /// read too (`ledger cat` printed nothing past the first damaged block; session 12 probe).
+    public func forEachRecord(from: UInt64 = 1, to: UInt64? = nil, skipDamaged: ((String) -> Void)? = nil,
                               _ body: (UInt64, Int64, UnsafeRawBufferPointer) throws -> Bool) throws {
         let indexes = try paths.segmentIndexes()
         // First seq of every segment, from its header.
@@ -77,7 +79,13 @@ public struct LedgerReader: Sendable {
                     case .good(let offset, let h):
                         if h.lastSeq < from { continue }
                         if h.firstSeq > upper { keepGoing = false; return }
-                        let content = try SegmentScan.content(buf, offset: offset, header: h)
+                        let content: [UInt8]
+                        do { content = try SegmentScan.content(buf, offset: offset, header: h) } catch {
+                            guard let skipDamaged else { throw error }
+                            let why = (error as? TallyError)?.reason ?? "\(error)"
+                            skipDamaged("\(path) byte \(offset): records \(h.firstSeq)–\(h.lastSeq) cannot be decoded (\(why))")
+                            continue
+                        }
                         try content.withUnsafeBytes { c in
                             try BlockContent.forEachRecord(c, header: h) { seq, time, event in
                                 guard keepGoing, seq >= from, seq <= upper else { return }
@@ -86,7 +94,10 @@ public struct LedgerReader: Sendable {
                         }
                         if !keepGoing { return }
                     case .damaged(let offset, _, let why):
-                        throw TallyError(.integrity, "\(path) byte \(offset): \(why); run `tally ledger verify`")
+                        guard let skipDamaged else {
+                            throw TallyError(.integrity, "\(path) byte \(offset): \(why); run `tally ledger verify`")
+                        }
+                        skipDamaged("\(path) byte \(offset): \(why)")
                     case .tail:
                         return  // not committed (or being written right now)
                     }
