@@ -8,6 +8,10 @@ extension CompiledCondition {
     ///   when every request value does;
     /// - a request value that cannot be read as the operator's type satisfies nothing.
     func holds(in context: RequestContext) -> Bool {
+        // AWS: a policy variable that cannot be resolved makes the statement invalid. Read as "this value matches
+        // nothing", a negated operator then held (StringNotEquals ${aws:username} for a role session: a wrong allow;
+        // session 12 probe): the condition fails instead.
+        if op.base.isNegated && hasUnresolvedVariable(in: context) { return false }
         var requestValues = context.values(forLowercased: key, hash: keyHash) ?? []
         // For Null and the set operators, a key whose values are all empty strings is a null
         // data set, as if absent (AWS: "resolves to a null dataset, such as an empty string").
@@ -39,6 +43,21 @@ extension CompiledCondition {
         case nil:
             return negated ? requestValues.allSatisfy(satisfies) : requestValues.contains(where: satisfies)
         }
+    }
+
+    /// Whether a policy value holds a variable the request cannot resolve.
+    private func hasUnresolvedVariable(in context: RequestContext) -> Bool {
+        switch operand {
+        case .strings(let operands), .stringsIgnoringCase(let operands):
+            for case .template(let t) in operands where !t.isResolvable(in: context) { return true }
+        case .patterns(let operands):
+            for case .template(let t) in operands where !t.isResolvable(in: context) { return true }
+        case .arns(let operands):
+            for case .template(let t) in operands where !t.isResolvable(in: context) { return true }
+        default:
+            break
+        }
+        return false
     }
 
     /// Whether one request value matches at least one policy value under the operator's positive

@@ -53,6 +53,12 @@ final class CompiledStatement: Sendable {
     @inline(__always)
     func coversResource(_ context: RequestContext, _ resource: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let resources else { return true }
+        if resourcesNegated {
+            // AWS: a policy variable that cannot be resolved makes the statement invalid. Read as "this value matches
+            // nothing", a NotResource with ${aws:username} applied to every resource of a role session (a wrong allow,
+            // or a wrong explicit deny; session 12 probe): the statement does not apply instead.
+            for case .template(let t) in resources where !t.isResolvable(in: context) { return false }
+        }
         var hit = false
         for pattern in resources {
             switch pattern {

@@ -33,7 +33,14 @@ public struct EvaluationRequest: Sendable, Hashable {
             self.principal = principal
             actionBytes = action.utf8.map(asciiLower)
             resourceBytes = Array(resource.utf8)
-            let facts = PrincipalFacts(principal)
+            var facts = PrincipalFacts(principal)
+            // A session's ARN has no path: a role with one (role/ops/Deployer) is known only from an aws:PrincipalArn
+            // given in the context, which is then the role a Principal element is matched against (it was rebuilt
+            // as role/Deployer, and a Deny naming role/ops/Deployer missed its sessions; session 12 probe).
+            if let derived = facts.roleArn, let given = context.values(forLowercased: "aws:principalarn")?.first,
+               PrincipalFacts.sameRoleWithPath(given, derived) {
+                facts.roleArn = given
+            }
             principalFacts = facts
             var context = context
             if let principal, facts.account != nil {
@@ -76,6 +83,17 @@ struct PrincipalFacts: Sendable, Hashable {
     var roleArn: String?
     /// For an IAM user `arn:aws:iam::A:user/path/name`, its name.
     var userName: String?
+
+    /// Whether `given` is the role `derived` (a role ARN rebuilt from a session, without path) with a path:
+    /// same partition and account, `role/PATH/NAME` with the same NAME.
+    static func sameRoleWithPath(_ given: String, _ derived: String) -> Bool {
+        let parts = derived.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[5].hasPrefix("role/") else { return false }
+        let prefix = parts[0..<5].joined(separator: ":") + ":role/"  // arn:PART:iam::ACCOUNT:role/
+        let name = parts[5].dropFirst(5)
+        guard given.hasPrefix(prefix), given.hasSuffix("/" + name) else { return false }
+        return given.utf8.count > prefix.utf8.count + name.utf8.count + 1
+    }
 
     init(_ principal: String?) {
         guard let principal else { return }

@@ -1,3 +1,5 @@
+import TallyCore
+
 /// The kind of a policy, which decides its role in evaluation.
 public enum PolicyKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// Attached to the user, group or role: one of them must allow.
@@ -72,5 +74,32 @@ public struct EvaluationResult: Sendable, Hashable, Codable {
         self.decision = decision
         self.statements = statements
         self.reason = reason
+    }
+}
+
+extension PolicyDocument {
+    /// Refuses (bad input, naming `name` and the statement) a shape AWS rejects for a policy of `kind`, which the
+    /// evaluator would otherwise read some way of its own (session 12 probe: a resource-based Deny without Principal
+    /// was skipped, an identity policy's Principal ignored):
+    /// - resource-based: every statement names Principal or NotPrincipal;
+    /// - identity-based, boundary, session policy, SCP: no Principal or NotPrincipal; and (not SCPs) Resource or
+    ///   NotResource in every statement.
+    public func check(as kind: PolicyKind, name: String) throws {
+        for (i, statement) in statements.enumerated() {
+            let which = "\(name): Statement[\(i)]\(statement.sid.map { " (Sid \($0))" } ?? "")"
+            switch kind {
+            case .resource:
+                if statement.principal == nil {
+                    throw TallyError(.badInput, "\(which) has no Principal or NotPrincipal, which every statement of a resource-based policy needs")
+                }
+            case .identity, .boundary, .session, .scp:
+                if statement.principal != nil {
+                    throw TallyError(.badInput, "\(which) has a Principal or NotPrincipal, which a policy of kind \(kind.rawValue) cannot have")
+                }
+                if kind != .scp && statement.resource == nil {
+                    throw TallyError(.badInput, "\(which) has no Resource or NotResource, which a policy of kind \(kind.rawValue) needs")
+                }
+            }
+        }
     }
 }

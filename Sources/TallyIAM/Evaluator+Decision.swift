@@ -3,7 +3,7 @@
 extension PolicySet {
     /// The role a matching statement plays in the decision.
     enum Role: UInt8 {
-        case deny, identity, resourceDirect, resourceRole, boundary, session, scp
+        case deny, identity, resourceDirect, resourceRole, resourceAccount, boundary, session, scp
     }
 
     /// Why the decision was reached; the text is built only when explaining.
@@ -16,6 +16,9 @@ extension PolicySet {
         case sessionDoesNotAllow
         case identityAllows
         case resourceAllowsRole
+        case crossAccountNoResourcePolicy
+        case crossAccountNoIdentityPolicy
+        case crossAccountAllows
     }
 
     func text(_ reason: Reason) -> String {
@@ -28,13 +31,16 @@ extension PolicySet {
         case .sessionDoesNotAllow: "no session policy allows it"
         case .identityAllows: "an identity-based policy allows it"
         case .resourceAllowsRole: "a resource-based policy allows the caller's role"
+        case .crossAccountNoResourcePolicy: "the caller is in another account than the resource: a resource-based policy of the resource's account must also allow it, and none does"
+        case .crossAccountNoIdentityPolicy: "the caller is in another account than the resource: an identity-based policy of the caller's account must also allow it, and none does"
+        case .crossAccountAllows: "the caller is in another account than the resource: an identity-based policy and a resource-based policy both allow it"
         }
     }
 
     /// Counts per role, and (only when explaining) the matching statements with their roles.
     struct Trace {
         let explain: Bool
-        var counts: (deny: Int, identity: Int, resourceDirect: Int, resourceRole: Int, session: Int) = (0, 0, 0, 0, 0)
+        var counts: (deny: Int, identity: Int, resourceDirect: Int, resourceRole: Int, session: Int, resourceAccount: Int) = (0, 0, 0, 0, 0, 0)
         var matched: [(index: Int, role: Role)] = []
         init(explain: Bool) {
             self.explain = explain
@@ -65,7 +71,10 @@ extension PolicySet {
                             guard let principal = statement.principal else { continue }
                             let match = principal.match(request)
                             if statement.principalNegated {
-                                guard match == .none else { continue }
+                                // Only a caller NotPrincipal names exactly is left out: naming its account or its role
+                                // leaves its users and sessions in (AWS's NotPrincipal example: [user/Bob, ACCOUNT:root]
+                                // denies everyone but Bob; an account or role match exempted them; session 12 probe).
+                                guard match != .direct else { continue }
                                 principalMatch = .direct
                             } else {
                                 guard match != .none else { continue }
@@ -90,7 +99,11 @@ extension PolicySet {
                                     role = .resourceRole
                                     trace.counts.resourceRole += 1
                                 } else {
-                                    continue  // the account only: delegates, grants nothing
+                                    // The account only: within it this delegates to identity-based policies and grants
+                                    // nothing; across accounts it is the resource side's trust in the caller's account.
+                                    trace.counts.resourceAccount += 1
+                                    if trace.explain { trace.matched.append((n, .resourceAccount)) }
+                                    continue
                                 }
                             case .boundary, .scp:
                                 role = kind == .scp ? .scp : .boundary
@@ -114,8 +127,27 @@ extension PolicySet {
         func limitAllows(_ ordinal: Int) -> Bool {
             ordinal < 64 ? limitAllowed & (1 << UInt64(ordinal)) != 0 : limitAllowedOverflow.contains(ordinal)
         }
-        for ordinal in limitIndices.indices where limitIsSCP[ordinal] && !limitAllows(ordinal) {
+        // SCPs limit the IAM users and roles of the accounts they apply to, not AWS service principals (session 12
+        // probe: an SCP denied cloudtrail.amazonaws.com writing to a bucket).
+        let servicePrincipal = request.principal.map { !$0.hasPrefix("arn:") && $0 != "*" } ?? false
+        for ordinal in limitIndices.indices where limitIsSCP[ordinal] && !servicePrincipal && !limitAllows(ordinal) {
             return (.implicitDeny, .scpDoesNotAllow(ordinal))
+        }
+        if let callerAccount = request.principalFacts.account, let resourceAccount = Self.resourceAccount(request),
+           callerAccount != resourceAccount {
+            // Across accounts (AWS's cross-account evaluation): the resource's account must allow the caller (a
+            // resource-based policy naming it, its role or its account) and the caller's account must allow the
+            // request (an identity-based policy, within the boundary and session policies). Evaluated as within one
+            // account, either alone allowed (session 12 probe).
+            guard trace.counts.resourceDirect + trace.counts.resourceRole + trace.counts.resourceAccount > 0 else {
+                return (.implicitDeny, .crossAccountNoResourcePolicy)
+            }
+            guard trace.counts.identity > 0 else { return (.implicitDeny, .crossAccountNoIdentityPolicy) }
+            for ordinal in limitIndices.indices where !limitIsSCP[ordinal] && !limitAllows(ordinal) {
+                return (.implicitDeny, .boundaryDoesNotAllow(ordinal))
+            }
+            if hasSession && trace.counts.session == 0 { return (.implicitDeny, .sessionDoesNotAllow) }
+            return (.allow, .crossAccountAllows)
         }
         if trace.counts.resourceDirect > 0 { return (.allow, .resourceAllows) }
         guard trace.counts.identity > 0 || trace.counts.resourceRole > 0 else { return (.implicitDeny, .nothingAllows) }
@@ -126,12 +158,24 @@ extension PolicySet {
         return (.allow, trace.counts.identity > 0 ? .identityAllows : .resourceAllowsRole)
     }
 
+    /// The account that owns the request's resource: `aws:ResourceAccount` from the context, else the account field of
+    /// the resource ARN when it holds one (S3 bucket and object ARNs have none: the caller's account is assumed).
+    static func resourceAccount(_ request: EvaluationRequest) -> String? {
+        if let given = request.context.values(forLowercased: "aws:resourceaccount")?.first { return given }
+        let parts = request.resource.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[4].utf8.count == 12, parts[4].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else { return nil }
+        return String(parts[4])
+    }
+
     /// The statements that decided: every Deny for explicit-deny; for allow the granting
     /// statements and the boundary, SCP and session statements that let it through.
     func deciding(_ decision: Decision, _ reason: Reason, _ trace: Trace) -> [Int] {
         switch (decision, reason) {
         case (.explicitDeny, _): trace.statements(.deny)
         case (.allow, .resourceAllows): trace.statements(.resourceDirect, .scp)
+        case (.allow, .crossAccountAllows):
+            trace.statements(.identity, .resourceDirect, .resourceRole, .resourceAccount, .boundary, .scp, .session)
         case (.allow, _): trace.statements(.identity, .resourceRole, .boundary, .scp, .session)
         default: []
         }

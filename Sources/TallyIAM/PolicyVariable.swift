@@ -85,6 +85,16 @@ public struct PolicyTemplate: Sendable, Hashable {
 
     /// The text with variables substituted; nil when a variable's key is absent (and has no
     /// default) or has more than one value.
+    /// Whether every variable of the template has a value (its key present with one value, or a default).
+    func isResolvable(in context: RequestContext) -> Bool {
+        for part in parts {
+            if case .variable(let key, let defaultValue) = part, Self.value(of: key, defaultValue: defaultValue, in: context) == nil {
+                return false
+            }
+        }
+        return true
+    }
+
     public func resolve(in context: RequestContext) -> String? {
         var result = ""
         for part in parts {

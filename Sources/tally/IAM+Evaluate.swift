@@ -43,7 +43,9 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
         var named: [NamedPolicy] = []
         func load(_ paths: [String], _ kind: PolicyKind) throws {
             for path in paths {
-                named.append(NamedPolicy(name: path, kind: kind, document: try PolicyDocument(contentsOfFile: path)))
+                let document = try PolicyDocument(contentsOfFile: path)
+                try document.check(as: kind, name: path)
+                named.append(NamedPolicy(name: path, kind: kind, document: document))
             }
         }
         try load(policies, .identity)
@@ -51,7 +53,9 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
         try load(boundary.map { [$0] } ?? [], .boundary)
         for group in scps {
             for path in group.split(separator: ",").map(String.init) {
-                named.append(NamedPolicy(name: path, kind: .scp, document: try PolicyDocument(contentsOfFile: path), level: group))
+                let document = try PolicyDocument(contentsOfFile: path)
+                try document.check(as: .scp, name: path)
+                named.append(NamedPolicy(name: path, kind: .scp, document: document, level: group))
             }
         }
         try load(sessionPolicies, .session)

@@ -215,6 +215,86 @@ struct EvaluationLogicTests {
         #expect(set.decide(F.request("ec2:StopInstances", "*", ["aws:MultiFactorAuthPresent": ["true"]])) == .allow)
         #expect(set.decide(F.request("ec2:DescribeInstances")) == .allow)
     }
+    // MARK: session 12 probe
+
+    /// AWS's NotPrincipal example: Deny with NotPrincipal [user/Bob, 444455556666:root] denies everyone but Bob (and
+    /// the root): other users of that account and sessions of a listed role are denied (an account or role match
+    /// exempted them).
+    @Test func notPrincipalExemptsOnlyWhomItNamesExactly() throws {
+        let allow = F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)
+        let deny = F.statement(#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::444455556666:user/Bob","arn:aws:iam::444455556666:root","arn:aws:iam::444455556666:role/audit"]},"Action":"s3:*","Resource":"arn:aws:s3:::BUCKETNAME/*"}"#)
+        let set = try F.set(identity: [allow], resource: [deny])
+        let object = "arn:aws:s3:::BUCKETNAME/k"
+        #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:iam::444455556666:user/Bob")) == .allow)
+        #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:iam::444455556666:root")) == .allow)
+        #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:iam::444455556666:user/Mallory")) == .explicitDeny)
+        #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:sts::444455556666:assumed-role/audit/s1")) == .explicitDeny)
+    }
+
+    /// A policy variable the request cannot resolve makes the statement not apply: a NotResource or a negated
+    /// condition with ${aws:username} no longer matches everything for a role session (no aws:username).
+    @Test func anUnresolvedVariableMakesTheStatementNotApply() throws {
+        let session = "arn:aws:sts::123456789012:assumed-role/r/s"
+        let notResource = try F.set(identity: [F.statement(#"{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::private/${aws:username}/*"}"#)])
+        #expect(notResource.decide(F.request("s3:GetObject", "arn:aws:s3:::private/alice/secret", principal: session)) == .implicitDeny)
+        #expect(notResource.decide(F.request("s3:GetObject", "arn:aws:s3:::public/x", principal: user)) == .allow)
+        let denyNot = try F.set(identity: [F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)],
+                                boundary: [F.statements(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#,
+                                                        #"{"Effect":"Deny","Action":"s3:*","NotResource":"arn:aws:s3:::home/${aws:username}/*"}"#)])
+        #expect(denyNot.decide(F.request("s3:GetObject", "arn:aws:s3:::other/k", principal: session)) == .allow)
+        #expect(denyNot.decide(F.request("s3:GetObject", "arn:aws:s3:::other/k", principal: user)) == .explicitDeny)
+        for op in ["StringNotEquals", "StringNotLike", "ArnNotLike"] {
+            let value = op == "ArnNotLike" ? "arn:aws:iam::123456789012:user/${aws:username}" : "${aws:username}"
+            #expect(try !F.conditionHolds(#"{"\#(op)":{"aws:PrincipalTag/owner":"\#(value)"}}"#, ["aws:PrincipalTag/owner": ["x"]]), "\(op)")
+        }
+    }
+
+    /// Across accounts both sides must allow: the resource's account (a resource-based policy) and the caller's
+    /// (an identity-based policy, within its boundary).
+    @Test func crossAccountNeedsBothSides() throws {
+        let bob = "arn:aws:iam::222222222222:user/bob"
+        let queue = "arn:aws:sqs:us-east-1:111111111111:q"
+        let identity = F.statement(#"{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}"#)
+        let resource = F.statement(#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:user/bob"},"Action":"sqs:SendMessage","Resource":"*"}"#)
+        let trustAccount = F.statement(#"{"Effect":"Allow","Principal":{"AWS":"222222222222"},"Action":"sqs:SendMessage","Resource":"*"}"#)
+        #expect(try F.set(resource: [resource]).decide(F.request("sqs:SendMessage", queue, principal: bob)) == .implicitDeny)
+        #expect(try F.set(identity: [identity]).decide(F.request("sqs:SendMessage", queue, principal: bob)) == .implicitDeny)
+        #expect(try F.set(identity: [identity], resource: [resource]).decide(F.request("sqs:SendMessage", queue, principal: bob)) == .allow)
+        #expect(try F.set(identity: [identity], resource: [trustAccount]).decide(F.request("sqs:SendMessage", queue, principal: bob)) == .allow)
+        let none = F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)
+        #expect(try F.set(identity: [identity], resource: [resource], boundary: [none]).decide(F.request("sqs:SendMessage", queue, principal: bob)) == .implicitDeny)
+        // within one account a resource-based policy naming the caller still allows alone
+        #expect(try F.set(resource: [resource]).decide(F.request("sqs:SendMessage", "arn:aws:sqs:us-east-1:222222222222:q", principal: bob)) == .allow)
+        // S3 ARNs carry no account: aws:ResourceAccount tells it
+        #expect(try F.set(resource: [resource]).decide(F.request("sqs:SendMessage", "arn:aws:s3:::b/k", principal: bob, ["aws:ResourceAccount": ["111111111111"]])) == .implicitDeny)
+    }
+
+    /// A role with a path: its sessions match a Principal naming it when aws:PrincipalArn says which role it is; SCPs
+    /// do not limit service principals.
+    @Test func rolePathsFromThePrincipalArnAndSCPsSkipServicePrincipals() throws {
+        let allow = F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)
+        let deny = F.statement(#"{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111111111111:role/ops/Deployer"},"Action":"s3:*","Resource":"*"}"#)
+        let set = try F.set(identity: [allow], resource: [deny])
+        let session = "arn:aws:sts::111111111111:assumed-role/Deployer/s"
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: session,
+                                     ["aws:PrincipalArn": ["arn:aws:iam::111111111111:role/ops/Deployer"]])) == .explicitDeny)
+        #expect(set.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: session)) == .allow)  // path unknown
+        let service = F.statement(#"{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"*"}"#)
+        let scp = F.statement(#"{"Effect":"Allow","Action":"ec2:*","Resource":"*"}"#)
+        #expect(try F.set(resource: [service], scp: [scp]).decide(F.request("s3:PutObject", "arn:aws:s3:::b/k", principal: "cloudtrail.amazonaws.com")) == .allow)
+    }
+
+    /// Shapes AWS rejects for a policy's kind are refused, naming the statement.
+    @Test func policyShapesAreCheckedPerKind() throws {
+        let noPrincipal = try F.document(F.statement(#"{"Effect":"Deny","Action":"s3:*","Resource":"*"}"#))
+        #expect(throws: (any Error).self) { try noPrincipal.check(as: .resource, name: "p.json") }
+        try noPrincipal.check(as: .identity, name: "p.json")
+        let withPrincipal = try F.document(F.statement(#"{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}"#))
+        #expect(throws: (any Error).self) { try withPrincipal.check(as: .identity, name: "p.json") }
+        try withPrincipal.check(as: .resource, name: "p.json")
+        let noResource = try F.document(F.statement(#"{"Effect":"Allow","Action":"s3:*"}"#))
+        #expect(throws: (any Error).self) { try noResource.check(as: .identity, name: "p.json") }
+    }
 }
 
 @Suite("Evaluating an API call's permissions")
@@ -241,4 +321,5 @@ struct EvaluationPermissionsTests {
         #expect(denied.decision == .explicitDeny)
         #expect(denied.results.map(\.result.decision) == [.implicitDeny, .explicitDeny])
     }
+
 }
