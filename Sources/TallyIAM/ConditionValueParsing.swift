@@ -56,6 +56,12 @@ enum ConditionValueParsing {
     /// fractional seconds, `+hh:mm` offsets, minutes-only times) or an epoch in seconds.
     static func date(_ text: some StringProtocol) -> Double? {
         let bytes = Array(text.utf8)
+        // YYYY-MM, the W3C profile's month precision (AWS takes "one of the W3C implementations of ISO 8601"): the
+        // month's first instant. (It was read as a number and refused; session 12 probe. A bare YYYY stays a number
+        // of epoch seconds, which it also is.)
+        if bytes.count == 7, bytes[4] == 45, bytes.enumerated().allSatisfy({ $0.offset == 4 || ($0.element >= 48 && $0.element <= 57) }) {
+            return date(String(decoding: bytes, as: UTF8.self) + "-01")
+        }
         if !bytes.isEmpty, bytes.allSatisfy({ $0 >= 48 && $0 <= 57 || $0 == 46 || $0 == 45 }), !bytes.contains(58),
             bytes.count < 10 || bytes[4] != 45
         {

@@ -39,6 +39,11 @@ struct ConditionValueTests {
         // A leap day exists in 2024, not in 2023.
         #expect(try holds(#"{"DateLessThan":{"k":"2024-03-01"}}"#, "2024-02-29T23:59:59Z"))
         #expect(try !holds(#"{"DateLessThan":{"k":"2024-03-01"}}"#, "2023-02-29T00:00:00Z"))
+        // Month precision (W3C's YYYY-MM), in the policy and in the request: the month's first instant (session 12).
+        #expect(try holds(#"{"DateLessThan":{"k":"2020-01"}}"#, "2019-12-31T23:59:59Z"))
+        #expect(try !holds(#"{"DateLessThan":{"k":"2020-01"}}"#, "2020-01-01T00:00:00Z"))
+        #expect(try holds(#"{"DateEquals":{"k":"2020-02-01T00:00:00Z"}}"#, "2020-02"))
+        #expect(try !holds(#"{"DateEquals":{"k":"2020-02-01T00:00:00Z"}}"#, "2020-13"))
     }
 
     @Test func numbersAndBooleans() throws {
