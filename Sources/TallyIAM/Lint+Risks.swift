@@ -57,7 +57,18 @@ extension PolicyLinter {
                 context.add("service-wildcard", .warning, "Action", "'\(pattern)' grants every action of the service, including ones added later")
             }
         }
-        if !fullAdmin && allResources && covers("iam:passrole") {
+        // Every role: "*", or a pattern whose resource part covers any role name (arn:aws:iam::*:role/*,
+        // arn:aws:iam::123456789012:role/*; only "*" was flagged; session 12 probe).
+        let everyRole: Bool = {
+            if allResources { return true }
+            guard case .positive(let list) = statement.resource else { return false }
+            return list.contains { pattern in
+                let parts = pattern.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+                guard parts.count == 6, parts[2] == "iam" || parts[2] == "*" else { return false }
+                return parts[5] == "*" || parts[5] == "role/*" || parts[5] == "role*"
+            }
+        }()
+        if !fullAdmin && everyRole && covers("iam:passrole") {
             context.add(
                 "pass-role-wildcard", .warning, "Resource",
                 "iam:PassRole on every role lets the caller hand any role (including admin roles) to a service; name the roles"

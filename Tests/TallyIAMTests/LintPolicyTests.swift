@@ -67,6 +67,10 @@ struct LintPolicyTests {
     @Test func riskyPatterns() throws {
         #expect(try codes(#"{"Effect":"Allow","Action":"*","Resource":"*"}"#) == ["full-admin"])
         #expect(try codes(#"{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}"#) == ["pass-role-wildcard"])
+        // every role by pattern, in any or one account (session 12 probe); one named role is fine
+        #expect(try codes(#"{"Effect":"Allow","Action":"iam:Pass*","Resource":"arn:aws:iam::*:role/*"}"#) == ["pass-role-wildcard"])
+        #expect(try codes(#"{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:role/*"}"#) == ["pass-role-wildcard"])
+        #expect(try codes(#"{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:role/app-*"}"#) == [])
         #expect(try codes(#"{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:role/app"}"#).isEmpty)
         #expect(try codes(#"{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}"#).contains("allow-not-action"))
         let notResource = try codes(#"{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::secret/*"}"#)
