@@ -13,6 +13,9 @@ extension GatewayHandler {
         /// True for a successful credential-minting response: if nothing could be masked (an unknown shape or
         /// encoding), the response is withheld rather than passed on.
         var requiresMask: Bool
+        /// A content-encoded body is passed on unchanged rather than withheld: the safety net over the successful
+        /// answers of operations not known to hand out a credential (they streamed untouched before it).
+        var passesEncoded = false
     }
 
     /// The plan for a response of `status` to `ident` (HEAD responses have no body; masking off: none).
@@ -43,7 +46,7 @@ extension GatewayHandler {
         guard let service = ident?.service, !SigV4.usesS3Canonicalization(service: service),
               let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.maxBody
         else { return nil }
-        return MaskPlan(fields: ResponseMasking.credentialShapeFields, requiresMask: false)
+        return MaskPlan(fields: ResponseMasking.credentialShapeFields, requiresMask: false, passesEncoded: true)
     }
 
     /// What ``writeMasked(_:plan:status:fields:upstreamCredential:callId:proto:ident:writer:)`` sent.
@@ -63,11 +66,12 @@ extension GatewayHandler {
         var withheld: String?
         if tooLarge { withheld = "the upstream response exceeds \(ResponseMasking.maxBody) bytes and must be masked" }
         let encoding = headers.first(name: "content-encoding")?.lowercased()
-        if withheld == nil, let encoding, !encoding.isEmpty, encoding != "identity" {
-            withheld = "the upstream response is content-encoded (\(encoding)) and must be masked"
+        let encoded = encoding.map { !$0.isEmpty && $0 != "identity" } ?? false
+        if withheld == nil, encoded, !plan.passesEncoded {
+            withheld = "the upstream response is content-encoded (\(encoding ?? "")) and must be masked"
         }
         var result = ResponseMasking.Result(body: original, masked: [])
-        if withheld == nil {
+        if withheld == nil && !encoded {
             var literals = [(name: "upstream-secret", value: upstreamCredential.secretAccessKey),
                             (name: "upstream-secret", value: identity.base.secretAccessKey)]
             if let token = upstreamCredential.sessionToken { literals.append((name: "upstream-session-token", value: token)) }

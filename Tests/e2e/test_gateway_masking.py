@@ -246,6 +246,22 @@ def test_a_compressed_credential_answer_is_withheld(fake, fake_gateway):
     assert done["outcome"] == "withheld" and done["status"] == 200 and "content-encoded" in done["detail"]
 
 
+def test_a_compressed_answer_of_another_operation_passes_unchanged(fake, fake_gateway):
+    """Session 12: every small non-S3 success is now buffered for the masking safety net; one the upstream compressed
+    anyway (for an operation not known to hand out a credential) is passed on as it came, not withheld."""
+    gw = fake_gateway
+    cred = gw.issue("agent-gzip-other")
+    fake.gzip = True
+    try:
+        r = signed(gw, cred, "sts", "Action=GetCallerIdentity&Version=2011-06-15", FORM, unsigned={"Accept-Encoding": "gzip"})
+    finally:
+        fake.gzip = False
+    assert r.status_code == 200 and r.headers.get("Content-Encoding") == "gzip", (r.status_code, r.headers, r.text)
+    assert "<Account>123456789012</Account>" in r.text  # requests decoded it
+    done = completed(gw, "GetCallerIdentity")[-1]
+    assert done["outcome"] == "ok" and "masked" not in done
+
+
 def test_only_signed_and_transport_headers_reach_the_upstream(fake, fake_gateway):
     """Review finding 6: the forwarded request carries the headers the agent signed plus a transport allow-list;
     unsigned extras, proxy headers (signed or not) and the agent's own authentication never reach the upstream."""
