@@ -98,13 +98,10 @@ public struct CredentialIssuer: Sendable {
                 credential.revocationRecorded = false
             } catch let error as TallyError where error.code == .integrity {
                 // A registry that fails its MACs is refused by the gateway as a whole; the revocation still goes into
-                // the ledger (when no gateway holds it), which every later gateway start reads (review finding 12).
-                let recorded = (try? await appendToLedger(credential.revokedEvent!)) ?? false
-                throw TallyError(.integrity, "\(error.reason) — "
-                                 + (recorded ? "credential.revoked for \(accessKeyId) was recorded in the ledger, so the revocation "
-                                    + "holds once the registry is restored"
-                                    : "the revocation could not be recorded (a running gateway holds the ledger; it refuses "
-                                    + "every key while the registry fails); restore the registry and revoke again"))
+                // the ledger (when no gateway holds it), which every later gateway start reads (review finding 12) —
+                // with the facts of the key's credential.issued in the ledger, never the failing entry's (an edited
+                // principal, or a key that was never issued, went into the ledger as written; session 12 probe).
+                throw try await revokeFromLedger(accessKeyId: accessKeyId, now: now, registryError: error)
             }
         }
         // Into the ledger: this revocation, or one an interrupted earlier revoke left marked not yet recorded. When a
@@ -146,8 +143,13 @@ public struct CredentialIssuer: Sendable {
         guard let key = try MasterKey.load(path: paths.masterKey) else {
             throw TallyError(.badInput, "\(paths.masterKey) is missing, so the entries of \(paths.registry) cannot be checked; restore it from a backup")
         }
-        return try CredentialRegistry(paths: paths).loadAuthenticated(mac: RegistryMAC(masterKey: key)).entries.values
-            .sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
+        var entries = try CredentialRegistry(paths: paths).loadAuthenticated(mac: RegistryMAC(masterKey: key)).entries
+        // A revocation in the ledger holds whatever the registry says (a backup restored over a revocation recorded
+        // while the registry was refused read "active"; session 12 probe).
+        for (accessKeyId, at) in try CredentialLedgerFacts.scan(home: paths.home).revoked where entries[accessKeyId]?.revokedAt == nil {
+            entries[accessKeyId]?.revokedAt = at
+        }
+        return entries.values.sorted { ($0.issuedAt, $0.accessKeyId) < ($1.issuedAt, $1.accessKeyId) }
     }
 
     /// Appends `event` durably; false when another process (the running gateway) holds the ledger lock.
