@@ -3,7 +3,8 @@
 #   1. a ledger round trip: init, append, verify, checkpoint, inclusion proof, tamper detection;
 #   2. IAM: evaluate and lint the demo agent policy;
 #   3. the gateway: an agent using the real AWS CLI through Tally against a local moto server.
-# Everything happens in a temporary directory, which is removed at the end.
+# Everything happens in a temporary directory, which is removed at the end. TALLY_BIN=path runs a tally binary built
+# already instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -17,9 +18,15 @@ if [ "$need_setup" = 1 ]; then
     Tools/setup.sh
 fi
 
-echo "== building tally"
-swift build --product tally 2>&1 | grep -E "error|Compiling|Build" || true
-TALLY="$(swift build --product tally --show-bin-path 2>/dev/null)/tally"
+if [ -n "${TALLY_BIN:-}" ]; then
+    # A binary built already (as the tests and Tools/bench-gateway.sh take it).
+    [ -x "$TALLY_BIN" ] || { echo "TALLY_BIN=$TALLY_BIN is not an executable" >&2; exit 2; }
+    TALLY="$TALLY_BIN"
+else
+    echo "== building tally"
+    swift build --product tally 2>&1 | grep -E "error|Compiling|Build" || true
+    TALLY="$(swift build --product tally --show-bin-path 2>/dev/null)/tally"
+fi
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {

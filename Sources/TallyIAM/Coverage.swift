@@ -47,6 +47,17 @@ extension APIMapping {
     /// Coverage of `services` (botocore service names, default: `heldServices`) against `catalog`.
     /// Operations of another botocore service that the table files under the same IAM prefix
     /// with the same name are counted once, under the first service.
+    /// The botocore APIs (coverage rows) a `--service` name stands for: an API name itself (`cloudwatch`), else every
+    /// API of an IAM prefix (`states`) or of a signing name (`monitoring` → cloudwatch); nil when none.
+    public func coverageAPIs(named name: String) -> [String]? {
+        let lower = name.lowercased()
+        if entries.contains(where: { $0.api == lower }) { return [lower] }
+        let prefix = iamPrefix(for: lower)
+        var apis: [String] = []
+        for entry in entries where entry.service == prefix && !apis.contains(entry.api) { apis.append(entry.api) }
+        return apis.isEmpty ? nil : apis.sorted()
+    }
+
     public func coverage(catalog: IAMCatalog, services: [String]? = nil) -> IAMCoverageReport {
         let wanted = services ?? Self.heldServices
         var rows: [IAMCoverageReport.Service] = []

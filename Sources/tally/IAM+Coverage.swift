@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TallyCore
 import TallyIAM
 
 /// `tally iam coverage`: how much of each service's API the action mapping covers.
@@ -10,7 +11,7 @@ struct IAMCoverageCommand: AsyncParsableCommand {
         discussion: "Default services: the 13 the coverage test holds at >= 99%."
     )
 
-    @Option(name: .customLong("service"), help: "A service (IAM prefix or signing name); repeatable.")
+    @Option(name: .customLong("service"), help: "A service (botocore name, IAM prefix or signing name); repeatable.")
     var services: [String] = []
 
     @Flag(name: .long, help: "Every service the mapping table has rows for.")
@@ -21,7 +22,16 @@ struct IAMCoverageCommand: AsyncParsableCommand {
     func run() async throws {
         let mapping = try APIMapping.load()
         let catalog = try IAMCatalog.load()
-        let wanted: [String]? = all ? mapping.mappedServices : (services.isEmpty ? nil : services)
+        var named: [String] = []
+        for service in services {
+            // A name the table does not know is bad input (it printed a row of zeros and exited 0; session 12 probe).
+            guard let apis = mapping.coverageAPIs(named: service) else {
+                throw TallyError(.badInput, "--service \(service): no such service in the mapping table (give an IAM prefix such as "
+                                 + "s3, a signing name such as monitoring, or a botocore service name such as cloudwatch)")
+            }
+            named += apis.filter { !named.contains($0) }
+        }
+        let wanted: [String]? = all ? mapping.mappedServices : (named.isEmpty ? nil : named)
         let report = mapping.coverage(catalog: catalog, services: wanted)
         if output.json {
             printJSON(report)

@@ -8,7 +8,7 @@ struct LedgerCompactCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Merge small blocks and recompress sealed segments with LZ4HC (smaller on disk; every hash, checkpoint and proof is unchanged).",
-        discussion: "Appends compress with fast LZ4, one block per commit. This rewrites every sealed segment (all but the newest): consecutive blocks are merged into blocks of up to 4 MiB of events (a gateway commits a few records per block) and compressed with LZ4HC in the same LZ4 block format, each segment atomically, under the writer lock: stop other writers first (a running gateway compacts each segment it seals by itself). Damaged segments are never rewritten. Safe to re-run; segments that are already compact are left alone."
+        discussion: "Appends compress with fast LZ4, one block per commit. This rewrites every sealed segment (all but the newest): consecutive blocks are merged into blocks of up to 4 MiB of events (a gateway commits a few records per block) and compressed with LZ4HC in the same LZ4 block format, each segment atomically, under the writer lock: stop other writers first (a running gateway compacts each segment it seals by itself). Damaged segments are never rewritten (they are named, and the command exits 1). Safe to re-run; segments that are already compact are left alone."
     )
     @OptionGroup var home: HomeOptions
     @OptionGroup var json: JSONOption
@@ -33,6 +33,12 @@ struct LedgerCompactCommand: AsyncParsableCommand {
             for s in report.skipped where s.reason != "already compact" { print("skipped \(s.file): \(s.reason)") }
             let pct = report.bytesBefore > 0 ? Double(report.bytesAfter) / Double(report.bytesBefore) * 100 : 100
             print("compacted \(report.compacted.count) segment(s); segments now \(report.bytesAfter) bytes (\(String(format: "%.1f", pct))% of \(report.bytesBefore))")
+        }
+        // A segment left alone because it is damaged is a finding (exit 1), not a success (session 12 probe).
+        let damaged = report.skipped.filter { $0.reason != "already compact" }.count
+        if damaged > 0 {
+            printError("tally: \(damaged) damaged segment(s) left as they are; run `tally ledger verify`")
+            throw ExitCode(1)
         }
     }
 }

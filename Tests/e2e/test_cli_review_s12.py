@@ -34,3 +34,11 @@ def test_revoke_with_a_tampered_registry_records_the_ledgers_facts_only(tmp_path
     registry.write_bytes(good)
     listed = json.loads(run([tally_bin(), "credentials", "list", "--home", str(home), "--json"]).stdout)
     assert [(c["accessKeyId"], c["status"]) for c in listed] == [(cred["AccessKeyId"], "revoked")], listed
+
+
+def test_iam_coverage_takes_signing_names_and_refuses_unknown_services():
+    p = run([tally_bin(), "iam", "coverage", "--service", "monitoring", "--json"])
+    rows = json.loads(p.stdout)["services"]
+    assert [r["service"] for r in rows] == ["cloudwatch"] and rows[0]["operations"] > 40, rows
+    p = run([tally_bin(), "iam", "coverage", "--service", "nosuch"], check=False)
+    assert p.returncode == 2 and "--service nosuch" in p.stderr, (p.returncode, p.stderr)

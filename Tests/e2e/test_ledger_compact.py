@@ -69,3 +69,21 @@ def test_compact_bad_usage(home, tmp_path):
     assert r.returncode == 2 and "level" in r.stderr.decode()
     r = tally("ledger", "compact", "--home", tmp_path / "nowhere")
     assert r.returncode == 2 and "nowhere" in r.stderr.decode()
+
+
+def test_compact_names_a_damaged_segment_and_exits_1(tmp_path):
+    """Session 12: a segment left alone because it is damaged was reported in "skipped" with exit 0."""
+    home = tmp_path / "small"
+    tally("init", "--home", home, "--block-bytes", 4096, "--segment-bytes", 40_000, check=0)
+    rnd = random.Random(3)
+    for k in range(8):
+        tally("ledger", "append", "--home", home, input=noisy_lines(400, k * 400, rnd), check=0)
+    segs = sorted((home / "ledger" / "segments").iterdir())
+    assert len(segs) >= 3, segs
+    data = bytearray(segs[0].read_bytes())
+    data[len(data) // 2] ^= 0x01
+    segs[0].write_bytes(bytes(data))
+    r = tally("ledger", "compact", "--home", home, "--json", timeout=300)
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and "damaged segment" in r.stderr.decode(), (r.returncode, r.stderr)
+    assert [s["file"] for s in out["skipped"] if s["reason"] != "already compact"] == [segs[0].name], out
