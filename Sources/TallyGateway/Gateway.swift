@@ -77,6 +77,11 @@ public struct Gateway: Sendable {
         // (small blocks merged, LZ4HC level 3), so its ledger ends up smaller than `lz4 -1` of the same lines.
         var ledgerOptions = try LedgerOptions.forHome(configuration.home)
         ledgerOptions.autoCompactLevel = 3
+        let waitLogger = logger
+        ledgerOptions.onLockWait = { timeout in
+            waitLogger.warning("the ledger is locked by another process (another gateway, ledger append or compact); waiting", metadata: [
+                "upToSeconds": "\(timeout)"])
+        }
         let ledger = try await Ledger.open(home: configuration.home, options: ledgerOptions)
         if let recovery = await ledger.recovery {
             logger.warning("ledger recovered a torn tail on open", metadata: ["recovery": "\(recovery)"])

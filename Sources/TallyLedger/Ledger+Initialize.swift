@@ -15,8 +15,9 @@ extension Ledger {
         guard !origin.isEmpty, !origin.contains(where: { $0.isWhitespace || $0 == "+" }), !origin.hasPrefix("\u{2014}") else {
             throw TallyError(.badUsage, "the origin '\(origin)' must be non-empty without spaces or '+'")
         }
-        guard options.epochCount > 0, options.epochSeconds > 0 else {
-            throw TallyError(.badUsage, "epoch count and length must be positive")
+        guard options.epochCount > 0 else { throw TallyError(.badUsage, "--epochs \(options.epochCount): must be at least 1") }
+        guard options.epochSeconds > 0 else {
+            throw TallyError(.badUsage, "--epoch-seconds \(options.epochSeconds): must be at least 1")
         }
         // Bounded before anything is created: a huge count exhausted memory and a huge length overflowed, each leaving a
         // half-made home that neither init nor verify would take (review, session 9).

@@ -33,13 +33,14 @@ public enum LedgerCompaction {
     /// Compacts every sealed segment of the ledger in `home` that is not compact yet.
     /// `progress(done, total)` is called after each segment.
     public static func run(home: String, level: Int = LZ4.highCompressionDefaultLevel, lockTimeout: Double = 10,
+                           onLockWait: (@Sendable (Double) -> Void)? = nil,
                            progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> CompactionReport {
         guard (1...12).contains(level) else {
             throw TallyError(.badUsage, "compression level \(level) is out of range: LZ4HC levels are 1–12")
         }
         let paths = LedgerPaths(home: home)
         try paths.checkIsHome()
-        let lockFD = try LedgerWriter.acquireLock(paths, timeout: lockTimeout)
+        let lockFD = try LedgerWriter.acquireLock(paths, timeout: lockTimeout, onWait: onLockWait)
         defer { close(lockFD) }
         // Leftovers of an interrupted compaction are incomplete copies: the originals are intact.
         if let names = try? FileManager.default.contentsOfDirectory(atPath: paths.segmentsDir) {

@@ -20,6 +20,9 @@ public struct LedgerOptions: Sendable {
     public var clock: @Sendable () -> Int64 = { LedgerTime.nowMillis() }
     /// How long `open` waits for another process holding the ledger lock (default 10 s).
     public var lockTimeout: Double = 10
+    /// Called once when `open` finds the lock held and starts waiting for it (a command line tells its user why it is
+    /// silent: it said nothing for 10 s; session 12 probe).
+    public var onLockWait: (@Sendable (_ timeout: Double) -> Void)? = nil
     /// When set, each segment the writer seals (by starting a new one) is compacted in the background
     /// at this LZ4HC level, as `tally ledger compact` would (small blocks merged, LZ4HC). Off by default:
     /// a bulk append should not spend CPU on it; a long-running writer of small commits (the gateway)

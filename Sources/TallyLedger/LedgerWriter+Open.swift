@@ -21,10 +21,12 @@ extension LedgerWriter {
     }
 
     /// Takes the ledger's exclusive writer lock (waiting up to `timeout` seconds); returns its descriptor.
-    static func acquireLock(_ paths: LedgerPaths, timeout: Double) throws -> Int32 {
+    static func acquireLock(_ paths: LedgerPaths, timeout: Double, onWait: (@Sendable (Double) -> Void)? = nil) throws -> Int32 {
         let lockFD = try FileIO.openFile(paths.lock, O_RDWR | O_CREAT, 0o600)
         let deadline = Date().addingTimeInterval(timeout)
+        var told = false
         while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            if !told, timeout > 0 { onWait?(timeout); told = true }
             if Date() > deadline {
                 close(lockFD)
                 throw TallyError(.ledgerLocked, "the ledger in \(paths.home) is locked by another process (waited \(timeout) s)")
@@ -39,7 +41,7 @@ extension LedgerWriter {
     /// records, and erases the keys of ended epochs. Fails closed on any other damage.
     static func open(paths: LedgerPaths, options: LedgerOptions) throws -> (LedgerWriter, RecoveryReport?) {
         try paths.checkIsHome()
-        let lockFD = try acquireLock(paths, timeout: options.lockTimeout)
+        let lockFD = try acquireLock(paths, timeout: options.lockTimeout, onWait: options.onLockWait)
         let epochs: EpochSet
         let keys: EpochKeyStore
         do {

@@ -47,8 +47,10 @@ func parseDuration(_ text: String) throws -> TimeInterval {
     let parts = number.split(separator: ".", omittingEmptySubsequences: false)
     let digits = { (s: Substring) in !s.isEmpty && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
     guard (1...2).contains(parts.count), digits(parts[0]), parts.count == 1 || digits(parts[1]), number.utf8.count <= 12,
-          let n = Double(number), n > 0 else {
+          let n = Double(number) else {
         throw TallyError(.badUsage, "--ttl \(text): expected a duration like 90s, 30m, 1h or 2d")
     }
+    // A zero duration has the right shape: the range is what is wrong (session 12 probe).
+    guard n > 0 else { throw TallyError(.badUsage, "--ttl \(text): must be between 1m and 366d") }  // as the issuer says
     return n * unit
 }

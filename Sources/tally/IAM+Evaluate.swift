@@ -40,9 +40,33 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
     var principal: String?
     @OptionGroup var output: JSONOption
 
+    /// `arn:` and six colon-separated parts, the partition and service named.
+    static func isARN(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        return parts.count == 6 && parts[0] == "arn" && !parts[1].isEmpty && !parts[2].isEmpty && !parts[5].isEmpty
+            && !text.contains(where: \.isWhitespace)
+    }
+
+    /// A service principal: a DNS name (`ec2.amazonaws.com`, `states.us-east-1.amazonaws.com`).
+    static func isServicePrincipal(_ text: String) -> Bool {
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.count >= 2 && labels.allSatisfy { label in
+            !label.isEmpty && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+
     func run() async throws {
         // A misspelt action would otherwise be an implicit deny (exit 1), indistinguishable from a real one.
         _ = try IAMCatalog.load().knownAction(action, what: "--action: ")
+        // So would a resource or principal that is no ARN (a typo read as a deny, or a principal no policy can name;
+        // session 12 probe).
+        if resource != "*" && !Self.isARN(resource) {
+            throw TallyError(.badInput, "--resource '\(resource)': expected an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE) or *")
+        }
+        if let principal, !Self.isARN(principal) && !Self.isServicePrincipal(principal) {
+            throw TallyError(.badInput, "--principal '\(principal)': expected an IAM or STS ARN (arn:aws:iam::123456789012:user/alice, "
+                             + "arn:aws:sts::123456789012:assumed-role/ROLE/SESSION) or a service principal (ec2.amazonaws.com)")
+        }
         var named: [NamedPolicy] = []
         func load(_ paths: [String], _ kind: PolicyKind) throws {
             for path in paths {

@@ -13,7 +13,9 @@ struct LedgerAppendCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
 
     func run() async throws {
-        let ledger = try await Ledger.open(home: home.homePath, options: LedgerOptions.forHome(home.homePath))
+        var options = try LedgerOptions.forHome(home.homePath)
+        options.onLockWait = sayWaitingForLock
+        let ledger = try await Ledger.open(home: home.homePath, options: options)
         if let r = await ledger.recovery { printError("tally: recovery: \(r.description)") }
         var batcher = JSONLinesBatcher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

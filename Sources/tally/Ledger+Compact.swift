@@ -20,7 +20,7 @@ struct LedgerCompactCommand: AsyncParsableCommand {
         if showProgress {
             progress = { (done: Int, total: Int) -> Void in writeStderr("\rcompacting… \(done)/\(total) segments") }
         }
-        let report = try LedgerCompaction.run(home: home.homePath, level: level, progress: progress)
+        let report = try LedgerCompaction.run(home: home.homePath, level: level, onLockWait: sayWaitingForLock, progress: progress)
         if showProgress { writeStderr("\r\u{1B}[K") }
         if json.json {
             let out: JSONValue = [

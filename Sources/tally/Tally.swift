@@ -55,3 +55,9 @@ func printError(_ message: String) {
     if !line.hasSuffix("\n") { line += "\n" }
     writeStderr(line)
 }
+
+/// Tells the user why a command is silent while another process (a running gateway, `ledger append`) holds the
+/// ledger lock (it waited up to 10 s without a word; session 12 probe).
+@Sendable func sayWaitingForLock(_ timeout: Double) {
+    printError("tally: the ledger is locked by another process (a running gateway, ledger append or compact); waiting up to \(timeout) s…")
+}
