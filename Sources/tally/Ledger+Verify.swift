@@ -30,11 +30,14 @@ struct LedgerVerifyCommand: AsyncParsableCommand {
             for p in report.problems { print("DAMAGE \(p.text)") }
             for w in report.warnings { print("warning: \(w.text)") }
             if report.ok {
-                print("ok: \(report.records) records, \(report.segments) segments, \(report.checkpoints) signed checkpoints" + (report.witnesses > 0 ? ", \(report.witnesses) witness checkpoints" : "") + " verified")
+                print("ok: \(count(report.records, "record")), \(count(report.segments, "segment")), \(count(report.checkpoints, "signed checkpoint"))" + (report.witnesses > 0 ? ", \(count(report.witnesses, "witness checkpoint"))" : "") + " verified")
             } else {
-                print("FAILED: \(report.problems.count) problem(s); \(report.records) records, \(report.segments) segments, \(report.checkpoints) signed checkpoints")
+                print("FAILED: \(report.problems.count) problem(s); \(count(report.records, "record")), \(count(report.segments, "segment")), \(count(report.checkpoints, "signed checkpoint"))")
             }
         }
         if !report.ok { throw ExitCode(1) }
     }
 }
+
+/// "1 segment", "2 segments".
+func count(_ n: some BinaryInteger, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }

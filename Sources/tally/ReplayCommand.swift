@@ -22,7 +22,10 @@ struct ReplayCommand: AsyncParsableCommand {
                 out.append(contentsOf: j.canonicalBytes())
             } else {
                 let f = { (k: String) in j[k]?.stringValue ?? j[k].map { $0.description } ?? "-" }
-                out.append(contentsOf: "#\(call.seq) \(call.time) \(f("decision")) \(f("service")):\(f("operation")) -> \(f("status")) \(f("errorCode")) \(f("outcome")) \(f("latencyMs")) ms actions \(f("actions"))\n".utf8)
+                // A refused call has no outcome or latency: nothing is printed for them ("- - ms"; session 12 probe).
+                let outcome = j["outcome"] == nil ? "" : " \(f("outcome"))"
+                let latency = j["latencyMs"] == nil ? "" : " \(f("latencyMs")) ms"
+                out.append(contentsOf: "#\(call.seq) \(call.time) \(f("decision")) \(f("service")):\(f("operation")) -> \(f("status")) \(f("errorCode"))\(outcome)\(latency) actions \(f("actions"))\n".utf8)
             }
             first = false
             if out.count >= 1 << 20 { writeStdout(out); out.removeAll(keepingCapacity: true) }
