@@ -92,7 +92,7 @@ public struct CredentialRegistry: Sendable {
         do {
             file = try JSONDecoder().decode(RegistryFile.self, from: data)
         } catch {
-            throw TallyError(.integrity, "\(paths.registry) is not a valid credential registry: \(error)")
+            throw TallyError(.integrity, "\(paths.registry) is not a valid credential registry: \(Self.describe(error))")
         }
         guard file.format == RegistryFile.legacyFormat || file.format == RegistryFile.currentFormat else {
             throw TallyError(.integrity, "\(paths.registry) has format \(file.format); this tally reads "
@@ -157,5 +157,23 @@ private struct RegistryFile: Codable {
     init(credentials: [IssuedCredential], macs: [String: String]) {
         self.credentials = credentials
         self.macs = macs
+    }
+}
+
+extension CredentialRegistry {
+    /// A decoding error in words (Swift's description of one reads "DecodingError.dataCorrupted: Data was corrupted.
+    /// Debug description: ..."; session 12 probe).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func at(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "the top level" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        }
+        switch error {
+        case .dataCorrupted(let c) where c.codingPath.isEmpty: return "it is not JSON (\(c.debugDescription))"
+        case .dataCorrupted(let c): return "bad value at \(at(c.codingPath)): \(c.debugDescription)"
+        case .keyNotFound(let key, let c): return "\"\(key.stringValue)\" is missing at \(at(c.codingPath))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type at \(at(c.codingPath)): \(c.debugDescription)"
+        @unknown default: return "\(error)"
+        }
     }
 }
