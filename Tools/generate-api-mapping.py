@@ -207,6 +207,10 @@ class Generator:
                     return "${in:%s|arn}" % lower[(base + "arn").lower()]
                 return None
             member, transform = bound
+            if transform == "iamPath" and "path" not in lower:
+                # only an operation whose input has Path (the Create* calls) reads it: an extra Path sent to
+                # PutRolePolicy would otherwise be put into the recorded ARN (session 12 review)
+                transform = None
             if transform == "arn":
                 own = [v for v in re.findall(r"\$\{([^}]+)\}", template) if v not in CONTEXT_VARS]
                 if len(own) != 1:

@@ -119,7 +119,8 @@ public struct CredentialIssuer: Sendable {
         let facts = try CredentialLedgerFacts.scan(home: paths.home)
         guard let issued = facts.issued[accessKeyId], let principal = issued.principal else {
             return TallyError(registryError.code, "\(registryError.reason) — and the ledger holds no credential.issued for "
-                              + "\(accessKeyId), so nothing was revoked")
+                              + "\(accessKeyId), so nothing was revoked (a key issued while a gateway ran gets its "
+                              + "credential.issued when that gateway next records; restore the registry and revoke again)")
         }
         if let at = facts.revoked[accessKeyId] {
             return TallyError(registryError.code, "\(registryError.reason) — \(accessKeyId) was already revoked in the ledger at "

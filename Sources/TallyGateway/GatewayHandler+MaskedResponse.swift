@@ -39,12 +39,14 @@ extension GatewayHandler {
         if let fields = ResponseMasking.credentialFields(service: ident?.service, operation: ident?.operation) {
             return MaskPlan(fields: fields + ResponseMasking.errorFields, requiresMask: true)
         }
-        // Any other successful non-S3 answer of known length up to maxBody is buffered too: masked for a credential
-        // under its usual field names (an operation that hands one out but is not listed) and for literal copies of
-        // the gateway's own secret (e.g. its key stored in a secret the agent reads); they went through untouched
-        // (session 12 probe). S3 object bodies are the agent's data and stream.
+        // Any other successful non-S3 answer of known length up to safetyNetLimit (64 KiB, the answers written in one
+        // piece anyway) is buffered too: masked for a credential under its usual field names (an operation that hands
+        // one out but is not listed) and for literal copies of the gateway's own secret (e.g. its key stored in a
+        // secret the agent reads); they went through untouched (session 12 probe). Larger answers stream with
+        // backpressure as before (held whole up to 1 MiB, each cost memory and event-loop time; session 12 review).
+        // S3 object bodies are the agent's data and stream.
         guard let service = ident?.service, !SigV4.usesS3Canonicalization(service: service),
-              let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.maxBody
+              let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.safetyNetLimit
         else { return nil }
         return MaskPlan(fields: ResponseMasking.credentialShapeFields, requiresMask: false, passesEncoded: true)
     }

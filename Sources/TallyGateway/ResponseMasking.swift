@@ -23,6 +23,10 @@ struct ResponseMasking: Sendable {
     /// Largest response body buffered for masking. A larger body that must be masked is withheld (fail closed).
     static let maxBody = 1 << 20
 
+    /// Largest successful answer of an operation not known to hand out a credential that is buffered for the
+    /// safety net (``credentialShapeFields`` and the gateway's own secret); larger ones stream untouched.
+    static let safetyNetLimit = 64 << 10
+
     /// Operations (`service:Operation`, the signing name) whose successful responses carry a credential of the
     /// upstream account, with the fields that hold its secret parts. XML elements and JSON keys alike.
     static let credentialOperations: [String: [String]] = {
@@ -136,11 +140,25 @@ struct ResponseMasking: Sendable {
         case UInt8(ascii: "{"), UInt8(ascii: "["): for f in maskJSON(&out, fields: Set(fields)) { note(f) }
         default: break
         }
+        // In JSON and XML the literal becomes the placeholder; in any other body (CBOR, binary) a placeholder of the
+        // same length, so that length prefixes around it still hold (a shorter one corrupted a CBOR answer; session 12
+        // review).
+        let text = out.first(where: { !isSpace($0) }).map { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "[") } ?? true
         for literal in literals where literal.value.utf8.count >= 8 {
             let forms = Set([literal.value, literal.value.replacingSlashes()])
-            for form in forms where replaceAll(&out, Array(form.utf8), with: Array(placeholder.utf8)) { note(literal.name) }
+            for form in forms {
+                let needle = Array(form.utf8)
+                let replacement = text ? Array(placeholder.utf8) : sameLengthPlaceholder(needle.count)
+                if replaceAll(&out, needle, with: replacement) { note(literal.name) }
+            }
         }
         return Result(body: out, masked: masked)
+    }
+
+    /// `TALLY-MASKED` cut or padded with `-` to `count` bytes.
+    static func sameLengthPlaceholder(_ count: Int) -> [UInt8] {
+        let p = Array(placeholder.utf8)
+        return count <= p.count ? Array(p.prefix(count)) : p + [UInt8](repeating: UInt8(ascii: "-"), count: count - p.count)
     }
 
     // MARK: XML

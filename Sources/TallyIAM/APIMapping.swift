@@ -130,6 +130,12 @@ public struct APIMapping: Sendable {
                 add(rule.action, ["*"])
                 continue
             }
+            // A list the path ends in that is there but empty ("SecretIdList": [] beside Filters) names nothing: the
+            // action on "*" (it was left out, and a deny rule naming it let the call through; session 12 review).
+            if values.isEmpty, Self.isEmptyList(at: path, in: body) {
+                add(rule.action, ["*"])
+                continue
+            }
             for value in values {
                 add(rule.action, rule.resolve(ResolveContext(request: request, parameters: [path: value])))
             }
@@ -169,6 +175,20 @@ public struct APIMapping: Sendable {
         }
         return APIMappingResult(permissions: permissions, provenance: entry.provenance, mapped: true,
                                 rules: entry.rules, reason: entry.reason, readsBody: shape.readsBody)
+    }
+}
+
+extension APIMapping {
+    /// True when `path` (`$.A.B[]`, objects down to a list) leads to a list that is there and empty.
+    static func isEmptyList(at path: String, in body: JSONValue) -> Bool {
+        guard path.hasPrefix("$."), path.hasSuffix("[]") else { return false }
+        var node = body
+        for segment in path.dropFirst(2).dropLast(2).split(separator: ".", omittingEmptySubsequences: false) {
+            guard !segment.hasSuffix("[]"), case .object(let members) = node, let next = members[String(segment)] else { return false }
+            node = next
+        }
+        if case .array(let elements) = node { return elements.isEmpty }
+        return false
     }
 }
 

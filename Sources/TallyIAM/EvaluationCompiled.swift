@@ -111,6 +111,23 @@ struct CompiledPrincipal: Sendable {
         self.others = others
     }
 
+    /// Whether a Deny's NotPrincipal leaves the caller out: `"*"`; a service principal it names; an IAM caller it names
+    /// exactly together with the caller's account (the account root itself needs only its own ARN), and for an
+    /// assumed-role session together with the session's role.
+    func exempts(_ request: EvaluationRequest) -> Bool {
+        if everyone || aws.contains("*") { return true }
+        guard let principal = request.principal else { return false }
+        if others.contains(principal) { return true }
+        guard aws.contains(principal) else { return false }
+        let facts = request.principalFacts
+        guard let account = facts.account else { return true }
+        if principal.hasSuffix(":iam::\(account):root") { return true }
+        let accountNamed = aws.contains { $0 == account || ($0.hasPrefix("arn:") && $0.hasSuffix(":iam::\(account):root")) }
+        guard accountNamed else { return false }
+        if let role = facts.roleArn { return aws.contains(role) }
+        return true
+    }
+
     func match(_ request: EvaluationRequest) -> PrincipalMatch {
         if everyone { return .direct }
         var best = PrincipalMatch.none

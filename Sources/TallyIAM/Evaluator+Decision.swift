@@ -71,10 +71,16 @@ extension PolicySet {
                             guard let principal = statement.principal else { continue }
                             let match = principal.match(request)
                             if statement.principalNegated {
-                                // Only a caller NotPrincipal names exactly is left out: naming its account or its role
-                                // leaves its users and sessions in (AWS's NotPrincipal example: [user/Bob, ACCOUNT:root]
-                                // denies everyone but Bob; an account or role match exempted them; session 12 probe).
-                                guard match != .direct else { continue }
+                                if statement.effect == .deny {
+                                    // A Deny leaves out only a caller AWS would: named exactly, with its account (and for a
+                                    // role session its role) named too (AWS: "you must also include the account ARN";
+                                    // [user/Bob, ACCOUNT:root] denies everyone but Bob; an account or role match
+                                    // exempted every user and session of it; session 12 probe and review).
+                                    guard !principal.exempts(request) else { continue }
+                                } else {
+                                    // An Allow with NotPrincipal grants nobody it names at any level (the narrower reading).
+                                    guard match == .none else { continue }
+                                }
                                 principalMatch = .direct
                             } else {
                                 guard match != .none else { continue }
@@ -158,14 +164,16 @@ extension PolicySet {
         return (.allow, trace.counts.identity > 0 ? .identityAllows : .resourceAllowsRole)
     }
 
-    /// The account that owns the request's resource: `aws:ResourceAccount` from the context, else the account field of
-    /// the resource ARN when it holds one (S3 bucket and object ARNs have none: the caller's account is assumed).
+    /// The account that owns the request's resource: the account field of the resource ARN when it holds one, else
+    /// `aws:ResourceAccount` from the context (S3 bucket and object ARNs have no account: without it the caller's is
+    /// assumed). The ARN wins: a context value cannot turn a cross-account request into a same-account one (session 12
+    /// review).
     static func resourceAccount(_ request: EvaluationRequest) -> String? {
-        if let given = request.context.values(forLowercased: "aws:resourceaccount")?.first { return given }
         let parts = request.resource.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard parts.count == 6, parts[0] == "arn", parts[4].utf8.count == 12, parts[4].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
-        else { return nil }
-        return String(parts[4])
+        if parts.count == 6, parts[0] == "arn", parts[4].utf8.count == 12, parts[4].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return String(parts[4])
+        }
+        return request.context.values(forLowercased: "aws:resourceaccount")?.first
     }
 
     /// The statements that decided: every Deny for explicit-deny; for allow the granting

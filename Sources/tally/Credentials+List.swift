@@ -5,7 +5,9 @@ import TallyGateway
 
 /// `tally credentials list`
 struct CredentialsList: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List issued credentials (never secrets).")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List issued credentials (never secrets).",
+        discussion: "Reads the registry (refused if its MACs do not check) and the ledger's credential.revoked records (a revocation there shows as revoked whatever the registry says): it reads the whole ledger, and fails on a damaged one.")
     @OptionGroup var home: HomeOptions
     @OptionGroup var json: JSONOption
 

@@ -11,7 +11,7 @@ struct IAMEvaluateCommand: AsyncParsableCommand {
             Explicit Deny anywhere wins; every SCP must allow; a resource-based policy naming the caller \
             allows; otherwise an identity-based policy must allow, and then the permissions boundary and \
             the session policies (if given) must allow. Across accounts (the --principal's account is not the \
-            resource's: the ARN's account field, or --context aws:ResourceAccount=ID) a resource-based policy \
+            resource's: the ARN's account field, else --context aws:ResourceAccount=ID) a resource-based policy \
             and an identity-based policy must both allow. An --action the catalog does not have (a typo, a \
             wildcard), or a policy of the wrong shape for its kind (a resource-based statement without \
             Principal, an identity-based one with it), is bad input (exit 2), not a deny.

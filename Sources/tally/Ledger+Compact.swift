@@ -34,10 +34,11 @@ struct LedgerCompactCommand: AsyncParsableCommand {
             let pct = report.bytesBefore > 0 ? Double(report.bytesAfter) / Double(report.bytesBefore) * 100 : 100
             print("compacted \(report.compacted.count) segment(s); segments now \(report.bytesAfter) bytes (\(String(format: "%.1f", pct))% of \(report.bytesBefore))")
         }
-        // A segment left alone because it is damaged is a finding (exit 1), not a success (session 12 probe).
-        let damaged = report.skipped.filter { $0.reason != "already compact" }.count
-        if damaged > 0 {
-            printError("tally: \(damaged) damaged segment(s) left as they are; run `tally ledger verify`")
+        // A segment left alone because it is damaged (or could not be rewritten) is a finding (exit 1), not a success
+        // (session 12 probe).
+        let left = report.skipped.filter { $0.reason != "already compact" }.count
+        if left > 0 {
+            printError("tally: \(left) segment(s) left as they are (damaged, or they could not be rewritten: named above); run `tally ledger verify`")
             throw ExitCode(1)
         }
     }

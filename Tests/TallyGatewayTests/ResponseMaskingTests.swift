@@ -169,7 +169,8 @@ import TallyCore
         // credential fields and the gateway's own secret; S3 bodies and answers of unknown length stream.
         let other = plan(true, op("secretsmanager", "GetSecretValue"), "POST", 200, ["content-length": "300"])
         #expect(other?.fields == ResponseMasking.credentialShapeFields && other?.requiresMask == false)
-        #expect(plan(true, op("dynamodb", "GetItem"), "POST", 200, ["content-length": String(ResponseMasking.maxBody + 1)]) == nil)
+        #expect(plan(true, op("dynamodb", "GetItem"), "POST", 200, ["content-length": String(ResponseMasking.safetyNetLimit)]) != nil)
+        #expect(plan(true, op("dynamodb", "GetItem"), "POST", 200, ["content-length": String(ResponseMasking.safetyNetLimit + 1)]) == nil)
         #expect(plan(true, op("dynamodb", "GetItem"), "POST", 200, [:]) == nil)
         for s3 in ["s3", "s3express", "s3-object-lambda", "s3-outposts"] {
             #expect(plan(true, op(s3, "GetObject"), "GET", 200, ["content-length": "10"]) == nil, "\(s3)")
@@ -195,6 +196,12 @@ import TallyCore
         #expect(ResponseMasking.credentialFields(service: "datazone", operation: "GetEnvironmentCredentials") == ["secretAccessKey", "sessionToken"])
         #expect(ResponseMasking.credentialFields(service: "ec2", operation: "CreateKeyPair") == ["keyMaterial"])
         #expect(ResponseMasking.credentialFields(service: "cognito-identity", operation: "GetOpenIdTokenForDeveloperIdentity") == ["Token"])
+        // In a CBOR (binary) body a literal secret is replaced by a placeholder of its own length: prefixes still hold.
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+        let cbor: [UInt8] = [0xA1, 0x66] + Array("secret".utf8) + [0x78, UInt8(secret.utf8.count)] + Array(secret.utf8)
+        let maskedCBOR = ResponseMasking.mask(cbor, fields: [], literals: [(name: "upstream-secret", value: secret)])
+        #expect(maskedCBOR.masked == ["upstream-secret"] && maskedCBOR.body.count == cbor.count)
+        #expect(String(decoding: maskedCBOR.body.suffix(secret.utf8.count), as: UTF8.self) == "TALLY-MASKED----------------------------")
         let ssm = #"{"Credentials":{"AccessKeyId":"ASIA1","SecretAccessKey":"s3cr3t","SessionToken":"t0k","ExpirationTime":1}}"#
         let r = ResponseMasking.mask(Array(ssm.utf8), fields: ResponseMasking.credentialShapeFields)
         #expect(r.masked == ["SecretAccessKey", "SessionToken"] && !String(decoding: r.body, as: UTF8.self).contains("s3cr3t"))

@@ -94,10 +94,10 @@ struct EvaluationLogicTests {
         // Principal "*" grants by itself.
         let everyone = try F.set(resource: [F.statement(#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}"#)])
         #expect(everyone.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: user)) == .allow)
-        // NotPrincipal: applies to everyone except the named principal.
+        // NotPrincipal: applies to everyone except the named principal (named with its account, as AWS requires).
         let notPrincipal = try F.set(
             identity: [F.statement(#"{"Effect":"Allow","Action":"s3:*","Resource":"*"}"#)],
-            resource: [F.statement(#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/carlossalazar"},"Action":"s3:*","Resource":"*"}"#)])
+            resource: [F.statement(#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::123456789012:user/carlossalazar","arn:aws:iam::123456789012:root"]},"Action":"s3:*","Resource":"*"}"#)])
         #expect(notPrincipal.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: user)) == .allow)
         #expect(notPrincipal.decide(F.request("s3:GetObject", "arn:aws:s3:::b/k", principal: "arn:aws:iam::123456789012:user/maria")) == .explicitDeny)
     }
@@ -229,6 +229,13 @@ struct EvaluationLogicTests {
         #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:iam::444455556666:root")) == .allow)
         #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:iam::444455556666:user/Mallory")) == .explicitDeny)
         #expect(set.decide(F.request("s3:GetObject", object, principal: "arn:aws:sts::444455556666:assumed-role/audit/s1")) == .explicitDeny)
+        // Named without its account, Bob is not left out (AWS: "you must also include the account ARN"); a session is
+        // left out when it, its role and its account are all named.
+        let bobOnly = try F.set(identity: [allow], resource: [F.statement(#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::444455556666:user/Bob"},"Action":"s3:*","Resource":"*"}"#)])
+        #expect(bobOnly.decide(F.request("s3:GetObject", object, principal: "arn:aws:iam::444455556666:user/Bob")) == .explicitDeny)
+        let session = try F.set(identity: [allow], resource: [F.statement(#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:sts::444455556666:assumed-role/audit/s1","arn:aws:iam::444455556666:role/audit","444455556666"]},"Action":"s3:*","Resource":"*"}"#)])
+        #expect(session.decide(F.request("s3:GetObject", object, principal: "arn:aws:sts::444455556666:assumed-role/audit/s1")) == .allow)
+        #expect(session.decide(F.request("s3:GetObject", object, principal: "arn:aws:sts::444455556666:assumed-role/audit/s2")) == .explicitDeny)
     }
 
     /// A policy variable the request cannot resolve makes the statement not apply: a NotResource or a negated
@@ -265,8 +272,9 @@ struct EvaluationLogicTests {
         #expect(try F.set(identity: [identity], resource: [resource], boundary: [none]).decide(F.request("sqs:SendMessage", queue, principal: bob)) == .implicitDeny)
         // within one account a resource-based policy naming the caller still allows alone
         #expect(try F.set(resource: [resource]).decide(F.request("sqs:SendMessage", "arn:aws:sqs:us-east-1:222222222222:q", principal: bob)) == .allow)
-        // S3 ARNs carry no account: aws:ResourceAccount tells it
+        // S3 ARNs carry no account: aws:ResourceAccount tells it; an ARN's own account wins over the context
         #expect(try F.set(resource: [resource]).decide(F.request("sqs:SendMessage", "arn:aws:s3:::b/k", principal: bob, ["aws:ResourceAccount": ["111111111111"]])) == .implicitDeny)
+        #expect(try F.set(resource: [resource]).decide(F.request("sqs:SendMessage", queue, principal: bob, ["aws:ResourceAccount": ["222222222222"]])) == .implicitDeny)
     }
 
     /// A role with a path: its sessions match a Principal naming it when aws:PrincipalArn says which role it is; SCPs

@@ -1,5 +1,6 @@
 """Session 12 probe of the recorded IAM actions and ARNs (what least-privilege policies are built from): each test
 fails on the build before its fix."""
+import json
 import uuid
 
 from conftest import ACCOUNT, REGION
@@ -98,3 +99,46 @@ def test_sns_publish_to_a_target_arn_names_it(gateway, agent):
     sns.publish(TargetArn=topic, Message="hi")
     e = [e for e in requested(gateway, "Publish") if e["resources"] == [topic]]
     assert e and e[-1]["actions"] == ["sns:Publish"], requested(gateway, "Publish")[-1]
+
+
+def test_an_empty_secret_id_list_still_needs_get_secret_value(gateway, agent):
+    """Session 12 review: BatchGetSecretValue with "SecretIdList": [] beside Filters recorded no GetSecretValue, so
+    a deny rule naming it let the call through (moto answers it). Now the action is recorded on "*"."""
+    sm = gateway.client(agent, "secretsmanager")
+
+    def empty_list(request, **_):
+        body = json.loads(request.data)
+        body["SecretIdList"] = []
+        request.data = json.dumps(body).encode()
+
+    sm.meta.events.register("before-sign.secrets-manager.BatchGetSecretValue", empty_list)
+    try:
+        sm.batch_get_secret_value(Filters=[{"Key": "name", "Values": ["nothing-matches-this"]}])
+    except Exception as e:  # moto's answer does not matter: the record does
+        print("answer:", e)
+    e = requested(gateway, "BatchGetSecretValue")[-1]
+    assert e["actions"] == ["secretsmanager:BatchGetSecretValue", "secretsmanager:GetSecretValue"], e
+    assert e["resources"] == ["*"], e
+
+
+def test_a_path_sent_to_an_operation_without_one_is_not_in_the_arn(gateway, agent):
+    """Session 12 review: iamPath read a Path parameter on every IAM operation, so `&Path=/fake/` added to
+    PutRolePolicy put role/fake/NAME in the ledger. Only the Create* calls, whose input has Path, read it."""
+    suffix = uuid.uuid4().hex[:6]
+    trust = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+    iam = gateway.client(agent, "iam")
+    iam.create_role(RoleName=f"r-{suffix}", AssumeRolePolicyDocument=trust)
+
+    def add_path(request, **_):
+        if isinstance(request.data, dict):
+            request.data = dict(request.data, Path="/fake/")
+        else:
+            request.data = (request.data if isinstance(request.data, str) else request.data.decode()) + "&Path=%2Ffake%2F"
+
+    iam.meta.events.register("before-sign.iam.PutRolePolicy", add_path)
+    try:
+        iam.put_role_policy(RoleName=f"r-{suffix}", PolicyName="p", PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}')
+    except Exception as e:
+        print("answer:", e)
+    e = [e for e in requested(gateway, "PutRolePolicy") if e["resources"][0].endswith(f"r-{suffix}")][-1]
+    assert e["resources"] == [f"arn:aws:iam::{ACCOUNT}:role/r-{suffix}"], e
