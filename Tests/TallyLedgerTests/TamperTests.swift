@@ -38,6 +38,12 @@ import TallyCore
         }
     }
 
+    /// The first segment file: its path relative to the home, and its full path.
+    func firstSegment(_ home: TempHome) throws -> (rel: String, path: String) {
+        let rel = try #require(try files(home).first { $0.hasPrefix("ledger/segments/") })
+        return (rel, home.path + "/" + rel)
+    }
+
     func files(_ home: TempHome) throws -> [String] {
         let segs = try FileManager.default.contentsOfDirectory(atPath: home.path + "/ledger/segments").sorted().map { "ledger/segments/" + $0 }
         return segs + ["ledger/checkpoints.log", "ledger/epochs.note", "ledger/epochs.pub", "ledger.pub"]
@@ -131,8 +137,7 @@ import TallyCore
         let home = TempHome()
         defer { home.cleanup() }
         try await Self.makeLedger(home)
-        let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
-        let path = home.path + "/" + rel
+        let (rel, path) = try firstSegment(home)
         var bytes = try FileIO.readFile(path)
         let last = try #require(Self.goodBlocks(bytes).last)
         bytes[last.offset + SegmentFormat.blockHeaderSize + 2] ^= 0x20
@@ -167,8 +172,7 @@ import TallyCore
         let home = TempHome()
         defer { home.cleanup() }
         try await Self.makeLedger(home)
-        let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
-        let path = home.path + "/" + rel
+        let (rel, path) = try firstSegment(home)
         let bytes = try FileIO.readFile(path)
         let blocks = Self.goodBlocks(bytes).map(\.offset)
         try #require(blocks.count >= 2)
@@ -212,8 +216,7 @@ import TallyCore
         let home = TempHome()
         defer { home.cleanup() }
         try await Self.makeLedger(home)
-        let rel = try files(home).first { $0.hasPrefix("ledger/segments/") }!
-        let path = home.path + "/" + rel
+        let (rel, path) = try firstSegment(home)
         let bytes = try FileIO.readFile(path)
         let blocks = Self.goodBlocks(bytes).map { ($0.offset, $0.header.totalSize) }
         try #require(blocks.count >= 2)
