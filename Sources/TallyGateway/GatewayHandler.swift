@@ -241,8 +241,14 @@ final class GatewayHandler: Sendable {
     /// in (``authorize`` checks every request again, with the body). Throws a ``Refusal``.
     func verifyBeforeBody(_ head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth, secret: String, now: Date) throws {
         guard let payloadHash = parsed.payloadHashForVerification(bodySHA256Hex: nil) else { return }
+        _ = try verifySignature(head, parsed: parsed, secret: secret, payloadHash: payloadHash, now: now)
+    }
+
+    /// ``SigV4/verify`` with the gateway's key cache; a failure is an authentication ``Refusal``.
+    func verifySignature(_ head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth, secret: String, payloadHash: String,
+                         now: Date) throws -> VerifiedSigV4 {
         do throws(AWSAuthError) {
-            _ = try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now, keyCache: keyCache)
+            return try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now, keyCache: keyCache)
         } catch {
             throw Refusal(error: error, stage: "authentication", reason: error.message)
         }
@@ -264,12 +270,7 @@ final class GatewayHandler: Sendable {
             throw Refusal(error: .contentSHA256Mismatch(provided: declared, computed: bodyHash), stage: "authentication",
                           reason: "x-amz-content-sha256 does not match the body")
         }
-        do throws(AWSAuthError) {
-            verified = try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now,
-                                        keyCache: keyCache)
-        } catch {
-            throw Refusal(error: error, stage: "authentication", reason: error.message)
-        }
+        verified = try verifySignature(head, parsed: parsed, secret: secret, payloadHash: payloadHash, now: now)
         if parsed.payloadMode.isChunked {
             // The checksum an aws-chunked upload's trailer will carry: one S3 defines, or the request is refused.
             do throws(AWSAuthError) { _ = try AWSChecksumAlgorithm.declaredTrailer(head.value(of: "x-amz-trailer")) } catch {

@@ -135,7 +135,8 @@ struct ResponseMasking: Sendable {
         var out = body
         var masked: [String] = []
         func note(_ name: String) { if !masked.contains(name) { masked.append(name) } }
-        switch out.first(where: { !isSpace($0) }) {
+        let first = out.first(where: { !isSpace($0) })
+        switch first {
         case UInt8(ascii: "<"): for f in maskXML(&out, fields: Set(fields)) { note(f) }
         case UInt8(ascii: "{"), UInt8(ascii: "["): for f in maskJSON(&out, fields: Set(fields)) { note(f) }
         default: break
@@ -143,7 +144,7 @@ struct ResponseMasking: Sendable {
         // In JSON and XML the literal becomes the placeholder; in any other body (CBOR, binary) a placeholder of the
         // same length, so that length prefixes around it still hold (a shorter one corrupted a CBOR answer; session 12
         // review).
-        let text = out.first(where: { !isSpace($0) }).map { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "[") } ?? true
+        let text = first.map { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "[") } ?? true
         for literal in literals where literal.value.utf8.count >= 8 {
             let forms = Set([literal.value, literal.value.replacingSlashes()])
             for form in forms {

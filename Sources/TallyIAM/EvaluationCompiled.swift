@@ -122,10 +122,14 @@ struct CompiledPrincipal: Sendable {
         let facts = request.principalFacts
         guard let account = facts.account else { return true }
         if principal.hasSuffix(":iam::\(account):root") { return true }
-        let accountNamed = aws.contains { $0 == account || ($0.hasPrefix("arn:") && $0.hasSuffix(":iam::\(account):root")) }
-        guard accountNamed else { return false }
+        guard aws.contains(where: { Self.names(account: account, $0) }) else { return false }
         if let role = facts.roleArn { return aws.contains(role) }
         return true
+    }
+
+    /// Whether a Principal entry names `account` (`"123456789012"` or `arn:PARTITION:iam::123456789012:root`).
+    static func names(account: String, _ id: String) -> Bool {
+        id == account || (id.hasPrefix("arn:") && id.hasSuffix(":iam::\(account):root"))
     }
 
     func match(_ request: EvaluationRequest) -> PrincipalMatch {
@@ -137,9 +141,7 @@ struct CompiledPrincipal: Sendable {
             if id == principal { return .direct }
             let facts = request.principalFacts
             if let role = facts.roleArn, id == role { best = max(best, .role) }
-            if let account = facts.account,
-                id == account || (id.hasPrefix("arn:") && id.hasSuffix(":iam::\(account):root"))
-            {
+            if let account = facts.account, Self.names(account: account, id) {
                 best = max(best, .account)
             }
         }
