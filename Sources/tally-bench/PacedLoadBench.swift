@@ -29,7 +29,7 @@ struct PacedLoadBench: ParsableCommand {
     var connections = 4
 
     func run() throws {
-        let (host, port) = try PassthroughProxyBench.endpoint(connect, option: "--connect")
+        let (host, port) = try Self.endpoint(connect, option: "--connect")
         guard rate >= 1, rate <= 100_000 else { throw Self.badInput("--rate \(rate): must be from 1 to 100000") }
         guard duration > 0, duration <= 3600 else { throw Self.badInput("--duration \(duration): must be from 0 to 3600 seconds") }
         guard connections >= 1, connections <= 256 else { throw Self.badInput("--connections \(connections): must be from 1 to 256") }
@@ -120,11 +120,6 @@ struct PacedLoadBench: ParsableCommand {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
-    static func badInput(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("tally-bench paced-load: \(message)\n".utf8))
-        return ExitCode(2)
     }
 
     /// One kept-alive connection with at most one request in flight.

@@ -46,6 +46,10 @@ struct PassthroughProxyBench: ParsableCommand {
         try server.closeFuture.wait()
     }
 
+}
+
+extension ParsableCommand {
+    /// `HOST:PORT` given to `option`, or bad input.
     static func endpoint(_ text: String, option: String) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (1...65535).contains(port), colon > text.startIndex else {
@@ -54,9 +58,9 @@ struct PassthroughProxyBench: ParsableCommand {
         return (String(text[..<colon]), port)
     }
 
-    /// Bad input: the message on stderr, exit code 2.
+    /// Bad input to this tally-bench command: the message on stderr (named by the command), exit code 2.
     static func badInput(_ message: String) -> ExitCode {
-        FileHandle.standardError.write(Data("tally-bench passthrough-proxy: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("tally-bench \(configuration.commandName ?? "?"): \(message)\n".utf8))
         return ExitCode(2)
     }
 }
