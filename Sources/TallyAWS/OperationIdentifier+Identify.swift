@@ -348,7 +348,7 @@ extension OperationIdentifier {
         if let colon = lower.lastIndex(of: ":"), !lower.hasSuffix("]") { lower = String(lower[..<colon]) }
         if lower.hasSuffix(".localhost") { return localhostBucket(host) }
         for marker in [".s3.", ".s3-"] {
-            if let r = lower.range(of: marker), lower.hasSuffix(".amazonaws.com") || lower.hasSuffix(".amazonaws.com.cn") {
+            if let r = lower.rangeOfBytes(marker), lower.hasSuffix(".amazonaws.com") || lower.hasSuffix(".amazonaws.com.cn") {
                 let bucket = String(lower[..<r.lowerBound])
                 return bucket.isEmpty ? nil : bucket
             }
@@ -441,7 +441,7 @@ extension OperationIdentifier {
     }
 
     func jsonVersion(of head: HTTPRequestHead) -> String? {
-        guard let ct = head.value(of: "content-type"), let r = ct.range(of: "application/x-amz-json-") else { return nil }
+        guard let ct = head.value(of: "content-type"), let r = ct.rangeOfBytes("application/x-amz-json-") else { return nil }
         return String(ct[r.upperBound...].prefix(3))
     }
 

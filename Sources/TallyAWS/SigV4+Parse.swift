@@ -147,7 +147,7 @@ extension SigV4 {
     /// region and service only when they are names AWS could use.
     public static func claimedScope(_ head: HTTPRequestHead) -> (accessKeyId: String, region: String?, service: String?)? {
         var credential: Substring?
-        if let authorization = head.value(of: "authorization"), let range = authorization.range(of: "Credential=") {
+        if let authorization = head.value(of: "authorization"), let range = authorization.rangeOfBytes("Credential=") {
             credential = authorization[range.upperBound...].prefix { $0 != "," && $0 != " " }
         } else if let item = head.queryItems.first(where: { $0.name == "X-Amz-Credential" }) {
             credential = item.value[...]

@@ -443,11 +443,11 @@ final class GatewayHandler: Sendable {
     static func guessProtocol(_ head: TallyAWS.HTTPRequestHead) -> AWSProtocol {
         if head.value(of: "x-amz-target") != nil { return .json }
         if let type = head.value(of: "content-type")?.lowercased() {
-            if type.contains("x-www-form-urlencoded") { return .query }
-            if type.contains("json") { return .restJSON }
+            if type.containsBytes("x-www-form-urlencoded") { return .query }
+            if type.containsBytes("json") { return .restJSON }
         }
         // A query API called with GET (`/?Action=ListUsers&...`): its SDK reads an <ErrorResponse>.
-        if let query = head.query, query.hasPrefix("Action=") || query.contains("&Action=") { return .query }
+        if let query = head.query, query.hasPrefix("Action=") || query.containsBytes("&Action=") { return .query }
         return .restXML
     }
 

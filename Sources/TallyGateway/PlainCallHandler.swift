@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
 import TallyAWS
+import TallyCore
 
 /// The event-loop path for plain calls (no `Expect`, no transfer coding, a known body of at most
 /// ``GatewayHandler/smallBodyLimit`` bytes, not aws-chunked), one per inbound HTTP/1 connection, in Hummingbird's
@@ -326,7 +327,7 @@ extension GatewayHandler {
         if head.path?.hasPrefix("/_tally/") == true { return nil }
         guard head.headerFields[.expect] == nil, head.headerFields[.transferEncoding] == nil else { return nil }
         // `Connection: close` is honoured by the task path (Hummingbird closes after the answer).
-        if let connection = head.headerFields[.connection], connection.lowercased().contains("close") { return nil }
+        if let connection = head.headerFields[.connection], connection.lowercased().containsBytes("close") { return nil }
         var length = 0
         if let text = head.headerFields[.contentLength] {
             guard let n = Int(text), n >= 0 else { return nil }
