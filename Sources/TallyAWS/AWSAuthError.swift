@@ -31,7 +31,7 @@ extension AWSAuthError {
     /// (403) for every other service. (AWS's JSON-protocol services such as DynamoDB say
     /// `UnrecognizedClientException` with status 400; the gateway uses the one code for all of them, as pinned.)
     public static func unknownAccessKey(service: String, protocol proto: AWSProtocol) -> AWSAuthError {
-        if SigV4.usesS3Canonicalization(service: service) {
+        if SigV4.isS3SigningName(service) {
             return AWSAuthError(code: "InvalidAccessKeyId",
                                 message: "The AWS Access Key Id you provided does not exist in our records.",
                                 httpStatus: 403)
@@ -44,7 +44,7 @@ extension AWSAuthError {
     /// `400 ExpiredToken` (its error code list), the JSON and CBOR protocols `403 ExpiredTokenException` (AWS's common
     /// errors), the query protocols `403 ExpiredToken`.
     public static func expiredToken(service: String, protocol proto: AWSProtocol) -> AWSAuthError {
-        if SigV4.usesS3Canonicalization(service: service) {
+        if SigV4.isS3SigningName(service) {
             return AWSAuthError(code: "ExpiredToken", message: "The provided token has expired.", httpStatus: 400)
         }
         switch proto {
@@ -55,6 +55,17 @@ extension AWSAuthError {
             return AWSAuthError(code: "ExpiredToken", message: "The security token included in the request is expired",
                                 httpStatus: 403)
         }
+    }
+
+    /// A session token was sent with a key that has none (or not this one): S3 `400 InvalidToken`, every other service
+    /// `403 InvalidClientTokenId`, as AWS answers. `hint` is appended to the message.
+    public static func invalidToken(service: String, hint: String) -> AWSAuthError {
+        if SigV4.isS3SigningName(service) {
+            return AWSAuthError(code: "InvalidToken", message: "The provided token is malformed or otherwise invalid. " + hint,
+                                httpStatus: 400)
+        }
+        return AWSAuthError(code: "InvalidClientTokenId", message: "The security token included in the request is invalid. " + hint,
+                            httpStatus: 403)
     }
 
     /// The request time differs from the server's by more than 15 minutes.

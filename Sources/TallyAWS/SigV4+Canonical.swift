@@ -5,10 +5,16 @@ extension SigV4 {
     /// and empty segments removed (as botocore does) and every byte outside the unreserved set encoded again
     /// (so `%20` on the wire becomes `%2520`: AWS's double encoding).
     public static func canonicalURI(path: String, service: String) -> String {
-        if usesS3Canonicalization(service: service) { return path.isEmpty ? "/" : path }
+        if usesS3Canonicalization(service: service, path: path) { return path.isEmpty ? "/" : path }
         if path == "/" { return path }
         let normalized = removeDotSegments(path.isEmpty ? "/" : path)
         return URIEncoding.encode(normalized, keepSlash: true)
+    }
+
+    /// True when `path` is its own normal form for a service other than S3 (``removeDotSegments(_:)`` leaves it as it
+    /// is): the path the signature covers is then the one sent.
+    public static func isNormalPath(_ path: String) -> Bool {
+        path.isEmpty || path == "/" || removeDotSegments(path) == path
     }
 
     /// RFC 3986 dot-segment removal, also dropping empty segments (consecutive slashes), like botocore.

@@ -69,7 +69,7 @@ extension SigV4 {
     /// `host` is required in SignedHeaders by ``parse(_:)``. `content-type` may stay unsigned: AWS accepts that and
     /// the JavaScript SDK v2 never signs it (see ``forwardableUnsignedHeaderNames``).
     static func checkSignedCoverage(_ head: HTTPRequestHead, signedHeaders: [String], service: String) throws(AWSAuthError) {
-        let s3 = usesS3Canonicalization(service: service)
+        let s3 = usesS3Canonicalization(service: service, path: head.path)
         let signed = NameSet(signedHeaders)
         var unsigned: [String] = []
         var listed = NameSet()
@@ -90,7 +90,7 @@ extension SigV4 {
     /// that the gateway's upstream signature would then make authentic.
     public static func forwardableHeaders(of head: HTTPRequestHead, signedHeaders: [String],
                                           service: String) -> [(name: String, value: String)] {
-        let s3 = usesS3Canonicalization(service: service)
+        let s3 = usesS3Canonicalization(service: service, path: head.path)
         let names = head.lowercasedNames
         let signed = NameSet(signedHeaders)
         return head.headers.indices.compactMap { i in

@@ -217,17 +217,18 @@ extension SigV4 {
                 : .incompleteSignature("Signature '\(signature)' must be 64 hex characters")
         }
         let service = String(parts[3])
+        let s3Rules = usesS3Canonicalization(service: service, path: head.path)
         var mode = SigV4PayloadMode.notDeclared
         var declaredRaw: String?
         if let declared = head.value(of: "x-amz-content-sha256") {
             declaredRaw = ASCII.trim(declared)
             mode = try SigV4PayloadMode.parse(declaredRaw!)
-        } else if presigned, usesS3Canonicalization(service: service) {
+        } else if presigned, s3Rules {
             mode = .unsigned
-        } else if !presigned, usesS3Canonicalization(service: service) {
+        } else if !presigned, s3Rules {
             throw .invalidRequest("Missing required header for this request: x-amz-content-sha256")
         }
-        if !usesS3Canonicalization(service: service), mode == .unsigned || mode.isChunked {
+        if !s3Rules, mode == .unsigned || mode.isChunked {
             // Only S3 lets the signature leave the body out (UNSIGNED-PAYLOAD) or sign it in aws-chunked chunks.
             // Elsewhere the signature must cover sha256(body), or the body could be swapped (review finding 7).
             throw .invalidRequest("x-amz-content-sha256 '\(declaredRaw ?? "")' is only accepted for S3; \(service) requests "
@@ -239,6 +240,7 @@ extension SigV4 {
                              signature: ASCII.lowercased(signature), isPresigned: presigned, expires: expires,
                              securityToken: token, payloadMode: mode)
         auth.declaredContentSHA256 = declaredRaw
+        auth.isS3 = s3Rules
         return auth
     }
 }

@@ -35,7 +35,7 @@ extension SigV4 {
         head.setHeader("Authorization", nil)
         head.setHeader("X-Amz-Date", amzDate)
         head.setHeader("X-Amz-Security-Token", credentials.sessionToken)
-        if usesS3Canonicalization(service: service) { head.setHeader("X-Amz-Content-SHA256", payloadHash) }
+        if usesS3Canonicalization(service: service, path: head.path) { head.setHeader("X-Amz-Content-SHA256", payloadHash) }
         var names = Set<String>()
         for n in head.lowercasedNames where !unsignedHeaderNames.contains(n) { names.insert(n) }
         names.insert("host")
@@ -67,7 +67,7 @@ extension SigV4 {
         if let t = credentials.sessionToken { params.append(("X-Amz-Security-Token", t)) }
         let extra = params.map { "\($0.0)=\(URIEncoding.encode($0.1))" }.joined(separator: "&")
         head.query = (head.query.map { $0.isEmpty ? "" : $0 + "&" } ?? "") + extra
-        let payload = usesS3Canonicalization(service: service) ? "UNSIGNED-PAYLOAD" : emptySHA256
+        let payload = usesS3Canonicalization(service: service, path: head.path) ? "UNSIGNED-PAYLOAD" : emptySHA256
         let canonical = canonicalRequestBytes(head, signedHeaders: ["host"], payloadHash: payload, service: service,
                                          presigned: true)
         let key = signingKey(secretAccessKey: credentials.secretAccessKey, date: scopeDate, region: region, service: service)

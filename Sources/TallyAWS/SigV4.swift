@@ -11,9 +11,19 @@ public enum SigV4 {
     /// Maximum `X-Amz-Expires` of a presigned URL: 7 days.
     public static let maximumPresignedExpiry = 604_800
 
-    /// True for the signing names that use S3's rules (no path normalization or double encoding,
-    /// `x-amz-content-sha256` in the canonical request).
-    public static func usesS3Canonicalization(service: String) -> Bool {
+    /// True when a request signed for `service` to `path` uses S3's rules (no path normalization or double encoding,
+    /// `x-amz-content-sha256` in the canonical request): the S3 signing names, except for the S3 on Outposts control
+    /// plane (botocore's `s3outposts`: signing name `s3-outposts`, paths under `/S3Outposts/`), which signs as any
+    /// REST-JSON API. (Session 13 probe: its SDK calls were refused for a missing x-amz-content-sha256, and one sent
+    /// with UNSIGNED-PAYLOAD went through with a body its signature did not cover.) No S3 bucket is named
+    /// `S3Outposts` (bucket names are lower-case).
+    public static func usesS3Canonicalization(service: String, path: String) -> Bool {
+        isS3SigningName(service) && !(service == "s3-outposts" && path.hasPrefix("/S3Outposts/"))
+    }
+
+    /// True for the signing names of S3 and its variants (Object Lambda, Outposts, Express). Whether a request uses
+    /// S3's signing rules also depends on its path: ``usesS3Canonicalization(service:path:)``.
+    public static func isS3SigningName(_ service: String) -> Bool {
         service == "s3" || service == "s3-object-lambda" || service == "s3-outposts" || service == "s3express"
     }
 

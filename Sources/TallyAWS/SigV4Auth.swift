@@ -96,8 +96,9 @@ public struct SigV4Auth: Sendable, Hashable {
     /// `yyyyMMdd/region/service/aws4_request`.
     public var credentialScope: String { "\(scopeDate)/\(region)/\(service)/aws4_request" }
 
-    /// True when the scope's service uses S3's canonicalization (path as sent, `x-amz-content-sha256`).
-    public var isS3: Bool { SigV4.usesS3Canonicalization(service: service) }
+    /// True when the request uses S3's canonicalization (path as sent, `x-amz-content-sha256`):
+    /// ``SigV4/usesS3Canonicalization(service:path:)`` of its scope's service and its path.
+    public var isS3: Bool = false
 
     /// The payload hash to pass to ``SigV4/verify(_:auth:secretAccessKey:payloadHash:now:)``.
     ///

@@ -45,7 +45,7 @@ extension GatewayHandler {
         // secret the agent reads); they went through untouched (session 12 probe). Larger answers stream with
         // backpressure as before (held whole up to 1 MiB, each cost memory and event-loop time; session 12 review).
         // S3 object bodies are the agent's data and stream.
-        guard let service = ident?.service, !SigV4.usesS3Canonicalization(service: service),
+        guard let service = ident?.service, !SigV4.isS3SigningName(service),
               let length = headers.first(name: "content-length").flatMap({ Int($0) }), length <= ResponseMasking.safetyNetLimit
         else { return nil }
         return MaskPlan(fields: ResponseMasking.credentialShapeFields, requiresMask: false, passesEncoded: true)

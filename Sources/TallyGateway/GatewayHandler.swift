@@ -247,11 +247,21 @@ final class GatewayHandler: Sendable {
     /// ``SigV4/verify`` with the gateway's key cache; a failure is an authentication ``Refusal``.
     func verifySignature(_ head: TallyAWS.HTTPRequestHead, parsed: SigV4Auth, secret: String, payloadHash: String,
                          now: Date) throws -> VerifiedSigV4 {
+        let verified: VerifiedSigV4
         do throws(AWSAuthError) {
-            return try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now, keyCache: keyCache)
+            verified = try SigV4.verify(head, auth: parsed, secretAccessKey: secret, payloadHash: payloadHash, now: now, keyCache: keyCache)
         } catch {
             throw Refusal(error: error, stage: "authentication", reason: error.message)
         }
+        // Tally's credentials have no session token. One sent along (signed) belongs to another credential — typically
+        // an AWS_SESSION_TOKEN left in the agent's environment — and AWS refuses a token that is not the key's; it was
+        // ignored (session 13 probe).
+        if parsed.securityToken != nil {
+            throw Refusal(error: .invalidToken(service: parsed.service, hint: "Tally credentials have no session token: "
+                                               + "unset AWS_SESSION_TOKEN (or aws_session_token) where the agent runs."),
+                          stage: "authentication", reason: "a session token was sent with a Tally credential, which has none")
+        }
+        return verified
     }
 
     /// Steps 3–6 of a call once its credential is known and its body (if buffered) read: the payload hash and the
@@ -271,6 +281,14 @@ final class GatewayHandler: Sendable {
                           reason: "x-amz-content-sha256 does not match the body")
         }
         verified = try verifySignature(head, parsed: parsed, secret: secret, payloadHash: payloadHash, now: now)
+        // Outside S3 the signature covers the path's normal form (dot segments and empty segments removed) while the
+        // call would be identified and forwarded as sent: `/2015-03-31/functions/victim/aliases/..`, signed as
+        // DeleteFunction, was recorded and checked as DeleteAlias (session 13 probe). SDKs send normal paths.
+        if !parsed.isS3, !SigV4.isNormalPath(head.path) {
+            let why = "the path \(head.path) has dot segments or empty segments; send its normal form"
+            throw Refusal(error: .invalidRequest("Tally gateway refuses a path that is not in normal form: \(why)"),
+                          stage: "identification", reason: why)
+        }
         if parsed.payloadMode.isChunked {
             // The checksum an aws-chunked upload's trailer will carry: one S3 defines, or the request is refused.
             do throws(AWSAuthError) { _ = try AWSChecksumAlgorithm.declaredTrailer(head.value(of: "x-amz-trailer")) } catch {
