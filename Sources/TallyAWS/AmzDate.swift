@@ -18,6 +18,8 @@ public enum AmzDate {
               let h = num(9..<11), let mi = num(11..<13), let s = num(13..<15),
               (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
         let days = daysFromCivil(y, mo, d)
+        // A day the month does not have (`20261131`, `20260230`) is malformed, not rolled over into the next month.
+        guard civilFromDays(days) == (y, mo, d) else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(days * 86400 + h * 3600 + mi * 60 + s))
     }
 

@@ -69,6 +69,34 @@ import TallyCore
         #expect(SigV4.canonicalURI(path: "/a b", service: "lambda") == "/a%20b")
     }
 
+    /// The gateway refuses a non-S3 path that is not its own normal form (its signature covers the normal form).
+    @Test func normalPaths() {
+        for path in ["", "/", "/a", "/a/b/", "/2015-03-31/functions/f", "/a.b/..c/.d", "/%2E%2E/x"] {
+            #expect(SigV4.isNormalPath(path), "\(path)")
+        }
+        for path in ["//", "/a//b", "/a/../b", "/a/./b", "/a/..", "/a/.", "/..", "/./", "/a/b//"] {
+            #expect(!SigV4.isNormalPath(path), "\(path)")
+        }
+    }
+
+    /// S3's rules follow the API, not only the signing name: the S3 on Outposts control plane (`/S3Outposts/...`)
+    /// signs like any REST-JSON API.
+    @Test func s3RulesForS3OnOutposts() throws {
+        #expect(SigV4.usesS3Canonicalization(service: "s3-outposts", path: "/bucket/key"))
+        #expect(!SigV4.usesS3Canonicalization(service: "s3-outposts", path: "/S3Outposts/ListEndpoints"))
+        #expect(SigV4.usesS3Canonicalization(service: "s3", path: "/S3Outposts/ListEndpoints"))
+        #expect(!SigV4.usesS3Canonicalization(service: "lambda", path: "/bucket/key"))
+        #expect(SigV4.canonicalURI(path: "/S3Outposts/a//b", service: "s3-outposts") == "/S3Outposts/a/b")
+        // botocore's s3outposts client sends no x-amz-content-sha256: parsed with the body-hash rules, not refused
+        let head = HTTPRequestHead(method: "GET", path: "/S3Outposts/ListEndpoints", query: nil, headers: [
+            ("Host", "s3-outposts.us-east-1.amazonaws.com"), ("X-Amz-Date", "20260101T000000Z"),
+            ("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/s3-outposts/aws4_request, "
+             + "SignedHeaders=host;x-amz-date, Signature=" + String(repeating: "0", count: 64)),
+        ])
+        let auth = try SigV4.parse(head)
+        #expect(!auth.isS3 && auth.payloadHashForVerification(bodySHA256Hex: nil) == nil)
+    }
+
     @Test func canonicalQueryAndHeaders() {
         #expect(SigV4.canonicalQuery("b=2&a=&A=1&a=%2f&c", excludeSignature: false) == "A=1&a=&a=%2F&b=2&c=")
         #expect(SigV4.canonicalQuery("x=a+b&y=%7E~&z=%20", excludeSignature: false) == "x=a%2Bb&y=~~&z=%20")
@@ -194,5 +222,8 @@ import TallyCore
         }
         #expect(AmzDate.parse("20150830T123600Z")!.timeIntervalSince1970 == 1_440_938_160)
         #expect(AmzDate.parse("2015-08-30T12:36:00Z") == nil)
+        // days the month does not have are malformed, not rolled over (session 13 probe)
+        for s in ["20261131T000000Z", "20260230T000000Z", "21000229T000000Z", "20260431T120000Z"] { #expect(AmzDate.parse(s) == nil, "\(s)") }
+        #expect(AmzDate.parse("20240229T000000Z") != nil)
     }
 }
