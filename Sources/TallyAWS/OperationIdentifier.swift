@@ -69,6 +69,9 @@ public struct IdentifiedOperation: Sendable, Hashable {
 public struct OperationIdentifier: Sendable {
     let model: APIModel
 
+    /// True when `name` is a signing name or service name of the model.
+    public func knowsService(_ name: String) -> Bool { model.bySigningName[name] != nil || model.services[name] != nil }
+
     /// Loads the committed model (parsed once per process).
     public static func load() throws -> OperationIdentifier {
         try shared.get()

@@ -70,6 +70,9 @@ final class InFlightCalls: Sendable {
 
     func remove(_ token: Int) { _ = state.withLock { $0.aborts.removeValue(forKey: token) } }
 
+    /// How many calls are registered (waiting for or relaying the upstream's answer).
+    var count: Int { state.withLock { $0.aborts.count } }
+
     /// Whether the drain limit has passed (a call made durable after it is not forwarded).
     var expired: Bool { state.withLock { $0.expired } }
 

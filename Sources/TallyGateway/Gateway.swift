@@ -207,7 +207,11 @@ public struct Gateway: Sendable {
         }
         // Last, so it hears of graceful shutdown first: it starts the drain limit's clock and returns.
         let inFlight = handler.inFlight, drainLimit = configuration.drainTimeout
-        let deadline = DrainLimitService(limit: drainLimit) {
+        let deadline = DrainLimitService(limit: drainLimit, onStart: {
+            // At notice: an operator sees the shutdown begin, not 20 s of silence (it was logged at debug only).
+            logger.notice("graceful shutdown: draining calls in flight", metadata: [
+                "callsWaitingForUpstream": "\(inFlight.count)", "drainSeconds": "\(drainLimit)"])
+        }) {
             let n = inFlight.expire()
             if n > 0 {
                 logger.warning("drain limit reached: cutting off calls still waiting for the upstream",
@@ -250,10 +254,12 @@ struct MaintenanceService: Service {
 /// returns at once, so the server is told to drain right after).
 struct DrainLimitService: Service {
     let limit: Duration
+    var onStart: @Sendable () -> Void = {}
     let onExpiry: @Sendable () -> Void
 
     func run() async throws {
         do { try await gracefulShutdown() } catch { return }  // cancelled: the group is going down anyway
+        onStart()
         let limit = self.limit, onExpiry = self.onExpiry
         Task.detached {
             try? await Task.sleep(for: limit)

@@ -88,7 +88,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         if case .failure(let error) = result {
             gateway.logger.error("ledger commit failed: failing closed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
             gateway.metrics.recordDenial(reason: "ledger")
-            gateway.metrics.recordCall(service: context.service ?? "-", outcome: "denied", seconds: seconds(since: start))
+            gateway.metrics.recordCall(service: gateway.metricsService(context.service), outcome: "denied", seconds: seconds(since: start))
             let e = AWSAuthError(code: "ServiceUnavailable",
                                  message: "Tally gateway could not durably record the call; it was not forwarded", httpStatus: 503)
             writeError(e)
@@ -101,6 +101,13 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         // Durable: forward (re-signed while the commit ran, see `prepare`).
         guard let pool = gateway.upstreamPool else { return }
         mode = .waiting
+        if agentLeft {
+            // Nobody will read the answer: not forwarded, as a reverse proxy drops a request whose client left first.
+            outcome = "aborted"
+            detail = "the agent closed the connection before the call was forwarded; it was not forwarded"
+            complete(extractCode: false)
+            return
+        }
         if gateway.inFlight.expired {
             // Shutting down past the drain limit: recorded, but never sent.
             shutdownAborted = true
@@ -246,14 +253,27 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         writability = nil
     }
 
-    /// The agent closed its connection: a streamed answer stops (the upstream call is cancelled).
+    /// The agent's connection is gone (reset, or found closed: a half-close is not this, an HTTP client may still read
+    /// its answer after one). A call not yet forwarded is not forwarded (see `recorded`); one waiting for the upstream,
+    /// or whose answer is being read or relayed, ends now: the upstream request is cancelled (as nginx does) and the call
+    /// recorded `aborted`. It used to wait for the upstream's answer, up to 15 minutes, holding the upstream connection
+    /// (session 13 probe).
     func agentGone() {
         agentLeft = true
         writable()
-        if case .streaming = mode {
+        switch mode {
+        case .streaming:
             outcome = "aborted"
             detail = "response stream broke: the agent closed the connection"
             complete()
+        case .waiting, .whole, .masking:
+            outcome = "aborted"
+            detail = status == 0
+                ? "the agent closed the connection before the upstream answered; the request had been sent (it may have run) and was cancelled"
+                : "the agent closed the connection before the upstream's answer (\(status)) was delivered"
+            complete(extractCode: false)
+        case .recording, .done:
+            break
         }
     }
 
@@ -318,20 +338,23 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         if !upstreamEnded { upstream?.cancel() }
         if agentLeft && outcome != "upstream-failure" && outcome != "aborted" {
             outcome = "aborted"
-            detail = "response stream broke: the agent closed the connection"
+            // Past the drain limit the gateway closes connections itself (a slow reader's download was recorded as
+            // the agent's doing; session 13 probe).
+            detail = gateway.inFlight.expired ? "response stream broke: the gateway shut down (drain limit) before the answer was delivered"
+                : "response stream broke: the agent closed the connection"
         }
         if extractCode && status >= 300 {
             errorCode = AWSErrorCode.extract(headerErrorType: responseHeaders.first(name: "x-amzn-ErrorType"),
                                              queryError: responseHeaders.first(name: "x-amzn-query-error"), body: errorPrefix)
         }
         let upstreamRequestId = responseHeaders.first(name: "x-amz-request-id") ?? responseHeaders.first(name: "x-amzn-RequestId")
-        let completion = CallCompletion(outcome: outcome, status: status, errorCode: errorCode, detail: detail,
+        let completion = CallCompletion(outcome: outcome, status: status == 0 ? nil : status, errorCode: errorCode, detail: detail,
                                         upstreamRequestId: upstreamRequestId, latency: seconds(since: start),
                                         upstreamLatency: upstreamLatency, bytesIn: body?.count ?? 0, bytesOut: bytesOut,
                                         masked: masked, upstreamAttempts: upstream.map(\.attempts).flatMap { $0 > 1 ? $0 : nil })
         records.addCompleted(context, completion)
         let logger = gateway.logger
-        gateway.metrics.recordCall(service: context.service ?? "-", outcome: completion.outcome, seconds: completion.latency,
+        gateway.metrics.recordCall(service: gateway.metricsService(context.service), outcome: completion.outcome, seconds: completion.latency,
                                    bytesIn: UInt64(completion.bytesIn), bytesOut: UInt64(completion.bytesOut))
         gateway.metrics.inFlight(-1)
         logger.info("call", metadata: [

@@ -20,7 +20,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @OptionGroup var home: HomeOptions
     @Option(help: "Listen address HOST:PORT.") var listen: String = "127.0.0.1:8080"
     @Option(help: "Upstream: a base URL (http or https, e.g. http://127.0.0.1:5000) or `aws` (each service's public endpoint for the signed region).") var upstream: String
-    @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}], \"maskResponses\": true, \"metricsToken\": \"...\", \"metricsPublic\": false, \"maxBufferedBody\": N, \"maxConnections\": 4096, \"builtinDeny\": true, \"drainSeconds\": 30} (see the README).") var config: String?
+    @Option(help: "JSON config: {\"account\": \"123456789012\", \"deny\": [{\"action\": \"iam:*\", \"reason\": \"...\"}], \"maskResponses\": true, \"metricsToken\": \"...\", \"metricsPublic\": false, \"maxBufferedBody\": N, \"maxConnections\": 4096, \"builtinDeny\": true, \"drainSeconds\": 20} (see the README).") var config: String?
     @Option(help: "PEM certificate chain for an HTTPS listener.") var tlsCert: String?
     @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
     @Option(help: "PEM CA bundle to trust for an https upstream (default: system roots, or env AWS_CA_BUNDLE).") var upstreamCABundle: String?

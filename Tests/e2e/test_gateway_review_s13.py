@@ -1,17 +1,22 @@
 """Session 13 probe of SigV4 verification against AWS's rules: each test fails on the build before its fix."""
 import http.client
 import json
+import socket
+import struct
+import time
 import uuid
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import REGION
+from conftest import REGION, Gateway, RawUpstream
 
 
 def send_raw(gateway, method: str, path: str, headers: dict, body: bytes = b"") -> tuple[int, str]:
@@ -114,3 +119,91 @@ def test_the_s3_outposts_control_plane_signs_like_any_rest_json_api(gateway, age
     status, text = send_raw(gateway, "POST", "/S3Outposts/CreateEndpoint", headers, body.replace(b"sg-1", b"sg-9"))
     assert status == 400 and "only accepted for S3" in text, (status, text)
     assert not [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("operation") == "CreateEndpoint"]
+
+
+class SilentUpstream(RawUpstream):
+    """Never answers an SQS call and records when the gateway closes its connection; anything else (the gateway's
+    own identity lookups at start) gets a 403 at once."""
+
+    def __init__(self):
+        self.requests = 0
+        self.closed = 0
+        super().__init__()
+
+    def serve(self, conn):
+        buf = b""
+        while True:
+            got = self.read_head(conn, buf)
+            if got is None:
+                return
+            head, buf = got
+            length = next((int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
+                           if line.startswith(b"content-length:")), 0)
+            while len(buf) < length:
+                buf += conn.recv(65536)
+            buf = buf[length:]
+            if b"amazonsqs." not in head.lower():
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                continue
+            self.requests += 1
+            while conn.recv(65536):
+                pass
+            self.closed += 1
+            conn.close()
+            return
+
+
+def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_request(tmp_path):
+    """The upstream never answers and the agent's connection is reset: the call stayed in flight for up to 15
+    minutes, holding the upstream connection, with no call.completed. (A half-close is not an agent leaving: an HTTP
+    client may still read its answer; test_gateway_review_s11.)"""
+    up = SilentUpstream()
+    gw = Gateway(tmp_path, up.url, "AKIAUPSTREAMSILENT01", "upstream-secret")
+    try:
+        cred = gw.issue("agent-hangs-up")
+        # a first call records the credential's issuance (it takes the responder's path, which still waits: README)
+        with pytest.raises(Exception):  # the upstream's bare 403
+            gw.client(cred, "sts").get_caller_identity()
+        body = json.dumps({"QueueUrl": f"{gw.url}/123456789012/q", "MessageBody": "m"}).encode()
+        headers = signed_headers(cred, "sqs", "POST", gw.url + "/", body,
+                                 {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage"})
+        u = urlsplit(gw.url)
+        sock = socket.create_connection((u.hostname, u.port), timeout=10)
+        sock.sendall(b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        deadline = time.time() + 5
+        while time.time() < deadline and up.requests < 1:
+            time.sleep(0.02)
+        assert up.requests == 1
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # reset
+        deadline = time.time() + 5
+        while time.time() < deadline and up.closed < 1:
+            time.sleep(0.05)
+        assert up.closed == 1, "the upstream request was left open"
+        done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
+        assert len(done) == 1 and done[0]["outcome"] == "aborted", done
+        assert "agent closed the connection before the upstream answered" in done[0]["detail"] and "status" not in done[0]
+        token = (gw.home / "gateway" / "metrics.token").read_text().strip()
+        m = requests.get(gw.url + "/_tally/metrics", headers={"Authorization": f"Bearer {token}"}).text
+        assert "tally_gateway_in_flight 0" in m, m
+    finally:
+        gw.stop()
+        up.close()
+
+
+def test_unauthenticated_requests_cannot_grow_the_metrics(gateway, agent):
+    """The service label came from the credential scope before any key or signature was checked: each made-up
+    service name was a new series."""
+    for i in range(40):
+        svc = f"madeup{uuid.uuid4().hex[:10]}"
+        auth = (f"AWS4-HMAC-SHA256 Credential=AKIANOSUCHKEY0000000/20260101/us-east-1/{svc}/aws4_request, "
+                f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}")
+        r = requests.get(gateway.url + "/", headers={"Authorization": auth, "X-Amz-Date": "20260101T000000Z"})
+        assert r.status_code in (400, 403)
+    gateway.aws(agent, "sts", "get-caller-identity")
+    token = (gateway.home / "gateway" / "metrics.token").read_text().strip()
+    m = requests.get(gateway.url + "/_tally/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    assert "madeup" not in m
+    assert 'tally_gateway_calls_total{service="other",outcome="denied"}' in m
+    assert 'tally_gateway_calls_total{service="sts",outcome="ok"}' in m
