@@ -27,6 +27,19 @@ import TallyCore
         return out
     }
 
+    /// A buffer read is released at once, though the queue never runs empty (an upstream steadily slower than the
+    /// agent): the pipe held every buffer read until it did, and a 1 GiB upload through a slow link cost ~1 GB.
+    @Test func buffersReadAreReleasedWhileTheQueueStaysNonEmpty() async throws {
+        let pipe = BodyPipe(highWatermark: 1 << 20)
+        #expect(await pipe.send(Self.buffer(10, 0)))
+        for i in 1...100 {
+            #expect(await pipe.send(Self.buffer(10, UInt8(i))))
+            let got = try await pipe.next()
+            #expect(got?.readableBytesView.first == UInt8(i - 1))
+            #expect(pipe.heldBuffers == 1, "round \(i)")
+        }
+    }
+
     @Test func buffersArriveInOrderThenTheEnd() async throws {
         let pipe = BodyPipe(highWatermark: 8)
         let producer = Task {
