@@ -27,7 +27,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum State {
         case idle
-        /// Reading a plain call's body (`reserved` bytes taken from the body budget once its key was known).
+        /// Reading a plain call's body (`reserved`: the bytes read so far, taken from the body budget as they arrive).
         case collecting(HTTPRequest, GatewayHandler.PlainStart, ByteBuffer, reserved: Int)
         /// Waiting for the call (its body's reservation already given back: the body is read).
         case calling(PlainCall)
@@ -103,17 +103,27 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            // The body budget is taken only for a signed request of a known, valid key (as the task path does).
-            if passedOn == 0, !quiescing, let length = gateway.plainCallLength(head), let start = gateway.plainStart(head),
-               gateway.bodyBudget.reserve(length, limit: gateway.configuration.maxBufferedBody) {
-                state = .collecting(head, start, context.channel.allocator.buffer(capacity: length), reserved: length)
+            // Only for a signed request of a known, valid key; its body is taken from the budget as it arrives, not as
+            // declared (as the task path does): a declared length reserved up front let a connection that then trickled
+            // its body hold the budget, with only an access key id (session 13 probe).
+            if passedOn == 0, !quiescing, let length = gateway.plainCallLength(head), let start = gateway.plainStart(head) {
+                state = .collecting(head, start, context.channel.allocator.buffer(capacity: length), reserved: 0)
             } else {
                 passOn(part, context: context)
             }
         case (.collecting(let head, let start, var body, let reserved), .body(let part)):
+            guard gateway.bodyBudget.reserve(part.readableBytes, limit: gateway.configuration.maxBufferedBody) else {
+                // The budget is full: the task path handles the request from the start (and refuses it, 503 SlowDown).
+                gateway.bodyBudget.release(reserved)
+                state = .idle
+                passOn(.head(head), context: context)
+                if body.readableBytes > 0 { passOn(.body(body), context: context) }
+                passOn(.body(part), context: context)
+                return
+            }
             state = .idle  // drop the reference so that the buffer is not copied on write
             body.writeImmutableBuffer(part)
-            state = .collecting(head, start, body, reserved: reserved)
+            state = .collecting(head, start, body, reserved: reserved + part.readableBytes)
         case (.collecting(let head, let start, let body, let reserved), .end):
             let call = gateway.plainCall(head, start: start, body: body, handler: self, context: context)
             guard let call else {

@@ -207,3 +207,30 @@ def test_unauthenticated_requests_cannot_grow_the_metrics(gateway, agent):
     assert "madeup" not in m
     assert 'tally_gateway_calls_total{service="other",outcome="denied"}' in m
     assert 'tally_gateway_calls_total{service="sts",outcome="ok"}' in m
+
+
+def test_a_declared_length_alone_does_not_hold_the_body_budget(moto, tmp_path):
+    """A request signed with a wrong secret for a known access key id declared a 64 MiB body and sent one byte: the
+    whole gateway-wide budget was reserved from the declared length, and every other agent's buffered call got 503
+    SlowDown for as long as the holder trickled. Bytes are now counted as they arrive."""
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret)
+    try:
+        holder, victim = gw.issue("agent-holder"), gw.issue("agent-victim")
+        ddb = gw.client(victim, "dynamodb")
+        ddb.list_tables()
+        headers = signed_headers({"AccessKeyId": holder["AccessKeyId"], "SecretAccessKey": "not-the-secret"}, "dynamodb",
+                                 "POST", gw.url + "/", b"{}",
+                                 {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"})
+        headers["Content-Length"] = str(64 << 20)
+        u = urlsplit(gw.url)
+        hold = socket.create_connection((u.hostname, u.port), timeout=30)
+        hold.sendall(b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n{")
+        time.sleep(0.5)
+        assert "TableNames" in ddb.list_tables()
+        s3 = gw.client(victim, "s3")
+        bucket = f"budget-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="k", Body=b"0123456789")
+        hold.close()
+    finally:
+        gw.stop()
