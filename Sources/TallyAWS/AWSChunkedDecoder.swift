@@ -49,6 +49,8 @@ public struct AWSChunkedDecoder: Sendable {
     public private(set) var decodedCount = 0
     /// Number of chunks completed (the final zero-size chunk included).
     public private(set) var chunkCount = 0
+    /// Memory held for signed chunks (the capacity of the buffer an unverified chunk is read into).
+    public var heldBytes: Int { chunk.capacity }
 
     /// Creates a decoder for `mode` (one of the aws-chunked modes); `verified` (from
     /// ``SigV4/verify(_:auth:secretAccessKey:payloadHash:now:)``) is required for the signed modes.
@@ -176,6 +178,7 @@ public struct AWSChunkedDecoder: Sendable {
             guard size <= Self.maximumSignedChunkSize else {
                 throw .invalidRequest("aws-chunked signed chunk of \(size) bytes exceeds the \(Self.maximumSignedChunkSize)-byte limit")
             }
+            chunk.reserveCapacity(size)  // once, at its size (no regrowth); ``heldBytes`` counts it from here
         }
         if size == 0 {
             if signed { try verifyChunk() }

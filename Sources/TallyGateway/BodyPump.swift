@@ -22,6 +22,11 @@ struct BodyTransform: Sendable {
     /// Asked when the agent's body has ended, before its last bytes go upstream: an error when the key was revoked or
     /// expired while the body streamed (the buffered paths check again once their body is in; review, session 9).
     var keyCheck: (@Sendable () -> AWSAuthError?)?
+    /// The gateway-wide budget the decoder's held signed chunks count against (with the buffered bodies): signed
+    /// chunks of up to 8 MiB each, stalled before their last bytes, held ~9 MB per connection with no limit across
+    /// connections (session 13 probe). ``releaseBudget()`` gives back what is counted.
+    var budget: (BodyBudget, limit: Int)?
+    private(set) var budgeted = 0
 
     init(tap: BodyTap, decoder: AWSChunkedDecoder?, passthrough: Bool = false, checksum: ChecksumTap? = nil,
          encoder: AWSChunkedEncoder? = nil) {
@@ -41,6 +46,20 @@ struct BodyTransform: Sendable {
         }
         let out: [UInt8]
         do { out = try decoder!.feed(buffer.readableBytesView) } catch { tap.fail(error); throw error }
+        if let (budget, limit) = self.budget, decoder!.heldBytes != budgeted {
+            let held = decoder!.heldBytes
+            if held > budgeted {
+                guard budget.reserve(held - budgeted, limit: limit) else {
+                    let error = AWSAuthError(code: "SlowDown", message: "Please reduce your request rate: the gateway is holding "
+                                             + "too many unverified request bytes", httpStatus: 503)
+                    tap.fail(error)
+                    throw error
+                }
+            } else {
+                budget.release(budgeted - held)
+            }
+            budgeted = held
+        }
         if !out.isEmpty { checksum?.update(out) }
         if passthrough {
             tap.feed(buffer)
@@ -52,6 +71,12 @@ struct BodyTransform: Sendable {
         guard encoder != nil else { return b }
         let encoded = encoder!.feed(out)
         return encoded.isEmpty ? nil : ByteBuffer(bytes: encoded)
+    }
+
+    /// Gives back what the budget counts for this body.
+    mutating func releaseBudget() {
+        if let (budget, _) = self.budget, budgeted > 0 { budget.release(budgeted) }
+        budgeted = 0
     }
 
     /// The end of the agent's body: throws when it fails verification; returns the last upstream bytes, if any
@@ -102,6 +127,7 @@ enum BodyPump {
 
     static func run(_ body: RequestBody, transform: BodyTransform, pipe: BodyPipe) async -> End {
         var transform = transform
+        defer { transform.releaseBudget() }
         var held: ByteBuffer?
         var forwarding = true
         var discarded = 0

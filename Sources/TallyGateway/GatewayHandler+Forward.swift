@@ -168,6 +168,7 @@ extension GatewayHandler {
                     tap: tap, decoder: AWSChunkedDecoder(mode: auth.payloadMode, verified: verified, decodedContentLength: decodedLength),
                     checksum: trailerChecksum.map(ChecksumTap.init),
                     encoder: reencode ? AWSChunkedEncoder(mode: .streamingUnsignedTrailer, context: nil) : nil)
+                transform.budget = (bodyBudget, limit: configuration.maxBufferedBody)
             } else if auth.payloadMode == .streamingUnsignedTrailer {
                 // Forwarded as the agent framed it (the upstream gets the trailer as sent), decoded on the side: the
                 // framing, the decoded length and the trailer's checksum are checked before the last bytes go out.

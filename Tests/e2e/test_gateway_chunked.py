@@ -21,6 +21,13 @@ def _key(secret, date, region, service):
 
 def signed_chunked_put(base_url: str, cred: dict, bucket: str, key: str, payload: bytes, chunk: int = 64 * 1024,
                        corrupt_chunk: int | None = None) -> requests.Response:
+    headers, body = signed_chunked_request(base_url, cred, bucket, key, payload, chunk, corrupt_chunk)
+    return requests.put(f"{base_url}/{bucket}/{key}", data=body, headers=headers)
+
+
+def signed_chunked_request(base_url: str, cred: dict, bucket: str, key: str, payload: bytes, chunk: int = 64 * 1024,
+                           corrupt_chunk: int | None = None) -> tuple[dict, bytes]:
+    """The headers (without Host) and aws-chunked body of a signed-chunk PUT of `payload` to /bucket/key."""
     now = datetime.datetime.now(datetime.timezone.utc)
     amz_date, date = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     scope = f"{date}/{REGION}/s3/aws4_request"
@@ -50,7 +57,7 @@ def signed_chunked_put(base_url: str, cred: dict, bucket: str, key: str, payload
         body += f"{len(c):x};chunk-signature={sig}\r\n".encode() + c + b"\r\n"
     assert len(body) == framed_len
     del headers["host"]
-    return requests.put(f"{base_url}/{bucket}/{key}", data=body, headers=headers)
+    return headers, body
 
 
 def test_signed_chunks_are_verified_and_forwarded(gateway, agent, moto):

@@ -234,3 +234,44 @@ def test_a_declared_length_alone_does_not_hold_the_body_budget(moto, tmp_path):
         hold.close()
     finally:
         gw.stop()
+
+
+def test_unverified_signed_chunks_count_against_the_body_budget(moto, tmp_path):
+    """A signed aws-chunked upload holds each chunk until its signature checks (up to 8 MiB): stalled just before
+    their ends, N uploads held N chunks with no gateway-wide limit. They now share the buffered bodies' budget."""
+    from test_gateway_chunked import signed_chunked_request
+    from test_gateway_fastpath_review import read_responses
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, config={"maxBufferedBody": 1 << 20})
+    try:
+        cred = gw.issue("agent-chunks")
+        bucket = f"chunks-{uuid.uuid4().hex[:8]}"
+        gw.client(cred, "s3").create_bucket(Bucket=bucket)
+        data = uuid.uuid4().bytes * 40_000  # 640,000 bytes: one signed chunk (+ the final one)
+        u = urlsplit(gw.url)
+
+        def start(key: str) -> tuple[socket.socket, bytes]:
+            headers, body = signed_chunked_request(gw.url, cred, bucket, key, data, chunk=len(data))
+            sock = socket.create_connection((u.hostname, u.port), timeout=30)
+            sock.sendall(f"PUT /{bucket}/{key} HTTP/1.1\r\nHost: {u.netloc}\r\n".encode()
+                         + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n" + body[:-200])
+            return sock, body[-200:]
+
+        first, first_rest = start("first")
+        time.sleep(0.5)  # the first chunk (640,000 bytes of a 1 MiB budget) is held, unverified
+        second, _ = start("second")
+        status, text = read_responses(second, 1)[0]
+        assert status == 503 and b"SlowDown" in text, (status, text)
+        second.close()
+        first.sendall(first_rest)
+        assert read_responses(first, 1)[0][0] == 200
+        first.close()
+        # the budget is back: the same upload goes through
+        third, rest = start("third")
+        third.sendall(rest)
+        assert read_responses(third, 1)[0][0] == 200
+        third.close()
+        got = boto3.client("s3", endpoint_url=moto.url, region_name=REGION, aws_access_key_id=moto.admin_key_id,
+                           aws_secret_access_key=moto.admin_secret).get_object(Bucket=bucket, Key="third")["Body"].read()
+        assert got == data
+    finally:
+        gw.stop()
