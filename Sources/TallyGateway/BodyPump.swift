@@ -91,9 +91,15 @@ struct BodyTransform: Sendable {
             return nil
         }
         var value: String?
-        do {
+        do throws(AWSAuthError) {
             let trailers = try decoder!.finish()
-            if let checksum { value = try checksum.verify(trailers) }
+            if let checksum {
+                value = try checksum.verify(trailers)
+            } else if let (name, _) = trailers.first(where: { $0.0.lowercased().hasPrefix(AWSChecksumAlgorithm.headerPrefix) }) {
+                // A checksum trailer no x-amz-trailer declared went to the upstream unchecked (and, passed through as
+                // framed, on to S3); S3 refuses an undeclared trailer (session 13 probe).
+                throw AWSAuthError.invalidRequest("the aws-chunked trailer \(name) was not declared in x-amz-trailer")
+            }
         } catch {
             tap.fail(error)
             throw error

@@ -76,12 +76,14 @@ def signed_chunked_request(url: str, cred: dict, headers: dict, signed: bool):
     return req, amz_date, scope, key
 
 
-def trailer_put(url: str, cred: dict, data: bytes, algorithm: str, value: str, signed=True, chunk=8192):
+def trailer_put(url: str, cred: dict, data: bytes, algorithm: str, value: str, signed=True, chunk=8192, declared=True):
     """PUT `data` as aws-chunked with an `x-amz-checksum-ALGORITHM: value` trailer: STREAMING-AWS4-HMAC-SHA256-PAYLOAD-
-    TRAILER (every chunk and the trailer signed) or STREAMING-UNSIGNED-PAYLOAD-TRAILER."""
+    TRAILER (every chunk and the trailer signed) or STREAMING-UNSIGNED-PAYLOAD-TRAILER; the trailer is declared in
+    x-amz-trailer unless `declared` is false."""
     name = f"x-amz-checksum-{algorithm}"
-    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
-               "x-amz-trailer": name, "x-amz-sdk-checksum-algorithm": algorithm.upper()}
+    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data))}
+    if declared:
+        headers |= {"x-amz-trailer": name, "x-amz-sdk-checksum-algorithm": algorithm.upper()}
     req, amz_date, scope, key = signed_chunked_request(url, cred, headers, signed)
     prev = req.headers["Authorization"].split("Signature=")[1]
     body = b""
@@ -144,6 +146,17 @@ def test_a_wrong_trailer_checksum_is_refused_with_bad_digest_and_not_stored(gate
            and e.get("method") == "PUT"}
     done = [e for e in events if e.get("type") == "call.completed" and e.get("callId") in ids]
     assert len(done) == 1 and done[0]["outcome"] == "aborted" and done[0]["errorCode"] == "BadDigest", done
+
+
+def test_an_undeclared_checksum_trailer_is_refused_and_not_stored(gateway, agent, bucket):
+    """Session 13 probe: with no x-amz-trailer, an unsigned-trailer upload's (wrong) checksum trailer was forwarded
+    unchecked and the object stored."""
+    data = b"payload with a trailer nobody declared " * 3000
+    key = f"undeclared-{uuid.uuid4().hex[:6]}"
+    r = trailer_put(f"{gateway.url}/{bucket}/{key}", agent, data, "crc32", checksum("crc32", data + b"!"), signed=False,
+                    declared=False)
+    assert r.status_code == 400 and "<Code>InvalidRequest</Code>" in r.text and "not declared" in r.text, r.text
+    assert not stored(gateway.client(agent, "s3"), bucket, key)
 
 
 @pytest.mark.parametrize("size", [3000, 2 << 20], ids=["buffered", "streamed"])
