@@ -46,6 +46,9 @@ public struct Sessions: Sendable {
     public func list(now: Date = Date()) throws -> [JSONValue] {
         let credentials = try CredentialRegistry(paths: GatewayPaths(home: home)).load()
         var calls: [String: (allowed: Int, denied: Int, last: Int64?)] = [:]
+        // Forwarded calls whose call.completed says they did not complete upstream (`aborted`, `upstream-failure`):
+        // they were counted as forwarded and nothing more (session 13 probe).
+        var failed: [String: Int] = [:]
         var issuedOnly: [String: JSONValue] = [:]
         // The ledger's revocations hold whatever the registry (not authenticated here) says (review finding 12).
         var revokedInLedger: [String: String] = [:]
@@ -56,6 +59,10 @@ public struct Sessions: Sendable {
             switch type {
             case "call.requested": calls[session, default: (0, 0, nil)].allowed += 1; calls[session]?.last = time
             case "call.denied": calls[session, default: (0, 0, nil)].denied += 1; calls[session]?.last = time
+            case "call.completed":
+                if let outcome = event["outcome"]?.stringValue, outcome == "aborted" || outcome == "upstream-failure" {
+                    failed[session, default: 0] += 1
+                }
             case "credential.issued": issuedOnly[session] = event
             case "credential.revoked":
                 if revokedInLedger[session] == nil {
@@ -99,6 +106,7 @@ public struct Sessions: Sendable {
             o["calls"] = .int(c.allowed + c.denied)
             o["forwarded"] = .int(c.allowed)
             o["denied"] = .int(c.denied)
+            o["failed"] = .int(failed[id] ?? 0)
             if let last = c.last { o["lastCall"] = .string(LedgerReader.timeText(last)) }
             out.append(.object(o))
         }

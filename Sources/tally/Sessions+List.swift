@@ -16,7 +16,7 @@ struct SessionsList: AsyncParsableCommand {
         }
         for s in sessions {
             let f = { (k: String) in s[k]?.stringValue ?? s[k].map { $0.description } ?? "-" }
-            print("\(f("session"))  \(f("status"))  calls \(f("calls")) (denied \(f("denied")))  \(f("principal"))  expires \(f("expiration"))")
+            print("\(f("session"))  \(f("status"))  calls \(f("calls")) (denied \(f("denied")), failed \(f("failed")))  \(f("principal"))  expires \(f("expiration"))")
         }
     }
 }

@@ -187,6 +187,10 @@ def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_requ
         token = (gw.home / "gateway" / "metrics.token").read_text().strip()
         m = requests.get(gw.url + "/_tally/metrics", headers={"Authorization": f"Bearer {token}"}).text
         assert "tally_gateway_in_flight 0" in m, m
+        # sessions list tells the aborted call from the ones that completed upstream
+        sessions = json.loads(gw.tally("sessions", "list", "--home", str(gw.home), "--json").stdout)
+        mine = [x for x in sessions if x["session"] == cred["SessionId"]]
+        assert mine and (mine[0]["forwarded"], mine[0]["failed"]) == (2, 1), mine
     finally:
         gw.stop()
         up.close()
