@@ -88,6 +88,13 @@ public final class CredentialStore: Sendable {
         return .success((credential, secret))
     }
 
+    /// Whether keys are being refused because the registry cannot be read or trusted (checked again first, as a
+    /// lookup would): what `/_tally/health` reports.
+    public var registryUsable: Bool {
+        do { try reload(force: false) } catch { fail("\(error)") }
+        return state.withLock { $0.failure == nil }
+    }
+
     /// How many times lookups (and the first load) have stat'ed the registry, and whether the folder watch works.
     var registryChecks: (stats: Int, watching: Bool) {
         check.withLock { ($0.stats, $0.watch?.isWatching ?? false) }

@@ -65,6 +65,8 @@ final class GatewayHandler: Sendable {
         var error: AWSAuthError
         var stage: String
         var reason: String
+        /// The denial's `reason` label in the metrics when not `stage`.
+        var metricsReason: String? = nil
     }
 
     /// The refusal for a key the store rejects, in the error the SDK expects.
@@ -73,7 +75,11 @@ final class GatewayHandler: Sendable {
         let e = Self.credentialError(rejection, expired: { .expiredToken(service: parsed.service, protocol: signedFor()) }) {
             .unknownAccessKey(service: parsed.service, protocol: signedFor())
         }
-        return Refusal(error: e, stage: "authentication", reason: rejection.description)
+        // A registry that cannot be read refuses every key: its own metrics reason, so that it can be alerted on (it
+        // was counted with bad signatures as "authentication"; session 13 probe).
+        var refusal = Refusal(error: e, stage: "authentication", reason: rejection.description)
+        if case .registryUnreadable = rejection { refusal.metricsReason = "registry" }
+        return refusal
     }
 
     /// The AWS error for a key the store rejects: `expired` for an expired one, a 503 while the registry cannot be read
@@ -385,7 +391,7 @@ final class GatewayHandler: Sendable {
     /// Records `call.denied` and answers with the AWS-style error in the protocol's format.
     private func deny(_ refusal: Refusal, context: CallContext, proto: AWSProtocol, ident: IdentifiedOperation?,
                       start: ContinuousClock.Instant, _ writer: consuming ResponseWriter) async throws {
-        metrics.recordDenial(reason: refusal.stage)
+        metrics.recordDenial(reason: refusal.metricsReason ?? refusal.stage)
         metrics.recordCall(service: metricsService(context.service), outcome: "denied", seconds: seconds(since: start))
         do {
             try await recorder.record(context.deniedEvent(stage: refusal.stage, code: refusal.error.code,
@@ -429,8 +435,17 @@ final class GatewayHandler: Sendable {
         var fields = HTTPFields()
         switch request.head.path?.split(separator: "?").first {
         case "/_tally/health":
-            text = "{\"status\":\"ok\"}\n"
+            // Ready only while keys can be checked: with the registry unreadable every call is refused 503, and the
+            // health check said "ok" (session 13 probe). It stays open, so it names no file and no error.
             fields[.contentType] = "application/json"
+            if !store.registryUsable {
+                text = "{\"status\":\"unavailable\",\"reason\":\"the credential registry cannot be read or trusted: every call is refused\"}\n"
+                fields[.contentLength] = String(text.utf8.count)
+                try await writer.write(response: HTTPResponse(status: .serviceUnavailable, headerFields: fields),
+                                       body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+                return
+            }
+            text = "{\"status\":\"ok\"}\n"
         case "/_tally/metrics":
             guard metricsAuthorized(request.head) else { try await refuseMetrics(writer); return }  // review finding 13
             text = metrics.render()

@@ -10,7 +10,7 @@ import Glibc
 /// Who may read `/_tally/metrics` (review finding 13): it shares the agents' listener, so by default it needs
 /// `Authorization: Bearer <token>`. The token is the config's `metricsToken`, else one derived from the gateway
 /// master key and written to `H/gateway/metrics.token` (0600) for the operator's scraper. `metricsPublic: true`
-/// serves it to anyone (the former behaviour). `/_tally/health` stays open: it says only "ok".
+/// serves it to anyone (the former behaviour). `/_tally/health` stays open: it says only "ok" or "unavailable".
 public enum MetricsAccess {
     /// `H/gateway/metrics.token`.
     public static func tokenPath(_ paths: GatewayPaths) -> String {
