@@ -418,8 +418,9 @@ extension GatewayHandler {
 extension GatewayHandler {
     /// The 503 an agent gets when its call got no upstream answer: the upstream failed, or graceful shutdown's drain
     /// limit cut the call off (both paths, plain and task, answer the same).
-    static func upstreamUnavailable(cutOff: Bool) -> AWSAuthError {
+    static func upstreamUnavailable(cutOff: Bool, requestSent: Bool = false) -> AWSAuthError {
         AWSAuthError(code: "ServiceUnavailable", message: cutOff ? "Tally gateway is shutting down; the call was cut off"
+                        : requestSent ? "Tally gateway sent the call, but the upstream's answer broke off: the call may have run upstream"
                         : "Tally gateway could not reach the upstream", httpStatus: 503)
     }
 }

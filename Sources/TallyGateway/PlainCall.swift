@@ -53,6 +53,8 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
     private var abortToken: Int?
     /// Graceful shutdown passed its drain limit and cut the call off.
     private var shutdownAborted = false
+    /// `fail` is answering the agent with an error (and closing its connection).
+    private var failing = false
 
     init(gateway: GatewayHandler, handler: PlainCallHandler, eventLoop: any EventLoop, request: HTTPRequest,
          head: TallyAWS.HTTPRequestHead, auth: SigV4Auth, verified: VerifiedSigV4, body: [UInt8]?,
@@ -222,13 +224,14 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         upstreamEnded = true
         switch mode {
         case .waiting, .whole, .masking:
+            failing = true  // the refusal closes the connection: that is no agent leaving (see `agentGone`)
             // Nothing sent to the agent yet: a 503 it retries.
             if shutdownAborted {
                 gateway.logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
             } else {
                 gateway.logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
             }
-            writeError(GatewayHandler.upstreamUnavailable(cutOff: shutdownAborted), close: true)
+            writeError(GatewayHandler.upstreamUnavailable(cutOff: shutdownAborted, requestSent: UpstreamConnectionError.sent(error)), close: true)
             outcome = shutdownAborted ? "aborted" : "upstream-failure"
             status = 503
             errorCode = "ServiceUnavailable"
@@ -259,6 +262,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
     /// recorded `aborted`. It used to wait for the upstream's answer, up to 15 minutes, holding the upstream connection
     /// (session 13 probe).
     func agentGone() {
+        if failing { return }
         agentLeft = true
         writable()
         switch mode {

@@ -43,6 +43,11 @@ extension UpstreamExchange: UpstreamResponseSink {}
 /// Why an upstream exchange over a pooled connection failed without an answer.
 struct UpstreamConnectionError: Error, CustomStringConvertible {
     var description: String
+    /// The whole request had been written to the upstream before the failure: it may have run there.
+    var requestSent = false
+
+    /// True for an error of the gateway's upstream connections after the request was written whole.
+    static func sent(_ error: any Error) -> Bool { (error as? UpstreamConnectionError)?.requestSent ?? false }
 }
 
 /// Keep-alive HTTP/1.1 connections to the upstream for calls without a streamed request body, one pool per
@@ -374,6 +379,14 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler, @
         let written = self.written
         finish()
         if let retry, retry(written) { return }
+        if written, var e = error as? UpstreamConnectionError {
+            // The agent is told, and the ledger records, that the request reached the upstream: it may have run (it
+            // was answered "could not reach the upstream", and the SDK's retry sent it again; session 13 probe).
+            e.requestSent = true
+            e.description += " after the request was sent to it (it may have run there)"
+            exchange.fail(e)
+            return
+        }
         exchange.fail(error)
     }
 }

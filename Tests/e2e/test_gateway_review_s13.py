@@ -125,9 +125,10 @@ class SilentUpstream(RawUpstream):
     """Never answers an SQS call and records when the gateway closes its connection; anything else (the gateway's
     own identity lookups at start) gets a 403 at once."""
 
-    def __init__(self):
+    def __init__(self, hang_up: bool = False):
         self.requests = 0
         self.closed = 0
+        self.hang_up = hang_up  # close the connection once the SQS request is read, instead of waiting
         super().__init__()
 
     def serve(self, conn):
@@ -146,6 +147,9 @@ class SilentUpstream(RawUpstream):
                 conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                 continue
             self.requests += 1
+            if self.hang_up:
+                conn.close()
+                return
             while conn.recv(65536):
                 pass
             self.closed += 1
@@ -191,6 +195,29 @@ def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_requ
         sessions = json.loads(gw.tally("sessions", "list", "--home", str(gw.home), "--json").stdout)
         mine = [x for x in sessions if x["session"] == cred["SessionId"]]
         assert mine and (mine[0]["forwarded"], mine[0]["failed"]) == (2, 1), mine
+    finally:
+        gw.stop()
+        up.close()
+
+
+def test_an_upstream_that_hangs_up_after_the_request_is_not_called_unreachable(tmp_path):
+    """The upstream read the whole request, then closed: the agent was told "could not reach the upstream" and the
+    ledger said no more, though the call may have run upstream (and the SDK's retry sent it again)."""
+    up = SilentUpstream(hang_up=True)
+    gw = Gateway(tmp_path, up.url, "AKIAUPSTREAMSILENT02", "upstream-secret")
+    try:
+        cred = gw.issue("agent-hung-up-on")
+        with pytest.raises(Exception):  # the upstream's bare 403 (records the issuance: the next call is a plain one)
+            gw.client(cred, "sts").get_caller_identity()
+        sqs = boto3.client("sqs", endpoint_url=gw.url, region_name=REGION, aws_access_key_id=cred["AccessKeyId"],
+                           aws_secret_access_key=cred["SecretAccessKey"], config=Config(retries={"total_max_attempts": 1}))
+        with pytest.raises(ClientError) as e:
+            sqs.send_message(QueueUrl=f"{gw.url}/123456789012/q", MessageBody="m")
+        assert "may have run upstream" in e.value.response["Error"]["Message"], e.value.response
+        assert up.requests == 1
+        done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
+        assert len(done) == 1 and done[0]["outcome"] == "upstream-failure", done
+        assert "after the request was sent" in done[0]["detail"], done
     finally:
         gw.stop()
         up.close()
