@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 30.0, proc=None, context=None) -> None:
+def wait_http(url: str, timeout: float = 30.0, proc=None, context=None, accept=None) -> None:
+    """Waits until `url` answers below 500, or with an error `accept(HTTPError)` takes as an answer."""
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
@@ -49,6 +51,10 @@ def wait_http(url: str, timeout: float = 30.0, proc=None, context=None) -> None:
             with urllib.request.urlopen(url, timeout=2, context=context) as r:
                 if r.status < 500:
                     return
+        except urllib.error.HTTPError as e:
+            if accept is not None and accept(e):
+                return
+            last = e
         except Exception as e:  # noqa: BLE001 - retry until the deadline
             last = e
         time.sleep(0.1)
@@ -160,7 +166,9 @@ class Gateway:
         ctx = None
         if self.tls:
             ctx = ssl.create_default_context(cafile=self.ca_bundle)
-        wait_http(self.url + "/_tally/health", proc=self.proc, context=ctx)
+        # Up, though maybe not ready: 503 "unavailable" while its credential registry cannot be read.
+        wait_http(self.url + "/_tally/health", proc=self.proc, context=ctx,
+                  accept=lambda e: e.code == 503 and b'"unavailable"' in e.read())
 
     def issue(self, principal: str, ttl: str | None = None, role: str | None = None) -> dict:
         args = [self.bin, "credentials", "issue", "--home", str(self.home), "--principal", principal, "--json"]

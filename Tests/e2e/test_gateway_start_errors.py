@@ -15,6 +15,8 @@ import subprocess
 import urllib.error
 import urllib.request
 
+import requests
+
 from conftest import Gateway, clean_env, free_port, make_self_signed_cert, run, tally_bin
 
 
@@ -98,5 +100,7 @@ def test_a_refused_registry_runs_the_gateway_and_refuses_every_key(tmp_path, mot
         p = gw2.aws(cred, "sts", "get-caller-identity", check=False)
         assert p.returncode != 0 and ("503" in p.stderr or "ServiceUnavailable" in p.stderr), p.stderr
         assert gw2.proc.poll() is None
+        health = requests.get(gw2.url + "/_tally/health")  # up, but not ready
+        assert health.status_code == 503 and health.json()["status"] == "unavailable", health.text
     finally:
         assert gw2.stop() == 0
