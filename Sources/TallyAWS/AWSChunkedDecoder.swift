@@ -49,8 +49,8 @@ public struct AWSChunkedDecoder: Sendable {
     public private(set) var decodedCount = 0
     /// Number of chunks completed (the final zero-size chunk included).
     public private(set) var chunkCount = 0
-    /// Memory held for signed chunks (the capacity of the buffer an unverified chunk is read into).
-    public var heldBytes: Int { chunk.capacity }
+    /// Bytes of a signed chunk held until its signature checks.
+    public var heldBytes: Int { chunk.count }
 
     /// Creates a decoder for `mode` (one of the aws-chunked modes); `verified` (from
     /// ``SigV4/verify(_:auth:secretAccessKey:payloadHash:now:)``) is required for the signed modes.
@@ -114,7 +114,7 @@ public struct AWSChunkedDecoder: Sendable {
                         try verifyChunk()
                         out.append(contentsOf: chunk)
                         decodedCount += chunk.count
-                        chunk.removeAll(keepingCapacity: true)
+                        chunk = []  // released: a verified chunk holds no memory (or budget) for the rest of the upload
                     }
                     chunkCount += 1
                     state = .sizeLine
@@ -178,7 +178,7 @@ public struct AWSChunkedDecoder: Sendable {
             guard size <= Self.maximumSignedChunkSize else {
                 throw .invalidRequest("aws-chunked signed chunk of \(size) bytes exceeds the \(Self.maximumSignedChunkSize)-byte limit")
             }
-            chunk.reserveCapacity(size)  // once, at its size (no regrowth); ``heldBytes`` counts it from here
+            chunk.reserveCapacity(size)  // once, at its size (no regrowth; pages are used as bytes arrive)
         }
         if size == 0 {
             if signed { try verifyChunk() }

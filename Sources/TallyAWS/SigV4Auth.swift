@@ -98,7 +98,7 @@ public struct SigV4Auth: Sendable, Hashable {
 
     /// True when the request uses S3's canonicalization (path as sent, `x-amz-content-sha256`):
     /// ``SigV4/usesS3Canonicalization(service:path:)`` of its scope's service and its path.
-    public var isS3: Bool = false
+    public internal(set) var isS3: Bool = false
 
     /// The payload hash to pass to ``SigV4/verify(_:auth:secretAccessKey:payloadHash:now:)``.
     ///

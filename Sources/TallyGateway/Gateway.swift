@@ -48,8 +48,12 @@ public struct Gateway: Sendable {
                     throw TallyError(.badInput, "--tls-key \(key): not a readable PEM or DER private key file (\(error))")
                 }
             }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                                privateKey: .privateKey(privateKey))
+            // TLS 1.2 or newer, and for 1.2 forward-secret AEAD suites only, as AWS's own endpoints require (NIOSSL's
+            // defaults took TLS 1.0 and non-forward-secret suites such as AES128-SHA; session 13 probe).
+            tls.minimumTLSVersion = .tlsv12
+            tls.cipherSuites = Self.tls12CipherSuites
             do { _ = try NIOSSLContext(configuration: tls) } catch {
                 throw TallyError(.badInput, "--tls-cert \(cert) and --tls-key \(key) do not make a usable TLS identity "
                                  + "(does the key belong to the certificate?): \(error)")
@@ -96,10 +100,9 @@ public struct Gateway: Sendable {
         clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         clientConfiguration.timeout = .init(connect: .seconds(10), read: .seconds(900))
         var upstreamTLS = TLSConfiguration.makeClientConfiguration()
-        if let bundle = caBundle?.path {
-            upstreamTLS.trustRoots = .file(bundle)
-            clientConfiguration.tlsConfiguration = upstreamTLS
-        }
+        upstreamTLS.minimumTLSVersion = .tlsv12  // a TLS 1.0-only upstream was accepted (session 13 probe)
+        if let bundle = caBundle?.path { upstreamTLS.trustRoots = .file(bundle) }
+        clientConfiguration.tlsConfiguration = upstreamTLS
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
             try await serve(paths: paths, identifier: identifier, mapping: mapping, base: base, ledger: ledger, store: store,
@@ -121,6 +124,9 @@ public struct Gateway: Sendable {
     }
 
     /// The certificates of a PEM file named by `flag`; a usage error naming it when it cannot be read or holds none.
+    /// The TLS 1.2 suites the listener offers (OpenSSL cipher list): ECDHE key exchange, AES-GCM or ChaCha20-Poly1305.
+    static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
     static func pemCertificates(_ path: String, named flag: String) throws -> [NIOSSLCertificate] {
         let certificates: [NIOSSLCertificate]
         do { certificates = try NIOSSLCertificate.fromPEMFile(path) } catch {

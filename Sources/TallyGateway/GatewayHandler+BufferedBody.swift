@@ -53,7 +53,8 @@ extension GatewayHandler {
             reserved += n
         }
         var bytes: [UInt8] = []
-        if let declared { bytes.reserveCapacity(min(declared, limit)) }  // address space only, until written
+        // Grown as bytes arrive beyond 1 MiB: a declared 64 MiB was address space reserved for anyone who knows a key id.
+        if let declared { bytes.reserveCapacity(min(declared, 1 << 20)) }
         for try await buffer in request.body {
             let n = buffer.readableBytes
             guard bytes.count + n <= limit else {

@@ -420,7 +420,7 @@ extension GatewayHandler {
     /// limit cut the call off (both paths, plain and task, answer the same).
     static func upstreamUnavailable(cutOff: Bool, requestSent: Bool = false) -> AWSAuthError {
         AWSAuthError(code: "ServiceUnavailable", message: cutOff ? "Tally gateway is shutting down; the call was cut off"
-                        : requestSent ? "Tally gateway sent the call, but the upstream's answer broke off: the call may have run upstream"
+                        : requestSent ? "Tally gateway sent the call but got no complete answer from the upstream: the call may have run upstream"
                         : "Tally gateway could not reach the upstream", httpStatus: 503)
     }
 }

@@ -299,7 +299,8 @@ final class GatewayHandler: Sendable {
         // call would be identified and forwarded as sent: `/2015-03-31/functions/victim/aliases/..`, signed as
         // DeleteFunction, was recorded and checked as DeleteAlias (session 13 probe). SDKs send normal paths.
         if !parsed.isS3, !SigV4.isNormalPath(head.path) {
-            let why = "the path \(head.path) has dot segments or empty segments; send its normal form"
+            let why = "the path \(head.path) has dot segments or empty segments; send its normal form (an endpoint URL "
+                + "ending in '/' makes some SDKs send '//')"
             throw Refusal(error: .invalidRequest("Tally gateway refuses a path that is not in normal form: \(why)"),
                           stage: "identification", reason: why)
         }

@@ -239,8 +239,9 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             upstreamLatency = nil
             complete(extractCode: false)
         case .streaming:
+            failing = true  // closing the connection below is no agent leaving (see `agentGone`)
             outcome = "aborted"
-            detail = "response stream broke: \(error)"
+            detail = "response stream broke: the upstream's answer broke off: \(error)"
             handler.close()
             complete()
         case .recording, .done:
@@ -273,7 +274,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         case .waiting, .whole, .masking:
             outcome = "aborted"
             detail = status == 0
-                ? "the agent closed the connection before the upstream answered; the request had been sent (it may have run) and was cancelled"
+                ? "the agent closed the connection before the upstream answered; the request was forwarded (it may have run) and cancelled"
                 : "the agent closed the connection before the upstream's answer (\(status)) was delivered"
             complete(extractCode: false)
         case .recording, .done:

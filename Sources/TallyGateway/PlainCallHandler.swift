@@ -59,6 +59,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// pipelined behind a call wait in the socket, not in memory).
     private var readHeld = false
     private var lastActivity = NIODeadline.now()
+    /// The connection is gone: nothing more is handled.
+    private var inactive = false
     private var idleCheck: Scheduled<Void>?
     /// The agent's IP address, read and formatted once per connection (`ChannelHandlerContext.remoteAddress` asks the
     /// kernel, getpeername(2), every time; the channel's own is cached).
@@ -215,12 +217,15 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Before the call hears of it: a call that ends now must not start the requests pipelined behind it (they
+        // were sent upstream and never completed; session 13 review).
+        inactive = true
+        pending.removeAll()
         if case .calling(let call) = state { call.agentGone() }
         if case .collecting(_, _, _, let reserved) = state {
             gateway.bodyBudget.release(reserved)
             state = .idle
         }
-        pending.removeAll()
         context.fireChannelInactive()
     }
 
@@ -272,7 +277,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .calling(let current) = state, current === call else { return }
         state = .idle
         lastActivity = .now()
-        guard let context else { return }
+        guard let context, !inactive else { return }
         if quiescing {
             if passedOn == 0 { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
             pending.removeAll()

@@ -379,12 +379,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler, @
         let written = self.written
         finish()
         if let retry, retry(written) { return }
-        if written, var e = error as? UpstreamConnectionError {
+        if written && !answered {
             // The agent is told, and the ledger records, that the request reached the upstream: it may have run (it
-            // was answered "could not reach the upstream", and the SDK's retry sent it again; session 13 probe).
-            e.requestSent = true
-            e.description += " after the request was sent to it (it may have run there)"
-            exchange.fail(e)
+            // was answered "could not reach the upstream"; session 13 probe). Any failure: a reset or TLS error too.
+            exchange.fail(UpstreamConnectionError(description: "\(error) after the request was sent to it (it may have run there)",
+                                                  requestSent: true))
             return
         }
         exchange.fail(error)

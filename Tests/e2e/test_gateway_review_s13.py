@@ -1,6 +1,7 @@
 """Session 13 probe of SigV4 verification against AWS's rules: each test fails on the build before its fix."""
 import http.client
 import json
+import select
 import socket
 import struct
 import time
@@ -173,8 +174,9 @@ def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_requ
                                  {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage"})
         u = urlsplit(gw.url)
         sock = socket.create_connection((u.hostname, u.port), timeout=10)
-        sock.sendall(b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        request = (b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+                   + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        sock.sendall(request + request)  # a second one pipelined behind it
         deadline = time.time() + 5
         while time.time() < deadline and up.requests < 1:
             time.sleep(0.02)
@@ -185,7 +187,11 @@ def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_requ
         while time.time() < deadline and up.closed < 1:
             time.sleep(0.05)
         assert up.closed == 1, "the upstream request was left open"
-        done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
+        time.sleep(0.5)
+        assert up.requests == 1, "the request pipelined behind the reset call was sent upstream"
+        events = gw.events(settle=True)
+        assert len([e for e in events if e.get("type") == "call.requested" and e.get("operation") == "SendMessage"]) == 1
+        done = [e for e in events if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
         assert len(done) == 1 and done[0]["outcome"] == "aborted", done
         assert "agent closed the connection before the upstream answered" in done[0]["detail"] and "status" not in done[0]
         token = (gw.home / "gateway" / "metrics.token").read_text().strip()
@@ -218,6 +224,50 @@ def test_an_upstream_that_hangs_up_after_the_request_is_not_called_unreachable(t
         done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
         assert len(done) == 1 and done[0]["outcome"] == "upstream-failure", done
         assert "after the request was sent" in done[0]["detail"], done
+    finally:
+        gw.stop()
+        up.close()
+
+
+class BreakingUpstream(RawUpstream):
+    """Answers an SQS call 200 with a 50 MB body, sends 100 KB of it and closes; anything else gets a 403."""
+
+    def serve(self, conn):
+        buf = b""
+        while True:
+            got = self.read_head(conn, buf)
+            if got is None:
+                return
+            head, buf = got
+            length = next((int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
+                           if line.startswith(b"content-length:")), 0)
+            while len(buf) < length:
+                buf += conn.recv(65536)
+            buf = buf[length:]
+            if b"amazonsqs." not in head.lower():
+                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                continue
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 50000000\r\n\r\n"
+                         + b" " * 100_000)
+            conn.close()
+            return
+
+
+def test_an_upstream_answer_that_breaks_off_is_not_blamed_on_the_agent(tmp_path):
+    """The upstream closed in the middle of a streamed answer: the record said "the agent closed the connection"."""
+    up = BreakingUpstream()
+    gw = Gateway(tmp_path, up.url, "AKIAUPSTREAMBREAK001", "upstream-secret")
+    try:
+        cred = gw.issue("agent-broken-answer")
+        with pytest.raises(Exception):  # the upstream's bare 403 (records the issuance: the next call is a plain one)
+            gw.client(cred, "sts").get_caller_identity()
+        sqs = boto3.client("sqs", endpoint_url=gw.url, region_name=REGION, aws_access_key_id=cred["AccessKeyId"],
+                           aws_secret_access_key=cred["SecretAccessKey"], config=Config(retries={"total_max_attempts": 1}))
+        with pytest.raises(Exception):
+            sqs.send_message(QueueUrl=f"{gw.url}/123456789012/q", MessageBody="m")
+        done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
+        assert len(done) == 1 and done[0]["outcome"] == "aborted", done
+        assert "agent" not in done[0]["detail"] and "upstream" in done[0]["detail"], done
     finally:
         gw.stop()
         up.close()
@@ -287,15 +337,19 @@ def test_unverified_signed_chunks_count_against_the_body_budget(moto, tmp_path):
                          + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + b"\r\n" + body[:-200])
             return sock, body[-200:]
 
+        # two chunks of 640,000 bytes held unverified do not fit a 1 MiB budget: whichever comes second is refused
         first, first_rest = start("first")
-        time.sleep(0.5)  # the first chunk (640,000 bytes of a 1 MiB budget) is held, unverified
-        second, _ = start("second")
-        status, text = read_responses(second, 1)[0]
+        second, second_rest = start("second")
+        ready, _, _ = select.select([first, second], [], [], 20)
+        assert len(ready) == 1, "one upload should be refused at once, the other held"
+        refused = ready[0]
+        held, held_rest = (second, second_rest) if refused is first else (first, first_rest)
+        status, text = read_responses(refused, 1)[0]
         assert status == 503 and b"SlowDown" in text, (status, text)
-        second.close()
-        first.sendall(first_rest)
-        assert read_responses(first, 1)[0][0] == 200
-        first.close()
+        refused.close()
+        held.sendall(held_rest)
+        assert read_responses(held, 1)[0][0] == 200
+        held.close()
         # the budget is back: the same upload goes through
         third, rest = start("third")
         third.sendall(rest)
@@ -306,3 +360,30 @@ def test_unverified_signed_chunks_count_against_the_body_budget(moto, tmp_path):
         assert got == data
     finally:
         gw.stop()
+
+
+def tls_handshake(port: int, **options) -> str | None:
+    """Handshakes with the gateway's TLS listener (certificate not checked: only the protocol is); the error, or None."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers(options.pop("ciphers", "DEFAULT") + ":@SECLEVEL=0")
+    for name, value in options.items():
+        setattr(ctx, name, value)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, ctx.wrap_socket(raw) as tls:
+            tls.do_handshake()
+        return None
+    except (ssl.SSLError, OSError) as e:
+        return str(e)
+
+
+def test_the_tls_listener_takes_tls_1_2_or_newer_with_forward_secret_suites(tls_gateway):
+    import ssl
+    assert tls_handshake(tls_gateway.port) is None
+    assert tls_handshake(tls_gateway.port, maximum_version=ssl.TLSVersion.TLSv1_2,
+                         ciphers="ECDHE-RSA-AES128-GCM-SHA256") is None
+    # no forward secrecy (RSA key exchange), or CBC with SHA-1: refused (NIOSSL's defaults took them)
+    assert tls_handshake(tls_gateway.port, maximum_version=ssl.TLSVersion.TLSv1_2, ciphers="AES128-SHA") is not None
+    assert tls_handshake(tls_gateway.port, maximum_version=ssl.TLSVersion.TLSv1_2, ciphers="AES256-GCM-SHA384") is not None

@@ -5,6 +5,7 @@ upstream. Requests are sent over a raw HTTP connection so the last bytes can be 
 import hashlib
 import hmac
 import http.client
+import select
 import socket
 import time
 import uuid
@@ -289,8 +290,8 @@ def test_oversized_declared_body_is_refused_before_it_is_read(gateway, agent):
 
 def test_buffered_bodies_share_a_gateway_wide_budget(moto, tmp_path):
     """Review finding 8: bodies buffered before verification count against one budget (maxBufferedBody in all), as
-    their bytes arrive (session 13: a declared length no longer reserves it): while 700 KB of one 800 KB upload are
-    held, a second whole one does not fit and is refused with 503 SlowDown instead of buffered."""
+    their bytes arrive (session 13: a declared length no longer reserves it): 700 KB of each of two 800 KB uploads do
+    not fit a 1 MiB budget, so one is refused with 503 SlowDown instead of buffered."""
     gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, config={"maxBufferedBody": 1 << 20})
     try:
         cred = gw.issue("agent-budget", ttl="1h")
@@ -298,27 +299,28 @@ def test_buffered_bodies_share_a_gateway_wide_budget(moto, tmp_path):
         gw.client(cred, "s3").create_bucket(Bucket=bucket)
         data = uuid.uuid4().bytes * 50_000  # 800,000 bytes: buffered (S3, known length, <= 1 MiB)
         sha = hashlib.sha256(data).hexdigest()
-        first = _raw_head(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/first", {}, sha), len(data))
-        first.sendall(data[:700_000])
-        time.sleep(0.5)  # 700 KB of the first body are now buffered
-        second = _raw_head(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/second", {}, sha), len(data))
-        with second:
-            try:
-                second.sendall(data)
-            except OSError:
-                pass  # the refusal may close the connection before the whole body is sent
-            status, text = _read_response(second)
+        # 700 KB of each of two 800 KB uploads do not fit a 1 MiB budget: whichever is read second is refused at once
+        socks = {}
+        for key in ("first", "second"):
+            socks[key] = _raw_head(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/{key}", {}, sha), len(data))
+            socks[key].sendall(data[:700_000])
+        ready, _, _ = select.select(list(socks.values()), [], [], 20)
+        assert len(ready) == 1, "one upload should be refused at once, the other held"
+        refused = next(k for k, v in socks.items() if v is ready[0])
+        held = "second" if refused == "first" else "first"
+        with socks[refused]:
+            status, text = _read_response(socks[refused])
         assert status == 503 and b"SlowDown" in text, (status, text)
-        with first:
-            first.sendall(data[700_000:])
-            status, text = _read_response(first)
+        with socks[held]:
+            socks[held].sendall(data[700_000:])
+            status, text = _read_response(socks[held])
         assert status == 200, text
-        # the budget is released: the same upload now goes through
-        status, text = send_with_late_tail(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/second", {}, sha), data,
+        # the budget is released: the refused upload now goes through
+        status, text = send_with_late_tail(gw.url, _sign(gw.url, cred, "PUT", f"/{bucket}/{refused}", {}, sha), data,
                                            tail=1, delay=0)
         assert status == 200, text
-        assert moto_s3(moto).get_object(Bucket=bucket, Key="second")["Body"].read() == data
-        denied = [e for e in gw.events() if e.get("type") == "call.denied" and e.get("path") == f"/{bucket}/second"]
+        assert moto_s3(moto).get_object(Bucket=bucket, Key=refused)["Body"].read() == data
+        denied = [e for e in gw.events() if e.get("type") == "call.denied" and e.get("path") == f"/{bucket}/{refused}"]
         assert denied and denied[0].get("code", denied[0].get("errorCode")) == "SlowDown", denied
     finally:
         gw.stop()
