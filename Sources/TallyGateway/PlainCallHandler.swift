@@ -116,11 +116,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.collecting(let head, let start, var body, let reserved), .body(let part)):
             guard gateway.bodyBudget.reserve(part.readableBytes, limit: gateway.configuration.maxBufferedBody) else {
                 // The budget is full: the task path handles the request from the start (and refuses it, 503 SlowDown).
-                gateway.bodyBudget.release(reserved)
-                state = .idle
-                passOn(.head(head), context: context)
-                if body.readableBytes > 0 { passOn(.body(body), context: context) }
-                passOn(.body(part), context: context)
+                passOnFromStart(head, body, reserved: reserved, then: .body(part), context: context)
                 return
             }
             state = .idle  // drop the reference so that the buffer is not copied on write
@@ -130,11 +126,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let call = gateway.plainCall(head, start: start, body: body, handler: self, context: context)
             guard let call else {
                 // Not for this path after all: the task path handles it from the start.
-                gateway.bodyBudget.release(reserved)
-                state = .idle
-                passOn(.head(head), context: context)
-                if body.readableBytes > 0 { passOn(.body(body), context: context) }
-                passOn(.end(nil), context: context)
+                passOnFromStart(head, body, reserved: reserved, then: .end(nil), context: context)
                 return
             }
             // The body is read: its reservation goes back now, as on the task path, not when the upstream answers
@@ -153,6 +145,17 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // A head inside a body cannot come from the HTTP/1 decoder; pending parts are replayed after the call.
             context.fireErrorCaught(ChannelError.inappropriateOperationForState)
         }
+    }
+
+    /// Gives a plain call being collected up to the task path: its reservation back, then its head, the body read so
+    /// far and `next`.
+    private func passOnFromStart(_ head: HTTPRequest, _ body: ByteBuffer, reserved: Int, then next: HTTPRequestPart,
+                                 context: ChannelHandlerContext) {
+        gateway.bodyBudget.release(reserved)
+        state = .idle
+        passOn(.head(head), context: context)
+        if body.readableBytes > 0 { passOn(.body(body), context: context) }
+        passOn(next, context: context)
     }
 
     private func passOn(_ part: HTTPRequestPart, context: ChannelHandlerContext) {

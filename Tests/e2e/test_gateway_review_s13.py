@@ -122,15 +122,18 @@ def test_the_s3_outposts_control_plane_signs_like_any_rest_json_api(gateway, age
     assert not [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("operation") == "CreateEndpoint"]
 
 
-class SilentUpstream(RawUpstream):
-    """Never answers an SQS call and records when the gateway closes its connection; anything else (the gateway's
-    own identity lookups at start) gets a 403 at once."""
+def plain_sqs_client(gw, cred: dict):
+    """An SQS client of `cred` that tries once, after a first call (answered 403 by these upstreams) has recorded the
+    credential's issuance, so that its calls take the event-loop path."""
+    with pytest.raises(Exception):
+        gw.client(cred, "sts").get_caller_identity()
+    return boto3.client("sqs", endpoint_url=gw.url, region_name=REGION, aws_access_key_id=cred["AccessKeyId"],
+                        aws_secret_access_key=cred["SecretAccessKey"], config=Config(retries={"total_max_attempts": 1}))
 
-    def __init__(self, hang_up: bool = False):
-        self.requests = 0
-        self.closed = 0
-        self.hang_up = hang_up  # close the connection once the SQS request is read, instead of waiting
-        super().__init__()
+
+class SQSUpstream(RawUpstream):
+    """Reads requests; an SQS call goes to `sqs(conn)` (which ends the connection's service), anything else (the
+    gateway's own identity lookups at start) gets a 403 at once."""
 
     def serve(self, conn):
         buf = b""
@@ -147,15 +150,32 @@ class SilentUpstream(RawUpstream):
             if b"amazonsqs." not in head.lower():
                 conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                 continue
-            self.requests += 1
-            if self.hang_up:
-                conn.close()
-                return
-            while conn.recv(65536):
-                pass
-            self.closed += 1
+            self.sqs(conn)
+            return
+
+    def sqs(self, conn):
+        raise NotImplementedError
+
+
+class SilentUpstream(SQSUpstream):
+    """Never answers an SQS call and records when the gateway closes its connection (or, with `hang_up`, closes it
+    as soon as the request is read)."""
+
+    def __init__(self, hang_up: bool = False):
+        self.requests = 0
+        self.closed = 0
+        self.hang_up = hang_up
+        super().__init__()
+
+    def sqs(self, conn):
+        self.requests += 1
+        if self.hang_up:
             conn.close()
             return
+        while conn.recv(65536):
+            pass
+        self.closed += 1
+        conn.close()
 
 
 def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_request(tmp_path):
@@ -213,10 +233,7 @@ def test_an_upstream_that_hangs_up_after_the_request_is_not_called_unreachable(t
     gw = Gateway(tmp_path, up.url, "AKIAUPSTREAMSILENT02", "upstream-secret")
     try:
         cred = gw.issue("agent-hung-up-on")
-        with pytest.raises(Exception):  # the upstream's bare 403 (records the issuance: the next call is a plain one)
-            gw.client(cred, "sts").get_caller_identity()
-        sqs = boto3.client("sqs", endpoint_url=gw.url, region_name=REGION, aws_access_key_id=cred["AccessKeyId"],
-                           aws_secret_access_key=cred["SecretAccessKey"], config=Config(retries={"total_max_attempts": 1}))
+        sqs = plain_sqs_client(gw, cred)
         with pytest.raises(ClientError) as e:
             sqs.send_message(QueueUrl=f"{gw.url}/123456789012/q", MessageBody="m")
         assert "may have run upstream" in e.value.response["Error"]["Message"], e.value.response
@@ -229,28 +246,13 @@ def test_an_upstream_that_hangs_up_after_the_request_is_not_called_unreachable(t
         up.close()
 
 
-class BreakingUpstream(RawUpstream):
-    """Answers an SQS call 200 with a 50 MB body, sends 100 KB of it and closes; anything else gets a 403."""
+class BreakingUpstream(SQSUpstream):
+    """Answers an SQS call 200 with a 50 MB body, sends 100 KB of it and closes."""
 
-    def serve(self, conn):
-        buf = b""
-        while True:
-            got = self.read_head(conn, buf)
-            if got is None:
-                return
-            head, buf = got
-            length = next((int(line.split(b":", 1)[1]) for line in head.lower().split(b"\r\n")
-                           if line.startswith(b"content-length:")), 0)
-            while len(buf) < length:
-                buf += conn.recv(65536)
-            buf = buf[length:]
-            if b"amazonsqs." not in head.lower():
-                conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-                continue
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 50000000\r\n\r\n"
-                         + b" " * 100_000)
-            conn.close()
-            return
+    def sqs(self, conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: 50000000\r\n\r\n"
+                     + b" " * 100_000)
+        conn.close()
 
 
 def test_an_upstream_answer_that_breaks_off_is_not_blamed_on_the_agent(tmp_path):
@@ -259,10 +261,7 @@ def test_an_upstream_answer_that_breaks_off_is_not_blamed_on_the_agent(tmp_path)
     gw = Gateway(tmp_path, up.url, "AKIAUPSTREAMBREAK001", "upstream-secret")
     try:
         cred = gw.issue("agent-broken-answer")
-        with pytest.raises(Exception):  # the upstream's bare 403 (records the issuance: the next call is a plain one)
-            gw.client(cred, "sts").get_caller_identity()
-        sqs = boto3.client("sqs", endpoint_url=gw.url, region_name=REGION, aws_access_key_id=cred["AccessKeyId"],
-                           aws_secret_access_key=cred["SecretAccessKey"], config=Config(retries={"total_max_attempts": 1}))
+        sqs = plain_sqs_client(gw, cred)
         with pytest.raises(Exception):
             sqs.send_message(QueueUrl=f"{gw.url}/123456789012/q", MessageBody="m")
         done = [e for e in gw.events(settle=True) if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
