@@ -50,19 +50,18 @@ struct BodyTransform: Sendable {
             tap.fail(error)
             throw error
         }
-        if let (budget, limit) = self.budget, decoder!.heldBytes != budgeted {
+        if let (budget, limit) = self.budget {
             let held = decoder!.heldBytes
             if held > budgeted {
                 guard budget.reserve(held - budgeted, limit: limit) else {
                     // Given back at once, not when the refused body has been drained: the other uploads' last bytes
                     // need it (a held upload's final 200 bytes got 503 too; session 13 CI run).
                     releaseBudget()
-                    let error = AWSAuthError(code: "SlowDown", message: "Please reduce your request rate: the gateway is holding "
-                                             + "too many unverified request bytes", httpStatus: 503)
+                    let error = BodyBudget.exhausted("holding too many unverified request bytes")
                     tap.fail(error)
                     throw error
                 }
-            } else {
+            } else if held < budgeted {
                 budget.release(budgeted - held)
             }
             budgeted = held

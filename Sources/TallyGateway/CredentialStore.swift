@@ -71,9 +71,7 @@ public final class CredentialStore: Sendable {
     /// The credential and its derived secret, or why the key is refused.
     public func lookup(_ accessKeyId: String, now: Date) -> Result<(credential: IssuedCredential, secret: String), CredentialRejection> {
         // Issuance and revocation take effect on the next request (see the type's documentation).
-        do { try reload(force: false, now: now.timeIntervalSince1970) } catch {
-            fail("\(error)")
-        }
+        refresh(now: now)
         let found = state.withLock { s -> Result<(IssuedCredential, String), CredentialRejection> in
             if let failure = s.failure { return .failure(.registryUnreadable(failure)) }
             guard let entry = s.entries[accessKeyId] else { return .failure(.unknown) }
@@ -91,8 +89,13 @@ public final class CredentialStore: Sendable {
     /// Whether keys are being refused because the registry cannot be read or trusted (checked again first, as a
     /// lookup would): what `/_tally/health` reports.
     public var registryUsable: Bool {
-        do { try reload(force: false) } catch { fail("\(error)") }
+        refresh(now: Date())
         return state.withLock { $0.failure == nil }
+    }
+
+    /// Reloads the registry if it changed; a registry that cannot be read or trusted refuses every key until it can.
+    private func refresh(now: Date) {
+        do { try reload(force: false, now: now.timeIntervalSince1970) } catch { fail("\(error)") }
     }
 
     /// How many times lookups (and the first load) have stat'ed the registry, and whether the folder watch works.

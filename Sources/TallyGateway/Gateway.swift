@@ -123,10 +123,10 @@ public struct Gateway: Sendable {
         }
     }
 
-    /// The certificates of a PEM file named by `flag`; a usage error naming it when it cannot be read or holds none.
     /// The TLS 1.2 suites the listener offers (OpenSSL cipher list): ECDHE key exchange, AES-GCM or ChaCha20-Poly1305.
     static let tls12CipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
+    /// The certificates of a PEM file named by `flag`; a usage error naming it when it cannot be read or holds none.
     static func pemCertificates(_ path: String, named flag: String) throws -> [NIOSSLCertificate] {
         let certificates: [NIOSSLCertificate]
         do { certificates = try NIOSSLCertificate.fromPEMFile(path) } catch {

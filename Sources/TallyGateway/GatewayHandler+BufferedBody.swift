@@ -23,6 +23,11 @@ final class BodyBudget: Sendable {
 
     func release(_ bytes: Int) { used.withLock { $0 -= bytes } }
 
+    /// The answer to a request the full budget refuses: `503 SlowDown`, which SDKs retry later.
+    static func exhausted(_ holding: String) -> AWSAuthError {
+        AWSAuthError(code: "SlowDown", message: "Please reduce your request rate: the gateway is \(holding)", httpStatus: 503)
+    }
+
 }
 
 extension GatewayHandler {
@@ -46,8 +51,7 @@ extension GatewayHandler {
         defer { budget.release(reserved) }
         func take(_ n: Int) throws {
             guard budget.reserve(n, limit: limit) else {
-                throw Refusal(error: AWSAuthError(code: "SlowDown", message: "Please reduce your request rate: the gateway is buffering "
-                                                  + "too many request bodies", httpStatus: 503),
+                throw Refusal(error: BodyBudget.exhausted("buffering too many request bodies"),
                               stage: "request", reason: "buffered-body budget of \(limit) bytes exhausted")
             }
             reserved += n

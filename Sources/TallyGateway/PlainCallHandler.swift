@@ -27,8 +27,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum State {
         case idle
-        /// Reading a plain call's body (`reserved`: the bytes read so far, taken from the body budget as they arrive).
-        case collecting(HTTPRequest, GatewayHandler.PlainStart, ByteBuffer, reserved: Int)
+        /// Reading a plain call's body: its bytes read so far are taken from the body budget as they arrive.
+        case collecting(HTTPRequest, GatewayHandler.PlainStart, ByteBuffer)
         /// Waiting for the call (its body's reservation already given back: the body is read).
         case calling(PlainCall)
         /// Passing the parts of the current request on.
@@ -109,29 +109,29 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // declared (as the task path does): a declared length reserved up front let a connection that then trickled
             // its body hold the budget, with only an access key id (session 13 probe).
             if passedOn == 0, !quiescing, let length = gateway.plainCallLength(head), let start = gateway.plainStart(head) {
-                state = .collecting(head, start, context.channel.allocator.buffer(capacity: length), reserved: 0)
+                state = .collecting(head, start, context.channel.allocator.buffer(capacity: length))
             } else {
                 passOn(part, context: context)
             }
-        case (.collecting(let head, let start, var body, let reserved), .body(let part)):
+        case (.collecting(let head, let start, var body), .body(let part)):
             guard gateway.bodyBudget.reserve(part.readableBytes, limit: gateway.configuration.maxBufferedBody) else {
                 // The budget is full: the task path handles the request from the start (and refuses it, 503 SlowDown).
-                passOnFromStart(head, body, reserved: reserved, then: .body(part), context: context)
+                passOnFromStart(head, body, then: .body(part), context: context)
                 return
             }
             state = .idle  // drop the reference so that the buffer is not copied on write
             body.writeImmutableBuffer(part)
-            state = .collecting(head, start, body, reserved: reserved + part.readableBytes)
-        case (.collecting(let head, let start, let body, let reserved), .end):
+            state = .collecting(head, start, body)
+        case (.collecting(let head, let start, let body), .end):
             let call = gateway.plainCall(head, start: start, body: body, handler: self, context: context)
             guard let call else {
                 // Not for this path after all: the task path handles it from the start.
-                passOnFromStart(head, body, reserved: reserved, then: .end(nil), context: context)
+                passOnFromStart(head, body, then: .end(nil), context: context)
                 return
             }
             // The body is read: its reservation goes back now, as on the task path, not when the upstream answers
             // (a slow upstream held the budget, and other buffered calls got 503 SlowDown).
-            gateway.bodyBudget.release(reserved)
+            gateway.bodyBudget.release(body.readableBytes)
             state = .calling(call)
             call.begin()
         case (.passing, .end):
@@ -149,9 +149,9 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Gives a plain call being collected up to the task path: its reservation back, then its head, the body read so
     /// far and `next`.
-    private func passOnFromStart(_ head: HTTPRequest, _ body: ByteBuffer, reserved: Int, then next: HTTPRequestPart,
+    private func passOnFromStart(_ head: HTTPRequest, _ body: ByteBuffer, then next: HTTPRequestPart,
                                  context: ChannelHandlerContext) {
-        gateway.bodyBudget.release(reserved)
+        gateway.bodyBudget.release(body.readableBytes)
         state = .idle
         passOn(.head(head), context: context)
         if body.readableBytes > 0 { passOn(.body(body), context: context) }
@@ -225,8 +225,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         inactive = true
         pending.removeAll()
         if case .calling(let call) = state { call.agentGone() }
-        if case .collecting(_, _, _, let reserved) = state {
-            gateway.bodyBudget.release(reserved)
+        if case .collecting(_, _, let body) = state {
+            gateway.bodyBudget.release(body.readableBytes)
             state = .idle
         }
         context.fireChannelInactive()
