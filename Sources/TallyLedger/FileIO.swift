@@ -30,16 +30,18 @@ enum FileIO {
     }
 
     static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws {
-        try bytes.withUnsafeBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = pwrite(fd, b.baseAddress! + off, b.count - off, off_t(offset + off))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw TallyError(.io, "cannot write \(path): \(errorText())")
-                }
-                off += n
+        try bytes.withUnsafeBytes { try pwriteAll(fd, $0, at: offset, path: path) }
+    }
+
+    static func pwriteAll(_ fd: Int32, _ b: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        var off = 0
+        while off < b.count {
+            let n = pwrite(fd, b.baseAddress! + off, b.count - off, off_t(offset + off))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TallyError(.io, "cannot write \(path): \(errorText())")
             }
+            off += n
         }
     }
 

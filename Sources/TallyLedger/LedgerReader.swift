@@ -74,7 +74,7 @@ public struct LedgerReader: Sendable {
             let bytes = try FileIO.readFile(path)
             var keepGoing = true
             try bytes.withUnsafeBytes { buf in
-                for entry in SegmentScan(buf).entries {
+                for entry in SegmentScan(buf, newest: index == indexes.last).entries {
                     switch entry {
                     case .good(let offset, let h):
                         if h.lastSeq < from { continue }

@@ -123,7 +123,7 @@ extension LedgerWriter {
             let bytes = try FileIO.readFile(path)
             var truncateAt: Int? = nil
             try bytes.withUnsafeBytes { buf in
-                let scan = SegmentScan(buf)
+                let scan = SegmentScan(buf, newest: isLast)
                 guard let h = scan.header else {
                     throw TallyError(.integrity, "\(path): damaged segment header (\(scan.headerProblem ?? "incomplete")); run `tally ledger verify`")
                 }
@@ -179,11 +179,12 @@ extension LedgerWriter {
                 if isLast {
                     w.segIndex = index
                     w.segBlocks = blocks
-                    w.segSize = truncateAt ?? bytes.count
+                    w.segSize = truncateAt ?? scan.zeroTail ?? bytes.count
+                    w.segAllocated = truncateAt ?? bytes.count
                 }
             }
             if isLast {
-                w.segFD = try FileIO.openFile(path, O_WRONLY | O_APPEND)
+                w.segFD = try FileIO.openFile(path, O_WRONLY)
                 if let t = truncateAt {
                     try FileIO.truncate(w.segFD, to: t, path: path)
                     try FileIO.syncFile(w.segFD, path: path)

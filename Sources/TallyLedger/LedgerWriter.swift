@@ -14,6 +14,8 @@ final class LedgerWriter {
     var segIndex: UInt32 = 0
     var segSize = 0
     var segBlocks = 0
+    /// The segment file's size: `segSize` plus the zero bytes written ahead (`LedgerOptions.preallocateBytes`).
+    var segAllocated = 0
 
     // Chain state after the last committed record.
     var size: UInt64 = 0
@@ -53,7 +55,11 @@ final class LedgerWriter {
     /// it returns, so a closed ledger has finished its work and can be opened again at once.
     func release() {
         compactor.sync {}
-        if segFD >= 0 { close(segFD); segFD = -1 }
+        if segFD >= 0 {
+            // Best effort: a zero tail left behind is valid (docs/LEDGER-FORMAT.md §4.5), only untidy.
+            if segAllocated > segSize, ftruncate(segFD, off_t(segSize)) == 0, fsync(segFD) == 0 { segAllocated = segSize }
+            close(segFD); segFD = -1
+        }
         if ckptFD >= 0 { close(ckptFD); ckptFD = -1 }
         if lockFD >= 0 { close(lockFD); lockFD = -1 }
     }
@@ -205,11 +211,12 @@ final class LedgerWriter {
         var pending: [Int] = []      // blocks not yet written, in order
         var pendingHeader: [UInt8] = []  // a new segment's header, written before them
         var pendingBytes = 0
-        func flush() throws {
+        func flush(sealing: Bool = false) throws {
             let path = paths.segmentPath(segIndex)
+            if !sealing { try preallocate(for: pendingBytes, path: path) }
             if pendingHeader.isEmpty && pending.count == 1 {
                 let b = pending[0], first = blockStarts[b]
-                try payloads[b].withUnsafeBytes { try FileIO.writeAll(segFD, UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])]), path: path) }
+                try payloads[b].withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])]), at: segSize, path: path) }
             } else if pendingBytes > 0 {
                 var out: [UInt8] = []
                 swap(&out, &outBuffer)  // unique owner: no copy on write
@@ -220,9 +227,10 @@ final class LedgerWriter {
                     let first = blockStarts[b]
                     payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])])) }
                 }
-                try FileIO.writeAll(segFD, out, path: path)
+                try FileIO.pwriteAll(segFD, out, at: segSize, path: path)
             }
             segSize += pendingBytes
+            segAllocated = max(segAllocated, segSize)
             pending.removeAll()
             pendingHeader.removeAll()
             pendingBytes = 0
@@ -239,13 +247,17 @@ final class LedgerWriter {
             let first = blockStarts[b]
             payloads[b].withUnsafeMutableBytes { header.fill(UnsafeMutableRawBufferPointer(rebasing: $0[first..<(first + length)])) }
             if segBlocks > 0 && segSize + pendingBytes + length > options.segmentMaxBytes {
-                try flush()
+                try flush(sealing: true)
+                if segAllocated > segSize {  // a sealed segment keeps no zero tail
+                    try FileIO.truncate(segFD, to: segSize, path: paths.segmentPath(segIndex))
+                }
                 try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
                 close(segFD)
                 segFD = -1
                 segIndex += 1
                 let path = paths.segmentPath(segIndex)
-                segFD = try FileIO.openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND)
+                segFD = try FileIO.openFile(path, O_WRONLY | O_CREAT | O_EXCL)
+                segAllocated = 0
                 let sh = SegmentHeader(index: segIndex, firstSeq: header.firstSeq, startChain: p.startChain, startFrontier: p.startFrontier)
                 pendingHeader = sh.encoded()
                 pendingBytes = pendingHeader.count
@@ -267,6 +279,27 @@ final class LedgerWriter {
 }
 
 extension LedgerWriter {
+    /// Before a write of `count` bytes at `segSize`: with `LedgerOptions.preallocateBytes` set and a small write that
+    /// would not fit in the zero bytes already written ahead, writes `preallocateBytes` more zeros past the file's
+    /// end (page-aligned). They reach the disk with this commit's fdatasync (the one commit in many that also
+    /// changes the file's size); the commits after it overwrite them without changing it. A write as large as the
+    /// preallocation simply extends the file (a bulk append gains nothing from writing zeros first).
+    func preallocate(for count: Int, path: String) throws {
+        let ahead = options.preallocateBytes
+        guard ahead > 0, count > 0, segSize + count > segAllocated, count < ahead else { return }
+        let page = SegmentScan.pageSize
+        let target = ((segSize + count + ahead + page - 1) / page) * page
+        var at = segAllocated
+        while at < target {
+            let n = min(LedgerWriter.zeros.count, target - at)
+            try LedgerWriter.zeros.withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: at, path: path) }
+            at += n
+        }
+        segAllocated = target
+    }
+
+    static let zeros = [UInt8](repeating: 0, count: 256 << 10)
+
     /// Compacts sealed segment `index` on the compactor queue while appends go on in the newer
     /// segment. This writer holds the ledger lock, so no `tally ledger compact` runs meanwhile; the
     /// segment is replaced atomically, so readers see the old or the new file, both valid. A failure

@@ -2,6 +2,12 @@ import TallyCore
 
 /// Splits a segment file's bytes into its header and blocks, resynchronising after damage by
 /// searching for the next block that decodes with a valid checksum.
+///
+/// Zero bytes from the end of the last block to the end of the file are space a writer preallocated
+/// (docs/LEDGER-FORMAT.md §4.5): not data, not damage (`zeroTail`). In the newest segment, unreadable bytes
+/// before a valid block that leave a page of the file zero from the unreadable start (or the page start) to the
+/// page's end are an append that was not synced when the writer stopped (its pages reached the disk out of
+/// order, some still the preallocated zeros): they and everything after them are a `.tail`.
 struct SegmentScan {
     enum Entry {
         case good(offset: Int, header: BlockHeader)
@@ -17,8 +23,11 @@ struct SegmentScan {
     var headerProblem: String?
     var headerIncomplete = false
     var entries: [Entry] = []
+    /// Where the preallocated zero bytes at the end of the file start, if there are any.
+    var zeroTail: Int?
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    /// `newest`: the segment is the ledger's last one (the one a writer appends to).
+    init(_ bytes: UnsafeRawBufferPointer, newest: Bool = false) {
         var pos = 0
         switch SegmentHeader.decode(bytes) {
         case .ok(let h, let n):
@@ -43,7 +52,12 @@ struct SegmentScan {
                 entries.append(.good(offset: pos, header: h))
                 pos += h.totalSize
             case .incomplete:
+                if SegmentScan.allZero(bytes, from: pos, to: bytes.count) { zeroTail = pos; return }
                 if let q = SegmentScan.nextValidBlock(bytes, after: pos) {
+                    if newest && SegmentScan.hasZeroPage(bytes, from: pos, to: q) {
+                        entries.append(.tail(offset: pos, reason: SegmentScan.unsyncedGap))
+                        return
+                    }
                     entries.append(.damaged(offset: pos, end: q, reason: "block truncated or its length field is damaged"))
                     pos = q
                 } else {
@@ -51,7 +65,12 @@ struct SegmentScan {
                     return
                 }
             case .corrupt(let why):
+                if SegmentScan.allZero(bytes, from: pos, to: bytes.count) { zeroTail = pos; return }
                 if let q = SegmentScan.nextValidBlock(bytes, after: pos) {
+                    if newest && SegmentScan.hasZeroPage(bytes, from: pos, to: q) {
+                        entries.append(.tail(offset: pos, reason: SegmentScan.unsyncedGap))
+                        return
+                    }
                     entries.append(.damaged(offset: pos, end: q, reason: why))
                     pos = q
                 } else {
@@ -60,6 +79,38 @@ struct SegmentScan {
                 }
             }
         }
+    }
+
+    static let unsyncedGap = "zero bytes before later blocks: an append whose pages were not all written before the writer stopped"
+
+    /// The unit in which a file's pages reach the disk (`hasZeroPage`).
+    static let pageSize = 4096
+
+    /// Whether a page that ends at or before the page holding `to` is zero from `from` (or from its start, when
+    /// later) to its end: the sign of a page of an unsynced write that was never written back.
+    static func hasZeroPage(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        var start = from
+        var end = (from / pageSize + 1) * pageSize
+        while end <= to - to % pageSize {
+            if allZero(bytes, from: start, to: end) { return true }
+            start = end
+            end += pageSize
+        }
+        return false
+    }
+
+    /// Whether bytes [from, to) are all zero.
+    static func allZero(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
+        var p = from
+        while p + 8 <= to {
+            if bytes.loadUnaligned(fromByteOffset: p, as: UInt64.self) != 0 { return false }
+            p += 8
+        }
+        while p < to {
+            if bytes[p] != 0 { return false }
+            p += 1
+        }
+        return true
     }
 
     /// The offset of the next block after `after` whose header and checksum are valid.

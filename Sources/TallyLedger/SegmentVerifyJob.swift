@@ -39,9 +39,9 @@ struct SegmentVerifyJob: @unchecked Sendable {
         var r = SegmentVerifyResult(file: relPath)
         do {
             if sealed {
-                try FileIO.withMappedFile(path) { buf in scan(buf, &r, index: index, start: start) }
+                try FileIO.withMappedFile(path) { buf in scan(buf, &r, index: index, start: start, newest: false) }
             } else {
-                try FileIO.readFile(path).withUnsafeBytes { buf in scan(buf, &r, index: index, start: start) }
+                try FileIO.readFile(path).withUnsafeBytes { buf in scan(buf, &r, index: index, start: start, newest: true) }
             }
         } catch let e as TallyError {
             r.problems.append(.init(kind: "missing-segment", file: relPath, message: e.reason))
@@ -49,8 +49,8 @@ struct SegmentVerifyJob: @unchecked Sendable {
         return r
     }
 
-    private func scan(_ buf: UnsafeRawBufferPointer, _ r: inout SegmentVerifyResult, index: UInt32, start: SegmentEndState?) {
-        let scan = SegmentScan(buf)
+    private func scan(_ buf: UnsafeRawBufferPointer, _ r: inout SegmentVerifyResult, index: UInt32, start: SegmentEndState?, newest: Bool) {
+        let scan = SegmentScan(buf, newest: newest)
         let file = r.file
         // Segment 1's header is written and synced by `init`, never by a rollover: damage there is never "torn".
         if index == 1, scan.headerIncomplete || scan.headerProblem != nil {

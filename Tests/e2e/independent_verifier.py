@@ -268,7 +268,7 @@ class Verifier:
                 self.problem(label, file=os.path.relpath(path, self.home) if path.startswith(self.home) else path, offset=tail, message="damaged tail")
         return good
 
-    def verify_segment(self, path, index, targets, coverage, start=None):
+    def verify_segment(self, path, index, targets, coverage, start=None, newest=False):
         rel = os.path.relpath(path, self.home)
         data = open(path, "rb").read()
         res = dict(header=None, end=None, roots={}, tail=None)
@@ -310,9 +310,11 @@ class Verifier:
         while pos < len(data):
             blk = self.block_at(data, pos)
             if blk is None:
+                if not any(data[pos:]):
+                    break  # zero bytes a writer preallocated (format §4.5): not data
                 nxt = self.next_block(data, pos)
-                if nxt is None:
-                    res["tail"] = pos
+                if nxt is None or (newest and self.zero_page(data, pos, nxt)):
+                    res["tail"] = pos  # torn, or an unsynced append whose pages reached the disk out of order
                     break
                 self.problem("damaged-block", file=rel, offset=pos, seq=expected, message="unreadable block")
                 chain_known = fvalid = False
@@ -382,6 +384,17 @@ class Verifier:
             return None
         return C, U, K, first, base, data[pos + 32: pos + 64]
 
+    @staticmethod
+    def zero_page(data, start, end):
+        """A 4096-byte page of the file, ending at or before the page that holds `end`, zero from `start` (or its
+        own start) to its end."""
+        page_end = (start // 4096 + 1) * 4096
+        while page_end <= end - end % 4096:
+            if not any(data[start:page_end]):
+                return True
+            start, page_end = page_end, page_end + 4096
+        return False
+
     def next_block(self, data, after):
         p = data.find(b"TBLK", after + 1)
         while p >= 0:
@@ -412,11 +425,12 @@ class Verifier:
         results, roots, records = [], {}, 0
         for n, i in enumerate(idx):
             path = os.path.join(segdir, "seg-%08d.tseg" % i)
-            r = self.verify_segment(path, i, targets, coverage)
+            newest = n == len(idx) - 1
+            r = self.verify_segment(path, i, targets, coverage, newest=newest)
             prev = results[-1]["end"] if results else None
             if r["header"] is None and prev is not None:
                 self.problems = [p for p in self.problems if not (p.get("file") == os.path.relpath(path, self.home) and p["kind"] != "segment-header")]
-                r = self.verify_segment(path, i, targets, coverage, start=prev)
+                r = self.verify_segment(path, i, targets, coverage, start=prev, newest=newest)
             h = r["header"]
             prev_tail = bool(results) and results[-1]["tail"] is not None
             if n == 0 and h and h["first"] != 1:

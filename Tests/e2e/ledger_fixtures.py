@@ -1,4 +1,5 @@
 """Fixtures for the ledger end-to-end tests: the built `tally` binary and fresh homes."""
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 VERIFIER = HERE / "independent_verifier.py"
+AUDITOR = HERE / "auditor" / "verify_ledger.py"
 
 
 def tally_path() -> str:
@@ -27,6 +29,16 @@ def tally(*args, input=None, check=None, timeout=120):
 
 def independent(home, *args):
     return subprocess.run([sys.executable, str(VERIFIER), str(home), *map(str, args)], capture_output=True, timeout=300)
+
+
+def verdicts(home):
+    """(name, ok, problem kinds, warning kinds) from each of the three verifiers: `tally ledger verify`, the
+    independent verifier written from the format document, and the auditor's."""
+    ours = json.loads(tally("ledger", "verify", "--home", home, "--json").stdout)
+    theirs = json.loads(independent(home, "--json").stdout)
+    auditor = json.loads(subprocess.run([sys.executable, str(AUDITOR), str(home)], capture_output=True, timeout=300).stdout)
+    return [(name, r["ok"], sorted({p["kind"] for p in r["problems"]}), sorted({w["kind"] for w in r["warnings"]}))
+            for name, r in (("tally", ours), ("independent", theirs), ("auditor", auditor))]
 
 
 @pytest.fixture

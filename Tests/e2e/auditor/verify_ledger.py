@@ -723,8 +723,21 @@ def decode_block(data: bytes, b: Block, check_canonical: bool = True) -> list[tu
     return out
 
 
-def read_segment_blocks(data: bytes, start: int):
-    """Yields ("block", Block) or ("damage", offset, next_offset) over the block area."""
+def zero_page(data: bytes, start: int, end: int) -> bool:
+    """Whether a 4096-byte page of the file that ends at or before the page holding `end` is zero from `start` (or
+    from its own start) to its end: a page of an unsynced append that never reached the disk (format §4.5)."""
+    page_end = (start // 4096 + 1) * 4096
+    while page_end <= end - end % 4096:
+        if not any(data[start:page_end]):
+            return True
+        start, page_end = page_end, page_end + 4096
+    return False
+
+
+def read_segment_blocks(data: bytes, start: int, newest: bool = False):
+    """Yields ("block", Block) or ("damage", offset, next_offset) over the block area. Zero bytes from the last
+    block to the end of the file are preallocated space (format §4.5) and yield nothing; in the newest segment,
+    unreadable bytes with a zero page before a later block are an unsynced append: damage to the end of the file."""
     off = start
     while off < len(data):
         b = block_at(data, off)
@@ -732,6 +745,8 @@ def read_segment_blocks(data: bytes, start: int):
             yield "block", b
             off = b.end
             continue
+        if not any(data[off:]):
+            return
         nxt = off + 1
         while True:
             nxt = data.find(b"TBLK", nxt)
@@ -741,6 +756,9 @@ def read_segment_blocks(data: bytes, start: int):
             if block_at(data, nxt) is not None:
                 break
             nxt += 1
+        if newest and nxt < len(data) and zero_page(data, off, nxt):
+            yield "damage", off, len(data)
+            return
         yield "damage", off, nxt
         off = nxt
 
@@ -921,7 +939,7 @@ class Verifier:
 
             pending_damage = None  # (offset) of a damaged range waiting for the next good block
             tail_damage = None
-            for item in read_segment_blocks(data, start):
+            for item in read_segment_blocks(data, start, newest=is_last):
                 if item[0] == "damage":
                     _, off, nxt = item
                     if nxt >= len(data):
