@@ -12,10 +12,21 @@ import Synchronization
 /// Unicode line and paragraph separators become `\n`, `\r`, `\t` or `\u{XX}`, and a backslash is doubled, so no
 /// logged value can end a line or be mistaken for an escape. Values holding a space, `"` or `=` are quoted, so the
 /// `key=value` pairs read back unambiguously.
+///
+/// With ``Format/json`` each line is instead one JSON object, for log shippers that parse JSON lines:
+/// `{"time":"2026-11-27T18:40:00.123Z","level":"info","logger":"tally.gateway","message":"call","metadata":{"status":"200"}}`
+/// (metadata values are strings, arrays or objects; every control character, DEL, C1 control and U+2028/U+2029 is a
+/// `\uXXXX` escape, so a line is still one line and safe on a terminal).
 public struct GatewayLogHandler: LogHandler {
+    /// How lines are written: `key=value` text (the default) or JSON objects.
+    public enum Format: String, Sendable, CaseIterable {
+        case text, json
+    }
+
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
+    private let format: Format
     private let write: @Sendable (String) -> Void
 
     /// One line at a time on standard error: a line longer than a pipe's atomic write (4 KiB) could otherwise be
@@ -23,8 +34,8 @@ public struct GatewayLogHandler: LogHandler {
     private static let stderrLock = Mutex(())
 
     /// A handler writing to standard error.
-    public static func standardError(label: String) -> GatewayLogHandler {
-        GatewayLogHandler(label: label) { line in
+    public static func standardError(label: String, format: Format = .text) -> GatewayLogHandler {
+        GatewayLogHandler(label: label, format: format) { line in
             var line = line
             stderrLock.withLock { _ in line.withUTF8 { bytes in
                 var offset = 0
@@ -41,8 +52,9 @@ public struct GatewayLogHandler: LogHandler {
     }
 
     /// A handler passing each formatted line (ending in a newline) to `write` (tests).
-    public init(label: String, write: @escaping @Sendable (String) -> Void) {
+    public init(label: String, format: Format = .text, write: @escaping @Sendable (String) -> Void) {
         self.label = label
+        self.format = format
         self.write = write
     }
 
@@ -54,6 +66,10 @@ public struct GatewayLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
+        if format == .json {
+            write(Self.jsonLine(level: event.level, label: label, message: event.message.description, metadata: all))
+            return
+        }
         var line = Self.timestamp()
         line += " \(event.level) "
         Self.appendEscaped(label, to: &line)
@@ -68,6 +84,63 @@ public struct GatewayLogHandler: LogHandler {
         Self.appendEscaped(event.message.description, to: &line)
         line += "\n"
         write(line)
+    }
+
+    /// One JSON object and a newline: time, level, logger, message and (when there is any) metadata, keys sorted.
+    static func jsonLine(level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+        var line = "{\"time\":\"" + timestamp() + "\",\"level\":\"\(level)\",\"logger\":"
+        appendJSONString(label, to: &line)
+        line += ",\"message\":"
+        appendJSONString(message, to: &line)
+        if !metadata.isEmpty {
+            line += ",\"metadata\":"
+            appendJSON(.dictionary(metadata), to: &line)
+        }
+        line += "}\n"
+        return line
+    }
+
+    static func appendJSON(_ value: Logger.Metadata.Value, to line: inout String) {
+        switch value {
+        case .string(let s): appendJSONString(s, to: &line)
+        case .stringConvertible(let c): appendJSONString(c.description, to: &line)
+        case .array(let a):
+            line += "["
+            for (i, v) in a.enumerated() {
+                if i > 0 { line += "," }
+                appendJSON(v, to: &line)
+            }
+            line += "]"
+        case .dictionary(let d):
+            line += "{"
+            for (i, key) in d.keys.sorted().enumerated() {
+                if i > 0 { line += "," }
+                appendJSONString(key, to: &line)
+                line += ":"
+                appendJSON(d[key]!, to: &line)
+            }
+            line += "}"
+        }
+    }
+
+    /// A JSON string: `"` and `\` escaped, and every C0 control, DEL, C1 control and U+2028/U+2029 as `\uXXXX`.
+    static func appendJSONString(_ text: String, to line: inout String) {
+        line += "\""
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C && $0 != 0x22 }) {
+            line += text
+        } else {
+            for scalar in text.unicodeScalars {
+                switch scalar.value {
+                case 0x22: line += "\\\""
+                case 0x5C: line += "\\\\"
+                case 0x00..<0x20, 0x7F..<0xA0, 0x2028, 0x2029:
+                    let hex = String(scalar.value, radix: 16)
+                    line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: line.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        line += "\""
     }
 
     /// A metadata value as text (nested values in a compact bracketed form).

@@ -25,10 +25,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
     @Option(help: "PEM CA bundle to trust for an https upstream (default: system roots, or env AWS_CA_BUNDLE).") var upstreamCABundle: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(help: "Log line format on stderr: text (time level logger: key=value ... message) or json (one object per line).") var logFormat: String = "text"
 
     func run() async throws {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw TallyError(.badUsage, "--tls-cert and --tls-key go together") }
         guard let level = Logger.Level(rawValue: logLevel) else { throw TallyError(.badUsage, "--log-level \(logLevel): unknown level (trace, debug, info, notice, warning, error, critical)") }
+        guard let format = GatewayLogHandler.Format(rawValue: logFormat) else { throw TallyError(.badUsage, "--log-format \(logFormat): unknown format (text, json)") }
         let (host, port) = try GatewayConfiguration.parseListen(listen)
         var configuration = GatewayConfiguration(home: home.homePath, host: host, port: port,
                                                  upstream: try UpstreamEndpoint.parse(upstream),
@@ -36,7 +38,7 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.upstreamCABundle = upstreamCABundle
         if let config { try configuration.apply(configFile: config) }
         try configuration.resolveMetricsToken()
-        var logger = Logger(label: "tally.gateway", factory: { GatewayLogHandler.standardError(label: $0) })
+        var logger = Logger(label: "tally.gateway", factory: { GatewayLogHandler.standardError(label: $0, format: format) })
         logger.logLevel = level
         try await Gateway(configuration: configuration, logger: logger).run()
     }

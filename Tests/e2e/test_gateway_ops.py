@@ -1,6 +1,7 @@
 """Per-principal roles (STS AssumeRole), presigned URLs, graceful shutdown, pending credential events."""
 import json
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -180,3 +181,23 @@ def test_starts_promptly_when_the_upstream_refuses_connections(tmp_path):
         assert "could not learn the upstream identity" in gw.log.read_text()
     finally:
         assert gw.stop(signal.SIGTERM, timeout=30) == 0
+
+
+def test_json_log_lines_parse_and_name_each_call(moto, tmp_path):
+    """`--log-format json`: every line the gateway writes is one JSON object (log shippers parse them as such), the
+    call line carries the operation and outcome as metadata, and a bad format is refused up front (exit 2)."""
+    bad = subprocess.run([tally_bin(), "gateway", "--home", str(tmp_path / "nohome"), "--upstream", moto.url,
+                          "--log-format", "yaml"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "--log-format yaml" in bad.stderr, (bad.returncode, bad.stderr)
+
+    gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret, extra_args=["--log-format", "json", "--log-level", "debug"])
+    cred = gw.issue("agent-jsonlog", ttl="1h")
+    gw.client(cred, "sts").get_caller_identity()
+    assert gw.stop(signal.SIGTERM, timeout=30) == 0
+    lines = [line for line in gw.log.read_text().splitlines() if line]
+    assert lines, "the gateway logged nothing"
+    objects = [json.loads(line) for line in lines]  # raises on any line that is not JSON
+    assert all({"time", "level", "logger", "message"} <= set(o) for o in objects), objects[:3]
+    calls = [o for o in objects if o.get("metadata", {}).get("operation") == "GetCallerIdentity"]
+    assert calls, [o["message"] for o in objects]
+    assert any("ledger closed" in o["message"] for o in objects)
