@@ -42,6 +42,14 @@ public struct Gateway: Sendable {
         var serverTLS: TLSConfiguration?
         if let cert = configuration.tlsCertificate, let key = configuration.tlsKey {
             let chain = try Self.pemCertificates(cert, named: "--tls-cert")
+            // Served anyway (it may be renewed in place of a test setup's), but said: every agent's handshake would
+            // otherwise fail with only a TLS error on the agent's side (session 13 probe).
+            let now = time(nil)
+            if let leaf = chain.first, leaf.notValidAfter < now || leaf.notValidBefore > now {
+                let expired = leaf.notValidAfter < now
+                let when = Date(timeIntervalSince1970: TimeInterval(expired ? leaf.notValidAfter : leaf.notValidBefore)).ISO8601Format()
+                logger.warning("--tls-cert \(cert) \(expired ? "expired on" : "is not valid before") \(when): agents' TLS handshakes will fail until it is replaced")
+            }
             let privateKey: NIOSSLPrivateKey
             do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
                 do { privateKey = try NIOSSLPrivateKey(file: key, format: .der) } catch {

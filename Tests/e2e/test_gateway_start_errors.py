@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -104,3 +105,43 @@ def test_a_refused_registry_runs_the_gateway_and_refuses_every_key(tmp_path, mot
         assert health.status_code == 503 and health.json()["status"] == "unavailable", health.text
     finally:
         assert gw2.stop() == 0
+
+
+def test_an_expired_tls_certificate_is_served_with_a_warning(moto, tmp_path):
+    """An expired --tls-cert still starts the listener (a certificate may be replaced in place), but the log says so
+    at start: otherwise the only sign is a TLS error on every agent's side."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=10)).not_valid_after(now - datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "expired.pem", tmp_path / "expired-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    port = free_port()
+    home = tmp_path / "home"
+    run([tally_bin(), "init", "--home", str(home)])
+    log = tmp_path / "gateway.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([tally_bin(), "gateway", "--home", str(home), "--listen", f"127.0.0.1:{port}",
+                                 "--upstream", moto.url, "--tls-cert", str(cert_path), "--tls-key", str(key_path)],
+                                stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 30
+            while "expired on" not in log.read_text() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.1)
+            text = log.read_text()
+            assert proc.poll() is None, text
+            assert f"--tls-cert {cert_path} expired on" in text, text
+        finally:
+            proc.terminate()
+            proc.wait(30)
