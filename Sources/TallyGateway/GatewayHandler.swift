@@ -143,6 +143,13 @@ final class GatewayHandler: Sendable {
             context.accessKeyId = parsed.accessKeyId
             context.region = parsed.region
             context.service = parsed.service
+            // A transfer coding other than chunked (`gzip, chunked`) is refused, as RFC 9112 §6.1 has a server do with
+            // one it does not implement: the HTTP layer removes only the chunked framing, so the body would be
+            // verified and forwarded as its still-coded bytes.
+            if let coding = request.head.headerFields[.transferEncoding], coding.lowercased().trimmingCharacters(in: .whitespaces) != "chunked" {
+                throw Refusal(error: AWSAuthError(code: "NotImplemented", message: "Transfer-Encoding '\(coding)' is not supported by the Tally gateway: only chunked", httpStatus: 501),
+                              stage: "request", reason: "Transfer-Encoding \(coding)")
+            }
             // 2. the credential
             let now = Date()
             let found: (credential: IssuedCredential, secret: String)

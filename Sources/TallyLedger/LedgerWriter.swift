@@ -16,6 +16,8 @@ final class LedgerWriter {
     var segBlocks = 0
     /// The segment file's size: `segSize` plus the zero bytes written ahead (`LedgerOptions.preallocateBytes`).
     var segAllocated = 0
+    /// Writing zeros ahead failed in this segment (`preallocate`): not tried again until the next one.
+    var preallocationRefused = false
 
     // Chain state after the last committed record.
     var size: UInt64 = 0
@@ -213,7 +215,7 @@ final class LedgerWriter {
         var pendingBytes = 0
         func flush(sealing: Bool = false) throws {
             let path = paths.segmentPath(segIndex)
-            if !sealing { try preallocate(for: pendingBytes, path: path) }
+            if !sealing { preallocate(for: pendingBytes, path: path) }
             if pendingHeader.isEmpty && pending.count == 1 {
                 let b = pending[0], first = blockStarts[b]
                 try payloads[b].withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])]), at: segSize, path: path) }
@@ -258,6 +260,7 @@ final class LedgerWriter {
                 let path = paths.segmentPath(segIndex)
                 segFD = try FileIO.openFile(path, O_WRONLY | O_CREAT | O_EXCL)
                 segAllocated = 0
+                preallocationRefused = false
                 let sh = SegmentHeader(index: segIndex, firstSeq: header.firstSeq, startChain: p.startChain, startFrontier: p.startFrontier)
                 pendingHeader = sh.encoded()
                 pendingBytes = pendingHeader.count
@@ -284,18 +287,28 @@ extension LedgerWriter {
     /// end (page-aligned). They reach the disk with this commit's fdatasync (the one commit in many that also
     /// changes the file's size); the commits after it overwrite them without changing it. A write as large as the
     /// preallocation simply extends the file (a bulk append gains nothing from writing zeros first).
-    func preallocate(for count: Int, path: String) throws {
+    ///
+    /// It is only an optimisation: when the zeros cannot be written (a full disk, a file size limit), the segment is
+    /// not preallocated further and the commit is written as it would be without it, so only a commit that does not
+    /// fit fails.
+    func preallocate(for count: Int, path: String) {
         let ahead = options.preallocateBytes
-        guard ahead > 0, count > 0, segSize + count > segAllocated, count < ahead else { return }
+        guard ahead > 0, !preallocationRefused, count > 0, segSize + count > segAllocated, count < ahead else { return }
         let page = SegmentScan.pageSize
         let target = ((segSize + count + ahead + page - 1) / page) * page
         var at = segAllocated
-        while at < target {
-            let n = min(LedgerWriter.zeros.count, target - at)
-            try LedgerWriter.zeros.withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: at, path: path) }
-            at += n
+        do {
+            while at < target {
+                let n = min(LedgerWriter.zeros.count, target - at)
+                try LedgerWriter.zeros.withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[0..<n]), at: at, path: path) }
+                at += n
+            }
+            segAllocated = target
+        } catch {
+            preallocationRefused = true
+            var st = stat()  // some of the zeros may have been written: they are a zero tail like any other
+            segAllocated = fstat(segFD, &st) == 0 ? max(segSize, Int(st.st_size)) : at
         }
-        segAllocated = target
     }
 
     static let zeros = [UInt8](repeating: 0, count: 256 << 10)
