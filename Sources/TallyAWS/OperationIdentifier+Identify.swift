@@ -247,7 +247,7 @@ extension OperationIdentifier {
             }
             // A bucket name never holds '/': `/bucket%2Fkey` was identified as a bucket call (ListObjects, CreateBucket)
             // and run by moto as an object call, past deny rules on the object actions (session 9 re-probe).
-            if let bucket = params[best.route.memberByLabel["Bucket"] ?? "Bucket"], bucket.contains("/") {
+            if let bucket = params[best.route.memberByLabel["Bucket"] ?? "Bucket"], bucket.utf8.contains(UInt8(ascii: "/")) {
                 out.operation = nil
                 out.unidentifiedReason = "the bucket name '\(bucket)' holds a '/' (an encoded %2F in the path)"
             }

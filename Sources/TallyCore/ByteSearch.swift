@@ -28,7 +28,7 @@ extension StringProtocol {
     /// `range(of:)`/`contains(_:)`, which the gateway's per-request code picked up by importing Foundation, it does
     /// not bridge both strings to `NSString` and compare UTF-16 code units (a few percent of a call's CPU when it ran
     /// over a presigned query); and it applies no Unicode equivalence, which protocol tokens do not need.
-    public func rangeOfBytes(_ needle: String) -> Range<Index>? {
+    @inlinable public func rangeOfBytes(_ needle: String) -> Range<Index>? {
         // Native strings' bytes are contiguous; a bridged one is searched in a copy.
         func find(_ h: UnsafeRawBufferPointer) -> Int? {
             needle.utf8.withContiguousStorageIfAvailable { ByteSearch.offset(of: UnsafeRawBufferPointer($0), in: h) }
@@ -41,5 +41,5 @@ extension StringProtocol {
     }
 
     /// Whether `needle` occurs, byte for byte in UTF-8 (see ``rangeOfBytes(_:)``).
-    public func containsBytes(_ needle: String) -> Bool { rangeOfBytes(needle) != nil }
+    @inlinable public func containsBytes(_ needle: String) -> Bool { rangeOfBytes(needle) != nil }
 }

@@ -145,7 +145,7 @@ public struct APIMapping: Sendable {
                                     rules: entry.rules, reason: entry.reason, readsBody: shape.readsBody)
         }
         // Element names in the top level are not the body's elements (a member named "TransactItems[].Delete" is data).
-        let top = request.parameters.filter { !$0.key.contains("[") }
+        let top = request.parameters.filter { !$0.key.utf8.contains(UInt8(ascii: "[")) }
         for scope in shape.scopes {
             let scoped = scope.rules
             // A body Tally cannot read (none given, not JSON, duplicate keys, nested too deep) may still be read by the

@@ -117,7 +117,7 @@ struct CompiledPermission: Sendable {
         }
         // A member whose name holds "." or "[" could stand for another's path ("Update.TableName" beside "Update"):
         // such names are no members of any AWS shape and are left out (session 10 re-probe).
-        func plain(_ name: String) -> Bool { !name.contains(".") && !name.contains("[") }
+        func plain(_ name: String) -> Bool { !name.utf8.contains { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "[") } }
         for (name, value) in members where plain(name) {
             out["\(list)[].\(name)"] = scalar(value)
             if case .object(let inner) = value {
@@ -196,7 +196,7 @@ struct CompiledPermission: Sendable {
     /// "Member" is present; "Member|Other" either is (EC2 sends some members under their wire name);
     /// "Member?name" is present and its value has a query parameter `name`.
     static func present(_ test: String, in parameters: [String: String]) -> Bool {
-        if test.contains("|") { return test.split(separator: "|").contains { parameters[String($0)] != nil } }
+        if test.utf8.contains(UInt8(ascii: "|")) { return test.split(separator: "|").contains { parameters[String($0)] != nil } }
         guard let q = test.firstIndex(of: "?") else { return parameters[test] != nil }
         guard let value = parameters[String(test[..<q])], let query = value.firstIndex(of: "?") else { return false }
         let name = test[test.index(after: q)...]
