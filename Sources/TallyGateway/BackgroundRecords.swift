@@ -54,6 +54,7 @@ final class InFlightCalls: Sendable {
         var next = 0
         var aborts: [Int: @Sendable () -> Void] = [:]
         var expired = false
+        var reason = "drain limit"
     }
     private let state = Mutex(State())
 
@@ -76,10 +77,15 @@ final class InFlightCalls: Sendable {
     /// Whether the drain limit has passed (a call made durable after it is not forwarded).
     var expired: Bool { state.withLock { $0.expired } }
 
-    /// The drain limit has passed: aborts every registered call; returns how many.
+    /// Why calls were cut off, for their records: `drain limit`, or `second signal` when the operator asked again.
+    var reason: String { state.withLock { $0.reason } }
+
+    /// The drain limit has passed (or a second SIGTERM/SIGINT came: `reason`): aborts every registered call; returns
+    /// how many.
     @discardableResult
-    func expire() -> Int {
+    func expire(reason: String = "drain limit") -> Int {
         let aborts = state.withLock { s -> [@Sendable () -> Void] in
+            if !s.expired { s.reason = reason }
             s.expired = true
             defer { s.aborts.removeAll() }
             return Array(s.aborts.values)

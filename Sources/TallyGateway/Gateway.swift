@@ -226,8 +226,13 @@ public struct Gateway: Sendable {
         let inFlight = handler.inFlight, drainLimit = configuration.drainTimeout
         let deadline = DrainLimitService(limit: drainLimit, onStart: {
             // At notice: an operator sees the shutdown begin, not 20 s of silence (it was logged at debug only).
-            logger.notice("graceful shutdown: draining calls in flight", metadata: [
+            logger.notice("graceful shutdown: draining calls in flight (a second SIGTERM or SIGINT cuts them off now)", metadata: [
                 "callsWaitingForUpstream": "\(inFlight.count)", "drainSeconds": "\(drainLimit)"])
+        }, onSecondSignal: {
+            // As at the drain limit, only sooner: the calls are recorded `aborted` and the ledger is still closed with
+            // its final checkpoint (an exit here would leave it as a kill -9 does).
+            let n = inFlight.expire(reason: "second signal")
+            logger.warning("second signal: cutting off calls still waiting for the upstream", metadata: ["calls": "\(n)"])
         }) {
             let n = inFlight.expire()
             if n > 0 {
@@ -269,18 +274,32 @@ struct MaintenanceService: Service {
 
 /// Waits for graceful shutdown, then runs `onExpiry` once `limit` has passed (in a task of its own: the service itself
 /// returns at once, so the server is told to drain right after).
+///
+/// A second SIGTERM or SIGINT during the drain runs `onSecondSignal` at once (an operator pressing Ctrl-C again, or
+/// an orchestrator asking twice, expects the gateway to stop waiting; the service group itself ignores repeats).
 struct DrainLimitService: Service {
     let limit: Duration
     var onStart: @Sendable () -> Void = {}
+    var onSecondSignal: @Sendable () -> Void = {}
     let onExpiry: @Sendable () -> Void
 
     func run() async throws {
+        // Trapped from the start (the service group traps them too; each trap hears every signal), counted from the
+        // first one the drain begins with.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         do { try await gracefulShutdown() } catch { return }  // cancelled: the group is going down anyway
         onStart()
-        let limit = self.limit, onExpiry = self.onExpiry
+        let limit = self.limit, onExpiry = self.onExpiry, onSecondSignal = self.onSecondSignal
         Task.detached {
             try? await Task.sleep(for: limit)
             onExpiry()
+        }
+        Task.detached {
+            var seen = 0
+            for await _ in signals {
+                seen += 1
+                if seen == 2 { onSecondSignal(); return }
+            }
         }
     }
 }

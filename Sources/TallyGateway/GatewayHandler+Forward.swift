@@ -244,7 +244,7 @@ extension GatewayHandler {
                 try? await writeError(Self.upstreamUnavailable(cutOff: true), proto: proto, ident: ident, requestId: context.callId, writer, close: true)
                 if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
                 return CallCompletion(outcome: "aborted", status: 503, errorCode: "ServiceUnavailable",
-                                      detail: "the gateway shut down before the upstream answered (drain limit): \(error)",
+                                      detail: "the gateway shut down before the upstream answered (\(inFlight.reason)): \(error)",
                                       latency: seconds(since: start), bytesIn: tap.byteCount, bytesOut: 0)
             }
             let latency = seconds(since: start)

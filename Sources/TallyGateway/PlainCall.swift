@@ -136,7 +136,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
         case .waiting, .whole, .masking, .streaming:
             shutdownAborted = true
             upstream?.cancel()
-            fail(UpstreamConnectionError(description: "the gateway shut down before the upstream answered (drain limit)"))
+            fail(UpstreamConnectionError(description: "the gateway shut down before the upstream answered (\(gateway.inFlight.reason))"))
         case .recording, .done:
             break
         }
@@ -345,7 +345,7 @@ final class PlainCall: UpstreamResponseSink, @unchecked Sendable {
             outcome = "aborted"
             // Past the drain limit the gateway closes connections itself (a slow reader's download was recorded as
             // the agent's doing; session 13 probe).
-            detail = gateway.inFlight.expired ? "response stream broke: the gateway shut down (drain limit) before the answer was delivered"
+            detail = gateway.inFlight.expired ? "response stream broke: the gateway shut down (\(gateway.inFlight.reason)) before the answer was delivered"
                 : "response stream broke: the agent closed the connection"
         }
         if extractCode && status >= 300 {

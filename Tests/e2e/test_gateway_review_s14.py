@@ -1,14 +1,18 @@
 """Session 14: a request with a transfer coding other than chunked is refused, not verified and forwarded as its
-coded bytes."""
+coded bytes; a second SIGTERM during the drain cuts off the calls still waiting."""
 import gzip
 import hashlib
+import signal
+import threading
+import time
 import uuid
 
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from conftest import REGION
+from conftest import REGION, Gateway, run, tally_bin
+from test_gateway_review_s11 import Silent
 from test_gateway_review_s13 import denied_with, send_raw
 
 
@@ -31,3 +35,46 @@ def test_a_gzip_transfer_coding_is_refused_not_forwarded_as_coded_bytes(gateway,
     assert status == 501 and "NotImplemented" in text and "Transfer-Encoding" in text, (status, text)
     assert moto.log_text().count(f"/{bucket}/coded") == before, "the coded body reached moto"
     assert denied_with(gateway, "Transfer-Encoding"), "the refusal is recorded as call.denied"
+
+
+def test_a_second_sigterm_cuts_off_the_drain_and_still_closes_the_ledger(tmp_path):
+    """The drain waits for calls the upstream has not answered, up to drainSeconds (here 60). A second SIGTERM (an
+    operator's second Ctrl-C, an orchestrator asking again) was ignored: the gateway waited the whole limit. Now it
+    cuts the calls off at once, records them `aborted`, and still closes the ledger with its final checkpoint."""
+    up = Silent()
+    gw = Gateway(tmp_path, up.url, "AKIAUPSTREAM00000000", "upstream-secret", config={"drainSeconds": 60})
+    try:
+        cred = gw.issue("waiter")
+        s3 = gw.client(cred, "s3", read_timeout=90)
+        result = {}
+
+        def call():
+            try:
+                s3.get_object(Bucket="b", Key="hang")
+                result["ok"] = True
+            except Exception as e:  # noqa: BLE001 - the error is what is checked
+                result["error"] = e
+
+        t = threading.Thread(target=call)
+        t.start()
+        assert up.hung.wait(20), gw.log_tail()
+        gw.proc.send_signal(signal.SIGTERM)
+        time.sleep(1.5)
+        assert gw.proc.poll() is None, "the first SIGTERM drains: the call is still waiting"
+        started = time.time()
+        gw.proc.send_signal(signal.SIGTERM)
+        assert gw.proc.wait(20) == 0, gw.log_tail()
+        assert time.time() - started < 10
+        t.join(30)
+        assert "error" in result, result
+        events = gw.events()
+        req = [e for e in events if e.get("type") == "call.requested" and e.get("path", "").endswith("/hang")]
+        done = [e for e in events if e.get("type") == "call.completed" and e.get("callId") in {r["callId"] for r in req}]
+        assert len(req) == 1 and len(done) == 1, events
+        assert done[0]["outcome"] == "aborted" and "second signal" in done[0].get("detail", ""), done[0]
+        log = gw.log.read_text(errors="replace")
+        assert "second signal: cutting off calls" in log and "ledger closed" in log, log[-2000:]
+        assert run([tally_bin(), "ledger", "verify", "--home", str(gw.home)], check=False).returncode == 0
+    finally:
+        gw.stop(signal.SIGKILL)
+        up.close()
