@@ -207,6 +207,9 @@ extension GatewayHandler {
         let cutOff = CutOff()
         let abortToken = inFlight.add { cutOff.fire() }
         defer { inFlight.remove(abortToken) }
+        // ... and so does the agent's connection closing (a reset) while the upstream has not answered.
+        if let channel { agentConnections.set(channel) { cutOff.fire(byAgent: true) } }
+        defer { if let channel { agentConnections.remove(channel) } }
         do {
             if inFlight.expired { throw UpstreamConnectionError(description: "not forwarded: the gateway is shutting down") }
             if pump == nil, let channel {
@@ -239,6 +242,13 @@ extension GatewayHandler {
                 } onCancel: { request.cancel() })
             }
         } catch {
+            if cutOff.byAgent {
+                // Nobody to answer: the upstream request is cancelled and the call recorded as the agent left it.
+                if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
+                return CallCompletion(outcome: "aborted", status: nil, errorCode: nil,
+                                      detail: "the agent closed the connection before the upstream answered",
+                                      latency: seconds(since: start), bytesIn: tap.byteCount, bytesOut: 0)
+            }
             if cutOff.fired {
                 logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
                 try? await writeError(Self.upstreamUnavailable(cutOff: true), proto: proto, ident: ident, requestId: context.callId, writer, close: true)
@@ -428,7 +438,7 @@ extension GatewayHandler {
 /// The way to cut off one task-path call at graceful shutdown's drain limit: its upstream request's cancel, once
 /// there is one; firing before that makes it cancel as soon as it is set.
 final class CutOff: Sendable {
-    private let state = Mutex<(fired: Bool, cancel: (@Sendable () -> Void)?)>((false, nil))
+    private let state = Mutex<(fired: Bool, byAgent: Bool, cancel: (@Sendable () -> Void)?)>((false, false, nil))
 
     func set(_ cancel: @escaping @Sendable () -> Void) {
         let now = state.withLock { s -> Bool in
@@ -438,8 +448,11 @@ final class CutOff: Sendable {
         if now { cancel() }
     }
 
-    func fire() {
+    /// Cuts the call off: for shutdown (the drain limit, a second signal), or `byAgent` when the agent's connection
+    /// closed under it. The first reason is kept.
+    func fire(byAgent: Bool = false) {
         let cancel = state.withLock { s -> (@Sendable () -> Void)? in
+            if !s.fired { s.byAgent = byAgent }
             s.fired = true
             return s.cancel
         }
@@ -447,4 +460,24 @@ final class CutOff: Sendable {
     }
 
     var fired: Bool { state.withLock { $0.fired } }
+    var byAgent: Bool { state.withLock { $0.fired && $0.byAgent } }
+}
+
+/// Cut-offs of the calls the responder (``GatewayHandler/respond``) is forwarding, by the agent's connection: when
+/// the connection closes (``PlainCallHandler/channelInactive(context:)``: a reset, not a half-close), its call's
+/// upstream request is cancelled at once and the call recorded `aborted`, as a plain call's is (it waited for the
+/// upstream's answer, up to 15 minutes, holding the upstream connection).
+final class AgentConnections: Sendable {
+    private let hooks = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
+
+    func set(_ channel: any Channel, _ hook: @escaping @Sendable () -> Void) {
+        hooks.withLock { $0[ObjectIdentifier(channel)] = hook }
+    }
+
+    func remove(_ channel: any Channel) { _ = hooks.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
+
+    /// The agent's connection closed: cuts off the call forwarded for it, if any.
+    func closed(_ channel: any Channel) {
+        hooks.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }?()
+    }
 }

@@ -20,6 +20,8 @@ final class GatewayHandler: Sendable {
     let background = BackgroundRecords()
     /// Calls in flight upstream, cut off when graceful shutdown passes its drain limit.
     let inFlight = InFlightCalls()
+    /// The calls the responder forwards, by agent connection, to cut off when it closes.
+    let agentConnections = AgentConnections()
     /// Plain calls' `call.requested` records, grouped per event-loop pass (``PlainCallRecords``).
     let plainRecords: PlainCallRecordQueues
     let bodyBudget = BodyBudget()

@@ -225,6 +225,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         inactive = true
         pending.removeAll()
         if case .calling(let call) = state { call.agentGone() }
+        if passedOn > 0 { gateway.agentConnections.closed(context.channel) }  // a call of the responder's, if forwarding
         if case .collecting(_, _, let body) = state {
             gateway.bodyBudget.release(body.readableBytes)
             state = .idle

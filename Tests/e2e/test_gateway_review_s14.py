@@ -1,8 +1,12 @@
 """Session 14: a request with a transfer coding other than chunked is refused, not verified and forwarded as its
-coded bytes; a second SIGTERM during the drain cuts off the calls still waiting."""
+coded bytes; a second SIGTERM during the drain cuts off the calls still waiting; an agent's reset ends a call of the
+responder's path too."""
 import gzip
 import hashlib
+import json
 import signal
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -13,7 +17,7 @@ from botocore.credentials import Credentials
 
 from conftest import REGION, Gateway, run, tally_bin
 from test_gateway_review_s11 import Silent
-from test_gateway_review_s13 import denied_with, send_raw
+from test_gateway_review_s13 import SilentUpstream, denied_with, send_raw, signed_headers
 
 
 def test_a_gzip_transfer_coding_is_refused_not_forwarded_as_coded_bytes(gateway, agent, moto):
@@ -77,4 +81,39 @@ def test_a_second_sigterm_cuts_off_the_drain_and_still_closes_the_ledger(tmp_pat
         assert run([tally_bin(), "ledger", "verify", "--home", str(gw.home)], check=False).returncode == 0
     finally:
         gw.stop(signal.SIGKILL)
+        up.close()
+
+
+def test_an_agent_reset_ends_a_call_of_the_responders_path_and_its_upstream_request(tmp_path):
+    """Session 13 ended plain calls when the agent's connection resets; calls through Hummingbird's responder
+    (here `Expect: 100-continue`; also streamed uploads and a credential's first call) still waited for the upstream,
+    up to 15 minutes, holding its connection. Now the upstream request is cancelled at once and the call recorded
+    `aborted` with no status."""
+    up = SilentUpstream()
+    gw = Gateway(tmp_path, up.url, "AKIAUPSTREAMSILENT02", "upstream-secret")
+    try:
+        cred = gw.issue("agent-resets")
+        body = json.dumps({"QueueUrl": f"{gw.url}/123456789012/q", "MessageBody": "m"}).encode()
+        headers = signed_headers(cred, "sqs", "POST", gw.url + "/", body,
+                                 {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage"})
+        host, port = gw.url.split("://", 1)[1].split(":")
+        sock = socket.create_connection((host, int(port)), timeout=10)
+        sock.sendall(b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
+                     + f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        deadline = time.time() + 10
+        while time.time() < deadline and up.requests < 1:
+            time.sleep(0.02)
+        assert up.requests == 1, gw.log_tail()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # reset
+        deadline = time.time() + 5
+        while time.time() < deadline and up.closed < 1:
+            time.sleep(0.05)
+        assert up.closed == 1, "the upstream request was left open"
+        events = gw.events(settle=True)
+        done = [e for e in events if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
+        assert len(done) == 1 and done[0]["outcome"] == "aborted", done
+        assert "agent closed the connection before the upstream answered" in done[0]["detail"] and "status" not in done[0]
+    finally:
+        gw.stop()
         up.close()
