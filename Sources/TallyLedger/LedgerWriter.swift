@@ -215,7 +215,9 @@ final class LedgerWriter {
         var pendingBytes = 0
         func flush(sealing: Bool = false) throws {
             let path = paths.segmentPath(segIndex)
-            if !sealing { preallocate(for: pendingBytes, path: path) }
+            // Not with a new segment's header: its pages could reach the disk after later ones, leaving a zero header
+            // before a valid block (damage), where the plain append leaves a short file (a rollover cut short, §10).
+            if !sealing && pendingHeader.isEmpty { preallocate(for: pendingBytes, path: path) }
             if pendingHeader.isEmpty && pending.count == 1 {
                 let b = pending[0], first = blockStarts[b]
                 try payloads[b].withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])]), at: segSize, path: path) }
