@@ -29,10 +29,11 @@ public struct LedgerReader: Sendable {
     /// The number of committed records readable now.
     public func count() throws -> UInt64 {
         var last: UInt64 = 0
-        for index in try paths.segmentIndexes().reversed() {
+        let indexes = try paths.segmentIndexes()
+        for index in indexes.reversed() {
             let bytes = try FileIO.readFile(paths.segmentPath(index))
             let found: UInt64? = bytes.withUnsafeBytes { b in
-                let scan = SegmentScan(b)
+                let scan = SegmentScan(b, newest: index == indexes.last)
                 for case .good(_, let h) in scan.entries.reversed() { return h.lastSeq }
                 if let h = scan.header, h.firstSeq > 1 { return h.firstSeq - 1 }
                 return nil
