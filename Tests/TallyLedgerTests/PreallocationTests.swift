@@ -28,6 +28,14 @@ import TallyCore
         }
     }
 
+    /// A new ledger in `home` with records 1...count appended one at a time (the ledger left open).
+    func openLedger(_ home: TempHome, records count: Int) async throws -> Ledger {
+        _ = try Ledger.initialize(home: home.path, options: options())
+        let l = try await Ledger.open(home: home.path, options: options())
+        for i in 1...count { _ = try await l.append(sampleEvent(i)) }
+        return l
+    }
+
     func copyHome(_ from: String) throws -> TempHome {
         let to = TempHome()
         try FileManager.default.copyItem(atPath: from, toPath: to.path)
@@ -37,9 +45,7 @@ import TallyCore
     @Test func aStoppedWritersZeroTailIsNeitherDataNorDamage() async throws {
         let home = TempHome()
         defer { home.cleanup() }
-        _ = try Ledger.initialize(home: home.path, options: options())
-        let l = try await Ledger.open(home: home.path, options: options())
-        for i in 1...10 { _ = try await l.append(sampleEvent(i)) }
+        let l = try await openLedger(home, records: 10)
         let seg = try #require(try segments(home.path).last)
         let end = try dataEnd(seg)
         let size = try #require(FileIO.fileSize(seg))
@@ -115,10 +121,7 @@ import TallyCore
     @Test func aZeroPageBeforeALaterBlockInTheNewestSegmentIsAnUnsyncedAppend() async throws {
         let home = TempHome()
         defer { home.cleanup() }
-        _ = try Ledger.initialize(home: home.path, options: options())
-        let l = try await Ledger.open(home: home.path, options: options())
-        for i in 1...5 { _ = try await l.append(sampleEvent(i)) }
-        try await l.close()
+        try await openLedger(home, records: 5).close()
         let seg = try #require(try segments(home.path).last)
         let end = try plantBlockAfter([UInt8](repeating: 0, count: 8192), in: seg)
 
@@ -139,10 +142,7 @@ import TallyCore
     @Test func unreadableBytesWithoutAZeroPageBeforeALaterBlockAreStillDamage() async throws {
         let home = TempHome()
         defer { home.cleanup() }
-        _ = try Ledger.initialize(home: home.path, options: options())
-        let l = try await Ledger.open(home: home.path, options: options())
-        for i in 1...5 { _ = try await l.append(sampleEvent(i)) }
-        try await l.close()
+        try await openLedger(home, records: 5).close()
         let seg = try #require(try segments(home.path).last)
         // 8 KiB of non-zero garbage: no page of it is zero, so this is not an unsynced append.
         _ = try plantBlockAfter([UInt8](repeating: 0x5A, count: 8192), in: seg)

@@ -314,28 +314,34 @@ class Silent(RawUpstream):
             c.close()
 
 
+def start_hanging_call(gw: Gateway, up: "Silent", size: int = 0, read_timeout: int = 60):
+    """Starts an S3 call (a GET, or a PUT of `size` bytes) to the key `hang` on a thread and waits until the Silent
+    upstream holds it; returns the thread and the dict it puts `ok` or `error` in."""
+    s3 = gw.client(gw.issue("waiter"), "s3", read_timeout=read_timeout)
+    result = {}
+
+    def call():
+        try:
+            if size:
+                s3.put_object(Bucket="b", Key="hang", Body=b"x" * size)
+            else:
+                s3.get_object(Bucket="b", Key="hang")
+            result["ok"] = True
+        except Exception as e:  # noqa: BLE001 - the error is what is checked
+            result["error"] = e
+
+    t = threading.Thread(target=call)
+    t.start()
+    assert up.hung.wait(20), gw.log_tail()
+    return t, result
+
+
 @pytest.mark.parametrize("size", [0, 3 << 20])  # a plain call, and a streamed S3 upload (the task path)
 def test_shutdown_cuts_off_calls_the_upstream_never_answers_after_the_drain_limit(tmp_path, size):
     up = Silent()
     gw = Gateway(tmp_path, up.url, "AKIAUPSTREAM00000000", "upstream-secret", config={"drainSeconds": 1})
     try:
-        cred = gw.issue("waiter")
-        s3 = gw.client(cred, "s3", read_timeout=60)
-        result = {}
-
-        def call():
-            try:
-                if size:
-                    s3.put_object(Bucket="b", Key="hang", Body=b"x" * size)
-                else:
-                    s3.get_object(Bucket="b", Key="hang")
-                result["ok"] = True
-            except Exception as e:  # noqa: BLE001 - the error is what is checked
-                result["error"] = e
-
-        t = threading.Thread(target=call)
-        t.start()
-        assert up.hung.wait(20), gw.log_tail()
+        t, result = start_hanging_call(gw, up, size)
         started = time.time()
         gw.proc.send_signal(signal.SIGTERM)
         assert gw.proc.wait(20) == 0, gw.log_tail()

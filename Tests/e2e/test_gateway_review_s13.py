@@ -178,6 +178,19 @@ class SilentUpstream(SQSUpstream):
         conn.close()
 
 
+def wait_until(condition, seconds: float = 5.0) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline and not condition():
+        time.sleep(0.02)
+    return condition()
+
+
+def reset(sock: socket.socket) -> None:
+    """Closes `sock` with a reset (RST), as a client that gives up abruptly does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
 def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_request(tmp_path):
     """The upstream never answers and the agent's connection is reset: the call stayed in flight for up to 15
     minutes, holding the upstream connection, with no call.completed. (A half-close is not an agent leaving: an HTTP
@@ -197,16 +210,9 @@ def test_an_agent_that_resets_its_connection_ends_its_call_and_the_upstream_requ
         request = (b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
                    + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
         sock.sendall(request + request)  # a second one pipelined behind it
-        deadline = time.time() + 5
-        while time.time() < deadline and up.requests < 1:
-            time.sleep(0.02)
-        assert up.requests == 1
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()  # reset
-        deadline = time.time() + 5
-        while time.time() < deadline and up.closed < 1:
-            time.sleep(0.05)
-        assert up.closed == 1, "the upstream request was left open"
+        assert wait_until(lambda: up.requests >= 1) and up.requests == 1
+        reset(sock)
+        assert wait_until(lambda: up.closed >= 1) and up.closed == 1, "the upstream request was left open"
         time.sleep(0.5)
         assert up.requests == 1, "the request pipelined behind the reset call was sent upstream"
         events = gw.events(settle=True)

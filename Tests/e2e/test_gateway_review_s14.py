@@ -6,8 +6,6 @@ import hashlib
 import json
 import signal
 import socket
-import struct
-import threading
 import time
 import uuid
 
@@ -16,8 +14,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from conftest import REGION, Gateway, run, tally_bin
-from test_gateway_review_s11 import Silent
-from test_gateway_review_s13 import SilentUpstream, denied_with, send_raw, signed_headers
+from test_gateway_review_s11 import Silent, start_hanging_call
+from test_gateway_review_s13 import SilentUpstream, denied_with, reset, send_raw, signed_headers, wait_until
 
 
 def test_a_gzip_transfer_coding_is_refused_not_forwarded_as_coded_bytes(gateway, agent, moto):
@@ -48,20 +46,7 @@ def test_a_second_sigterm_cuts_off_the_drain_and_still_closes_the_ledger(tmp_pat
     up = Silent()
     gw = Gateway(tmp_path, up.url, "AKIAUPSTREAM00000000", "upstream-secret", config={"drainSeconds": 60})
     try:
-        cred = gw.issue("waiter")
-        s3 = gw.client(cred, "s3", read_timeout=90)
-        result = {}
-
-        def call():
-            try:
-                s3.get_object(Bucket="b", Key="hang")
-                result["ok"] = True
-            except Exception as e:  # noqa: BLE001 - the error is what is checked
-                result["error"] = e
-
-        t = threading.Thread(target=call)
-        t.start()
-        assert up.hung.wait(20), gw.log_tail()
+        t, result = start_hanging_call(gw, up, read_timeout=90)
         gw.proc.send_signal(signal.SIGTERM)
         time.sleep(1.5)
         assert gw.proc.poll() is None, "the first SIGTERM drains: the call is still waiting"
@@ -100,16 +85,9 @@ def test_an_agent_reset_ends_a_call_of_the_responders_path_and_its_upstream_requ
         sock = socket.create_connection((host, int(port)), timeout=10)
         sock.sendall(b"POST / HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode()
                      + f"Expect: 100-continue\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-        deadline = time.time() + 10
-        while time.time() < deadline and up.requests < 1:
-            time.sleep(0.02)
-        assert up.requests == 1, gw.log_tail()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()  # reset
-        deadline = time.time() + 5
-        while time.time() < deadline and up.closed < 1:
-            time.sleep(0.05)
-        assert up.closed == 1, "the upstream request was left open"
+        assert wait_until(lambda: up.requests >= 1, 10) and up.requests == 1, gw.log_tail()
+        reset(sock)
+        assert wait_until(lambda: up.closed >= 1) and up.closed == 1, "the upstream request was left open"
         events = gw.events(settle=True)
         done = [e for e in events if e.get("type") == "call.completed" and e.get("operation") == "SendMessage"]
         assert len(done) == 1 and done[0]["outcome"] == "aborted", done
