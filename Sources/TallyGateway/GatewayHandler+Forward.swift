@@ -208,10 +208,15 @@ extension GatewayHandler {
         let abortToken = inFlight.add { cutOff.fire() }
         defer { inFlight.remove(abortToken) }
         // ... and so does the agent's connection closing (a reset) while the upstream has not answered.
-        if let channel { agentConnections.set(channel) { cutOff.fire(byAgent: true) } }
+        if let channel {
+            agentConnections.set(channel) { cutOff.fire(byAgent: true) }
+            // A reset while the call was read, verified or recorded found no hook: the call is not forwarded.
+            if !channel.isActive { cutOff.fire(byAgent: true) }
+        }
         defer { if let channel { agentConnections.remove(channel) } }
         do {
             if inFlight.expired { throw UpstreamConnectionError(description: "not forwarded: the gateway is shutting down") }
+            if cutOff.byAgent { throw UpstreamConnectionError(description: "not forwarded: the agent's connection closed") }
             if pump == nil, let channel {
                 let x = UpstreamExchange(eventLoop: channel.eventLoop, coalesceLimit: Self.coalescedResponseLimit)
                 let deadline = NIODeadline.now() + .seconds(900)
@@ -242,14 +247,7 @@ extension GatewayHandler {
                 } onCancel: { request.cancel() })
             }
         } catch {
-            if cutOff.byAgent {
-                // Nobody to answer: the upstream request is cancelled and the call recorded as the agent left it.
-                if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
-                return CallCompletion(outcome: "aborted", status: nil, errorCode: nil,
-                                      detail: "the agent closed the connection before the upstream answered",
-                                      latency: seconds(since: start), bytesIn: tap.byteCount, bytesOut: 0)
-            }
-            if cutOff.fired {
+            if cutOff.fired && !cutOff.byAgent {
                 logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
                 try? await writeError(Self.upstreamUnavailable(cutOff: true), proto: proto, ident: ident, requestId: context.callId, writer, close: true)
                 if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
@@ -276,6 +274,14 @@ extension GatewayHandler {
                 logger.info("agent body broke off", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
                 return CallCompletion(outcome: "aborted", status: 400, errorCode: "IncompleteBody",
                                       detail: "the agent's body broke off after \(tap.byteCount) bytes; the upstream request was cancelled",
+                                      latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
+            }
+            if cutOff.byAgent {
+                // Nobody to answer: the upstream request is cancelled (or never sent) and the call recorded as the agent
+                // left it (after the two cases above, which say more: a body that failed its check, or broke off).
+                if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
+                return CallCompletion(outcome: "aborted", status: nil, errorCode: nil,
+                                      detail: "the agent closed the connection before the upstream answered",
                                       latency: latency, bytesIn: tap.byteCount, bytesOut: 0)
             }
             logger.error("upstream request failed", metadata: ["callId": "\(context.callId)", "error": "\(error)"])

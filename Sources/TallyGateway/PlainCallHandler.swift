@@ -61,6 +61,8 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastActivity = NIODeadline.now()
     /// The connection is gone: nothing more is handled.
     private var inactive = false
+    /// This handler closed the connection because it was idle.
+    private var closedForIdle = false
     private var idleCheck: Scheduled<Void>?
     /// The agent's IP address, read and formatted once per connection (`ChannelHandlerContext.remoteAddress` asks the
     /// kernel, getpeername(2), every time; the channel's own is cached).
@@ -225,7 +227,9 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
         inactive = true
         pending.removeAll()
         if case .calling(let call) = state { call.agentGone() }
-        if passedOn > 0 { gateway.agentConnections.closed(context.channel) }  // a call of the responder's, if forwarding
+        // A call of the responder's, if forwarding; not when this handler closed the connection for idleness (a body
+        // that stopped coming, maybe held back by the upstream: not the agent leaving).
+        if passedOn > 0 && !closedForIdle { gateway.agentConnections.closed(context.channel) }
         if case .collecting(_, _, let body) = state {
             gateway.bodyBudget.release(body.readableBytes)
             state = .idle
@@ -324,6 +328,7 @@ final class PlainCallHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .calling: waiting = false
             }
             if waiting && NIODeadline.now() - self.lastActivity >= self.idleTimeout {
+                self.closedForIdle = true
                 context.close(promise: nil)
             } else {
                 self.scheduleIdleCheck(context)

@@ -123,7 +123,9 @@ extension LedgerWriter {
             let bytes = try FileIO.readFile(path)
             var truncateAt: Int? = nil
             try bytes.withUnsafeBytes { buf in
-                let scan = SegmentScan(buf, newest: isLast)
+                // A segment set aside as a rollover cut short makes this one the last here, but it was sealed (and
+                // synced) before that one was created: sealed rules, as the verifiers apply them.
+                let scan = SegmentScan(buf, newest: isLast && unfinished == nil)
                 guard let h = scan.header else {
                     throw TallyError(.integrity, "\(path): damaged segment header (\(scan.headerProblem ?? "incomplete")); run `tally ledger verify`")
                 }

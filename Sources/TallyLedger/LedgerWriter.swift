@@ -211,14 +211,11 @@ final class LedgerWriter {
         // Write the blocks (rolling segments over), one write per segment touched. A lone block (the
         // common case) is written straight from its buffer; several are gathered into one.
         var pending: [Int] = []      // blocks not yet written, in order
-        var pendingHeader: [UInt8] = []  // a new segment's header, written before them
         var pendingBytes = 0
         func flush(sealing: Bool = false) throws {
             let path = paths.segmentPath(segIndex)
-            // Not with a new segment's header: its pages could reach the disk after later ones, leaving a zero header
-            // before a valid block (damage), where the plain append leaves a short file (a rollover cut short, §10).
-            if !sealing && pendingHeader.isEmpty { preallocate(for: pendingBytes, path: path) }
-            if pendingHeader.isEmpty && pending.count == 1 {
+            if !sealing { preallocate(for: pendingBytes, path: path) }
+            if pending.count == 1 {
                 let b = pending[0], first = blockStarts[b]
                 try payloads[b].withUnsafeBytes { try FileIO.pwriteAll(segFD, UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])]), at: segSize, path: path) }
             } else if pendingBytes > 0 {
@@ -226,7 +223,6 @@ final class LedgerWriter {
                 swap(&out, &outBuffer)  // unique owner: no copy on write
                 out.removeAll(keepingCapacity: true)
                 defer { outBuffer = out }
-                out.append(contentsOf: pendingHeader)
                 for b in pending {
                     let first = blockStarts[b]
                     payloads[b].withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[first..<(first + blockLengths[b])])) }
@@ -236,10 +232,8 @@ final class LedgerWriter {
             segSize += pendingBytes
             segAllocated = max(segAllocated, segSize)
             pending.removeAll()
-            pendingHeader.removeAll()
             pendingBytes = 0
         }
-        var createdSegment = false
         var sealed: [UInt32] = []
         for b in 0..<blockCount {
             let p = plan[b]
@@ -261,14 +255,19 @@ final class LedgerWriter {
                 segIndex += 1
                 let path = paths.segmentPath(segIndex)
                 segFD = try FileIO.openFile(path, O_WRONLY | O_CREAT | O_EXCL)
-                segAllocated = 0
-                preallocationRefused = false
+                // The header is made durable (with the directory entry) before any block is written: the pages of
+                // one write reach the disk in any order, so a header written together with blocks could be lost
+                // while a block after it was not (a zero header before a valid block is damage, not a rollover cut
+                // short; session 14 review).
                 let sh = SegmentHeader(index: segIndex, firstSeq: header.firstSeq, startChain: p.startChain, startFrontier: p.startFrontier)
-                pendingHeader = sh.encoded()
-                pendingBytes = pendingHeader.count
-                segSize = 0
+                let headerBytes = sh.encoded()
+                try FileIO.pwriteAll(segFD, headerBytes, at: 0, path: path)
+                try FileIO.syncData(segFD, path: path)
+                try FileIO.syncDirectory(paths.segmentsDir)
+                segSize = headerBytes.count
+                segAllocated = segSize
+                preallocationRefused = false
                 segBlocks = 0
-                createdSegment = true
                 sealed.append(segIndex - 1)
             }
             pending.append(b)
@@ -276,7 +275,6 @@ final class LedgerWriter {
             segBlocks += 1
         }
         try flush()
-        if createdSegment { try FileIO.syncDirectory(paths.segmentsDir) }
         // Queued once the next segment's header is written, so the compaction can check that the sealed segment ends
         // where that header says the next one starts (queued before, it usually found an empty file).
         if let level = options.autoCompactLevel { for index in sealed { compactInBackground(index, level: level) } }

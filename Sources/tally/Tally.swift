@@ -25,6 +25,9 @@ struct Tally: AsyncParsableCommand {
     )
 
     static func main() async {
+        // A file size limit (RLIMIT_FSIZE) makes a write past it fail with EFBIG, which the ledger reports (and the
+        // gateway fails closed on), instead of killing the process with SIGXFSZ mid-commit.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

@@ -101,8 +101,9 @@ def test_graceful_shutdown_drains_in_flight_calls(moto, tmp_path):
 
 
 def test_fails_closed_when_the_ledger_cannot_commit(moto, tmp_path):
-    # A real write failure: the gateway runs with RLIMIT_FSIZE (SIGXFSZ ignored), so once the ledger's
-    # segment reaches the limit its writes fail with EFBIG. From then on no call may reach moto.
+    # A real write failure: the gateway runs with RLIMIT_FSIZE, so once the ledger's segment reaches the limit its
+    # writes fail with EFBIG. From then on no call may reach moto. SIGXFSZ is left at its default (terminate): tally
+    # ignores it itself, so the write fails and the gateway fails closed instead of dying mid-commit.
     import os
     import random
     import resource
@@ -111,7 +112,7 @@ def test_fails_closed_when_the_ledger_cannot_commit(moto, tmp_path):
     limit = 512 * 1024  # above the init-time files (epoch keys ~280 KB), reached by the segment after some calls
 
     def limited():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     home = tmp_path / "home"
