@@ -72,7 +72,10 @@ def test_upstream_secret_canary_never_leaks(gateway, agent, moto, tmp_path):
     assert canary not in gateway.tally("ledger", "cat", "--home", str(gateway.home)).stdout
 
 
-def test_kill9_under_load_leaves_no_unrecorded_upstream_call(moto, tmp_path):
+@pytest.mark.parametrize("segment_bytes", [None, 16384])  # the default, and segments that roll over every few calls
+def test_kill9_under_load_leaves_no_unrecorded_upstream_call(moto, tmp_path, segment_bytes):
+    if segment_bytes:
+        run([tally_bin(), "init", "--home", str(tmp_path / "home"), "--segment-bytes", str(segment_bytes)])
     gw = Gateway(tmp_path, moto.url, moto.admin_key_id, moto.admin_secret)
     cred = gw.issue("agent-crash", ttl="1h")
     bucket = f"crash-{uuid.uuid4().hex[:8]}"
@@ -106,6 +109,8 @@ def test_kill9_under_load_leaves_no_unrecorded_upstream_call(moto, tmp_path):
                 if e.get("type") == "call.requested" and e.get("path", "").startswith(f"/{bucket}/")}
     assert upstream <= recorded, f"forwarded without a record: {sorted(upstream - recorded)[:5]}"
     run([gw.bin, "ledger", "verify", "--home", str(home)])
+    if segment_bytes:
+        assert len(list((home / "ledger" / "segments").glob("seg-*.tseg"))) >= 3, "the load rolled segments over"
 
 
 def test_gateway_compacts_sealed_segments_and_the_auditor_agrees(moto, tmp_path):
