@@ -53,8 +53,8 @@ final class InFlightCalls: Sendable {
     private struct State {
         var next = 0
         var aborts: [Int: @Sendable () -> Void] = [:]
-        var expired = false
-        var reason = "drain limit"
+        /// Why the calls were cut off, once they were (`expire(reason:)`).
+        var cutOff: String?
     }
     private let state = Mutex(State())
 
@@ -62,8 +62,8 @@ final class InFlightCalls: Sendable {
     func add(_ abort: @escaping @Sendable () -> Void) -> Int {
         let (token, late) = state.withLock { s -> (Int, Bool) in
             s.next += 1
-            if !s.expired { s.aborts[s.next] = abort }
-            return (s.next, s.expired)
+            if s.cutOff == nil { s.aborts[s.next] = abort }
+            return (s.next, s.cutOff != nil)
         }
         if late { abort() }
         return token
@@ -75,18 +75,17 @@ final class InFlightCalls: Sendable {
     var count: Int { state.withLock { $0.aborts.count } }
 
     /// Whether the drain limit has passed (a call made durable after it is not forwarded).
-    var expired: Bool { state.withLock { $0.expired } }
+    var expired: Bool { state.withLock { $0.cutOff != nil } }
 
     /// Why calls were cut off, for their records: `drain limit`, or `second signal` when the operator asked again.
-    var reason: String { state.withLock { $0.reason } }
+    var reason: String { state.withLock { $0.cutOff ?? "drain limit" } }
 
     /// The drain limit has passed (or a second SIGTERM/SIGINT came: `reason`): aborts every registered call; returns
     /// how many.
     @discardableResult
     func expire(reason: String = "drain limit") -> Int {
         let aborts = state.withLock { s -> [@Sendable () -> Void] in
-            if !s.expired { s.reason = reason }
-            s.expired = true
+            if s.cutOff == nil { s.cutOff = reason }
             defer { s.aborts.removeAll() }
             return Array(s.aborts.values)
         }

@@ -247,7 +247,7 @@ extension GatewayHandler {
                 } onCancel: { request.cancel() })
             }
         } catch {
-            if cutOff.fired && !cutOff.byAgent {
+            if cutOff.byShutdown {
                 logger.notice("call cut off by shutdown", metadata: ["callId": "\(context.callId)", "error": "\(error)"])
                 try? await writeError(Self.upstreamUnavailable(cutOff: true), proto: proto, ident: ident, requestId: context.callId, writer, close: true)
                 if let pump { await BodyPump.settle(pump.task, pipe: pump.pipe, channel: channel) }
@@ -444,12 +444,13 @@ extension GatewayHandler {
 /// The way to cut off one task-path call at graceful shutdown's drain limit: its upstream request's cancel, once
 /// there is one; firing before that makes it cancel as soon as it is set.
 final class CutOff: Sendable {
-    private let state = Mutex<(fired: Bool, byAgent: Bool, cancel: (@Sendable () -> Void)?)>((false, false, nil))
+    private enum Cause { case shutdown, agent }
+    private let state = Mutex<(cause: Cause?, cancel: (@Sendable () -> Void)?)>((nil, nil))
 
     func set(_ cancel: @escaping @Sendable () -> Void) {
         let now = state.withLock { s -> Bool in
             s.cancel = cancel
-            return s.fired
+            return s.cause != nil
         }
         if now { cancel() }
     }
@@ -458,15 +459,16 @@ final class CutOff: Sendable {
     /// closed under it. The first reason is kept.
     func fire(byAgent: Bool = false) {
         let cancel = state.withLock { s -> (@Sendable () -> Void)? in
-            if !s.fired { s.byAgent = byAgent }
-            s.fired = true
+            if s.cause == nil { s.cause = byAgent ? .agent : .shutdown }
             return s.cancel
         }
         cancel?()
     }
 
-    var fired: Bool { state.withLock { $0.fired } }
-    var byAgent: Bool { state.withLock { $0.fired && $0.byAgent } }
+    /// Cut off for shutdown.
+    var byShutdown: Bool { state.withLock { $0.cause == .shutdown } }
+    /// Cut off because the agent's connection closed.
+    var byAgent: Bool { state.withLock { $0.cause == .agent } }
 }
 
 /// Cut-offs of the calls the responder (``GatewayHandler/respond``) is forwarding, by the agent's connection: when

@@ -15,8 +15,8 @@ import Synchronization
 ///
 /// With ``Format/json`` each line is instead one JSON object, for log shippers that parse JSON lines:
 /// `{"time":"2026-11-27T18:40:00.123Z","level":"info","logger":"tally.gateway","message":"call","metadata":{"status":"200"}}`
-/// (metadata values are strings, arrays or objects; every control character, DEL, C1 control and U+2028/U+2029 is a
-/// `\uXXXX` escape, so a line is still one line and safe on a terminal).
+/// (metadata values are strings, arrays or objects; every control character, DEL, C1 control and U+2028/U+2029 is an
+/// escape, `\n` or `\uXXXX`, so a line is still one line and safe on a terminal).
 public struct GatewayLogHandler: LogHandler {
     /// How lines are written: `key=value` text (the default) or JSON objects.
     public enum Format: String, Sendable, CaseIterable {
@@ -123,23 +123,11 @@ public struct GatewayLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string: `"` and `\` escaped, and every C0 control, DEL, C1 control and U+2028/U+2029 as `\uXXXX`.
+    /// A JSON string: `"` and `\` escaped, `\n`, `\r`, `\t`, and every other C0 control, DEL, C1 control and
+    /// U+2028/U+2029 as `\uXXXX`.
     static func appendJSONString(_ text: String, to line: inout String) {
         line += "\""
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C && $0 != 0x22 }) {
-            line += text
-        } else {
-            for scalar in text.unicodeScalars {
-                switch scalar.value {
-                case 0x22: line += "\\\""
-                case 0x5C: line += "\\\\"
-                case 0x00..<0x20, 0x7F..<0xA0, 0x2028, 0x2029:
-                    let hex = String(scalar.value, radix: 16)
-                    line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                default: line.unicodeScalars.append(scalar)
-                }
-            }
-        }
+        appendEscaped(text, to: &line, quote: true, json: true)
         line += "\""
     }
 
@@ -166,8 +154,9 @@ public struct GatewayLogHandler: LogHandler {
         line += "\""
     }
 
-    /// Appends `text` with control characters, line separators and backslashes escaped (and `"` when `quote`).
-    static func appendEscaped(_ text: String, to line: inout String, quote: Bool = false) {
+    /// Appends `text` with control characters, line separators and backslashes escaped (and `"` when `quote`); other
+    /// controls as `\u{XX}`, or as JSON's `\uXXXX` when `json`.
+    static func appendEscaped(_ text: String, to line: inout String, quote: Bool = false, json: Bool = false) {
         // Fast path: printable ASCII without a backslash (or quote) is written as is.
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C && !(quote && $0 == 0x22) }) {
             line += text
@@ -181,7 +170,8 @@ public struct GatewayLogHandler: LogHandler {
             case 0x5C: line += "\\\\"
             case 0x22 where quote: line += "\\\""
             case 0x00..<0x20, 0x7F..<0xA0, 0x2028, 0x2029:
-                line += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+                let hex = String(scalar.value, radix: 16, uppercase: !json)
+                line += json ? "\\u" + String(repeating: "0", count: 4 - hex.count) + hex : "\\u{" + hex + "}"
             default: line.unicodeScalars.append(scalar)
             }
         }

@@ -59,7 +59,7 @@ final class LedgerWriter {
         compactor.sync {}
         if segFD >= 0 {
             // Best effort: a zero tail left behind is valid (docs/LEDGER-FORMAT.md §4.5), only untidy.
-            if segAllocated > segSize, ftruncate(segFD, off_t(segSize)) == 0, fsync(segFD) == 0 { segAllocated = segSize }
+            if segAllocated > segSize, (try? trimZeroTail(path: paths.segmentPath(segIndex))) != nil { _ = fsync(segFD) }
             close(segFD); segFD = -1
         }
         if ckptFD >= 0 { close(ckptFD); ckptFD = -1 }
@@ -246,9 +246,7 @@ final class LedgerWriter {
             payloads[b].withUnsafeMutableBytes { header.fill(UnsafeMutableRawBufferPointer(rebasing: $0[first..<(first + length)])) }
             if segBlocks > 0 && segSize + pendingBytes + length > options.segmentMaxBytes {
                 try flush(sealing: true)
-                if segAllocated > segSize {  // a sealed segment keeps no zero tail
-                    try FileIO.truncate(segFD, to: segSize, path: paths.segmentPath(segIndex))
-                }
+                try trimZeroTail(path: paths.segmentPath(segIndex))  // a sealed segment keeps no zero tail
                 try FileIO.syncData(segFD, path: paths.segmentPath(segIndex))
                 close(segFD)
                 segFD = -1
@@ -312,6 +310,13 @@ extension LedgerWriter {
     }
 
     static let zeros = [UInt8](repeating: 0, count: 256 << 10)
+
+    /// Cuts the zeros written ahead off the segment file (made durable by the next sync of `segFD`).
+    func trimZeroTail(path: String) throws {
+        guard segAllocated > segSize else { return }
+        try FileIO.truncate(segFD, to: segSize, path: path)
+        segAllocated = segSize
+    }
 
     /// Compacts sealed segment `index` on the compactor queue while appends go on in the newer
     /// segment. This writer holds the ledger lock, so no `tally ledger compact` runs meanwhile; the

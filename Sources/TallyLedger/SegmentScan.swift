@@ -47,36 +47,25 @@ struct SegmentScan {
             pos = q
         }
         while pos < bytes.count {
-            switch BlockHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[pos...])) {
+            let decoded = BlockHeader.decode(UnsafeRawBufferPointer(rebasing: bytes[pos...]))
+            switch decoded {
             case .ok(let h):
                 entries.append(.good(offset: pos, header: h))
                 pos += h.totalSize
-            case .incomplete:
+            case .incomplete, .corrupt:
+                // Not a block here: a zero tail, an unsynced append, damage before a later block, or a torn end.
                 if SegmentScan.allZero(bytes, from: pos, to: bytes.count) { zeroTail = pos; return }
-                if let q = SegmentScan.nextValidBlock(bytes, after: pos) {
-                    if newest && SegmentScan.hasZeroPage(bytes, from: pos, to: q) {
-                        entries.append(.tail(offset: pos, reason: SegmentScan.unsyncedGap))
-                        return
-                    }
-                    entries.append(.damaged(offset: pos, end: q, reason: "block truncated or its length field is damaged"))
-                    pos = q
-                } else {
-                    entries.append(.tail(offset: pos, reason: "incomplete block at the end of the file"))
+                let why: String? = if case .corrupt(let w) = decoded { w } else { nil }
+                guard let q = SegmentScan.nextValidBlock(bytes, after: pos) else {
+                    entries.append(.tail(offset: pos, reason: why ?? "incomplete block at the end of the file"))
                     return
                 }
-            case .corrupt(let why):
-                if SegmentScan.allZero(bytes, from: pos, to: bytes.count) { zeroTail = pos; return }
-                if let q = SegmentScan.nextValidBlock(bytes, after: pos) {
-                    if newest && SegmentScan.hasZeroPage(bytes, from: pos, to: q) {
-                        entries.append(.tail(offset: pos, reason: SegmentScan.unsyncedGap))
-                        return
-                    }
-                    entries.append(.damaged(offset: pos, end: q, reason: why))
-                    pos = q
-                } else {
-                    entries.append(.tail(offset: pos, reason: why))
+                if newest && SegmentScan.hasZeroPage(bytes, from: pos, to: q) {
+                    entries.append(.tail(offset: pos, reason: SegmentScan.unsyncedGap))
                     return
                 }
+                entries.append(.damaged(offset: pos, end: q, reason: why ?? "block truncated or its length field is damaged"))
+                pos = q
             }
         }
     }
