@@ -75,7 +75,7 @@ struct SegmentScan {
     /// The unit in which a file's pages reach the disk (`hasZeroPage`).
     static let pageSize = 4096
 
-    /// Whether a page that ends at or before the page holding `to` is zero from `from` (or from its start, when
+    /// Whether a page that ends at or before the start of the page holding `to` is zero from `from` (or from its start, when
     /// later) to its end: the sign of a page of an unsynced write that was never written back.
     static func hasZeroPage(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Bool {
         var start = from

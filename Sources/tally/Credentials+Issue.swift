@@ -11,7 +11,7 @@ struct CredentialsIssue: AsyncParsableCommand {
         discussion: "--json prints the AWS CLI credential_process shape (Version, AccessKeyId, SecretAccessKey, Expiration) plus Principal and SessionId.")
     @OptionGroup var home: HomeOptions
     @Option(help: "Who the agent is (recorded on every call).") var principal: String
-    @Option(help: "Lifetime: 90s, 30m, 1h, 2d (default 1h).") var ttl: String = "1h"
+    @Option(help: "Lifetime, 1m to 366d: 90s, 30m, 1.5h, 2d or plain seconds (default 1h).") var ttl: String = "1h"
     @Option(help: "Upstream IAM role ARN to assume (STS AssumeRole) for this agent's calls.") var role: String?
     @OptionGroup var json: JSONOption
 

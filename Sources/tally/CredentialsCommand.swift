@@ -4,7 +4,7 @@ import ArgumentParser
 struct CredentialsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "credentials",
-        abstract: "Issue and revoke agent credentials.",
+        abstract: "Issue, list and revoke agent credentials.",
         subcommands: [CredentialsIssue.self, CredentialsRevoke.self, CredentialsList.self]
     )
 }

@@ -24,7 +24,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "PEM certificate chain for an HTTPS listener.") var tlsCert: String?
     @Option(help: "PEM private key for an HTTPS listener.") var tlsKey: String?
     @Option(help: "PEM CA bundle to trust for an https upstream (default: system roots, or env AWS_CA_BUNDLE).") var upstreamCABundle: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Option(help: "Log line format on stderr: text (time level logger: key=value ... message) or json (one object per line).") var logFormat: String = "text"
 
     func run() async throws {
