@@ -142,6 +142,12 @@ extension OperationIdentifier {
                     ? queryItems.filter { !Self.isQueryAuthParameter($0.name) } : formItems
                 if let extra = other.first {
                     ambiguity = "parameter '\(extra.name)' is sent apart from Action (query string and form body both carry parameters)"
+                } else if formItems.isEmpty, let body, !body.isEmpty {
+                    // The Action is in the query string and the body was not read as a form: an upstream may still read
+                    // parameters from it (moto ran a multipart/form-data body's Action=CreateUser while Tally identified
+                    // and checked the query's ListUsers; session 15 probe).
+                    let type = head.value(of: "content-type").map { "Content-Type '\($0)'" } ?? "no Content-Type"
+                    ambiguity = "a body (\(type)) that is not read as a URL-encoded form is sent beside the query string's Action"
                 }
             }
             let svcName = candidates.first { model.services[$0]!.operations[action] != nil && model.services[$0]!.apiVersion == version }
@@ -251,6 +257,15 @@ extension OperationIdentifier {
                 out.operation = nil
                 out.unidentifiedReason = "the bucket name '\(bucket)' holds a '/' (an encoded %2F in the path)"
             }
+            // S3 takes x-amz-* request headers from the query string too (presigned URLs may carry them so): an
+            // `?x-amz-acl=public-read` or `?x-amz-copy-source=...` would act unread by the checks, which read headers
+            // (session 15 probe: the header form of a public ACL was refused, the query form forwarded). Only query
+            // authentication's own parameters are taken.
+            if out.operation != nil,
+               let extra = queryItems.first(where: { Self.isQueryAuthParameter($0.name) && !Self.isSigV4QueryParameter($0.name) }) {
+                out.operation = nil
+                out.unidentifiedReason = "the S3 request parameter '\(extra.name)' is in the query string (send it as a header)"
+            }
             // A request that also fits another operation's route whose requirements the chosen one does not include
             // (`?policy&acl`; `?uploadId=..&partNumber=..&acl`): S3 picks one by rules of its own, and Tally might
             // identify, check and record the other (a public policy checked as an ACL; an UploadPartCopy recorded as
@@ -290,13 +305,24 @@ extension OperationIdentifier {
         return false
     }
 
-    /// True when the request carries a form `Action` an upstream could run: in the query string, or in a form body.
+    /// True when the request carries a form `Action` an upstream could run: in the query string, in a form body, or as
+    /// a header named `Action` (moto reads one when the query and body hold none: it deleted a queue past a deny rule
+    /// while Tally identified the X-Amz-Target's ListQueues; session 15 probe).
     static func carriesAction(_ head: HTTPRequestHead, body: [UInt8]?) -> Bool {
-        head.queryItems.contains { $0.name == "Action" } || body.map(formHasAction) == true
+        head.queryItems.contains { $0.name == "Action" } || body.map(formHasAction) == true || head.value(of: "action") != nil
     }
 
     /// True for query authentication's own parameters (`X-Amz-Algorithm`, `X-Amz-Signature`, ...), any case.
     static func isQueryAuthParameter(_ name: String) -> Bool { name.lowercased().hasPrefix("x-amz-") }
+
+    /// True for the parameters of SigV4 query authentication itself (a presigned URL's), any case.
+    static func isSigV4QueryParameter(_ name: String) -> Bool {
+        switch name.lowercased() {
+        case "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders", "x-amz-signature",
+             "x-amz-security-token": return true
+        default: return false
+        }
+    }
 
     /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).
     static func formHasAction(_ body: [UInt8]) -> Bool {

@@ -407,4 +407,43 @@ import TallyCore
                                          signingName: "no-such-service", region: "us-east-1", body: nil)
         #expect(unknownService.operation == nil && !unknownService.isUnidentifiedKnownOperation)
     }
+
+    /// Session 15 probe (moto with auth off): an Action in the query string next to a body that is not read as a form
+    /// (moto ran the multipart body's CreateUser while Tally checked ListUsers); a header named Action next to an
+    /// X-Amz-Target (moto falls back to it); an S3 request header such as x-amz-acl in the query string (S3 takes them
+    /// from there too). None is identified.
+    @Test func parametersAnUpstreamReadsElsewhereAreUnidentified() throws {
+        let id = try Self.id.get()
+        let multipart = id.identify(HTTPRequestHead(method: "POST", target: "/?Action=ListUsers&Version=2010-05-08",
+                                                    headers: [("Host", "iam.amazonaws.com"), ("Content-Type", "multipart/form-data; boundary=b")]),
+                                    signingName: "iam", region: "us-east-1",
+                                    body: Array("--b\r\nContent-Disposition: form-data; name=\"Action\"\r\n\r\nCreateUser\r\n--b--\r\n".utf8))
+        #expect(multipart.operation == nil && multipart.isUnidentifiedKnownOperation)
+        #expect(multipart.unidentifiedReason?.contains("multipart/form-data") == true, "\(String(describing: multipart.unidentifiedReason))")
+        // The same query request with no body is identified.
+        let bare = id.identify(HTTPRequestHead(method: "POST", target: "/?Action=ListUsers&Version=2010-05-08", headers: [("Host", "iam.amazonaws.com")]),
+                               signingName: "iam", region: "us-east-1", body: [])
+        #expect(bare.operation == "ListUsers")
+
+        let headerAction = id.identify(HTTPRequestHead(method: "POST", target: "/123456789012/q",
+                                                       headers: [("Host", "sqs.us-east-1.amazonaws.com"), ("X-Amz-Target", "AmazonSQS.ListQueues"),
+                                                                 ("Content-Type", "application/x-amz-json-1.0"), ("Action", "DeleteQueue")]),
+                                       signingName: "sqs", region: "us-east-1", body: [])
+        #expect(headerAction.operation == nil && headerAction.unidentifiedReason?.contains("Action") == true)
+
+        func s3(_ target: String) -> IdentifiedOperation {
+            id.identify(HTTPRequestHead(method: "PUT", target: target, headers: [("Host", "127.0.0.1:5056")]), signingName: "s3",
+                        region: "us-east-1", body: [])
+        }
+        for query in ["x-amz-acl=public-read", "X-Amz-Grant-Read=uri%3Dhttp%3A%2F%2Facs.amazonaws.com%2Fgroups%2Fglobal%2FAllUsers",
+                      "x-amz-copy-source=other%2Fsecret"] {
+            let out = s3("/b/k?\(query)")
+            #expect(out.operation == nil && out.isUnidentifiedKnownOperation, "\(query)")
+            #expect(out.unidentifiedReason?.contains("query string") == true, "\(query)")
+        }
+        // A presigned URL's own parameters are not request headers.
+        let presigned = s3("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=c&X-Amz-Date=20261126T170000Z&X-Amz-Expires=60"
+                           + "&X-Amz-SignedHeaders=host&X-Amz-Security-Token=t&X-Amz-Signature=00")
+        #expect(presigned.operation == "PutObject", "\(String(describing: presigned.unidentifiedReason))")
+    }
 }

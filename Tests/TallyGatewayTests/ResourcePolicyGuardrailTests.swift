@@ -108,6 +108,22 @@ import TallyAWS
                         body: "<AccessControlPolicy><AccessControlList><Grant><Grantee><URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>") != nil)
     }
 
+    /// Session 15 probe: moto takes `policy` for SNS's `Policy` attribute, so a public topic policy went through under
+    /// the lower-case name. Attribute names are compared without case (SQS, SNS, RDS).
+    @Test func attributeNamesAreReadWithoutCase() {
+        let open = policy(#""*""#)
+        for name in ["policy", "POLICY", "pOlIcY"] {
+            #expect(problem("sns", "SetTopicAttributes", body: form([("TopicArn", "t"), ("AttributeName", name), ("AttributeValue", open)])) != nil, "\(name)")
+            #expect(problem("sns", "CreateTopic", body: form([("Name", "t"), ("Attributes.entry.1.key", name), ("Attributes.entry.1.value", open)])) != nil, "\(name)")
+            #expect(problem("sqs", "SetQueueAttributes", body: form([("Attribute.1.Name", name), ("Attribute.1.Value", open)])) != nil, "\(name)")
+            let json = String(decoding: try! JSONSerialization.data(withJSONObject: ["QueueUrl": "q", "Attributes": [name: open]]), as: UTF8.self)
+            #expect(problem("sqs", "SetQueueAttributes", body: json) != nil, "\(name)")
+        }
+        #expect(problem("rds", "ModifyDBSnapshotAttribute", body: form([("AttributeName", "RESTORE"), ("ValuesToAdd.member.1", "999999999999")])) != nil)
+        // Other attributes still pass.
+        #expect(problem("sns", "SetTopicAttributes", body: form([("AttributeName", "displayname"), ("AttributeValue", "*")])) == nil)
+    }
+
     @Test func s3GrantsByEmailAreRefused() {
         #expect(problem("s3", "PutObjectAcl", method: "PUT", target: "/b/k?acl",
                         headers: [("x-amz-grant-read", "emailAddress=\"someone@example.com\"")])?.contains("e-mail") == true)

@@ -1,0 +1,115 @@
+"""Session 15 probe: requests whose meaning for the upstream lies where Tally's checks did not read. Each was forwarded
+by the session-14 gateway (the effect shown in moto), and is now refused before it reaches the upstream and recorded
+as call.denied."""
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import REGION, Gateway
+from test_gateway_review_s13 import denied_with, send_raw, signed_headers
+
+
+def admin(moto, service):
+    return boto3.client(service, endpoint_url=moto.url, region_name=REGION,
+                        aws_access_key_id=moto.admin_key_id, aws_secret_access_key=moto.admin_secret)
+
+
+def public_policy(arn: str) -> str:
+    return json.dumps({"Version": "2012-10-17",
+                       "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": arn}]})
+
+
+def test_a_public_topic_policy_under_a_lower_case_attribute_name_is_refused(gateway, agent, moto):
+    """The built-in sharing guardrail read SNS's `Policy` attribute case-sensitively; moto (with IAM auth on, as in
+    every e2e test) takes `policy` for it, so a topic opened to everyone went through and was stored."""
+    sns = gateway.client(agent, "sns")
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    for name in ("policy", "POLICY"):
+        with pytest.raises(ClientError) as e:
+            sns.set_topic_attributes(TopicArn=topic, AttributeName=name, AttributeValue=public_policy(topic))
+        assert e.value.response["Error"]["Code"] == "AccessDenied", e.value.response
+    with pytest.raises(ClientError) as e:
+        sns.create_topic(Name=f"t-{uuid.uuid4().hex[:8]}", Attributes={"policy": public_policy("*")})
+    assert e.value.response["Error"]["Code"] == "AccessDenied", e.value.response
+    stored = json.loads(admin(moto, "sns").get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    # moto's default topic policy (AWS principal * pinned by AWS:SourceOwner) is still the one in place
+    assert not any(st.get("Principal") == "*" for st in stored["Statement"]), stored
+    assert denied_with(gateway, "topic policy"), "the refusals are recorded as call.denied"
+    # An attribute that is not a policy still passes under any case.
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="shown")
+
+
+def test_an_s3_request_header_in_the_query_string_is_refused(gateway, agent, moto):
+    """`PUT /bucket/key?x-amz-acl=public-read`: the header form of a public ACL is refused by the built-in guardrail,
+    but the query form was taken for a query-authentication parameter, signed, re-signed and forwarded (S3 reads
+    x-amz-* request headers from the query string too). The object must not be stored."""
+    bucket = f"qacl-{uuid.uuid4().hex[:8]}"
+    gateway.client(agent, "s3").create_bucket(Bucket=bucket)
+    for query in ("x-amz-acl=public-read", f"x-amz-copy-source={bucket}%2Fother"):
+        path = f"/{bucket}/k?{query}"
+        headers = signed_headers(agent, "s3", "PUT", gateway.url + path, b"data",
+                                 {"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        status, text = send_raw(gateway, "PUT", path, headers | {"Content-Length": "4"}, b"data")
+        assert status == 403 and "AccessDenied" in text and "query string" in text, (query, status, text)
+    with pytest.raises(ClientError):
+        admin(moto, "s3").head_object(Bucket=bucket, Key="k")
+    assert denied_with(gateway, "is in the query string")
+    # A presigned URL (its own X-Amz-* parameters) still works.
+    s3 = gateway.client(agent, "s3", signature_version="s3v4", s3={"addressing_style": "path"})
+    s3.put_object(Bucket=bucket, Key="fine", Body=b"ok")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "fine"}, ExpiresIn=300)
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.read() == b"ok"
+
+
+@pytest.fixture(scope="module")
+def lenient(moto_noauth, tmp_path_factory):
+    """A gateway in front of moto with IAM auth off: moto then runs what it parses, which shows what a lenient upstream
+    would do with the parts of a request Tally did not read (with auth on, moto's own signature check stops these)."""
+    gw = Gateway(tmp_path_factory.mktemp("gw-lenient"), moto_noauth.url, "AKIAUPSTREAM00000000", "upstream-secret",
+                 config={"deny": [{"action": "iam:Create*"}, {"action": "sqs:DeleteQueue"}]})
+    yield gw
+    gw.stop()
+
+
+def noauth(moto_noauth, service):
+    return boto3.client(service, endpoint_url=moto_noauth.url, region_name=REGION,
+                        aws_access_key_id="AKIAUPSTREAM00000000", aws_secret_access_key="upstream-secret")
+
+
+def test_a_multipart_body_beside_a_query_action_is_refused(lenient, moto_noauth):
+    """`POST /?Action=ListUsers` with a multipart/form-data body holding `Action=CreateUser`: Tally identified,
+    checked and recorded iam:ListUsers (the body was not a URL-encoded form, so it went unread), moto ran the body's
+    CreateUser past the deny rule on iam:Create*."""
+    cred = lenient.issue("agent-multipart", ttl="1h")
+    user = f"smuggled-{uuid.uuid4().hex[:8]}"
+    body = (f"--b\r\nContent-Disposition: form-data; name=\"Action\"\r\n\r\nCreateUser\r\n"
+            f"--b\r\nContent-Disposition: form-data; name=\"UserName\"\r\n\r\n{user}\r\n--b--\r\n").encode()
+    path = "/?Action=ListUsers&Version=2010-05-08"
+    headers = signed_headers(cred, "iam", "POST", lenient.url + path, body,
+                             {"Content-Type": "multipart/form-data; boundary=b"})
+    status, text = send_raw(lenient, "POST", path, headers | {"Content-Length": str(len(body))}, body)
+    assert status == 403 and "AccessDenied" in text, (status, text)
+    assert user not in json.dumps(noauth(moto_noauth, "iam").list_users()), "moto created the user"
+    assert denied_with(lenient, "multipart/form-data")
+
+
+def test_a_header_named_action_beside_a_json_target_is_refused(lenient, moto_noauth):
+    """An SQS JSON request (X-Amz-Target ListQueues, empty body) with a signed header `Action: DeleteQueue`: moto
+    falls back to reading the Action from the headers and deleted the queue past the deny rule on sqs:DeleteQueue,
+    while Tally recorded ListQueues."""
+    cred = lenient.issue("agent-header-action", ttl="1h")
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    queue_url = noauth(moto_noauth, "sqs").create_queue(QueueName=name)["QueueUrl"]
+    path = "/" + queue_url.split("://", 1)[1].split("/", 1)[1]
+    headers = signed_headers(cred, "sqs", "POST", lenient.url + path, b"",
+                             {"X-Amz-Target": "AmazonSQS.ListQueues", "Content-Type": "application/x-amz-json-1.0",
+                              "Action": "DeleteQueue"})
+    status, text = send_raw(lenient, "POST", path, headers | {"Content-Length": "0"}, b"")
+    assert status == 403 and "AccessDenied" in text, (status, text)
+    assert name in json.dumps(noauth(moto_noauth, "sqs").list_queues()), "moto deleted the queue"
+    assert denied_with(lenient, "next to an Action parameter")
