@@ -162,6 +162,9 @@ extension OperationIdentifier {
                let host = head.value(of: "host") {
                 params["QueueUrl"] = "https://\(host)\(head.path)"
             }
+            // SQS's model is JSON now; its query form (older SDKs) names the tags of CreateQueue `Tag.N.Key`, the JSON
+            // member `tags`, which is what the IAM mapping tests (with tags, CreateQueue also needs sqs:TagQueue).
+            if svc.name == "sqs", params["Tag"] != nil, params["tags"] == nil { params["tags"] = "" }
             var out = IdentifiedOperation(service: svc.signingName, signingName: signingName,
                                           operation: svc.operations[action] != nil && ambiguity == nil ? action : nil,
                                           protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: params, region: region,
@@ -210,9 +213,23 @@ extension OperationIdentifier {
         let isS3Model = { (svc: ServiceModel) in svc.name == "s3" }
         guard let best else {
             let svc = model.services[candidates[0]]!
+            // A service with no REST routes (query, JSON or CBOR) was called with no Action, target or CBOR path that
+            // names an operation: the refusal is written in the format the request itself implies (a form request got
+            // JSON from CloudWatch, whose model is JSON now, which the older SDK sending it could not parse; session 15
+            // probe).
+            let rest = svc.protocol == .restJSON || svc.protocol == .restXML
             var out = IdentifiedOperation(service: svc.signingName, signingName: signingName, operation: nil,
-                                          protocol: svc.protocol, parameters: [:], region: region, modelName: svc.name)
-            out.unidentifiedReason = "no \(svc.name) route matches \(head.method) \(head.path)"
+                                          protocol: rest ? svc.protocol : guessProtocol(head), parameters: [:], region: region,
+                                          modelName: svc.name)
+            if !rest, let body, !body.isEmpty,
+               let coding = head.value(of: "content-encoding").map({ ASCII.trim($0) }), !coding.isEmpty, coding.lowercased() != "identity" {
+                // Older SDKs gzip a query-protocol body (CloudWatch PutMetricData of 10 KiB or more): its Action is inside.
+                out.unidentifiedReason = "the \(coding)-encoded body could not be read for its Action (Tally reads request bodies "
+                    + "as sent: turn request compression off, AWS config disable_request_compression = true or env "
+                    + "AWS_DISABLE_REQUEST_COMPRESSION=true)"
+            } else {
+                out.unidentifiedReason = "no \(svc.name) route matches \(head.method) \(head.path)"
+            }
             if isS3Model(svc), let b = hostBucket.bucket {
                 out.virtualHostedBucket = b
                 if hostBucket.honoured { out.forwardPath = restPath(head, service: svc, honouredBucket: b) }

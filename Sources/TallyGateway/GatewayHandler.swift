@@ -342,7 +342,11 @@ final class GatewayHandler: Sendable {
             // nothing and the action was missed, while the upstream may read it (session 10 re-probe: a duplicate
             // "Statement" got a PartiQL INSERT past a PartiQLInsert deny; a repeated "family" an ECS task role past an
             // iam:PassRole deny).
-            if result.readsBody, let why = Self.unreadableJSONBody(head: head, body: body) {
+            // Only a JSON body can be unreadable this way: over the query protocol (SQS and CloudWatch take it too, from
+            // older SDKs) the members are the form's parameters, always read (a form CreateQueue or GetQueueUrl was
+            // refused as an unreadable JSON body; session 15 probe).
+            if result.readsBody, identified.protocol == .json || identified.protocol == .restJSON,
+               let why = Self.unreadableJSONBody(head: head, body: body) {
                 throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why), and its IAM actions depend on it"),
                               stage: "identification", reason: why)
             }

@@ -38,4 +38,30 @@ import TallyIAM
         #expect(perm?.resources.contains { $0 == want.resource || $0.hasPrefix(want.resource) } == true,
                 "\(name): \(perm?.resources ?? [])")
     }
+
+    /// Session 15 probe: SQS over the query protocol (older SDKs): CreateQueue with `Tag.N.Key` needs sqs:TagQueue too,
+    /// as the JSON form's `tags` does; without tags it does not. A gzip-encoded form body (an older SDK's compressed
+    /// PutMetricData) is reported as such and answered in the query format the request implies, not in JSON.
+    @Test func queryFormsOfJSONServicesMapAsTheirJSONForms() throws {
+        let mapping = try APIMapping.load()
+        let id = try OperationIdentifier.load()
+        let form: [(name: String, value: String)] = [("Host", "sqs.us-east-1.amazonaws.com"), ("Content-Type", "application/x-www-form-urlencoded")]
+        func actions(_ body: String) throws -> [String] {
+            let op = id.identify(HTTPRequestHead(method: "POST", target: "/", headers: form), signingName: "sqs", region: "us-east-1",
+                                 body: Array(body.utf8))
+            #expect(op.protocol == .query)
+            let ctx = APIRequestContext(service: op.service, operation: try #require(op.operation), parameters: op.parameters,
+                                        region: op.region, account: "123456789012")
+            return mapping.permissions(for: ctx).permissions.map(\.action).sorted()
+        }
+        #expect(try actions("Action=CreateQueue&QueueName=q1&Tag.1.Key=team&Tag.1.Value=a&Version=2012-11-05") == ["sqs:CreateQueue", "sqs:TagQueue"])
+        #expect(try actions("Action=CreateQueue&QueueName=q1&Version=2012-11-05") == ["sqs:CreateQueue"])
+
+        let gz = id.identify(HTTPRequestHead(method: "POST", target: "/", headers: [("Host", "monitoring.us-east-1.amazonaws.com"),
+                                                                                   ("Content-Type", "application/x-www-form-urlencoded"),
+                                                                                   ("Content-Encoding", "gzip")]),
+                             signingName: "monitoring", region: "us-east-1", body: [0x1F, 0x8B, 0x08, 0x00, 0x01, 0x02])
+        #expect(gz.operation == nil && gz.protocol == .query)
+        #expect(gz.unidentifiedReason?.contains("disable_request_compression") == true, "\(String(describing: gz.unidentifiedReason))")
+    }
 }

@@ -1,8 +1,12 @@
 """Session 15 probe: requests whose meaning for the upstream lies where Tally's checks did not read. Each was forwarded
 by the session-14 gateway (the effect shown in moto), and is now refused before it reaches the upstream and recorded
 as call.denied."""
+import gzip
 import json
+import urllib.parse
+import urllib.request
 import uuid
+from xml.etree import ElementTree
 
 import boto3
 import pytest
@@ -61,7 +65,6 @@ def test_an_s3_request_header_in_the_query_string_is_refused(gateway, agent, mot
     s3 = gateway.client(agent, "s3", signature_version="s3v4", s3={"addressing_style": "path"})
     s3.put_object(Bucket=bucket, Key="fine", Body=b"ok")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "fine"}, ExpiresIn=300)
-    import urllib.request
     with urllib.request.urlopen(url, timeout=30) as r:
         assert r.read() == b"ok"
 
@@ -113,3 +116,44 @@ def test_a_header_named_action_beside_a_json_target_is_refused(lenient, moto_noa
     assert status == 403 and "AccessDenied" in text, (status, text)
     assert name in json.dumps(noauth(moto_noauth, "sqs").list_queues()), "moto deleted the queue"
     assert denied_with(lenient, "next to an Action parameter")
+
+
+def form_call(gateway, cred, service, params: dict, extra_headers: dict | None = None, encode=lambda b: b):
+    """A query-protocol call as older SDKs send it to services whose model is JSON now (SQS, CloudWatch)."""
+    body = encode(urllib.parse.urlencode(params).encode())
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"} | (extra_headers or {})
+    signed = signed_headers(cred, service, "POST", gateway.url + "/", body, headers)
+    return send_raw(gateway, "POST", "/", signed | {"Content-Length": str(len(body))}, body)
+
+
+def test_sqs_over_the_query_protocol_creates_and_finds_queues(gateway, agent, moto):
+    """AWS CLI / boto3 before botocore 1.31 call SQS with form bodies (e.g. Ubuntu 22.04's awscli package). CreateQueue
+    and GetQueueUrl were refused as 'the JSON body could not be read' (a check meant for JSON bodies); the other SQS
+    operations passed. With tags, CreateQueue is recorded as needing sqs:TagQueue too, as the JSON form is."""
+    name = f"formq-{uuid.uuid4().hex[:8]}"
+    status, text = form_call(gateway, agent, "sqs", {"Action": "CreateQueue", "QueueName": name, "Tag.1.Key": "team",
+                                                      "Tag.1.Value": "a", "Version": "2012-11-05"})
+    assert status == 200 and "<QueueUrl>" in text, (status, text)
+    status, text = form_call(gateway, agent, "sqs", {"Action": "GetQueueUrl", "QueueName": name, "Version": "2012-11-05"})
+    assert status == 200 and name in text, (status, text)
+    assert name in json.dumps(admin(moto, "sqs").list_queues())
+    created = [e for e in gateway.events() if e.get("type") == "call.requested" and e.get("operation") == "CreateQueue"
+               and name in json.dumps(e)]
+    assert created and sorted(created[-1]["actions"]) == ["sqs:CreateQueue", "sqs:TagQueue"], created
+
+
+def test_a_compressed_query_body_is_refused_in_the_format_its_client_reads(gateway, agent, moto):
+    """Older SDKs gzip CloudWatch PutMetricData form bodies of 10 KiB or more; the Action is inside the gzip, so the
+    gateway cannot identify the call and refuses it. The refusal was JSON (CloudWatch's model is JSON now), which
+    those clients could not parse ('invalid XML received'); it is XML now and says how to turn compression off."""
+    params = {"Action": "PutMetricData", "Namespace": "tally-e2e", "Version": "2010-08-01",
+              "MetricData.member.1.MetricName": "m", "MetricData.member.1.Value": "1"}
+    status, text = form_call(gateway, agent, "monitoring", params, {"Content-Encoding": "gzip"}, encode=gzip.compress)
+    assert status == 403 and text.lstrip().startswith("<"), (status, text)
+    error = ElementTree.fromstring(text).find(".//Error")
+    assert error is not None and error.findtext("Code") == "AccessDenied", text
+    assert "disable_request_compression" in error.findtext("Message"), text
+    assert denied_with(gateway, "gzip-encoded body")
+    # Uncompressed, the same call goes through.
+    status, text = form_call(gateway, agent, "monitoring", params)
+    assert status == 200, (status, text)
