@@ -214,13 +214,12 @@ extension OperationIdentifier {
         guard let best else {
             let svc = model.services[candidates[0]]!
             // A service with no REST routes (query, JSON or CBOR) was called with no Action, target or CBOR path that
-            // names an operation: the refusal is written in the format the request itself implies (a form request got
-            // JSON from CloudWatch, whose model is JSON now, which the older SDK sending it could not parse; session 15
-            // probe).
+            // names an operation: a form request is answered in the query format it implies (it got JSON from
+            // CloudWatch, whose model is JSON now, which the older SDK sending it could not parse; session 15 probe).
             let rest = svc.protocol == .restJSON || svc.protocol == .restXML
             var out = IdentifiedOperation(service: svc.signingName, signingName: signingName, operation: nil,
-                                          protocol: rest ? svc.protocol : guessProtocol(head), parameters: [:], region: region,
-                                          modelName: svc.name)
+                                          protocol: !rest && isForm(head) && svc.protocol != .ec2 ? .query : svc.protocol,
+                                          parameters: [:], region: region, modelName: svc.name)
             if !rest, let body, !body.isEmpty,
                let coding = head.value(of: "content-encoding").map({ ASCII.trim($0) }), !coding.isEmpty, coding.lowercased() != "identity" {
                 // Older SDKs gzip a query-protocol body (CloudWatch PutMetricData of 10 KiB or more): its Action is inside.
