@@ -168,7 +168,7 @@ extension OperationIdentifier {
             var out = IdentifiedOperation(service: svc.signingName, signingName: signingName,
                                           operation: svc.operations[action] != nil && ambiguity == nil ? action : nil,
                                           protocol: svc.protocol == .ec2 ? .ec2 : .query, parameters: params, region: region,
-                                          modelName: svc.name)
+                                          queryCompatible: svc.queryCompatible ?? false, modelName: svc.name)
             if let ambiguity {
                 out.unidentifiedReason = "ambiguous query request: \(ambiguity)"
             } else if out.operation == nil {

@@ -342,10 +342,11 @@ final class GatewayHandler: Sendable {
             // nothing and the action was missed, while the upstream may read it (session 10 re-probe: a duplicate
             // "Statement" got a PartiQL INSERT past a PartiQLInsert deny; a repeated "family" an ECS task role past an
             // iam:PassRole deny).
-            // Only a JSON body can be unreadable this way: over the query protocol (SQS and CloudWatch take it too, from
-            // older SDKs) the members are the form's parameters, always read (a form CreateQueue or GetQueueUrl was
-            // refused as an unreadable JSON body; session 15 probe).
-            if result.readsBody, identified.protocol == .json || identified.protocol == .restJSON,
+            // A query-compatible service (SQS, CloudWatch) also takes the query protocol from older SDKs: then the
+            // members are the form's parameters, always read (a form CreateQueue or GetQueueUrl was refused as an
+            // unreadable JSON body; session 15 probe). Any other body of such an operation (JSON, CBOR, a form to a
+            // JSON-only service) must still read as one JSON object.
+            if result.readsBody, !(identified.protocol == .query && identified.queryCompatible),
                let why = Self.unreadableJSONBody(head: head, body: body) {
                 throw Refusal(error: .accessDenied("Tally gateway refuses a request it cannot identify exactly: \(why), and its IAM actions depend on it"),
                               stage: "identification", reason: why)

@@ -157,3 +157,20 @@ def test_a_compressed_query_body_is_refused_in_the_format_its_client_reads(gatew
     # Uncompressed, the same call goes through.
     status, text = form_call(gateway, agent, "monitoring", params)
     assert status == 200, (status, text)
+
+
+def test_a_cbor_body_of_a_body_dependent_operation_is_still_refused(gateway, agent, moto):
+    """The readability check for operations whose IAM actions depend on a body member (DynamoDB ExecuteStatement:
+    the PartiQL verb) is skipped only for the query form of a query-compatible service (SQS above). A CBOR body was
+    skipped too by this session's first version of that change (review finding): its top-level reader keeps the last
+    of two duplicate keys, so a `Statement` could be read differently than by an upstream."""
+    def text(s: str) -> bytes:
+        b = s.encode()
+        return (bytes([0x60 + len(b)]) if len(b) < 24 else bytes([0x78, len(b)])) + b
+    body = bytes([0xA2]) + text("Statement") + text("SELECT * FROM t") + text("Statement") + text("DELETE FROM t WHERE k='a'")
+    path = "/service/DynamoDB_20120810/operation/ExecuteStatement"
+    headers = signed_headers(agent, "dynamodb", "POST", gateway.url + path, body,
+                             {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor", "Accept": "application/cbor"})
+    status, _ = send_raw(gateway, "POST", path, headers | {"Content-Length": str(len(body))}, body)
+    assert status == 403, status
+    assert denied_with(gateway, "could not be read as one object")
