@@ -331,14 +331,10 @@ extension OperationIdentifier {
     /// True for query authentication's own parameters (`X-Amz-Algorithm`, `X-Amz-Signature`, ...), any case.
     static func isQueryAuthParameter(_ name: String) -> Bool { ASCII.hasPrefixIgnoringCase(name, "x-amz-") }
 
-    /// The parameters of SigV4 query authentication itself (a presigned URL's), lower case.
-    static let sigV4QueryParameters = ["x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
-                                       "x-amz-signature", "x-amz-security-token"]
-
-    /// True for a parameter of SigV4 query authentication itself, any case (compared without allocating: a presigned
-    /// URL's six or seven are tested on every call).
+    /// True for one of ``SigV4/presignQueryParameters``, any case (compared without allocating: a presigned URL's six or
+    /// seven are tested on every call).
     static func isSigV4QueryParameter(_ name: String) -> Bool {
-        sigV4QueryParameters.contains { $0.utf8.count == name.utf8.count && ASCII.hasPrefixIgnoringCase(name, $0) }
+        SigV4.presignQueryParameters.contains { asciiCaseInsensitiveEquals(name, $0) }
     }
 
     /// True when `body` reads as a form with an `Action` parameter (`Action=...` at the start or after `&`).

@@ -10,6 +10,13 @@ extension SigV4 {
         "content-length", "content-md5", "range", "x-amz-copy-source",
     ]
 
+    /// The parameters of SigV4 query authentication itself (a presigned URL's), lower case: identification takes no
+    /// other `x-amz-*` query name for S3, and the gateway removes these before re-signing with header auth.
+    public static let presignQueryParameters: Set<String> = [
+        "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
+        "x-amz-signature", "x-amz-security-token",
+    ]
+
     /// Query parameters that may appear at most once: the query protocol's `Action` / `Version` and the presigned
     /// authentication parameters.
     public static let singletonQueryParameters: Set<String> = [

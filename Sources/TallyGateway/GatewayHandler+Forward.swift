@@ -33,10 +33,7 @@ extension GatewayHandler {
     /// Largest upstream answer (by Content-Length) read whole and written in one go rather than streamed.
     static let coalescedResponseLimit = 64 << 10
     /// Query parameters of presigned (query) authentication, removed before re-signing with header auth.
-    static let presignParameters: Set<String> = [
-        "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires", "x-amz-signedheaders",
-        "x-amz-signature", "x-amz-security-token",
-    ]
+    static let presignParameters = SigV4.presignQueryParameters
 
     /// The re-signed upstream request (built once `call.requested` is durable).
     struct UpstreamRequest: Sendable {

@@ -67,9 +67,8 @@ extension GatewayHandler {
         // Query-protocol parameters: the form body, else the query string.
         let form = head.queryItems + (text.map(QueryString.formPairs) ?? [])
         func formValue(_ name: String) -> [String] { form.filter { $0.name == name }.map(\.value) }
-        /// Attribute names are compared without case: moto takes `policy` for `Policy`, and an upstream that does the same
-        /// would otherwise get a policy this check never read (session 15 probe).
-        func isNamed(_ value: String, _ name: String) -> Bool { value.lowercased() == name.lowercased() }
+        // Attribute names are compared without case (`asciiCaseInsensitiveEquals`): moto takes `policy` for `Policy`, and
+        // an upstream that does the same would otherwise get a policy this check never read (session 15 probe).
         /// The policy documents in `member` (a JSON member or a form parameter); a non-string JSON value is a problem.
         func policies(_ member: String, what: String) -> String? {
             var documents = formValue(member)
@@ -103,23 +102,23 @@ extension GatewayHandler {
         case ("sqs", _):
             // Query: Attribute.N.Name=Policy / Attribute.N.Value; JSON: {"Attributes": {"Policy": "..."}}.
             var documents: [String] = []
-            for item in form where item.name.hasPrefix("Attribute.") && item.name.hasSuffix(".Name") && isNamed(item.value, "Policy") {
+            for item in form where item.name.hasPrefix("Attribute.") && item.name.hasSuffix(".Name") && asciiCaseInsensitiveEquals(item.value, "Policy") {
                 documents += formValue(String(item.name.dropLast(".Name".count)) + ".Value")
             }
-            for (name, value) in json?["Attributes"]?.objectValue ?? [:] where isNamed(name, "Policy") {
+            for (name, value) in json?["Attributes"]?.objectValue ?? [:] where asciiCaseInsensitiveEquals(name, "Policy") {
                 guard let s = value.stringValue else { return "the queue policy is not a string" }
                 documents.append(s)
             }
             guard documents.count <= 1 else { return "the queue policy is sent more than once" }
             return documents.first.flatMap { resourcePolicyProblem($0, account: account).map { "the queue policy \($0)" } }
         case ("sns", "SetTopicAttributes"):
-            guard formValue("AttributeName").contains(where: { isNamed($0, "Policy") }) else { return nil }
+            guard formValue("AttributeName").contains(where: { asciiCaseInsensitiveEquals($0, "Policy") }) else { return nil }
             let values = formValue("AttributeValue")
             guard values.count == 1 else { return "the topic policy is missing or sent more than once" }
             return resourcePolicyProblem(values[0], account: account).map { "the topic policy \($0)" }
         case ("sns", _):  // CreateTopic: Attributes.entry.N.key=Policy / Attributes.entry.N.value
             var documents: [String] = []
-            for item in form where item.name.hasPrefix("Attributes.entry.") && item.name.hasSuffix(".key") && isNamed(item.value, "Policy") {
+            for item in form where item.name.hasPrefix("Attributes.entry.") && item.name.hasSuffix(".key") && asciiCaseInsensitiveEquals(item.value, "Policy") {
                 documents += formValue(String(item.name.dropLast(".key".count)) + ".value")
             }
             guard documents.count <= 1 else { return "the topic policy is sent more than once" }
@@ -186,7 +185,7 @@ extension GatewayHandler {
             }
             return nil
         case ("rds", _):
-            guard formValue("AttributeName").contains(where: { isNamed($0, "restore") }) else { return nil }
+            guard formValue("AttributeName").contains(where: { asciiCaseInsensitiveEquals($0, "restore") }) else { return nil }
             let added = form.filter { $0.name.hasPrefix("ValuesToAdd.") }.map(\.value)
             for value in added where value != account { return "shares the snapshot with \(value == "all" ? "everyone (all)" : "account \(value)")" }
             return nil
