@@ -276,9 +276,12 @@ extension OperationIdentifier {
             // S3 takes x-amz-* request headers from the query string too (presigned URLs may carry them so): an
             // `?x-amz-acl=public-read` or `?x-amz-copy-source=...` would act unread by the checks, which read headers
             // (session 15 probe: the header form of a public ACL was refused, the query form forwarded). Only query
-            // authentication's own parameters are taken.
-            if out.operation != nil,
-               let extra = queryItems.first(where: { Self.isQueryAuthParameter($0.name) && !Self.isSigV4QueryParameter($0.name) }) {
+            // authentication's own parameters are taken, and `X-Amz-Content-Sha256=UNSIGNED-PAYLOAD`, which the
+            // JavaScript v3, PHP v3 and Go v1 SDKs put in every presigned S3 URL (it says what a presigned URL means anyway).
+            if out.operation != nil, let extra = queryItems.first(where: {
+                Self.isQueryAuthParameter($0.name) && !Self.isSigV4QueryParameter($0.name)
+                    && !(asciiCaseInsensitiveEquals($0.name, "x-amz-content-sha256") && $0.value == "UNSIGNED-PAYLOAD")
+            }) {
                 out.operation = nil
                 out.unidentifiedReason = "the S3 request parameter '\(extra.name)' is in the query string (send it as a header)"
             }

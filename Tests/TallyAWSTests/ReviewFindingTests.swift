@@ -445,5 +445,12 @@ import TallyCore
         let presigned = s3("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=c&X-Amz-Date=20261126T170000Z&X-Amz-Expires=60"
                            + "&X-Amz-SignedHeaders=host&X-Amz-Security-Token=t&X-Amz-Signature=00")
         #expect(presigned.operation == "PutObject", "\(String(describing: presigned.unidentifiedReason))")
+        // The JavaScript v3, PHP v3 and Go v1 presigners add X-Amz-Content-Sha256=UNSIGNED-PAYLOAD; any other value is a
+        // payload hash an upstream could take as the header's.
+        let sdkPresigned = s3("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Credential=c"
+                              + "&X-Amz-Date=20261126T170000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+        #expect(sdkPresigned.operation == "PutObject", "\(String(describing: sdkPresigned.unidentifiedReason))")
+        let hashed = s3("/b/k?X-Amz-Content-Sha256=\(String(repeating: "0", count: 64))&X-Amz-Signature=00")
+        #expect(hashed.operation == nil && hashed.unidentifiedReason?.contains("X-Amz-Content-Sha256") == true)
     }
 }

@@ -174,3 +174,21 @@ def test_a_cbor_body_of_a_body_dependent_operation_is_still_refused(gateway, age
     status, _ = send_raw(gateway, "POST", path, headers | {"Content-Length": str(len(body))}, body)
     assert status == 403, status
     assert denied_with(gateway, "could not be read as one object")
+
+
+def test_a_presigned_url_with_the_sdks_unsigned_payload_parameter_still_works(gateway, agent):
+    """The JavaScript v3, PHP v3 and Go v1 presigners put `X-Amz-Content-Sha256=UNSIGNED-PAYLOAD` in every S3 URL.
+    The x-amz-* query rule above refused them (review finding): that one parameter, with that value, is taken."""
+    from botocore.auth import S3SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    bucket = f"jsv3-{uuid.uuid4().hex[:8]}"
+    s3 = gateway.client(agent, "s3", signature_version="s3v4", s3={"addressing_style": "path"})
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"presigned like js v3")
+    req = AWSRequest(method="GET", url=f"{gateway.url}/{bucket}/k", params={"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"})
+    S3SigV4QueryAuth(Credentials(agent["AccessKeyId"], agent["SecretAccessKey"]), "s3", REGION, expires=300).add_auth(req)
+    url = req.prepare().url
+    assert "X-Amz-Content-Sha256=UNSIGNED-PAYLOAD" in url
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.read() == b"presigned like js v3"
